@@ -1,0 +1,397 @@
+"""Exhaustive breadth-first exploration of any ``Spec``.
+
+Every reachable state is visited once; invariants are checked on each new
+state, step properties and refinement mappings on every step. Because the
+search is breadth-first, the first violation found has a shortest trace.
+
+Visited states are kept as 64-bit fingerprints (with the chance of a
+collision reported) or, with ``exact=True``, as the states themselves. Each
+entry remembers its parent's entry, and a counterexample is rebuilt by
+replaying the spec from an initial state along those entries, so the trace
+printed is always a real behaviour of the spec, even under symmetry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..spec.base import Action, Refinement, Spec, State
+from ..spec.constants import ConfigError
+from .trace import Step, Trace
+
+
+class SpecError(Exception):
+    """The spec itself misbehaved (raised, or produced something unusable)."""
+
+
+@dataclass
+class Violation:
+    property: str
+    kind: str  # "invariant", "action property", "refinement", "deadlock"
+    trace: Trace
+    detail: str = ""
+
+
+@dataclass
+class Progress:
+    distinct_states: int
+    states_generated: int
+    depth: int
+    queue: int
+    seconds: float
+
+
+@dataclass
+class Result:
+    spec: str
+    config: dict[str, Any]
+    verdict: str  # "ok", "violation", "incomplete" (max_states reached), "interrupted"
+    distinct_states: int
+    states_generated: int
+    depth: int
+    seconds: float
+    violation: Violation | None
+    properties: list[str]
+    symmetry: bool
+    exact: bool
+    never_enabled: list[str] = field(default_factory=list)
+    witnesses: dict[str, int | None] = field(default_factory=dict)  # name -> depth first seen
+    max_queue: int = 0
+
+    @property
+    def collision_probability(self) -> float | None:
+        """Chance that two distinct states shared a fingerprint (birthday bound, 64 bits)."""
+        if self.exact:
+            return None
+        n = self.distinct_states
+        return min(1.0, n * (n - 1) / 2 / 2.0**64)
+
+
+@dataclass
+class _Checks:
+    invariants: list[tuple[str, Callable[[State], bool]]]
+    steps: list[tuple[str, Callable[[State, Action, State], bool]]]
+    refinements: list["_RefinementCheck"]
+
+    @property
+    def names(self) -> list[str]:
+        return [n for n, _ in self.invariants] + [n for n, _ in self.steps] + [r.name for r in self.refinements]
+
+
+class _RefinementCheck:
+    """Does every step map to a step (or a stutter) of the abstract spec?
+
+    The abstract successors of each abstract state are computed once, so a
+    step costs one mapping and one set lookup."""
+
+    def __init__(self, ref: Refinement):
+        self.name = ref.name
+        self.abstract = ref.abstract
+        self.mapping = ref.mapping
+        self._succ: dict[State, frozenset[State]] = {}
+        self.abstract_init = frozenset(ref.abstract.init())
+
+    def allowed(self, u: State) -> frozenset[State]:
+        found = self._succ.get(u)
+        if found is None:
+            found = self._succ[u] = frozenset([u, *(t for _, t in self.abstract.next(u))])
+        return found
+
+
+def property_names(spec: Spec) -> list[str]:
+    return [*spec.invariants, *spec.action_properties, *(r.name for r in spec.refinements)]
+
+
+def select_checks(spec: Spec, names: Iterable[str] | None) -> _Checks:
+    """The properties to check: those named, else the spec's defaults."""
+    refs = {r.name: r for r in spec.refinements}
+    available = property_names(spec)
+    if names is None:
+        default = getattr(spec, "default_properties", None)
+        chosen = list(default) if default is not None else available
+    else:
+        chosen = list(dict.fromkeys(names))
+        unknown = [n for n in chosen if n not in available]
+        if unknown:
+            raise ConfigError(
+                f"unknown property {unknown[0]!r} for spec {spec.name!r}; it has: {', '.join(available) or 'none'}"
+            )
+    return _Checks(
+        invariants=[(n, spec.invariants[n]) for n in chosen if n in spec.invariants],
+        steps=[(n, spec.action_properties[n]) for n in chosen if n in spec.action_properties],
+        refinements=[_RefinementCheck(refs[n]) for n in chosen if n in refs],
+    )
+
+
+def check(
+    spec: Spec,
+    properties: Iterable[str] | None = None,
+    *,
+    symmetry: bool = False,
+    exact: bool = False,
+    max_states: int | None = None,
+    deadlock: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    progress_every: float = 0.5,
+) -> Result:
+    """Explore every reachable state of ``spec`` breadth-first; see the module doc."""
+    checks = select_checks(spec, properties)
+    if symmetry and spec.symmetry is None:
+        raise ConfigError(f"spec {spec.name!r} declares no symmetry")
+    if max_states is not None and max_states < 1:
+        raise ConfigError(f"--max-states must be at least 1, not {max_states}")
+    return _Search(spec, checks, symmetry, exact, max_states, deadlock, progress, progress_every).run()
+
+
+class _Search:
+    def __init__(self, spec, checks, symmetry, exact, max_states, deadlock, progress, progress_every):
+        self.spec = spec
+        self.checks = checks
+        self.symmetry = symmetry
+        self.exact = exact
+        self.max_states = max_states
+        self.deadlock = deadlock
+        self.progress = progress
+        self.progress_every = progress_every
+        self.key = self._key_function()
+        self.parent: dict[Any, Any] = {}
+        self.generated = 0
+        self.depth = 0
+        self.max_queue = 0
+        self.enabled: set[str] = set()
+        self.witnesses: dict[str, int | None] = {name: None for name in spec.sometimes}
+        self.started = time.perf_counter()
+
+    def _key_function(self) -> Callable[[State], Any]:
+        """State -> what the visited set stores: its fingerprint, or the state
+        itself (exact); under symmetry, of its canonical form."""
+        spec = self.spec
+        canon = spec.symmetry if self.symmetry else None
+        if self.exact:
+            return canon or (lambda s: s)
+        if canon is not None:
+            return lambda s: hash(canon(s))
+        if type(spec).fingerprint is Spec.fingerprint:
+            return hash
+        return spec.fingerprint
+
+    # -- the search -------------------------------------------------------
+
+    def run(self) -> Result:
+        verdict = "ok"
+        violation = None
+        try:
+            violation = self._search()
+            if violation is not None:
+                verdict = "violation"
+            elif self.max_states is not None and len(self.parent) >= self.max_states and self._cut:
+                verdict = "incomplete"
+        except KeyboardInterrupt:
+            verdict = "interrupted"
+        return self._result(verdict, violation)
+
+    def _search(self) -> Violation | None:
+        spec, checks, key, parent = self.spec, self.checks, self.key, self.parent
+        abstract: list = []
+        invariants, steps, refs = checks.invariants, checks.steps, checks.refinements
+        constraint = spec.constraint
+        sometimes = list(spec.sometimes.items())
+        all_actions = set(spec.actions)
+        enabled = self.enabled
+        self._cut = False
+        frontier: list[tuple[State, Any]] = []
+        s = act = None
+        try:
+            for s in spec.init():
+                k = key(s)
+                if k in parent:
+                    continue
+                parent[k] = None
+                self.generated += 1
+                for name, inv in invariants:
+                    if not inv(s):
+                        return Violation(name, "invariant", self._trace_to(k))
+                for r in refs:
+                    if r.mapping(s) not in r.abstract_init:
+                        return Violation(r.name, "refinement", self._trace_to(k),
+                                         "the initial state maps to no initial state of " + r.abstract.name)
+                sometimes = self._witness(sometimes, s, 1)
+                if constraint is None or constraint(s):
+                    frontier.append((s, k))
+            self.depth = 1 if parent else 0
+            next_report = 4096
+            max_states = self.max_states
+            spec_next = spec.next
+            while frontier:
+                self.max_queue = max(self.max_queue, len(frontier))
+                level: list[tuple[State, Any]] = []
+                for s, ks in frontier:
+                    if refs:
+                        abstract = [(r, u, r.allowed(u)) for r in refs for u in (r.mapping(s),)]
+                    successors = list(spec_next(s))
+                    for act, t in successors:
+                        if all_actions and act.name not in enabled:
+                            enabled.add(act.name)
+                            all_actions.discard(act.name)
+                        for name, prop in steps:
+                            if not prop(s, act, t):
+                                return self._step_violation(name, "action property", ks, act, t)
+                        if t is s:  # a stutter: refines anything, and is no new state
+                            continue
+                        for r, u, allowed in abstract:
+                            image = r.mapping(t)
+                            if image is not u and image not in allowed:
+                                return self._step_violation(r.name, "refinement", ks, act, t)
+                        k = key(t)
+                        if k in parent:
+                            continue
+                        parent[k] = ks
+                        for name, inv in invariants:
+                            if not inv(t):
+                                return Violation(name, "invariant", self._trace_to(k))
+                        if sometimes:
+                            sometimes = self._witness(sometimes, t, self.depth + 1)
+                        if constraint is None or constraint(t):
+                            level.append((t, k))
+                        if max_states is not None and len(parent) >= max_states:
+                            self._cut = True
+                            self.depth += 1
+                            self.generated += len(successors)
+                            return None
+                    act = None
+                    self.generated += len(successors)
+                    if self.deadlock and not successors:
+                        return Violation("Deadlock", "deadlock", self._trace_to(ks), "no action is enabled")
+                    if self.progress is not None and len(parent) >= next_report:
+                        next_report = len(parent) + 4096
+                        self._report(len(level) + len(frontier))
+                frontier = level
+                if frontier:
+                    self.depth += 1
+        except (KeyboardInterrupt, SpecError):
+            raise
+        except Exception as exc:
+            raise SpecError(self._blame(exc, s, act)) from exc
+        return None
+
+    # -- helpers that turn a misbehaving spec into a clear SpecError -------
+
+    def _blame(self, exc: Exception, s: State | None, act: Action | None) -> str:
+        """One line naming what went wrong, where, and in which state."""
+        name = self.spec.name
+        if _raised_here(exc):
+            if isinstance(exc, TypeError) and "unhashable" in str(exc):
+                where = f"the state after {act}" if act is not None else "an initial state"
+                return f"spec {name!r}: {where} is not hashable ({exc}); states must be immutable"
+            return f"spec {name!r}: next() must yield (action, state) pairs with an Action ({_describe(exc)})"
+        if s is None:
+            return f"spec {name!r}: init() raised {_describe(exc)}"
+        after = f" after {act}" if act is not None else ""
+        return f"spec {name!r} raised {_describe(exc)}{after} in state {_short(s)}"
+
+    def _witness(self, pending, s, depth):
+        still = []
+        for name, pred in pending:
+            if pred(s):
+                self.witnesses[name] = depth
+            else:
+                still.append((name, pred))
+        return still
+
+    def _report(self, queue: int) -> None:
+        self.progress(
+            Progress(len(self.parent), self.generated, self.depth, queue, time.perf_counter() - self.started)
+        )
+
+    # -- counterexamples --------------------------------------------------
+
+    def _trace_to(self, k) -> Trace:
+        """Replay the spec along the parent chain that ends at entry ``k``."""
+        chain = []
+        while k is not None:
+            chain.append(k)
+            k = self.parent[k]
+        chain.reverse()
+        state = next(s for s in self.spec.init() if self.key(s) == chain[0])
+        steps = [Step(None, state)]
+        for want in chain[1:]:
+            act, state = next((a, t) for a, t in self.spec.next(state) if self.key(t) == want)
+            steps.append(Step(act, state))
+        return Trace(self.spec, steps)
+
+    def _step_violation(self, name, kind, ks, act, t) -> Violation:
+        """The trace to the source of a bad step, plus that step (replayed, so
+        under symmetry it is the matching step of the replayed state)."""
+        trace = self._trace_to(ks)
+        s = trace.steps[-1].state
+        want = self.key(t)
+        bad = self._find_bad_step(name, kind, s, want)
+        trace.steps.append(Step(*bad))
+        detail = ""
+        if kind == "refinement":
+            r = next(r for r in self.checks.refinements if r.name == name)
+            before, after = r.mapping(s), r.mapping(bad[1])
+            detail = (
+                f"the step maps {_short(before)} to {_short(after)}, "
+                f"which is neither a step of {r.abstract.name} nor a stutter"
+            )
+        return Violation(name, kind, trace, detail)
+
+    def _find_bad_step(self, name, kind, s, want):
+        for a, t in self.spec.next(s):
+            if self.key(t) != want:
+                continue
+            if kind == "action property":
+                if not dict(self.checks.steps)[name](s, a, t):
+                    return a, t
+            else:
+                r = next(r for r in self.checks.refinements if r.name == name)
+                if r.mapping(t) not in r.allowed(r.mapping(s)):
+                    return a, t
+        raise AssertionError("the bad step did not replay: is the symmetry a true symmetry of the spec?")
+
+    def _result(self, verdict: str, violation: Violation | None) -> Result:
+        return Result(
+            spec=self.spec.name,
+            config=self.spec.config,
+            verdict=verdict,
+            distinct_states=len(self.parent),
+            states_generated=self.generated,
+            depth=self.depth,
+            seconds=time.perf_counter() - self.started,
+            violation=violation,
+            properties=self.checks.names,
+            symmetry=self.symmetry,
+            exact=self.exact,
+            never_enabled=[a for a in self.spec.actions if a not in self.enabled],
+            witnesses=self.witnesses,
+            max_queue=self.max_queue,
+        )
+
+
+def _raised_here(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename == __file__
+
+
+def _describe(exc: BaseException) -> str:
+    """``ZeroDivisionError: division by zero at file.py:12 in phase2a()``."""
+    tb = exc.__traceback__
+    where = ""
+    while tb is not None:
+        frame = tb.tb_frame
+        if "/explorer/" not in frame.f_code.co_filename:
+            where = f" at {frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} in {frame.f_code.co_name}()"
+        tb = tb.tb_next
+    text = str(exc)
+    return f"{type(exc).__name__}{': ' + text if text else ''}{where}"
+
+
+def _short(x: Any, limit: int = 300) -> str:
+    text = repr(x)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

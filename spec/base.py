@@ -1,0 +1,125 @@
+"""The small interface every specification provides, and what engines need of it.
+
+A spec is a transition system in the manner of TLA+'s Init/Next and
+stateright's Model trait:
+
+- ``init()`` yields the initial states;
+- ``next(state)`` yields every enabled ``(Action, successor)`` pair;
+- ``invariants`` names predicates over one state.
+
+Optional, each with a harmless default: ``action_properties`` (predicates over
+a step), ``sometimes`` (states that should be reachable), ``refinements``
+(mappings to more abstract specs, checked on every step), ``symmetry`` (a
+canonical representative under permutations), ``constraint`` (bounds the
+exploration), ``fingerprint`` (a 64-bit digest of a state) and ``variables``
+(named fields, for rendering).
+
+States are immutable and hashable; a spec never does I/O, never reads the
+clock and never draws random numbers, so every engine sees the same system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+State = Hashable
+
+
+class Action(NamedTuple):
+    """One step's name and parameters; prints like ``Phase2a(b=1, v=v2)``."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{key}={value}" for key, value in self.params)
+        return f"{self.name}({args})"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def param(self, key: str) -> Any:
+        for name, value in self.params:
+            if name == key:
+                return value
+        raise KeyError(key)
+
+
+def action(name: str, **params: Any) -> Action:
+    """Build an Action; parameters keep the order they are written in."""
+    return Action(name, tuple(params.items()))
+
+
+def except_at(row: tuple, i: int, x: Any) -> tuple:
+    """``row`` with position ``i`` set to ``x``: TLA+'s ``[row EXCEPT ![i] = x]``."""
+    return row[:i] + (x,) + row[i + 1 :]
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """``spec`` implements ``abstract`` under ``mapping``.
+
+    Checked as in TLA+: the mapped initial states are initial states of the
+    abstract spec, and every step maps to an abstract step or a stutter.
+    """
+
+    abstract: "Spec"
+    mapping: Callable[[State], State]
+
+    @property
+    def name(self) -> str:
+        return f"Refines{self.abstract.name.capitalize()}"
+
+
+class Spec:
+    """Base class with the defaults; a spec overrides what it has."""
+
+    name: str = "spec"
+    #: Every action name the spec can take, for the "never enabled" report.
+    actions: tuple[str, ...] = ()
+    #: Invariants checked when the user names none (None: all of them).
+    default_invariants: tuple[str, ...] | None = None
+
+    def init(self) -> Iterable[State]:
+        raise NotImplementedError
+
+    def next(self, state: State) -> Iterable[tuple[Action, State]]:
+        raise NotImplementedError
+
+    @property
+    def invariants(self) -> Mapping[str, Callable[[State], bool]]:
+        return {}
+
+    @property
+    def action_properties(self) -> Mapping[str, Callable[[State, Action, State], bool]]:
+        return {}
+
+    @property
+    def sometimes(self) -> Mapping[str, Callable[[State], bool]]:
+        return {}
+
+    @property
+    def refinements(self) -> tuple[Refinement, ...]:
+        return ()
+
+    #: ``symmetry(state)`` returns a canonical representative of the state's
+    #: orbit under the spec's symmetries, or the attribute is None.
+    symmetry: Callable[[State], State] | None = None
+    #: ``constraint(state)`` False means: check this state, explore no further.
+    constraint: Callable[[State], bool] | None = None
+
+    def fingerprint(self, state: State) -> int:
+        return hash(state)
+
+    def variables(self, state: State) -> dict[str, Any]:
+        """Named fields of a state, as plain data, for traces and reports."""
+        if hasattr(state, "_asdict"):
+            return dict(state._asdict())
+        return {"state": state}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constants this instance was built with (for reports)."""
+        return {}

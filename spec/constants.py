@@ -1,0 +1,72 @@
+"""The constants shared by Paxos and the specs it refines: who, what, which ballots, which quorums."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any, Iterable
+
+
+class ConfigError(ValueError):
+    """A configuration a spec cannot be built with (bad sizes, unknown names)."""
+
+
+def majority_quorums(acceptors: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    """Every set holding more than half of the acceptors, as Paxos.tla's Quorum."""
+    n = len(acceptors)
+    return tuple(
+        frozenset(q)
+        for size in range(n // 2 + 1, n + 1)
+        for q in combinations(acceptors, size)
+    )
+
+
+@dataclass(frozen=True)
+class Constants:
+    acceptors: tuple[str, ...]
+    values: tuple[str, ...]
+    ballots: tuple[int, ...]
+    quorums: tuple[frozenset[str], ...]
+
+    @classmethod
+    def make(
+        cls,
+        acceptors: int = 3,
+        values: int = 2,
+        ballots: int = 3,
+        quorums: Iterable[Iterable[str]] | None = None,
+    ) -> "Constants":
+        """Acceptors a1..aN, values v1..vV, ballots 0..B-1; majority quorums unless given."""
+        for what, n in (("acceptors", acceptors), ("values", values), ("ballots", ballots)):
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise ConfigError(f"--{what} must be a whole number of at least 1, not {n!r}")
+        names = tuple(f"a{i + 1}" for i in range(acceptors))
+        if quorums is None:
+            family = majority_quorums(names)
+        else:
+            family = tuple(frozenset(q) for q in quorums)
+            for q in family:
+                unknown = sorted(set(q) - set(names))
+                if unknown:
+                    raise ConfigError(f"quorum {sorted(q)} names unknown acceptors {unknown}")
+                if not q:
+                    raise ConfigError("a quorum must not be empty")
+            if not family:
+                raise ConfigError("the quorum family must not be empty")
+        return cls(
+            acceptors=names,
+            values=tuple(f"v{i + 1}" for i in range(values)),
+            ballots=tuple(range(ballots)),
+            quorums=family,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "acceptors": len(self.acceptors),
+            "values": len(self.values),
+            "ballots": len(self.ballots),
+            "quorums": [sorted(q) for q in self.quorums],
+        }
+
+    def quorums_intersect(self) -> bool:
+        return all(p & q for p in self.quorums for q in self.quorums)

@@ -1,0 +1,610 @@
+"""Single-decree Paxos, step for step as Lamport's Paxos.tla (TLA+ Examples).
+
+Constants: acceptors a1..aN, values v1..vV, ballots 0..B-1 and a family of
+quorums (every majority by default).
+
+Variables, as in Paxos.tla:
+
+- ``max_bal[a]``  the highest ballot acceptor ``a`` has promised or voted in (-1: none);
+- ``max_vbal[a]`` the ballot of ``a``'s last vote (-1: none);
+- ``max_val[a]``  the value of that vote (None: none);
+- ``msgs``        every message ever sent. It only grows: loss, delay,
+  duplication and reordering are all "a message in msgs may or may not be
+  acted on".
+
+The four actions below are the whole protocol. Read them first; everything
+after them is bookkeeping (how ``msgs`` is stored, invariants, mappings).
+
+Storage: ``msgs`` is a set, kept as an int bitmask over the configuration's
+possible messages (``MessageTable``). A student can ignore this: ``sent``,
+``send`` and ``messages`` hide it. It makes a state a few small tuples and
+one int, which is what lets the explorer visit 185,369 states in seconds.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Iterator, NamedTuple
+
+from .base import Action, Refinement, Spec, action, except_at
+from .constants import Constants
+from .consensus import Consensus
+from .voting import Voting, VotingState
+
+
+class Msg1a(NamedTuple):
+    bal: int
+
+    def __str__(self) -> str:
+        return f"1a(bal={self.bal})"
+
+
+class Msg1b(NamedTuple):
+    acc: str
+    bal: int
+    mbal: int
+    mval: str | None
+
+    def __str__(self) -> str:
+        return f"1b({self.acc}, bal={self.bal}, mbal={self.mbal}, mval={self.mval})"
+
+
+class Msg2a(NamedTuple):
+    bal: int
+    val: str
+
+    def __str__(self) -> str:
+        return f"2a(bal={self.bal}, val={self.val})"
+
+
+class Msg2b(NamedTuple):
+    acc: str
+    bal: int
+    val: str
+
+    def __str__(self) -> str:
+        return f"2b({self.acc}, bal={self.bal}, val={self.val})"
+
+
+Message = Msg1a | Msg1b | Msg2a | Msg2b
+Step = tuple[Action, "PaxosState"]
+
+
+class PaxosState(NamedTuple):
+    """A Paxos state in two ints: ``acc`` packs every acceptor's maxBal,
+    maxVBal and maxVal (``AcceptorCodec``), ``msgs`` is the set of messages
+    sent as a bitmask (``MessageTable``). ``Paxos.acceptor_vars(s)`` and
+    ``Paxos.messages(s)`` read them back; ``Paxos.state(...)`` builds one."""
+
+    acc: int
+    msgs: int
+
+
+def State(acc: int, msgs: int) -> PaxosState:
+    """Build a PaxosState (positional, without NamedTuple's slower __new__)."""
+    return _tuple_new(PaxosState, (acc, msgs))
+
+
+_tuple_new = tuple.__new__
+
+
+class Paxos(Spec):
+    name = "paxos"
+    actions = ("Phase1a", "Phase1b", "Phase2a", "Phase2b")
+    default_properties = ("TypeOK", "Consistency", "RefinesVoting", "RefinesConsensus")
+
+    def __init__(self, acceptors: int = 3, values: int = 2, ballots: int = 3, quorums=None):
+        self.k = Constants.make(acceptors, values, ballots, quorums)
+        self.n = len(self.k.acceptors)
+        self.acceptor_ids = range(self.n)
+        self.table = MessageTable(self.k)
+        t = self.table
+        # Quorums as tuples of acceptor positions, for the hot paths.
+        self.quorums = tuple(
+            tuple(i for i, a in enumerate(self.k.acceptors) if a in q) for q in self.k.quorums
+        )
+        self.codec = AcceptorCodec(self.k)
+        self._acc_memo: dict[int, tuple] = {}
+        self._acc_type_memo: dict[int, bool] = {}
+        self._voting_memo: dict[int, VotingState] = {}
+        self._proposable_memo: list[dict[int, tuple[str, ...]]] = [{} for _ in self.k.ballots]
+        self._chosen_memo: dict[int, frozenset[str]] = {}
+        self._votes_memo: dict[int, frozenset] = {}
+        self._sent_2a_memo: dict[int, tuple] = {}
+        # Every action instance, built once: the explorer takes millions of steps.
+        acc, bals, vals = self.k.acceptors, self.k.ballots, self.k.values
+        self.act_1a = [action("Phase1a", b=b) for b in bals]
+        self.act_1b = [[action("Phase1b", a=a, b=b) for b in bals] for a in acc]
+        self.act_2a = {(b, v): action("Phase2a", b=b, v=v) for b in bals for v in vals}
+        self.act_2b = [{(b, v): action("Phase2b", a=a, b=b, v=v) for b in bals for v in vals} for a in acc]
+        # (keep, set) int pairs: acc & keep | set writes one acceptor's fields.
+        self.promise = [[self.codec.write(i, max_bal=b) for b in bals] for i in self.acceptor_ids]
+        self.vote = [
+            {(b, v): self.codec.write(i, max_bal=b, max_vbal=b, max_val=v) for b in bals for v in vals}
+            for i in self.acceptor_ids
+        ]
+        self.bit_1a = [t.bit[Msg1a(b)] for b in bals]
+        self.bit_2a = {(b, v): t.bit[Msg2a(b, v)] for b in bals for v in vals}
+        self.bit_2b = [{(b, v): t.bit[Msg2b(a, b, v)] for b in bals for v in vals} for a in acc]
+        self.bit_1b = [t.bit_1b_of(a) for a in acc]
+        self.mask_2a_at = [t.mask(lambda m, b=b: isinstance(m, Msg2a) and m.bal == b) for b in bals]
+        self.mask_1b_at = [t.mask(lambda m, b=b: isinstance(m, Msg1b) and m.bal == b) for b in bals]
+        self.mask_2a = t.mask(lambda m: isinstance(m, Msg2a))
+        self.mask_2b = t.mask(lambda m: isinstance(m, Msg2b))
+
+    # ------------------------------------------------------------------
+    # The protocol
+    # ------------------------------------------------------------------
+
+    def init(self) -> Iterator[PaxosState]:
+        n = self.n
+        yield self.state(max_bal=(-1,) * n, max_vbal=(-1,) * n, max_val=(None,) * n, msgs=())
+
+    def next(self, s: PaxosState) -> list[Step]:
+        return self.phase1a(s) + self.phase1b(s) + self.phase2a(s) + self.phase2b(s)
+
+    # Each action returns its steps, one per choice of its parameters, as
+    # (Action, successor) pairs; a step that changes nothing has the state
+    # itself as successor (a stutter). ``self.promise``, ``self.vote`` and
+    # ``self.bit_*`` are tables built once, so that a step is a few int ops.
+
+    def phase1a(self, s: PaxosState) -> list[Step]:
+        """Phase1a(b): the proposer of ballot b asks for promises: send 1a(b).
+
+        No guard: sending it again changes nothing."""
+        return [(self.act_1a[b], self.send(s, self.bit_1a[b])) for b in self.k.ballots]
+
+    def phase1b(self, s: PaxosState) -> list[Step]:
+        """Phase1b(a): on a 1a(b) with b above its maxBal, acceptor a promises
+        b (maxBal[a] := b) and sends 1b(a, b, maxVBal[a], maxVal[a])."""
+        steps = []
+        max_bal, max_vbal, max_val = self.acceptor_vars(s)
+        for a in self.acceptor_ids:
+            for b in self.k.ballots:
+                if s.msgs & self.bit_1a[b] and b > max_bal[a]:
+                    keep, promised = self.promise[a][b]
+                    report = self.bit_1b[a][b, max_vbal[a], max_val[a]]
+                    steps.append((self.act_1b[a][b], State(s.acc & keep | promised, s.msgs | report)))
+        return steps
+
+    def phase2a(self, s: PaxosState) -> list[Step]:
+        """Phase2a(b, v): if no 2a for ballot b was sent yet and a quorum has
+        sent 1b(b), the proposer of ballot b sends 2a(b, v) for a value v
+        that the quorum's reports leave safe (see ``safe_values``)."""
+        steps = []
+        for b in self.k.ballots:
+            if not s.msgs & self.mask_2a_at[b]:
+                for v in self.proposable(s.msgs, b):
+                    steps.append((self.act_2a[b, v], self.send(s, self.bit_2a[b, v])))
+        return steps
+
+    def phase2b(self, s: PaxosState) -> list[Step]:
+        """Phase2b(a): on a 2a(b, v) with b at least its maxBal, acceptor a
+        votes: maxBal[a] := maxVBal[a] := b, maxVal[a] := v, send 2b(a, b, v)."""
+        steps = []
+        max_bal = self.acceptor_vars(s)[0]
+        proposals = self.proposals(s.msgs)
+        for a in self.acceptor_ids:
+            for b, v in proposals:
+                if b >= max_bal[a]:
+                    keep, voted = self.vote[a][b, v]
+                    steps.append((self.act_2b[a][b, v], State(s.acc & keep | voted, s.msgs | self.bit_2b[a][b, v])))
+        return steps
+
+    def send(self, s: PaxosState, bit: int) -> PaxosState:
+        """``s`` with one more message in msgs (``s`` itself if it was sent)."""
+        if s.msgs & bit:
+            return s
+        return State(s.acc, s.msgs | bit)
+
+    # ------------------------------------------------------------------
+    # Reading and building states
+    # ------------------------------------------------------------------
+
+    def acceptor_vars(self, s: PaxosState) -> tuple[tuple[int, ...], tuple[int, ...], tuple[str | None, ...]]:
+        """(maxBal, maxVBal, maxVal), each a tuple indexed by acceptor position."""
+        found = self._acc_memo.get(s.acc)
+        if found is None:
+            found = self._acc_memo[s.acc] = self.codec.decode(s.acc)
+        return found
+
+    def state(self, max_bal, max_vbal, max_val, msgs) -> PaxosState:
+        """A state from per-acceptor sequences and an iterable of messages."""
+        bits = 0
+        for m in msgs:
+            bits |= self.table.bit[m]
+        return State(self.codec.encode(max_bal, max_vbal, max_val), bits)
+
+    def safe_values(self, reports: list[Msg1b]) -> tuple[str, ...]:
+        """The values Phase2a may propose on the 1b ``reports`` of one quorum
+        (one report from each member): any value if none of them voted, else
+        the value of a vote with the highest ballot among them."""
+        votes = [m for m in reports if m.mbal >= 0]
+        if not votes:
+            return self.k.values
+        top = max(m.mbal for m in votes)
+        return tuple(sorted({m.mval for m in votes if m.mbal == top}))
+
+    # ------------------------------------------------------------------
+    # Derived quantities (definitions of Paxos.tla, and their memos)
+    # ------------------------------------------------------------------
+
+    def proposable(self, msgs: int, b: int) -> tuple[str, ...]:
+        """Every v with Phase2a(b, v) enabled by some quorum's 1b(b) reports."""
+        key = msgs & self.mask_1b_at[b]
+        memo = self._proposable_memo[b]
+        found = memo.get(key)
+        if found is None:
+            reports = self.table.decode(key)
+            found = set()
+            for q in self.k.quorums:
+                answered = [m for m in reports if m.acc in q]
+                if {m.acc for m in answered} == q:
+                    found.update(self.safe_values(answered))
+            found = memo[key] = tuple(sorted(found))
+        return found
+
+    def proposals(self, msgs: int) -> tuple[tuple[int, str], ...]:
+        """(b, v) of every 2a message sent."""
+        key = msgs & self.mask_2a
+        found = self._sent_2a_memo.get(key)
+        if found is None:
+            found = self._sent_2a_memo[key] = tuple((m.bal, m.val) for m in self.table.decode(key))
+        return found
+
+    def votes(self, msgs: int) -> frozenset[tuple[str, int, str]]:
+        """(a, b, v) for every 2b(a, b, v) sent: Voting's votes."""
+        key = msgs & self.mask_2b
+        found = self._votes_memo.get(key)
+        if found is None:
+            found = self._votes_memo[key] = self.voting.intern(
+                frozenset((m.acc, m.bal, m.val) for m in self.table.decode(key))
+            )
+        return found
+
+    def chosen(self, msgs: int) -> frozenset[str]:
+        """Values some quorum voted for in one ballot (2b with the same b, v)."""
+        key = msgs & self.mask_2b
+        found = self._chosen_memo.get(key)
+        if found is None:
+            found = self._chosen_memo[key] = self.voting.chosen_in(self.votes(key))
+        return found
+
+    def sent(self, s: PaxosState, m: Message) -> bool:
+        return bool(s.msgs & self.table.bit[m])
+
+    def messages(self, s: PaxosState) -> list[Message]:
+        return self.table.decode(s.msgs)
+
+    # ------------------------------------------------------------------
+    # Properties
+    # ------------------------------------------------------------------
+
+    @cached_property
+    def invariants(self):
+        from . import paxos_invariants as inv
+
+        return {"TypeOK": self.type_ok, "Consistency": self.consistency} | inv.conjuncts(self)
+
+    def type_ok(self, s: PaxosState) -> bool:
+        return s.msgs >> self.table.size == 0 and self._acceptors_type_ok(s.acc)
+
+    def _acceptors_type_ok(self, acc: int) -> bool:
+        found = self._acc_type_memo.get(acc)
+        if found is None:
+            max_bal, max_vbal, max_val = self.codec.decode(acc)
+            bal = self._bal_or_none
+            found = self._acc_type_memo[acc] = (
+                acc >> self.codec.size == 0
+                and bal.issuperset(max_bal)
+                and bal.issuperset(max_vbal)
+                and self._val_or_none.issuperset(max_val)
+            )
+        return found
+
+    @cached_property
+    def _bal_or_none(self) -> frozenset[int]:
+        return frozenset((-1, *self.k.ballots))
+
+    @cached_property
+    def _val_or_none(self) -> frozenset[str | None]:
+        return frozenset((None, *self.k.values))
+
+    def consistency(self, s: PaxosState) -> bool:
+        """At most one value is chosen."""
+        return len(self.chosen(s.msgs)) <= 1
+
+    @cached_property
+    def action_properties(self):
+        return {"MaxBalNeverDecreases": self.max_bal_never_decreases}
+
+    def max_bal_never_decreases(self, s: PaxosState, _act: Action, t: PaxosState) -> bool:
+        return all(x <= y for x, y in zip(self.acceptor_vars(s)[0], self.acceptor_vars(t)[0]))
+
+    @cached_property
+    def sometimes(self):
+        return {
+            "ValueChosen": lambda s: bool(self.chosen(s.msgs)),
+            "ChosenAfterBallot0": lambda s: any(
+                b > 0 for (_a, b, v) in self.votes(s.msgs) if v in self.chosen(s.msgs)
+            ),
+            "ProposalAdoptsReportedVote": self.adopts_reported_vote,
+        }
+
+    def adopts_reported_vote(self, s: PaxosState) -> bool:
+        """Some 2a re-proposes a value reported by a 1b with a vote (Phase2a's
+        constraint actually bit)."""
+        reported = {(m.bal, m.mval) for m in self.messages(s) if isinstance(m, Msg1b) and m.mbal >= 0}
+        return any((b, v) in reported for b, v in self.proposals(s.msgs))
+
+    # ------------------------------------------------------------------
+    # Refinement: Paxos implements Voting implements Consensus
+    # ------------------------------------------------------------------
+
+    @cached_property
+    def voting(self) -> Voting:
+        return Voting(constants=self.k)
+
+    @cached_property
+    def refinements(self) -> tuple[Refinement, ...]:
+        return (
+            Refinement(self.voting, self.to_voting),
+            Refinement(self.voting.consensus, self.to_consensus),
+        )
+
+    def to_voting(self, s: PaxosState) -> VotingState:
+        """maxBal is Voting's maxBal; Voting's votes are the 2b messages sent."""
+        # Memoized on what it reads, so equal images are one object: the
+        # explorer then recognises an abstract stutter by identity.
+        key = (s.msgs & self.mask_2b) << self.codec.size | s.acc & self.codec.max_bal_mask
+        try:
+            return self._voting_memo[key]
+        except KeyError:
+            image = self._voting_memo[key] = VotingState(self.acceptor_vars(s)[0], self.votes(s.msgs))
+            return image
+
+    def to_consensus(self, s: PaxosState) -> frozenset[str]:
+        """Consensus's chosen is the set of values chosen by 2b messages."""
+        try:
+            return self._chosen_memo[s.msgs & self.mask_2b]
+        except KeyError:
+            return self.chosen(s.msgs)
+
+    # ------------------------------------------------------------------
+    # Symmetry, fingerprint, rendering
+    # ------------------------------------------------------------------
+
+    @cached_property
+    def symmetry(self):
+        return _Canonicalizer(self)
+
+    def fingerprint(self, s: PaxosState) -> int:
+        # hash(int) is the int modulo 2**61 - 1: bitmasks wider than that
+        # would collide in patterns, so wide ones are hashed in chunks.
+        if s.msgs >> 60:
+            return hash((s.acc, *self.table.chunks(s.msgs)))
+        return hash(s)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.k.describe()
+
+    def variables(self, s: PaxosState) -> dict[str, Any]:
+        acc = self.k.acceptors
+        max_bal, max_vbal, max_val = self.acceptor_vars(s)
+        return {
+            "maxBal": dict(zip(acc, max_bal)),
+            "maxVBal": dict(zip(acc, max_vbal)),
+            "maxVal": dict(zip(acc, max_val)),
+            "msgs": frozenset(self.messages(s)),
+        }
+
+
+class MessageTable:
+    """Numbers every message a configuration can hold, so ``msgs`` is one int.
+
+    Layout (low bits first): 1a messages, 2a messages, then each acceptor's
+    well-formed 1b and 2b messages in one block per acceptor (same layout in
+    every block, which makes permuting acceptors cheap), then each acceptor's
+    ill-formed 1b messages (mbal >= bal, or mval and mbal disagreeing): only
+    wrong variants send those, and keeping them high keeps correct states
+    within one machine word.
+    """
+
+    def __init__(self, k: Constants):
+        self.k = k
+        self.messages: list[Message] = []
+        self.bit: dict[Message, int] = {}
+        for b in k.ballots:
+            self._add(Msg1a(b))
+        for b in k.ballots:
+            for v in k.values:
+                self._add(Msg2a(b, v))
+        self.shared_size = len(self.messages)
+        self.block_base = len(self.messages)
+        self.block = self._block(k, well_formed=True)
+        for a in k.acceptors:
+            for m in self.block:
+                self._add(m._replace(acc=a))
+        self.odd_base = len(self.messages)
+        self.odd_block = self._block(k, well_formed=False)
+        for a in k.acceptors:
+            for m in self.odd_block:
+                self._add(m._replace(acc=a))
+        self.size = len(self.messages)
+
+    @staticmethod
+    def _block(k: Constants, well_formed: bool) -> list[Message]:
+        """One acceptor's messages, with acc left as a placeholder."""
+        out: list[Message] = []
+        for b in k.ballots:
+            for mbal in (-1, *k.ballots):
+                for mval in (None, *k.values):
+                    ok = (mbal == -1) == (mval is None) and mbal < b
+                    if ok == well_formed:
+                        out.append(Msg1b("", b, mbal, mval))
+        if well_formed:
+            out.extend(Msg2b("", b, v) for b in k.ballots for v in k.values)
+        return out
+
+    def _add(self, m: Message) -> None:
+        self.bit[m] = 1 << len(self.messages)
+        self.messages.append(m)
+
+    def bit_1b_of(self, a: str) -> dict[tuple[int, int, str | None], int]:
+        return {(m.bal, m.mbal, m.mval): bit for m, bit in self.bit.items() if isinstance(m, Msg1b) and m.acc == a}
+
+    def mask(self, pred) -> int:
+        return sum(bit for m, bit in self.bit.items() if pred(m))
+
+    def decode(self, msgs: int) -> list[Message]:
+        out = []
+        while msgs:
+            low = msgs & -msgs
+            out.append(self.messages[low.bit_length() - 1])
+            msgs ^= low
+        return out
+
+    @staticmethod
+    def chunks(msgs: int) -> tuple[int, ...]:
+        out = []
+        while msgs:
+            out.append(msgs & 0xFFFFFFFFFFFFFFF)
+            msgs >>= 60
+        return tuple(out)
+
+
+
+class AcceptorCodec:
+    """Packs every acceptor's (maxBal, maxVBal, maxVal) into one int.
+
+    Acceptor i owns bits [i*width, (i+1)*width): maxBal+1, then maxVBal+1,
+    then the value's position+1 (0 for None)."""
+
+    def __init__(self, k: Constants):
+        self.values = k.values
+        self.bal_bits = len(k.ballots).bit_length()
+        self.val_bits = len(k.values).bit_length()
+        self.width = 2 * self.bal_bits + self.val_bits
+        self.n = len(k.acceptors)
+        self.size = self.width * self.n
+        self.max_bal_mask = sum(((1 << self.bal_bits) - 1) << i * self.width for i in range(self.n))
+        self.val_pos = {v: i + 1 for i, v in enumerate(k.values)} | {None: 0}
+
+    def fields(self, max_bal: int, max_vbal: int, max_val: str | None) -> int:
+        return (max_bal + 1) | (max_vbal + 1) << self.bal_bits | self.val_pos[max_val] << 2 * self.bal_bits
+
+    def encode(self, max_bal, max_vbal, max_val) -> int:
+        acc = 0
+        for i, fields in enumerate(zip(max_bal, max_vbal, max_val)):
+            acc |= self.fields(*fields) << i * self.width
+        return acc
+
+    def decode(self, acc: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[str | None, ...]]:
+        bal_mask, val_mask = (1 << self.bal_bits) - 1, (1 << self.val_bits) - 1
+        out: tuple[list, list, list] = ([], [], [])
+        for i in range(self.n):
+            f = acc >> i * self.width
+            out[0].append((f & bal_mask) - 1)
+            out[1].append((f >> self.bal_bits & bal_mask) - 1)
+            pos = f >> 2 * self.bal_bits & val_mask
+            out[2].append(None if pos == 0 else self.values[pos - 1] if pos <= len(self.values) else f"?{pos}")
+        return tuple(out[0]), tuple(out[1]), tuple(out[2])
+
+    def write(self, i: int, max_bal: int, max_vbal: int | None = None, max_val: str | None = "") -> tuple[int, int]:
+        """(keep, set): ``acc & keep | set`` gives acceptor i these fields.
+
+        With only max_bal given, maxVBal and maxVal are kept."""
+        shift = i * self.width
+        if max_vbal is None:
+            keep = ~(((1 << self.bal_bits) - 1) << shift)
+            return keep, (max_bal + 1) << shift
+        keep = ~(((1 << self.width) - 1) << shift)
+        return keep, self.fields(max_bal, max_vbal, max_val) << shift
+
+
+class _Canonicalizer:
+    """A canonical form of a Paxos state under permutations of acceptors and
+    of values (both are interchangeable in the spec: nothing names one).
+
+    For each value permutation, every acceptor gets a signature (its
+    variables and its own messages, values renamed); sorting the signatures
+    is the best acceptor permutation. The least (shared messages, sorted
+    signatures) over value permutations is the canonical form.
+    """
+
+    def __init__(self, spec: Paxos):
+        from itertools import permutations
+
+        table = spec.table
+        k = table.k
+        self.spec = spec
+        self.t = table
+        self.n = len(k.acceptors)
+        self.block_len = len(table.block)
+        self.odd_len = len(table.odd_block)
+        self.block_mask = (1 << self.block_len) - 1
+        self.odd_mask = (1 << self.odd_len) - 1
+        self.shared_mask = (1 << table.shared_size) - 1
+        self.value_perms = []
+        for perm in permutations(k.values):
+            rename = dict(zip(k.values, perm))
+            rename[None] = None
+            self.value_perms.append(
+                (
+                    rename,
+                    self._bit_map(table.messages[: table.shared_size], rename),
+                    self._bit_map(table.block, rename),
+                    self._bit_map(table.odd_block, rename),
+                    {},
+                    {},
+                    {},
+                )
+            )
+
+    @staticmethod
+    def _bit_map(msgs: list[Message], rename: dict) -> list[int]:
+        index = {m: i for i, m in enumerate(msgs)}
+        out = []
+        for m in msgs:
+            if isinstance(m, Msg1b):
+                out.append(index[m._replace(mval=rename[m.mval])])
+            elif isinstance(m, Msg1a):
+                out.append(index[m])
+            else:
+                out.append(index[m._replace(val=rename[m.val])])
+        return out
+
+    @staticmethod
+    def _apply(x: int, bit_map: list[int], memo: dict[int, int]) -> int:
+        y = memo.get(x)
+        if y is None:
+            y, rest = 0, x
+            while rest:
+                low = rest & -rest
+                y |= 1 << bit_map[low.bit_length() - 1]
+                rest ^= low
+            memo[x] = y
+        return y
+
+    def __call__(self, s: PaxosState):
+        t, n, apply = self.t, self.n, self._apply
+        msgs = s.msgs
+        max_bal, max_vbal, max_val = self.spec.acceptor_vars(s)
+        best = None
+        for rename, shared_map, block_map, odd_map, m1, m2, m3 in self.value_perms:
+            shared = apply(msgs & self.shared_mask, shared_map, m1)
+            sigs = sorted(
+                (
+                    max_bal[a],
+                    max_vbal[a],
+                    rename[max_val[a]] or "",
+                    apply((msgs >> (t.block_base + a * self.block_len)) & self.block_mask, block_map, m2),
+                    apply((msgs >> (t.odd_base + a * self.odd_len)) & self.odd_mask, odd_map, m3),
+                )
+                for a in range(n)
+            )
+            key = (shared, tuple(sigs))
+            if best is None or key < best:
+                best = key
+        return best

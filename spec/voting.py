@@ -1,0 +1,129 @@
+"""Voting, Lamport's abstraction of Paxos without messages (Voting.tla).
+
+Acceptors vote in numbered ballots; ``max_bal[a]`` is the ballot below
+which acceptor a will no longer vote. A value is chosen when a quorum votes
+for it in one ballot. The heart of Paxos is ``safe_at``: a vote for v in
+ballot b is allowed only if no other value has been or can still be chosen
+in any lower ballot. Paxos implements this with messages; the refinement
+check makes sure it does.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Iterator, NamedTuple
+
+from .base import Action, Refinement, Spec, action, except_at
+from .constants import Constants
+from .consensus import Consensus
+
+Vote = tuple[str, int, str]  # (acceptor, ballot, value)
+
+
+class VotingState(NamedTuple):
+    max_bal: tuple[int, ...]
+    votes: frozenset[Vote]
+
+
+class Voting(Spec):
+    name = "voting"
+    actions = ("IncreaseMaxBal", "VoteFor")
+    default_properties = ("TypeOK", "Consistency", "RefinesConsensus")
+
+    def __init__(self, acceptors: int = 3, values: int = 2, ballots: int = 3, quorums=None, *,
+                 constants: Constants | None = None):
+        self.k = constants or Constants.make(acceptors, values, ballots, quorums)
+        self.pos = {a: i for i, a in enumerate(self.k.acceptors)}
+        self._interned: dict[frozenset[Vote], frozenset[Vote]] = {}
+        acc, bals, vals = self.k.acceptors, self.k.ballots, self.k.values
+        self._increase = {(a, b): action("IncreaseMaxBal", a=a, b=b) for a in acc for b in bals}
+        self._vote = {(a, b, v): action("VoteFor", a=a, b=b, v=v) for a in acc for b in bals for v in vals}
+
+    def init(self) -> Iterator[VotingState]:
+        yield VotingState((-1,) * len(self.k.acceptors), frozenset())
+
+    def next(self, s: VotingState) -> Iterator[tuple[Action, VotingState]]:
+        yield from self.increase_max_bal(s)
+        yield from self.vote_for(s)
+
+    def increase_max_bal(self, s: VotingState):
+        """IncreaseMaxBal(a, b): a promises never to vote below b."""
+        for i, a in enumerate(self.k.acceptors):
+            for b in self.k.ballots:
+                if b > s.max_bal[i]:
+                    yield self._increase[a, b], VotingState(except_at(s.max_bal, i, b), s.votes)
+
+    def vote_for(self, s: VotingState):
+        """VoteFor(a, b, v): a votes for v in b if it has not promised above b,
+        has not voted in b, nobody voted otherwise in b, and v is safe at b."""
+        voted = {(a, b) for a, b, _ in s.votes}
+        for b in self.k.ballots:
+            values_in_b = {v for _, vb, v in s.votes if vb == b}
+            for v in self.k.values:
+                if not values_in_b <= {v} or not self.safe_at(s, b, v):
+                    continue
+                for i, a in enumerate(self.k.acceptors):
+                    if s.max_bal[i] <= b and (a, b) not in voted:
+                        votes = self.intern(s.votes | {(a, b, v)})
+                        yield self._vote[a, b, v], VotingState(except_at(s.max_bal, i, b), votes)
+
+    def safe_at(self, s: VotingState, b: int, v: str) -> bool:
+        """No value other than v is or can still be chosen in a ballot below b:
+        for every c < b some quorum each voted v in c or never will vote in c."""
+        return all(
+            any(all(self.voted_for(s, a, c, v) or self.cannot_vote_at(s, a, c) for a in q) for q in self.k.quorums)
+            for c in range(b)
+        )
+
+    def intern(self, votes: frozenset[Vote]) -> frozenset[Vote]:
+        """One object per set of votes: equal states then compare by identity,
+        which keeps refinement checks against this spec cheap."""
+        return self._interned.setdefault(votes, votes)
+
+    def voted_for(self, s: VotingState, a: str, b: int, v: str) -> bool:
+        return (a, b, v) in s.votes
+
+    def cannot_vote_at(self, s: VotingState, a: str, b: int) -> bool:
+        return s.max_bal[self.pos[a]] > b and not any(va == a and vb == b for va, vb, _ in s.votes)
+
+    def chosen_in(self, votes: frozenset[Vote]) -> frozenset[str]:
+        """Values a whole quorum voted for in one ballot."""
+        return frozenset(
+            v
+            for b in self.k.ballots
+            for v in self.k.values
+            if any(all((a, b, v) in votes for a in q) for q in self.k.quorums)
+        )
+
+    @cached_property
+    def invariants(self):
+        bal = frozenset((-1, *self.k.ballots))
+        return {
+            "TypeOK": lambda s: all(x in bal for x in s.max_bal)
+            and all(a in self.pos and b in self.k.ballots and v in self.k.values for a, b, v in s.votes),
+            "Consistency": lambda s: len(self.chosen_in(s.votes)) <= 1,
+            "OneValuePerBallot": lambda s: len({(b, v) for _, b, v in s.votes}) == len({b for _, b, _ in s.votes}),
+        }
+
+    @cached_property
+    def sometimes(self):
+        return {"ValueChosen": lambda s: bool(self.chosen_in(s.votes))}
+
+    @cached_property
+    def consensus(self) -> Consensus:
+        return Consensus(self.k.values)
+
+    @cached_property
+    def refinements(self):
+        return (Refinement(self.consensus, lambda s: self.chosen_in(s.votes)),)
+
+    @property
+    def config(self):
+        return self.k.describe()
+
+    def variables(self, s: VotingState):
+        return {
+            "maxBal": dict(zip(self.k.acceptors, s.max_bal)),
+            "votes": {a: frozenset((b, v) for va, b, v in s.votes if va == a) for a in self.k.acceptors},
+        }
+
