@@ -1,0 +1,1 @@
+"""Protocol-agnostic engines over any spec: exhaustive search, traces, rendering."""

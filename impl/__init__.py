@@ -1,0 +1,1 @@
+"""The real Paxos: sans-I/O core, durable storage, network and simulator."""

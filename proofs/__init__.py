@@ -1,0 +1,1 @@
+"""Z3 encodings of the specs and their proof obligations."""

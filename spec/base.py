@@ -70,7 +70,7 @@ class Refinement:
 
     @property
     def name(self) -> str:
-        return f"Refines{self.abstract.name.capitalize()}"
+        return f"Refines{type(self.abstract).__name__}"
 
 
 class Spec:

@@ -1,0 +1,108 @@
+"""The state graph of a small configuration, as a networkx DiGraph.
+
+The explorer runs as usual over a spec wrapped in a recorder that notes every
+step it is shown; the graph is built from those notes, so there is one
+search, not two. Written as GraphML (networkx) or Graphviz DOT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..spec.base import Spec
+from ..spec.constants import ConfigError
+from .render import show
+
+
+class GraphTooLarge(ConfigError):
+    pass
+
+
+class _Recorder:
+    """Stands in for a spec and records every state and step the explorer sees."""
+
+    def __init__(self, spec: Spec, limit: int):
+        self._spec = spec
+        self._limit = limit
+        self.ids: dict[Any, int] = {}
+        self.states: list[Any] = []
+        self.initial: set[int] = set()
+        self.edges: set[tuple[int, int, str]] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._spec, name)
+
+    @property
+    def fingerprint(self):
+        return self._spec.fingerprint
+
+    def _id(self, s) -> int:
+        found = self.ids.get(s)
+        if found is None:
+            if len(self.states) >= self._limit:
+                raise GraphTooLarge(
+                    f"the state graph has more than {self._limit} states; --graph is for small "
+                    "configurations (try --ballots 1 or --ballots 2)"
+                )
+            found = self.ids[s] = len(self.states)
+            self.states.append(s)
+        return found
+
+    def init(self):
+        out = list(self._spec.init())
+        self.initial.update(self._id(s) for s in out)
+        return out
+
+    def next(self, s):
+        out = list(self._spec.next(s))
+        i = self._id(s)
+        for a, t in out:
+            self.edges.add((i, self._id(t), str(a)))
+        return out
+
+
+def state_graph(spec: Spec, limit: int = 5000, **check_options):
+    """(DiGraph, Result): every reachable state as a node, every step as an edge."""
+    import networkx as nx
+
+    from .bfs import check
+
+    recorder = _Recorder(spec, limit)
+    result = check(recorder, **check_options)  # type: ignore[arg-type]
+    graph = nx.DiGraph(spec=spec.name)
+    for i, s in enumerate(recorder.states):
+        variables = spec.variables(s)
+        label = "\n".join(f"{k} = {show(v)}" for k, v in variables.items())
+        graph.add_node(i, label=label, initial=i in recorder.initial)
+    for i, j, a in sorted(recorder.edges):
+        if graph.has_edge(i, j):
+            graph.edges[i, j]["label"] += "\n" + a
+        else:
+            graph.add_edge(i, j, label=a)
+    return graph, result
+
+
+def write_graph(graph, path: str) -> None:
+    import networkx as nx
+
+    if path.endswith(".graphml"):
+        nx.write_graphml(graph, path)
+    elif path.endswith(".dot") or path.endswith(".gv"):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(to_dot(graph))
+    else:
+        raise ConfigError(f"--graph writes .graphml or .dot files, not {path!r}")
+
+
+def to_dot(graph) -> str:
+    def q(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\l") + '\\l"'
+
+    lines = [f"digraph {q(graph.graph.get('spec', 'spec'))[:-3]}\" {{", '  node [shape=box, fontname="monospace"];']
+    for n, data in graph.nodes(data=True):
+        extra = ", peripheries=2" if data.get("initial") else ""
+        lines.append(f"  {n} [label={q(data['label'])}{extra}];")
+    for i, j, data in graph.edges(data=True):
+        lines.append(f"  {i} -> {j} [label={q(data['label'])}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,124 @@
+"""The one renderer for traces and results: text, JSON and ITF.
+
+A trace prints as a numbered table: the action of each step and only what it
+changed (variables that moved, messages that appeared), so that a reader's
+eye goes to the step that matters.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .trace import Trace, plain
+
+ITF_FORMAT = "https://apalache-mc.org/docs/adr/015adr-trace.html"
+
+
+def show(value: Any) -> str:
+    """A variable's value in the notation of the trace table."""
+    if value is None:
+        return "None"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(show(v) for v in value)) + "}"
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_asdict"):
+        return "(" + ", ".join(show(v) for v in value) + ")"
+    return str(value)
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What moved between two states' variables, one line per change."""
+    lines = []
+    for name, new in after.items():
+        old = before.get(name)
+        if old == new:
+            continue
+        if isinstance(new, dict) and isinstance(old, dict):
+            lines += [f"{name}[{k}]: {show(old.get(k))} → {show(v)}" for k, v in new.items() if old.get(k) != v]
+            lines += [f"{name}[{k}]: {show(v)} → (gone)" for k, v in old.items() if k not in new]
+        elif isinstance(new, (set, frozenset)) and isinstance(old, (set, frozenset)):
+            lines += [f"{name} + {show(v)}" for v in sorted(new - old, key=show)]
+            lines += [f"{name} - {show(v)}" for v in sorted(old - new, key=show)]
+        else:
+            lines.append(f"{name}: {show(old)} → {show(new)}")
+    return lines
+
+
+def trace_table(trace: Trace, mark: dict[int, str] | None = None) -> str:
+    """The numbered table; ``mark`` adds a note under chosen step numbers."""
+    spec = trace.spec
+    rows: list[tuple[str, str, list[str]]] = []
+    previous: dict[str, Any] | None = None
+    for i, step in enumerate(trace.steps, start=1):
+        now = spec.variables(step.state)
+        if previous is None:
+            what = [f"{name} = {show(value)}" for name, value in now.items()]
+            label = "Init" if step.action is None else str(step.action)
+        else:
+            what = changes(previous, now) or ["(nothing changes: a stutter)"]
+            label = str(step.action) if step.action is not None else "(step)"
+        if mark and i in mark:
+            what = what + [f"<< {mark[i]}"]
+        rows.append((str(i), label, what))
+        previous = now
+    width_n = max(len(r[0]) for r in rows)
+    width_a = max(len(r[1]) for r in rows)
+    out = [f"{'#':>{width_n}}  {'action':<{width_a}}  changes"]
+    for n, label, what in rows:
+        out.append(f"{n:>{width_n}}  {label:<{width_a}}  {what[0]}")
+        out += [f"{'':>{width_n}}  {'':<{width_a}}  {line}" for line in what[1:]]
+    return "\n".join(out)
+
+
+def trace_json(trace: Trace) -> list[dict[str, Any]]:
+    return [
+        {"action": None if step.action is None else str(step.action), "state": plain(trace.spec.variables(step.state))}
+        for step in trace.steps
+    ]
+
+
+def itf_value(value: Any) -> Any:
+    """A Python value in the Informal Trace Format's JSON encoding."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return value
+    if value is None:
+        return "None"
+    if isinstance(value, int):
+        return {"#bigint": str(value)}
+    if isinstance(value, dict):
+        return {"#map": [[itf_value(k), itf_value(v)] for k, v in value.items()]}
+    if isinstance(value, (set, frozenset)):
+        items = [itf_value(v) for v in value]
+        return {"#set": sorted(items, key=lambda v: json.dumps(v, sort_keys=True))}
+    if hasattr(value, "_asdict"):
+        record = plain(value)
+        return {k: itf_value(v) for k, v in record.items()}
+    if isinstance(value, tuple):
+        return {"#tup": [itf_value(v) for v in value]}
+    if isinstance(value, list):
+        return [itf_value(v) for v in value]
+    return str(value)
+
+
+def trace_itf(trace: Trace, description: str = "") -> dict[str, Any]:
+    states = []
+    names: list[str] = []
+    for i, step in enumerate(trace.steps):
+        variables = trace.spec.variables(step.state)
+        names = list(variables)
+        meta = {"index": i}
+        if step.action is not None:
+            meta["action"] = str(step.action)
+        states.append({"#meta": meta, **{k: itf_value(v) for k, v in variables.items()}})
+    return {
+        "#meta": {
+            "format": "ITF",
+            "format-description": ITF_FORMAT,
+            "source": trace.spec.name,
+            "description": description or f"a trace of {trace.spec.name} written by paxoscope",
+        },
+        "vars": names,
+        "states": states,
+    }

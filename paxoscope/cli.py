@@ -1,0 +1,349 @@
+"""``paxoscope``: the one command.
+
+Exit codes: 0 verified (or nothing failed within --max-states), 1 a property
+fails (with a trace), 2 bad usage or bad input (one line on stderr), 3 an
+internal error, 130 interrupted (partial statistics are printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, NoReturn, Sequence
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: reported in one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage block: scripts and people read it the same.
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="paxoscope",
+        description="Check the correctness of consensus: explore specs exhaustively, "
+        "and walk through the gallery of known-wrong Paxos variants.",
+        epilog="Exit codes: 0 verified, 1 a property fails, 2 bad usage or input, 3 internal error, 130 interrupted.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser(
+        "check",
+        help="explore every reachable state of a spec and check its properties",
+        description="Explore every reachable state of SPEC breadth-first and check its invariants, "
+        "step properties and refinement mappings. A violation is shown as the shortest trace that "
+        "leads to it.",
+        epilog="SPEC: paxos (default), voting, consensus, twophase, tcommit, or your own as "
+        "path/to/file.py:Name or module:Name (a Spec instance, class, or function returning one). "
+        "Exit codes: 0 verified (also when --max-states stopped the search early: the verdict then "
+        "says 'incomplete'), 1 a property fails, 2 bad usage or input, 3 internal error, 130 interrupted.",
+    )
+    check.add_argument("spec", nargs="?", default="paxos", metavar="SPEC", help="the spec to check (default: paxos)")
+    size = check.add_argument_group("configuration (Paxos family; default 3 acceptors, 2 values, 3 ballots)")
+    size.add_argument("--acceptors", type=_positive, metavar="N", help="acceptors a1..aN")
+    size.add_argument("--values", type=_positive, metavar="N", help="values v1..vN")
+    size.add_argument("--ballots", type=_positive, metavar="N", help="ballots 0..N-1")
+    size.add_argument("--rms", type=_positive, metavar="N", help="resource managers r1..rN (twophase, tcommit; default 3)")
+    what = check.add_argument_group("what to check")
+    what.add_argument(
+        "--invariant",
+        action="append",
+        metavar="NAME",
+        help="check this property (invariant, step property or refinement); repeatable; "
+        "default: the spec's default set. An unknown name lists the available ones.",
+    )
+    what.add_argument("--bug", metavar="NAME", help="check a variant from the bug gallery (see: paxoscope bugs)")
+    what.add_argument("--deadlock", action="store_true", help="also report a state with no enabled action")
+    how = check.add_argument_group("how to explore")
+    how.add_argument("--symmetry", action="store_true", help="reduce by symmetry (acceptors and values)")
+    how.add_argument("--exact", action="store_true", help="store whole states instead of 64-bit fingerprints")
+    how.add_argument("--max-states", type=_positive, metavar="N", help="stop after N distinct states")
+    out = check.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    out.add_argument("--itf", metavar="FILE", help="write the counterexample in the Informal Trace Format")
+    out.add_argument("--graph", metavar="FILE", help="write the state graph (.graphml or .dot; small configs)")
+
+    bugs = sub.add_parser(
+        "bugs",
+        help="list the gallery of known-wrong Paxos variants",
+        description="List the bug gallery; with a NAME, explain that variant.",
+    )
+    bugs.add_argument("name", nargs="?", metavar="NAME", help="explain this variant")
+    bugs.add_argument("--json", action="store_true", help="print a JSON list of {name, summary}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "check":
+            return cmd_check(args)
+        if args.command == "bugs":
+            return cmd_bugs(args)
+    except KeyboardInterrupt:
+        print("\npaxoscope: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        from .spec.constants import ConfigError
+        from .explorer.bfs import SpecError
+
+        if isinstance(exc, (ConfigError, SpecError, UsageError)):
+            print(f"paxoscope {args.command}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, OSError) and exc.filename:
+            print(f"paxoscope {args.command}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+            return EXIT_USAGE
+        import traceback
+
+        traceback.print_exc()
+        print(f"paxoscope {args.command}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    raise AssertionError(args.command)
+
+
+# ---------------------------------------------------------------------------
+# check
+# ---------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .explorer.bfs import check
+    from .specs import load
+
+    sizes = {"acceptors": args.acceptors, "values": args.values, "ballots": args.ballots, "rms": args.rms}
+    spec = load(args.spec, bug=args.bug, sizes=sizes)
+    options: dict[str, Any] = dict(
+        properties=args.invariant,
+        symmetry=args.symmetry,
+        exact=args.exact,
+        max_states=args.max_states,
+        deadlock=args.deadlock,
+    )
+    progress = _ProgressLine() if sys.stderr.isatty() else None
+    if not args.json:
+        print(f"{args.spec}{' --bug ' + args.bug if args.bug else ''} · {describe_config(spec.config)}")
+    try:
+        if args.graph:
+            from .explorer.graph import state_graph, write_graph
+
+            graph, result = state_graph(spec, progress=progress, **options)
+            write_graph(graph, args.graph)
+            if not args.json:
+                print(f"wrote the state graph ({graph.number_of_nodes()} states, "
+                      f"{graph.number_of_edges()} edges) to {args.graph}")
+        else:
+            result = check(spec, progress=progress, **options)
+    finally:
+        if progress is not None:
+            progress.clear()
+    if args.itf:
+        _write_itf(result, args.itf)
+    if args.json:
+        print(json.dumps(result_json(result, args.spec), indent=2))
+    else:
+        print(result_text(result))
+    return {
+        "ok": EXIT_OK,
+        "incomplete": EXIT_OK,
+        "violation": EXIT_VIOLATION,
+        "interrupted": EXIT_INTERRUPTED,
+    }[result.verdict]
+
+
+def _write_itf(result, path: str) -> None:
+    from .explorer.render import trace_itf
+
+    if result.violation is None:
+        print(f"paxoscope check: no counterexample, so {path} was not written", file=sys.stderr)
+        return
+    v = result.violation
+    doc = trace_itf(v.trace, f"paxoscope: {v.kind} {v.property} fails in the last state")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+
+
+class _ProgressLine:
+    """One self-overwriting line on stderr: states, depth, rate, queue."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, p) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.25:
+            return
+        self.last = now
+        rate = p.distinct_states / p.seconds if p.seconds > 0 else 0
+        line = (
+            f"  {p.distinct_states:,} states · depth {p.depth} · {rate:,.0f} states/s · "
+            f"queue {p.queue:,} · {p.seconds:.0f} s"
+        )
+        sys.stderr.write("\r\x1b[K" + line)
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def describe_config(config: dict[str, Any]) -> str:
+    parts = []
+    for key, value in config.items():
+        if key == "ballots" and isinstance(value, int):
+            parts.append(f"ballots 0..{value - 1}")
+        elif key == "quorums":
+            parts.append("majority quorums" if _is_majority(config, value) else f"quorums {_quorums(value)}")
+        elif key == "bug":
+            continue
+        else:
+            parts.append(f"{value} {key}")
+    return ", ".join(parts)
+
+
+def _is_majority(config: dict[str, Any], quorums: list[list[str]]) -> bool:
+    from .spec.constants import majority_quorums
+
+    n = config.get("acceptors")
+    if not isinstance(n, int):
+        return False
+    names = tuple(f"a{i + 1}" for i in range(n))
+    return sorted(map(sorted, majority_quorums(names))) == sorted(map(sorted, quorums))
+
+
+def _quorums(quorums: list[list[str]]) -> str:
+    return "{" + ", ".join("{" + ",".join(q) + "}" for q in quorums) + "}"
+
+
+def result_text(result) -> str:
+    from .explorer.render import trace_table
+
+    lines = []
+    rate = result.distinct_states / result.seconds if result.seconds > 0 else 0.0
+    stats = (
+        f"{result.distinct_states:,} distinct states, {result.states_generated:,} generated, "
+        f"depth {result.depth}, {result.seconds:.2f} s ({rate:,.0f} states/s)"
+    )
+    checked = ", ".join(result.properties) or "nothing (no property selected)"
+    if result.verdict == "violation":
+        v = result.violation
+        steps = len(v.trace) - 1
+        lines.append(f"checked: {checked}")
+        lines.append(f"VIOLATION: {v.kind} {v.property} fails after {steps} step{'s' * (steps != 1)}:")
+        lines.append("")
+        lines.append(trace_table(v.trace, {len(v.trace): f"{v.property} fails here"}))
+        if v.detail:
+            lines.append("")
+            lines.append(f"  {v.detail}")
+        lines.append("")
+        lines.append(f"  {stats}")
+        return "\n".join(lines)
+    lines.append(f"checked: {checked}")
+    if result.verdict == "ok":
+        lines.append(f"OK: every property holds in every reachable state{' (up to symmetry)' * result.symmetry}")
+    elif result.verdict == "incomplete":
+        lines.append("INCOMPLETE: stopped at --max-states; no violation among the states explored")
+    else:
+        lines.append("INTERRUPTED: partial statistics")
+    lines.append(f"  {stats}")
+    if result.collision_probability is not None:
+        lines.append(
+            f"  states kept as 64-bit fingerprints; chance of a collision ≈ {result.collision_probability:.1e} "
+            "(--exact keeps whole states)"
+        )
+    if result.verdict != "interrupted":
+        if result.never_enabled:
+            lines.append(f"  never enabled (vacuous?): {', '.join(result.never_enabled)}")
+        elif result.verdict == "ok":
+            lines.append("  every action was enabled somewhere")
+        for name, depth in result.witnesses.items():
+            lines.append(f"  {name}: " + (f"witnessed at depth {depth}" if depth else "NEVER witnessed"))
+    return "\n".join(lines)
+
+
+def result_json(result, spec_name: str) -> dict[str, Any]:
+    from .explorer.render import trace_json
+
+    v = result.violation
+    return {
+        "verdict": result.verdict,
+        "spec": spec_name,
+        "config": result.config,
+        "distinct_states": result.distinct_states,
+        "states_generated": result.states_generated,
+        "depth": result.depth,
+        "seconds": round(result.seconds, 4),
+        "states_per_second": round(result.distinct_states / result.seconds) if result.seconds > 0 else None,
+        "violation": None
+        if v is None
+        else {"property": v.property, "kind": v.kind, "detail": v.detail, "trace": trace_json(v.trace)},
+        "properties": result.properties,
+        "symmetry": result.symmetry,
+        "exact": result.exact,
+        "collision_probability": result.collision_probability,
+        "never_enabled": result.never_enabled,
+        "witnesses": result.witnesses,
+    }
+
+
+# ---------------------------------------------------------------------------
+# bugs
+# ---------------------------------------------------------------------------
+
+
+def cmd_bugs(args: argparse.Namespace) -> int:
+    from .specs import bugs
+
+    gallery = bugs()
+    if args.name is not None:
+        if args.name not in gallery:
+            raise UsageError(f"unknown bug {args.name!r}; the gallery has: {', '.join(gallery)}")
+        bug = gallery[args.name]
+        if args.json:
+            print(json.dumps({"name": bug.name, "summary": bug.summary, "explanation": bug.explanation, "fix": bug.fix}))
+        else:
+            print(f"{bug.name}: {bug.summary}\n\n{_wrap(bug.explanation)}\n\nfix: {bug.fix}")
+            print(f"\nsee it fail: paxoscope check --bug {bug.name}")
+        return EXIT_OK
+    if args.json:
+        print(json.dumps([{"name": b.name, "summary": b.summary} for b in gallery.values()], indent=2))
+        return EXIT_OK
+    width = max(len(name) for name in gallery)
+    for name, bug in gallery.items():
+        print(f"{name:<{width}}  {bug.summary}")
+    print("\nexplain one: paxoscope bugs NAME · check one: paxoscope check --bug NAME")
+    return EXIT_OK
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=88)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Finding a spec by name: the built-ins, the bug gallery, and a user's own.
+
+``paxos``, ``voting``, ``consensus``, ``twophase`` and ``tcommit`` are built
+in; ``path/to/file.py:Name`` and ``package.module:Name`` load a user's spec,
+where Name is a ``Spec`` instance, a ``Spec`` subclass, or a function that
+returns one. Everything that can go wrong raises ``ConfigError`` with one
+line that names the culprit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .spec.base import Spec
+from .spec.constants import ConfigError
+
+
+@dataclass(frozen=True)
+class Builtin:
+    factory: Callable[..., Spec]
+    options: tuple[str, ...]  # the CLI size options it takes
+    summary: str
+
+
+def _paxos(**kw):
+    from .spec.paxos import Paxos
+
+    return Paxos(**kw)
+
+
+def _voting(**kw):
+    from .spec.voting import Voting
+
+    return Voting(**kw)
+
+
+def _consensus(values: int = 2):
+    from .spec.consensus import Consensus
+
+    if values < 1:
+        raise ConfigError(f"--values must be a whole number of at least 1, not {values!r}")
+    return Consensus(tuple(f"v{i + 1}" for i in range(values)))
+
+
+def _twophase(rms: int = 3):
+    from .spec.twophase import TwoPhase
+
+    return TwoPhase(rms)
+
+
+def _tcommit(rms: int = 3):
+    from .spec.twophase import TCommit
+
+    return TCommit(rms)
+
+
+BUILTINS: dict[str, Builtin] = {
+    "paxos": Builtin(_paxos, ("acceptors", "values", "ballots"), "single-decree Paxos (Paxos.tla)"),
+    "voting": Builtin(_voting, ("acceptors", "values", "ballots"), "Voting, the abstraction Paxos refines"),
+    "consensus": Builtin(_consensus, ("values",), "Consensus: at most one value is ever chosen"),
+    "twophase": Builtin(_twophase, ("rms",), "two-phase commit (TwoPhase.tla)"),
+    "tcommit": Builtin(_tcommit, ("rms",), "transaction commit, the spec two-phase commit refines"),
+}
+
+
+def bugs() -> dict[str, Any]:
+    from .spec.bugs import BUGS
+
+    return BUGS
+
+
+def load(name: str, bug: str | None = None, sizes: dict[str, int | None] | None = None) -> Spec:
+    """The spec called ``name`` (see the module doc), built with ``sizes``.
+
+    ``sizes`` maps option names to values, None meaning "not given"; an
+    option the spec does not take is an error only when it was given."""
+    given = {k: v for k, v in (sizes or {}).items() if v is not None}
+    if bug is not None:
+        if name != "paxos":
+            raise ConfigError(f"--bug applies to the paxos spec, not to {name!r}")
+        gallery = bugs()
+        if bug not in gallery:
+            raise ConfigError(f"unknown bug {bug!r}; the gallery has: {', '.join(gallery)}")
+        return _build(gallery[bug], given, ("acceptors", "values", "ballots"), f"bug {bug}")
+    if name in BUILTINS:
+        entry = BUILTINS[name]
+        return _build(entry.factory, given, entry.options, name)
+    if ":" not in name:
+        raise ConfigError(
+            f"unknown spec {name!r}; built in: {', '.join(BUILTINS)}; or give path/to/file.py:Name or module:Name"
+        )
+    target = _load_object(name)
+    if isinstance(target, Spec) or (_looks_like_spec(target) and not callable(target)):
+        if given:
+            raise ConfigError(f"{name} is a spec instance; it takes no --{next(iter(given))}")
+        return target
+    if callable(target):
+        spec = _build(target, given, tuple(_parameters(target)), name)
+        if not _looks_like_spec(spec):
+            raise ConfigError(f"{name} did not give a spec (an object with init() and next()), but {type(spec).__name__}")
+        return spec
+    raise ConfigError(f"{name} is neither a spec nor a function or class that makes one")
+
+
+def _build(factory: Callable[..., Spec], given: dict[str, int], options, what: str) -> Spec:
+    extra = [k for k in given if k not in options]
+    if extra:
+        takes = ", ".join(f"--{o}" for o in options) or "no size options"
+        raise ConfigError(f"{what} takes {takes}, not --{extra[0]}")
+    try:
+        return factory(**given)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a user's constructor that fails is bad input, not our crash
+        raise ConfigError(f"building {what} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _parameters(target: Callable) -> list[str]:
+    try:
+        return list(inspect.signature(target).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def _looks_like_spec(obj: Any) -> bool:
+    return callable(getattr(obj, "init", None)) and callable(getattr(obj, "next", None))
+
+
+def _load_object(ref: str) -> Any:
+    where, _, attr = ref.rpartition(":")
+    if not where or not attr:
+        raise ConfigError(f"{ref!r}: write path/to/file.py:Name or module:Name")
+    if where.endswith(".py") or os.sep in where or "/" in where:
+        if not os.path.isfile(where):
+            raise ConfigError(f"no such file: {where}")
+        module = _import_file(where)
+    else:
+        try:
+            module = importlib.import_module(where)
+        except ModuleNotFoundError as exc:
+            raise ConfigError(f"no module named {exc.name!r} (from {ref})") from exc
+        except Exception as exc:
+            raise ConfigError(f"importing {where} raised {type(exc).__name__}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"{where} has no {attr!r}") from None
+
+
+def _import_file(path: str):
+    name = "paxoscope_user_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot load {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        line = ""
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == os.path.abspath(path) or tb.tb_frame.f_code.co_filename == path:
+                line = f" (line {tb.tb_lineno})"
+            tb = tb.tb_next
+        raise ConfigError(f"loading {path} raised {type(exc).__name__}: {exc}{line}") from exc
+    return module
