@@ -187,6 +187,7 @@ class _Search:
             violation = self._search()
             if violation is not None:
                 verdict = "violation"
+                self.depth = max(self.depth, len(violation.trace))
             elif self.max_states is not None and len(self.parent) >= self.max_states and self._cut:
                 verdict = "incomplete"
         except KeyboardInterrupt:
@@ -232,6 +233,7 @@ class _Search:
                     if refs:
                         abstract = [(r, u, r.allowed(u)) for r in refs for u in (r.mapping(s),)]
                     successors = list(spec_next(s))
+                    self.generated += len(successors)
                     for act, t in successors:
                         if all_actions and act.name not in enabled:
                             enabled.add(act.name)
@@ -259,10 +261,8 @@ class _Search:
                         if max_states is not None and len(parent) >= max_states:
                             self._cut = True
                             self.depth += 1
-                            self.generated += len(successors)
                             return None
                     act = None
-                    self.generated += len(successors)
                     if self.deadlock and not successors:
                         return Violation("Deadlock", "deadlock", self._trace_to(ks), "no action is enabled")
                     if self.progress is not None and len(parent) >= next_report:
@@ -271,7 +271,7 @@ class _Search:
                 frontier = level
                 if frontier:
                     self.depth += 1
-        except (KeyboardInterrupt, SpecError):
+        except (KeyboardInterrupt, SpecError, ConfigError):
             raise
         except Exception as exc:
             raise SpecError(self._blame(exc, s, act)) from exc

@@ -64,7 +64,7 @@ def trace_table(trace: Trace, mark: dict[int, str] | None = None) -> str:
         rows.append((str(i), label, what))
         previous = now
     width_n = max(len(r[0]) for r in rows)
-    width_a = max(len(r[1]) for r in rows)
+    width_a = max(len("action"), *(len(r[1]) for r in rows))
     out = [f"{'#':>{width_n}}  {'action':<{width_a}}  changes"]
     for n, label, what in rows:
         out.append(f"{n:>{width_n}}  {label:<{width_a}}  {what[0]}")

@@ -143,7 +143,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     progress = _ProgressLine() if sys.stderr.isatty() else None
     if not args.json:
-        print(f"{args.spec}{' --bug ' + args.bug if args.bug else ''} · {describe_config(spec.config)}")
+        about = describe_config(spec.config)
+        print(f"{args.spec}{' --bug ' + args.bug if args.bug else ''}{' · ' + about if about else ''}")
     try:
         if args.graph:
             from .explorer.graph import state_graph, write_graph

@@ -34,7 +34,7 @@ class _View:
 
         self.k = spec.k
         self.pos = {a: i for i, a in enumerate(spec.k.acceptors)}
-        self.s = s
+        self.bal, self.vbal, self.val = spec.acceptor_vars(s)
         msgs = spec.messages(s)
         self.one_b = [m for m in msgs if isinstance(m, Msg1b)]
         self.two_a = {(m.bal, m.val) for m in msgs if isinstance(m, Msg2a)}
@@ -42,7 +42,7 @@ class _View:
         self.voted_in = {(a, b) for a, b, _ in self.votes}
 
     def max_bal(self, a: str) -> int:
-        return self.s.max_bal[self.pos[a]]
+        return self.bal[self.pos[a]]
 
     def wont_vote_in(self, a: str, b: int) -> bool:
         return self.max_bal(a) > b and (a, b) not in self.voted_in
@@ -56,26 +56,26 @@ class _View:
 
 def acc_none_iff_no_vote(w: _View) -> bool:
     """maxVal[a] = None exactly when maxVBal[a] = -1."""
-    return all((val is None) == (vbal == -1) for vbal, val in zip(w.s.max_vbal, w.s.max_val))
+    return all((val is None) == (vbal == -1) for vbal, val in zip(w.vbal, w.val))
 
 
 def acc_vbal_at_most_bal(w: _View) -> bool:
     """maxVBal[a] <= maxBal[a]: an acceptor's last vote is at most its promise."""
-    return all(vbal <= bal for vbal, bal in zip(w.s.max_vbal, w.s.max_bal))
+    return all(vbal <= bal for vbal, bal in zip(w.vbal, w.bal))
 
 
 def acc_last_vote_sent(w: _View) -> bool:
     """If maxVBal[a] >= 0 then 2b(a, maxVBal[a], maxVal[a]) was sent."""
     return all(
         (a, vbal, val) in w.votes
-        for a, vbal, val in zip(w.k.acceptors, w.s.max_vbal, w.s.max_val)
+        for a, vbal, val in zip(w.k.acceptors, w.vbal, w.val)
         if vbal >= 0
     )
 
 
 def acc_no_vote_above_vbal(w: _View) -> bool:
     """No acceptor has voted in a ballot above its maxVBal."""
-    return all(b <= w.s.max_vbal[w.pos[a]] for a, b, _ in w.votes)
+    return all(b <= w.vbal[w.pos[a]] for a, b, _ in w.votes)
 
 
 def msg_1b_below_promise(w: _View) -> bool:
@@ -113,7 +113,7 @@ def msg_2b_has_2a(w: _View) -> bool:
 
 def msg_2b_at_most_vbal(w: _View) -> bool:
     """A 2b(a, b, v) means a voted in b: b <= maxVBal[a]."""
-    return all(b <= w.s.max_vbal[w.pos[a]] for a, b, _ in w.votes)
+    return all(b <= w.vbal[w.pos[a]] for a, b, _ in w.votes)
 
 
 CONJUNCTS: dict[str, Callable[[_View], bool]] = {
