@@ -100,7 +100,8 @@ class PromiseNotKept(Bug):
             for b in self.k.ballots:
                 if s.msgs & self.bit_1a[b] and b > max_bal[a]:
                     report = self.bit_1b[a][b, max_vbal[a], max_val[a]]
-                    steps.append((self.act_1b[a][b], State(s.acc, s.msgs | report)))  # BUG: maxBal[a] unchanged
+                    act = self.act_1b[a][b]
+                    steps.append((act, State(s.acc, s.msgs | report)))  # BUG: maxBal[a] is not raised
         return steps
 
 
@@ -119,8 +120,8 @@ class AcceptBelowPromise(Bug):
         steps = []
         for a in self.acceptor_ids:
             for b, v in self.proposals(s.msgs):  # BUG: no check of b against maxBal[a]
-                keep, voted = self.vote[a][b, v]
-                steps.append((self.act_2b[a][b, v], State(s.acc & keep | voted, s.msgs | self.bit_2b[a][b, v])))
+                act, keep, voted, sent = self.vote[a][b, v]
+                steps.append((act, State(s.acc & keep | voted, s.msgs | sent)))
         return steps
 
 

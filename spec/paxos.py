@@ -106,7 +106,8 @@ class Paxos(Spec):
         self.codec = AcceptorCodec(self.k)
         self._acc_memo: dict[int, tuple] = {}
         self._acc_type_memo: dict[int, bool] = {}
-        self._voting_memo: dict[int, VotingState] = {}
+        self._voting_memo: dict[int, dict[int, VotingState]] = {}
+        self._max_bal_mask = self.codec.max_bal_mask
         self._proposable_memo: list[dict[int, tuple[str, ...]]] = [{} for _ in self.k.ballots]
         self._chosen_memo: dict[int, frozenset[str]] = {}
         self._votes_memo: dict[int, frozenset] = {}
@@ -117,15 +118,24 @@ class Paxos(Spec):
         self.act_1b = [[action("Phase1b", a=a, b=b) for b in bals] for a in acc]
         self.act_2a = {(b, v): action("Phase2a", b=b, v=v) for b in bals for v in vals}
         self.act_2b = [{(b, v): action("Phase2b", a=a, b=b, v=v) for b in bals for v in vals} for a in acc]
-        # (keep, set) int pairs: acc & keep | set writes one acceptor's fields.
-        self.promise = [[self.codec.write(i, max_bal=b) for b in bals] for i in self.acceptor_ids]
+        # Effects as tables: promise[a][b] = (action, keep, set), so that
+        # acc & keep | set is acceptor a's fields after promising b; and
+        # vote[a][b, v] = (action, keep, set, the bit of 2b(a, b, v)).
+        self.promise = [[(self.act_1b[i][b], *self.codec.write(i, max_bal=b)) for b in bals] for i in self.acceptor_ids]
         self.vote = [
-            {(b, v): self.codec.write(i, max_bal=b, max_vbal=b, max_val=v) for b in bals for v in vals}
-            for i in self.acceptor_ids
+            {
+                (b, v): (
+                    self.act_2b[i][b, v],
+                    *self.codec.write(i, max_bal=b, max_vbal=b, max_val=v),
+                    t.bit[Msg2b(a, b, v)],
+                )
+                for b in bals
+                for v in vals
+            }
+            for i, a in enumerate(acc)
         ]
         self.bit_1a = [t.bit[Msg1a(b)] for b in bals]
         self.bit_2a = {(b, v): t.bit[Msg2a(b, v)] for b in bals for v in vals}
-        self.bit_2b = [{(b, v): t.bit[Msg2b(a, b, v)] for b in bals for v in vals} for a in acc]
         self.bit_1b = [t.bit_1b_of(a) for a in acc]
         self.mask_2a_at = [t.mask(lambda m, b=b: isinstance(m, Msg2a) and m.bal == b) for b in bals]
         self.mask_1b_at = [t.mask(lambda m, b=b: isinstance(m, Msg1b) and m.bal == b) for b in bals]
@@ -162,9 +172,9 @@ class Paxos(Spec):
         for a in self.acceptor_ids:
             for b in self.k.ballots:
                 if s.msgs & self.bit_1a[b] and b > max_bal[a]:
-                    keep, promised = self.promise[a][b]
+                    act, keep, promised = self.promise[a][b]
                     report = self.bit_1b[a][b, max_vbal[a], max_val[a]]
-                    steps.append((self.act_1b[a][b], State(s.acc & keep | promised, s.msgs | report)))
+                    steps.append((act, State(s.acc & keep | promised, s.msgs | report)))
         return steps
 
     def phase2a(self, s: PaxosState) -> list[Step]:
@@ -187,8 +197,8 @@ class Paxos(Spec):
         for a in self.acceptor_ids:
             for b, v in proposals:
                 if b >= max_bal[a]:
-                    keep, voted = self.vote[a][b, v]
-                    steps.append((self.act_2b[a][b, v], State(s.acc & keep | voted, s.msgs | self.bit_2b[a][b, v])))
+                    act, keep, voted, sent = self.vote[a][b, v]
+                    steps.append((act, State(s.acc & keep | voted, s.msgs | sent)))
         return steps
 
     def send(self, s: PaxosState, bit: int) -> PaxosState:
@@ -356,11 +366,11 @@ class Paxos(Spec):
         """maxBal is Voting's maxBal; Voting's votes are the 2b messages sent."""
         # Memoized on what it reads, so equal images are one object: the
         # explorer then recognises an abstract stutter by identity.
-        key = (s.msgs & self.mask_2b) << self.codec.size | s.acc & self.codec.max_bal_mask
         try:
-            return self._voting_memo[key]
+            return self._voting_memo[s.acc & self._max_bal_mask][s.msgs & self.mask_2b]
         except KeyError:
-            image = self._voting_memo[key] = VotingState(self.acceptor_vars(s)[0], self.votes(s.msgs))
+            images = self._voting_memo.setdefault(s.acc & self._max_bal_mask, {})
+            image = images[s.msgs & self.mask_2b] = VotingState(self.acceptor_vars(s)[0], self.votes(s.msgs))
             return image
 
     def to_consensus(self, s: PaxosState) -> frozenset[str]:
