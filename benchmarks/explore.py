@@ -81,7 +81,9 @@ def main() -> None:
         for name, snippet in chosen:
             runs[name].append(run(snippet))
     rows = {name: min(rs, key=lambda r: r["seconds"]) for name, rs in runs.items()}
-    print(f"{'configuration':<42} {'verdict':>8} {'states':>9} {'depth':>5} {'seconds':>8} {'states/s':>9} {'peak MB':>8}")
+    print(
+        f"{'configuration':<42} {'verdict':>8} {'states':>9} {'depth':>5} {'seconds':>8} {'states/s':>9} {'peak MB':>8}"
+    )
     for name, r in rows.items():
         rate = r["states"] / r["seconds"] if r["seconds"] else 0
         print(

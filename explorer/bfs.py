@@ -75,7 +75,7 @@ class Result:
 class _Checks:
     invariants: list[tuple[str, Callable[[State], bool]]]
     steps: list[tuple[str, Callable[[State, Action, State], bool]]]
-    refinements: list["_RefinementCheck"]
+    refinements: list[_RefinementCheck]
 
     @property
     def names(self) -> list[str]:
@@ -226,8 +226,12 @@ class _Search:
                         return Violation(name, "invariant", self._trace_to(k))
                 for r in refs:
                     if r.mapping(s) not in r.abstract_init:
-                        return Violation(r.name, "refinement", self._trace_to(k),
-                                         "the initial state maps to no initial state of " + r.abstract.name)
+                        return Violation(
+                            r.name,
+                            "refinement",
+                            self._trace_to(k),
+                            "the initial state maps to no initial state of " + r.abstract.name,
+                        )
                 sometimes = self._witness(sometimes, s, 1)
                 if constraint is None or constraint(s):
                     frontier.append((s, k))
@@ -313,9 +317,7 @@ class _Search:
         return still
 
     def _report(self, queue: int) -> None:
-        self.progress(
-            Progress(len(self.parent), self.generated, self.depth, queue, time.perf_counter() - self.started)
-        )
+        self.progress(Progress(len(self.parent), self.generated, self.depth, queue, time.perf_counter() - self.started))
 
     # -- counterexamples --------------------------------------------------
 

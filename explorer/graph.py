@@ -87,7 +87,7 @@ def write_graph(graph, path: str) -> None:
 
     if path.endswith(".graphml"):
         nx.write_graphml(graph, path)
-    elif path.endswith(".dot") or path.endswith(".gv"):
+    elif path.endswith((".dot", ".gv")):
         with open(path, "w", encoding="utf-8") as f:
             f.write(to_dot(graph))
     else:
@@ -98,7 +98,7 @@ def to_dot(graph) -> str:
     def q(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\l") + '\\l"'
 
-    lines = [f"digraph {q(graph.graph.get('spec', 'spec'))[:-3]}\" {{", '  node [shape=box, fontname="monospace"];']
+    lines = [f'digraph {q(graph.graph.get("spec", "spec"))[:-3]}" {{', '  node [shape=box, fontname="monospace"];']
     for n, data in graph.nodes(data=True):
         extra = ", peripheries=2" if data.get("initial") else ""
         lines.append(f"  {n} [label={q(data['label'])}{extra}];")

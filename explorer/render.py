@@ -81,7 +81,7 @@ def trace_json(trace: Trace) -> list[dict[str, Any]]:
 
 def itf_value(value: Any) -> Any:
     """A Python value in the Informal Trace Format's JSON encoding."""
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, (bool, str)):
         return value
     if value is None:
         return "None"

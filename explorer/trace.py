@@ -7,8 +7,9 @@ checks that a trace is a legal behaviour of a spec, step by step.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from ..spec.base import Action, Spec, State
 

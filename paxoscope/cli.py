@@ -11,7 +11,8 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -61,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--acceptors", type=_positive, metavar="N", help="acceptors a1..aN")
     size.add_argument("--values", type=_positive, metavar="N", help="values v1..vN")
     size.add_argument("--ballots", type=_positive, metavar="N", help="ballots 0..N-1")
-    size.add_argument("--rms", type=_positive, metavar="N", help="resource managers r1..rN (twophase, tcommit; default 3)")
+    size.add_argument(
+        "--rms", type=_positive, metavar="N", help="resource managers r1..rN (twophase, tcommit; default 3)"
+    )
     what = check.add_argument_group("what to check")
     what.add_argument(
         "--invariant",
@@ -106,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\npaxoscope: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
-        from .spec.constants import ConfigError
         from .explorer.bfs import SpecError
+        from .spec.constants import ConfigError
 
         if isinstance(exc, (ConfigError, SpecError, UsageError)):
             print(f"paxoscope {args.command}: error: {exc}", file=sys.stderr)
@@ -134,13 +137,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     sizes = {"acceptors": args.acceptors, "values": args.values, "ballots": args.ballots, "rms": args.rms}
     spec = load(args.spec, bug=args.bug, sizes=sizes)
-    options: dict[str, Any] = dict(
-        properties=args.invariant,
-        symmetry=args.symmetry,
-        exact=args.exact,
-        max_states=args.max_states,
-        deadlock=args.deadlock,
-    )
+    options: dict[str, Any] = {
+        "properties": args.invariant,
+        "symmetry": args.symmetry,
+        "exact": args.exact,
+        "max_states": args.max_states,
+        "deadlock": args.deadlock,
+    }
     progress = _ProgressLine() if sys.stderr.isatty() else None
     if not args.json:
         about = describe_config(spec.config)
@@ -152,8 +155,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             graph, result = state_graph(spec, progress=progress, **options)
             write_graph(graph, args.graph)
             if not args.json:
-                print(f"wrote the state graph ({graph.number_of_nodes()} states, "
-                      f"{graph.number_of_edges()} edges) to {args.graph}")
+                print(
+                    f"wrote the state graph ({graph.number_of_nodes()} states, "
+                    f"{graph.number_of_edges()} edges) to {args.graph}"
+                )
         else:
             result = check(spec, progress=progress, **options)
     finally:
@@ -325,7 +330,9 @@ def cmd_bugs(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown bug {args.name!r}; the gallery has: {', '.join(gallery)}")
         bug = gallery[args.name]
         if args.json:
-            print(json.dumps({"name": bug.name, "summary": bug.summary, "explanation": bug.explanation, "fix": bug.fix}))
+            print(
+                json.dumps({"name": bug.name, "summary": bug.summary, "explanation": bug.explanation, "fix": bug.fix})
+            )
         else:
             print(f"{bug.name}: {bug.summary}\n\n{_wrap(bug.explanation)}\n\nfix: {bug.fix}")
             print(f"\nsee it fail: paxoscope check --bug {bug.name}")

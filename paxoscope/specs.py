@@ -14,8 +14,9 @@ import importlib.util
 import inspect
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .spec.base import Spec
 from .spec.constants import ConfigError
@@ -103,7 +104,9 @@ def load(name: str, bug: str | None = None, sizes: dict[str, int | None] | None 
     if callable(target):
         spec = _build(target, given, tuple(_parameters(target)), name)
         if not _looks_like_spec(spec):
-            raise ConfigError(f"{name} did not give a spec (an object with init() and next()), but {type(spec).__name__}")
+            raise ConfigError(
+                f"{name} did not give a spec (an object with init() and next()), but {type(spec).__name__}"
+            )
         return spec
     raise ConfigError(f"{name} is neither a spec nor a function or class that makes one")
 

@@ -65,7 +65,7 @@ class Refinement:
     abstract spec, and every step maps to an abstract step or a stutter.
     """
 
-    abstract: "Spec"
+    abstract: Spec
     mapping: Callable[[State], State]
 
     @property

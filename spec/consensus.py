@@ -7,7 +7,7 @@ set of values chosen (by some quorum voting in one ballot) behaves so.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from .base import Action, Spec, action
 

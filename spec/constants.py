@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Iterable
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -14,11 +15,7 @@ class ConfigError(ValueError):
 def majority_quorums(acceptors: tuple[str, ...]) -> tuple[frozenset[str], ...]:
     """Every set holding more than half of the acceptors, as Paxos.tla's Quorum."""
     n = len(acceptors)
-    return tuple(
-        frozenset(q)
-        for size in range(n // 2 + 1, n + 1)
-        for q in combinations(acceptors, size)
-    )
+    return tuple(frozenset(q) for size in range(n // 2 + 1, n + 1) for q in combinations(acceptors, size))
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ class Constants:
         values: int = 2,
         ballots: int = 3,
         quorums: Iterable[Iterable[str]] | None = None,
-    ) -> "Constants":
+    ) -> Constants:
         """Acceptors a1..aN, values v1..vV, ballots 0..B-1; majority quorums unless given."""
         for what, n in (("acceptors", acceptors), ("values", values), ("ballots", ballots)):
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:

@@ -23,12 +23,12 @@ one int, which is what lets the explorer visit 185,369 states in seconds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
-from .base import Action, Refinement, Spec, action, except_at
+from .base import Action, Refinement, Spec, action
 from .constants import Constants
-from .consensus import Consensus
 from .voting import Voting, VotingState
 
 
@@ -100,9 +100,7 @@ class Paxos(Spec):
         self.table = MessageTable(self.k)
         t = self.table
         # Quorums as tuples of acceptor positions, for the hot paths.
-        self.quorums = tuple(
-            tuple(i for i, a in enumerate(self.k.acceptors) if a in q) for q in self.k.quorums
-        )
+        self.quorums = tuple(tuple(i for i, a in enumerate(self.k.acceptors) if a in q) for q in self.k.quorums)
         self.codec = AcceptorCodec(self.k)
         self._acc_memo: dict[int, tuple] = {}
         self._acc_type_memo: dict[int, bool] = {}
@@ -335,9 +333,7 @@ class Paxos(Spec):
     def sometimes(self):
         return {
             "ValueChosen": lambda s: bool(self.chosen(s.msgs)),
-            "ChosenAfterBallot0": lambda s: any(
-                b > 0 for (_a, b, v) in self.votes(s.msgs) if v in self.chosen(s.msgs)
-            ),
+            "ChosenAfterBallot0": lambda s: any(b > 0 for (_a, b, v) in self.votes(s.msgs) if v in self.chosen(s.msgs)),
             "ProposalAdoptsReportedVote": self.adopts_reported_vote,
         }
 
@@ -482,7 +478,6 @@ class MessageTable:
             out.append(msgs & 0xFFFFFFFFFFFFFFF)
             msgs >>= 60
         return tuple(out)
-
 
 
 class AcceptorCodec:

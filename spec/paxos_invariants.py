@@ -18,7 +18,8 @@ c < b some quorum each VotedFor(a, c, v) or WontVoteIn(a, c).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .base import State
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 class _View:
     """A state's messages sorted by type, built once per check."""
 
-    def __init__(self, spec: "Paxos", s: "PaxosState"):
+    def __init__(self, spec: Paxos, s: PaxosState):
         from .paxos import Msg1b, Msg2a, Msg2b
 
         self.k = spec.k
@@ -66,11 +67,7 @@ def acc_vbal_at_most_bal(w: _View) -> bool:
 
 def acc_last_vote_sent(w: _View) -> bool:
     """If maxVBal[a] >= 0 then 2b(a, maxVBal[a], maxVal[a]) was sent."""
-    return all(
-        (a, vbal, val) in w.votes
-        for a, vbal, val in zip(w.k.acceptors, w.vbal, w.val)
-        if vbal >= 0
-    )
+    return all((a, vbal, val) in w.votes for a, vbal, val in zip(w.k.acceptors, w.vbal, w.val) if vbal >= 0)
 
 
 def acc_no_vote_above_vbal(w: _View) -> bool:
@@ -85,15 +82,12 @@ def msg_1b_below_promise(w: _View) -> bool:
 
 def msg_1b_reports_vote(w: _View) -> bool:
     """A 1b reports a real vote (2b(a, mbal, mval) sent), or none (mbal = -1, mval = None)."""
-    return all(
-        (m.mval is None) if m.mbal == -1 else (m.acc, m.mbal, m.mval) in w.votes
-        for m in w.one_b
-    )
+    return all((m.mval is None) if m.mbal == -1 else (m.acc, m.mbal, m.mval) in w.votes for m in w.one_b)
 
 
 def msg_1b_hides_no_vote(w: _View) -> bool:
     """A 1b(a, b, mbal, _) hides no vote of a in a ballot strictly between mbal and b."""
-    return all(not (m.acc, c) in w.voted_in for m in w.one_b for c in range(m.mbal + 1, m.bal))
+    return all((m.acc, c) not in w.voted_in for m in w.one_b for c in range(m.mbal + 1, m.bal))
 
 
 def msg_2a_unique(w: _View) -> bool:
@@ -131,7 +125,7 @@ CONJUNCTS: dict[str, Callable[[_View], bool]] = {
 }
 
 
-def conjuncts(spec: "Paxos") -> dict[str, Callable[[State], bool]]:
+def conjuncts(spec: Paxos) -> dict[str, Callable[[State], bool]]:
     """The conjuncts as invariants of ``spec``, plus ``Inv``, their conjunction."""
     out: dict[str, Callable[[State], bool]] = {
         name: (lambda s, f=f: f(_View(spec, s))) for name, f in CONJUNCTS.items()

@@ -9,9 +9,10 @@ checked to refine it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 from itertools import permutations
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from .base import Action, Refinement, Spec, action, except_at
 from .constants import ConfigError
@@ -94,8 +95,9 @@ class TwoPhase(Spec):
                 yield action("TMRcvPrepared", rm=rm), s._replace(tm_prepared=s.tm_prepared | {rm})
             # RMPrepare(rm): a working rm prepares and tells the TM.
             if s.rm_state[i] == WORKING:
-                yield action("RMPrepare", rm=rm), s._replace(
-                    rm_state=except_at(s.rm_state, i, PREPARED), msgs=s.msgs | {("Prepared", rm)}
+                yield (
+                    action("RMPrepare", rm=rm),
+                    s._replace(rm_state=except_at(s.rm_state, i, PREPARED), msgs=s.msgs | {("Prepared", rm)}),
                 )
             # RMChooseToAbort(rm): a working rm may abort on its own.
             if s.rm_state[i] == WORKING:
@@ -116,9 +118,11 @@ class TwoPhase(Spec):
     def invariants(self):
         states = {WORKING, PREPARED, COMMITTED, ABORTED}
         return {
-            "TPTypeOK": lambda s: set(s.rm_state) <= states
-            and s.tm_state in ("init", "committed", "aborted")
-            and s.tm_prepared <= set(self.rms),
+            "TPTypeOK": lambda s: (
+                set(s.rm_state) <= states
+                and s.tm_state in ("init", "committed", "aborted")
+                and s.tm_prepared <= set(self.rms)
+            ),
             "TCConsistent": lambda s: not (COMMITTED in s.rm_state and ABORTED in s.rm_state),
         }
 

@@ -10,12 +10,13 @@ check makes sure it does.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from .base import Action, Refinement, Spec, action, except_at
-from .constants import Constants
 from .consensus import Consensus
+from .constants import Constants
 
 Vote = tuple[str, int, str]  # (acceptor, ballot, value)
 
@@ -30,8 +31,9 @@ class Voting(Spec):
     actions = ("IncreaseMaxBal", "VoteFor")
     default_properties = ("TypeOK", "Consistency", "RefinesConsensus")
 
-    def __init__(self, acceptors: int = 3, values: int = 2, ballots: int = 3, quorums=None, *,
-                 constants: Constants | None = None):
+    def __init__(
+        self, acceptors: int = 3, values: int = 2, ballots: int = 3, quorums=None, *, constants: Constants | None = None
+    ):
         self.k = constants or Constants.make(acceptors, values, ballots, quorums)
         self.pos = {a: i for i, a in enumerate(self.k.acceptors)}
         self._interned: dict[frozenset[Vote], frozenset[Vote]] = {}
@@ -99,8 +101,10 @@ class Voting(Spec):
     def invariants(self):
         bal = frozenset((-1, *self.k.ballots))
         return {
-            "TypeOK": lambda s: all(x in bal for x in s.max_bal)
-            and all(a in self.pos and b in self.k.ballots and v in self.k.values for a, b, v in s.votes),
+            "TypeOK": lambda s: (
+                all(x in bal for x in s.max_bal)
+                and all(a in self.pos and b in self.k.ballots and v in self.k.values for a, b, v in s.votes)
+            ),
             "Consistency": lambda s: len(self.chosen_in(s.votes)) <= 1,
             "OneValuePerBallot": lambda s: len({(b, v) for _, b, v in s.votes}) == len({b for _, b, _ in s.votes}),
         }
@@ -126,4 +130,3 @@ class Voting(Spec):
             "maxBal": dict(zip(self.k.acceptors, s.max_bal)),
             "votes": {a: frozenset((b, v) for va, b, v in s.votes if va == a) for a in self.k.acceptors},
         }
-

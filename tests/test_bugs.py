@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from paxoscope.explorer.bfs import check
 from paxoscope.explorer.trace import validate
 from paxoscope.spec.bugs import BUGS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from paxoscope.explorer.bfs import SpecError, check
 from paxoscope.explorer.trace import Step, Trace, validate
 from paxoscope.spec.base import Spec, action

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from paxoscope.explorer.bfs import check
 from paxoscope.explorer.trace import validate
 from paxoscope.spec.consensus import Consensus
@@ -30,7 +29,11 @@ def test_default_properties_include_both_refinements():
 
 def test_every_conjunct_of_the_inductive_invariant_holds_on_reachable_states():
     names = [*CONJUNCTS, "Inv"]
-    for config in (dict(ballots=2), dict(acceptors=4, values=1, ballots=2), dict(acceptors=2, values=3, ballots=2)):
+    for config in (
+        {"ballots": 2},
+        {"acceptors": 4, "values": 1, "ballots": 2},
+        {"acceptors": 2, "values": 3, "ballots": 2},
+    ):
         r = check(Paxos(**config), names)
         assert r.verdict == "ok", (config, r.violation and r.violation.property)
 
@@ -75,15 +78,21 @@ def test_symmetry_gives_far_fewer_states_and_the_same_verdict():
 def test_symmetry_canonical_form_is_invariant_under_renaming():
     spec = Paxos(ballots=2)
     s = spec.state(
-        max_bal=(1, -1, 0), max_vbal=(0, -1, -1), max_val=("v2", None, None),
+        max_bal=(1, -1, 0),
+        max_vbal=(0, -1, -1),
+        max_val=("v2", None, None),
         msgs=[Msg1a(0), Msg2b("a1", 0, "v2")],
     )
     renamed = spec.state(  # a1 -> a3, a3 -> a1, v1 <-> v2
-        max_bal=(0, -1, 1), max_vbal=(-1, -1, 0), max_val=(None, None, "v1"),
+        max_bal=(0, -1, 1),
+        max_vbal=(-1, -1, 0),
+        max_val=(None, None, "v1"),
         msgs=[Msg1a(0), Msg2b("a3", 0, "v1")],
     )
     other = spec.state(
-        max_bal=(0, -1, 1), max_vbal=(-1, -1, 0), max_val=(None, None, "v1"),
+        max_bal=(0, -1, 1),
+        max_vbal=(-1, -1, 0),
+        max_val=(None, None, "v1"),
         msgs=[Msg1a(1), Msg2b("a3", 0, "v1")],
     )
     assert spec.symmetry(s) == spec.symmetry(renamed)
@@ -103,7 +112,7 @@ def test_state_round_trips_through_variables():
 def test_bad_configurations_are_refused():
     from paxoscope.spec.constants import ConfigError
 
-    for kwargs in (dict(acceptors=0), dict(values=0), dict(ballots=-1), dict(quorums=[["a9"]])):
+    for kwargs in ({"acceptors": 0}, {"values": 0}, {"ballots": -1}, {"quorums": [["a9"]]}):
         with pytest.raises(ConfigError):
             Paxos(**kwargs)
 

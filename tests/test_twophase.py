@@ -27,8 +27,7 @@ class EagerCommit(TwoPhase):
     """A wrong TM: commits as soon as one RM is prepared."""
 
     def next(self, s):
-        for a, t in super().next(s):
-            yield a, t
+        yield from super().next(s)
         if s.tm_state == "init" and s.tm_prepared:
             yield action("TMCommit"), s._replace(tm_state="committed", msgs=s.msgs | {("Commit",)})
 
