@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -37,6 +38,29 @@ def _positive(text: str) -> int:
     return n
 
 
+def _out(*parts: Any) -> None:
+    """print() to stdout; a reader that went away (``| head``) ends the output, not the run."""
+    global _stdout_closed
+    if _stdout_closed:
+        return
+    try:
+        print(*parts, flush=True)
+    except BrokenPipeError:
+        _stdout_closed = True
+        # Keep the interpreter's final flush from complaining as well.
+        sys.stdout = open(os.devnull, "w")
+
+
+_stdout_closed = False
+
+
+def _quorum(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} names no acceptor (write e.g. a1,a2)")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="paxoscope",
@@ -62,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--acceptors", type=_positive, metavar="N", help="acceptors a1..aN")
     size.add_argument("--values", type=_positive, metavar="N", help="values v1..vN")
     size.add_argument("--ballots", type=_positive, metavar="N", help="ballots 0..N-1")
+    size.add_argument(
+        "--quorum",
+        action="append",
+        type=_quorum,
+        metavar="A,B,..",
+        help="a quorum, as acceptor names (repeat for each; default: every majority). "
+        "Quorums that do not intersect are allowed: a known bug to see fail",
+    )
     size.add_argument(
         "--rms", type=_positive, metavar="N", help="resource managers r1..rN (twophase, tcommit; default 3)"
     )
@@ -135,7 +167,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .explorer.bfs import check
     from .specs import load
 
-    sizes = {"acceptors": args.acceptors, "values": args.values, "ballots": args.ballots, "rms": args.rms}
+    sizes = {
+        "acceptors": args.acceptors,
+        "values": args.values,
+        "ballots": args.ballots,
+        "quorums": args.quorum,
+        "rms": args.rms,
+    }
     spec = load(args.spec, bug=args.bug, sizes=sizes)
     options: dict[str, Any] = {
         "properties": args.invariant,
@@ -147,7 +185,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     progress = _ProgressLine() if sys.stderr.isatty() else None
     if not args.json:
         about = describe_config(spec.config)
-        print(f"{args.spec}{' --bug ' + args.bug if args.bug else ''}{' · ' + about if about else ''}")
+        _out(f"{args.spec}{' --bug ' + args.bug if args.bug else ''}{' · ' + about if about else ''}")
     try:
         if args.graph:
             from .explorer.graph import state_graph, write_graph
@@ -155,7 +193,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             graph, result = state_graph(spec, progress=progress, **options)
             write_graph(graph, args.graph)
             if not args.json:
-                print(
+                _out(
                     f"wrote the state graph ({graph.number_of_nodes()} states, "
                     f"{graph.number_of_edges()} edges) to {args.graph}"
                 )
@@ -167,9 +205,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.itf:
         _write_itf(result, args.itf)
     if args.json:
-        print(json.dumps(result_json(result, args.spec), indent=2))
+        _out(json.dumps(result_json(result, args.spec), indent=2))
     else:
-        print(result_text(result))
+        _out(result_text(result))
     return {
         "ok": EXIT_OK,
         "incomplete": EXIT_OK,
@@ -330,20 +368,18 @@ def cmd_bugs(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown bug {args.name!r}; the gallery has: {', '.join(gallery)}")
         bug = gallery[args.name]
         if args.json:
-            print(
-                json.dumps({"name": bug.name, "summary": bug.summary, "explanation": bug.explanation, "fix": bug.fix})
-            )
+            _out(json.dumps({"name": bug.name, "summary": bug.summary, "explanation": bug.explanation, "fix": bug.fix}))
         else:
-            print(f"{bug.name}: {bug.summary}\n\n{_wrap(bug.explanation)}\n\nfix: {bug.fix}")
-            print(f"\nsee it fail: paxoscope check --bug {bug.name}")
+            _out(f"{bug.name}: {bug.summary}\n\n{_wrap(bug.explanation)}\n\nfix: {bug.fix}")
+            _out(f"\nsee it fail: paxoscope check --bug {bug.name}")
         return EXIT_OK
     if args.json:
-        print(json.dumps([{"name": b.name, "summary": b.summary} for b in gallery.values()], indent=2))
+        _out(json.dumps([{"name": b.name, "summary": b.summary} for b in gallery.values()], indent=2))
         return EXIT_OK
     width = max(len(name) for name in gallery)
     for name, bug in gallery.items():
-        print(f"{name:<{width}}  {bug.summary}")
-    print("\nexplain one: paxoscope bugs NAME · check one: paxoscope check --bug NAME")
+        _out(f"{name:<{width}}  {bug.summary}")
+    _out("\nexplain one: paxoscope bugs NAME · check one: paxoscope check --bug NAME")
     return EXIT_OK
 
 

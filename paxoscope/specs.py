@@ -62,8 +62,8 @@ def _tcommit(rms: int = 3):
 
 
 BUILTINS: dict[str, Builtin] = {
-    "paxos": Builtin(_paxos, ("acceptors", "values", "ballots"), "single-decree Paxos (Paxos.tla)"),
-    "voting": Builtin(_voting, ("acceptors", "values", "ballots"), "Voting, the abstraction Paxos refines"),
+    "paxos": Builtin(_paxos, ("acceptors", "values", "ballots", "quorums"), "single-decree Paxos (Paxos.tla)"),
+    "voting": Builtin(_voting, ("acceptors", "values", "ballots", "quorums"), "Voting, the abstraction Paxos refines"),
     "consensus": Builtin(_consensus, ("values",), "Consensus: at most one value is ever chosen"),
     "twophase": Builtin(_twophase, ("rms",), "two-phase commit (TwoPhase.tla)"),
     "tcommit": Builtin(_tcommit, ("rms",), "transaction commit, the spec two-phase commit refines"),
@@ -88,7 +88,7 @@ def load(name: str, bug: str | None = None, sizes: dict[str, int | None] | None 
         gallery = bugs()
         if bug not in gallery:
             raise ConfigError(f"unknown bug {bug!r}; the gallery has: {', '.join(gallery)}")
-        return _build(gallery[bug], given, ("acceptors", "values", "ballots"), f"bug {bug}")
+        return _build(gallery[bug], given, ("acceptors", "values", "ballots", "quorums"), f"bug {bug}")
     if name in BUILTINS:
         entry = BUILTINS[name]
         return _build(entry.factory, given, entry.options, name)
@@ -111,11 +111,14 @@ def load(name: str, bug: str | None = None, sizes: dict[str, int | None] | None 
     raise ConfigError(f"{name} is neither a spec nor a function or class that makes one")
 
 
+_OPTION = {"quorums": "quorum"}  # a size's CLI option, where the names differ
+
+
 def _build(factory: Callable[..., Spec], given: dict[str, int], options, what: str) -> Spec:
     extra = [k for k in given if k not in options]
     if extra:
-        takes = ", ".join(f"--{o}" for o in options) or "no size options"
-        raise ConfigError(f"{what} takes {takes}, not --{extra[0]}")
+        takes = ", ".join(f"--{_OPTION.get(o, o)}" for o in options) or "no size options"
+        raise ConfigError(f"{what} takes {takes}, not --{_OPTION.get(extra[0], extra[0])}")
     try:
         return factory(**given)
     except ConfigError:

@@ -290,6 +290,8 @@ BAD_INPUTS = [
     pytest.param(["broken.py:Spec"], ["broken.py", "SyntaxError"], id="spec-syntax-error"),
     pytest.param(["counter.py:Counter", "--ballots", "1"], ["--ballots"], id="size-option-spec-does-not-take"),
     pytest.param(["--ballots", "1", "--graph", "g.txt"], ["g.txt"], id="graph-unknown-format"),
+    pytest.param(["--quorum", "a1,a9"], ["a9"], id="quorum-unknown-acceptor"),
+    pytest.param(["twophase", "--quorum", "r1"], ["--quorum", "--rms"], id="quorum-for-twophase"),
 ]
 
 
@@ -446,10 +448,8 @@ def test_graph_too_large_is_usage_error(tmp_path):
 
 
 def test_graph_too_large_message_does_not_blame_the_spec(tmp_path):
-    # BUG: the message reads "spec 'paxos' raised GraphTooLarge: the state graph has more
-    # than 5000 states; ... in state PaxosState(acc=..., msgs=...)": the explorer wraps the
-    # recorder's GraphTooLarge (a ConfigError) into a SpecError, as if the paxos spec had
-    # raised it in some state. The culprit is the --graph request, not the spec.
+    # The culprit is the --graph request, not the spec: the line must not read as if the
+    # paxos spec had raised something in some state.
     proc = run(tmp_path, "check", "--graph", "big.dot")
     assert proc.returncode == 2
     line = one_line(proc.stderr)
@@ -568,13 +568,8 @@ def test_twophase_rejects_acceptors(tmp_path):
 
 
 def test_trace_table_columns_line_up_with_header(user_specs):
-    # BUG: when every action label is shorter than the word "action" (here "Init" and
-    # "Inc()"), the header's "changes" starts one column right of the changes below it:
-    #     #  action  changes
-    #     1  Init   state = 0
-    #     2  Inc()  state: 0 → 1
-    # explorer/render.py trace_table sizes the action column by the labels only, not by
-    # the header word "action" too.
+    # Every action label here ("Init", "Inc()") is shorter than the header word "action":
+    # the header's "changes" must still sit above the changes column.
     proc = run(user_specs, "check", "counter.py:Tight")
     assert proc.returncode == 1, proc.stderr
     lines = proc.stdout.splitlines()
@@ -592,10 +587,8 @@ def test_trace_table_columns_line_up_with_header(user_specs):
 
 
 def test_violation_statistics_count_every_state_generated(user_specs):
-    # BUG: `check counter.py:Tight --json` reports distinct_states 5 but states_generated 4
-    # (text: "5 distinct states, 4 generated"): every distinct state was generated, so
-    # generated >= distinct always. explorer/bfs.py returns the violation before adding
-    # len(successors) of the state being expanded to the count.
+    # Every distinct state was generated, so generated >= distinct, also when the search
+    # stops at a violation in the middle of expanding a state.
     doc = report(run(user_specs, "check", "counter.py:Tight", "--json"))
     assert doc["verdict"] == "violation"
     assert doc["distinct_states"] == 5
@@ -603,12 +596,30 @@ def test_violation_statistics_count_every_state_generated(user_specs):
 
 
 def test_violation_depth_reaches_the_violating_state(user_specs):
-    # BUG: depth counts states on the longest path (an ok run of Counter, states 0..5,
-    # reports depth 6; the initial state is depth 1), but a violation reports one less than
-    # the depth at which it was found: Tight's counterexample is 5 states (0..4) and the
-    # report says depth 4 (likewise `check --bug two-proposals-per-ballot --ballots 2`:
-    # an 8-state trace with depth 7).
+    # Depth counts the states on the longest path (the initial state is depth 1); a search
+    # that stops at a violation has reached at least the depth of the violating state.
     ok = report(run(user_specs, "check", "counter.py:Counter", "--json"))
     assert ok["depth"] == 6  # the convention: number of states on the longest path
     doc = report(run(user_specs, "check", "counter.py:Tight", "--json"))
     assert doc["depth"] >= len(doc["violation"]["trace"]), doc
+
+
+def test_quorums_that_do_not_intersect_break_consistency(tmp_path):
+    proc = run(tmp_path, "check", "--ballots", "2", "--quorum", "a1", "--quorum", "a2,a3", "--invariant", "Consistency")
+    assert proc.returncode == 1, proc.stderr
+    assert "quorums {{a1}, {a2,a3}}" in proc.stdout
+    assert "VIOLATION: invariant Consistency" in proc.stdout
+    ok = run(tmp_path, "check", "--ballots", "2", "--quorum", "a1,a2", "--quorum", "a1,a3")
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_a_closed_pipe_ends_the_output_not_the_verdict(tmp_path):
+    # `paxoscope check ... | head -1`: the reader leaves early; the exit code still tells the verdict.
+    for args, code in ((["--ballots", "2"], 0), (["--bug", "promise-not-kept", "--ballots", "2"], 1)):
+        proc = subprocess.Popen(
+            command("check", *args), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        proc.stdout.readline()
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == code
+        assert "Traceback" not in proc.stderr.read()
