@@ -8,11 +8,12 @@ stateright's Model trait:
 - ``invariants`` names predicates over one state.
 
 Optional, each with a harmless default: ``action_properties`` (predicates over
-a step), ``sometimes`` (states that should be reachable), ``refinements``
-(mappings to more abstract specs, checked on every step), ``symmetry`` (a
-canonical representative under permutations), ``constraint`` (bounds the
-exploration), ``fingerprint`` (a 64-bit digest of a state) and ``variables``
-(named fields, for rendering).
+a step), ``sometimes`` (states that should be reachable: a check that is
+never vacuous), ``refinements`` (mappings to more abstract specs, checked on
+every step), ``symmetry`` (a canonical form of a state under permutations of
+interchangeable things), ``constraint`` (bounds the exploration),
+``fingerprint`` (a 64-bit digest of a state; ``hash`` by default) and
+``variables`` (named fields, for rendering).
 
 States are immutable and hashable; a spec never does I/O, never reads the
 clock and never draws random numbers, so every engine sees the same system.
@@ -79,8 +80,9 @@ class Spec:
     name: str = "spec"
     #: Every action name the spec can take, for the "never enabled" report.
     actions: tuple[str, ...] = ()
-    #: Invariants checked when the user names none (None: all of them).
-    default_invariants: tuple[str, ...] | None = None
+    #: Properties (invariants, action properties, refinements, by name)
+    #: checked when the user names none. None: all of them.
+    default_properties: tuple[str, ...] | None = None
 
     def init(self) -> Iterable[State]:
         raise NotImplementedError
@@ -104,8 +106,9 @@ class Spec:
     def refinements(self) -> tuple[Refinement, ...]:
         return ()
 
-    #: ``symmetry(state)`` returns a canonical representative of the state's
-    #: orbit under the spec's symmetries, or the attribute is None.
+    #: ``symmetry(state)`` returns a canonical form (any hashable) shared by
+    #: exactly the states that are the same up to the spec's symmetries; or
+    #: the attribute is None.
     symmetry: Callable[[State], State] | None = None
     #: ``constraint(state)`` False means: check this state, explore no further.
     constraint: Callable[[State], bool] | None = None

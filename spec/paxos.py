@@ -15,10 +15,12 @@ Variables, as in Paxos.tla:
 The four actions below are the whole protocol. Read them first; everything
 after them is bookkeeping (how ``msgs`` is stored, invariants, mappings).
 
-Storage: ``msgs`` is a set, kept as an int bitmask over the configuration's
-possible messages (``MessageTable``). A student can ignore this: ``sent``,
-``send`` and ``messages`` hide it. It makes a state a few small tuples and
-one int, which is what lets the explorer visit 185,369 states in seconds.
+Storage: a state is two ints. ``msgs`` is a bitmask over the configuration's
+possible messages (``MessageTable``), and the acceptors' variables are packed
+into ``acc`` (``AcceptorCodec``). A student can ignore this: ``acceptor_vars``,
+``messages`` and ``state`` read and build states in Paxos.tla's terms, and the
+actions only use tables (``promise``, ``vote``, ``bit_1a``...) built once per
+configuration. It is what lets the explorer visit 185,369 states in seconds.
 """
 
 from __future__ import annotations
@@ -96,49 +98,8 @@ class Paxos(Spec):
     def __init__(self, acceptors: int = 3, values: int = 2, ballots: int = 3, quorums=None):
         self.k = Constants.make(acceptors, values, ballots, quorums)
         self.n = len(self.k.acceptors)
-        self.acceptor_ids = range(self.n)
-        self.table = MessageTable(self.k)
-        t = self.table
-        # Quorums as tuples of acceptor positions, for the hot paths.
-        self.quorums = tuple(tuple(i for i, a in enumerate(self.k.acceptors) if a in q) for q in self.k.quorums)
-        self.codec = AcceptorCodec(self.k)
-        self._acc_memo: dict[int, tuple] = {}
-        self._acc_type_memo: dict[int, bool] = {}
-        self._voting_memo: dict[int, dict[int, VotingState]] = {}
-        self._max_bal_mask = self.codec.max_bal_mask
-        self._proposable_memo: list[dict[int, tuple[str, ...]]] = [{} for _ in self.k.ballots]
-        self._chosen_memo: dict[int, frozenset[str]] = {}
-        self._votes_memo: dict[int, frozenset] = {}
-        self._sent_2a_memo: dict[int, tuple] = {}
-        # Every action instance, built once: the explorer takes millions of steps.
-        acc, bals, vals = self.k.acceptors, self.k.ballots, self.k.values
-        self.act_1a = [action("Phase1a", b=b) for b in bals]
-        self.act_1b = [[action("Phase1b", a=a, b=b) for b in bals] for a in acc]
-        self.act_2a = {(b, v): action("Phase2a", b=b, v=v) for b in bals for v in vals}
-        self.act_2b = [{(b, v): action("Phase2b", a=a, b=b, v=v) for b in bals for v in vals} for a in acc]
-        # Effects as tables: promise[a][b] = (action, keep, set), so that
-        # acc & keep | set is acceptor a's fields after promising b; and
-        # vote[a][b, v] = (action, keep, set, the bit of 2b(a, b, v)).
-        self.promise = [[(self.act_1b[i][b], *self.codec.write(i, max_bal=b)) for b in bals] for i in self.acceptor_ids]
-        self.vote = [
-            {
-                (b, v): (
-                    self.act_2b[i][b, v],
-                    *self.codec.write(i, max_bal=b, max_vbal=b, max_val=v),
-                    t.bit[Msg2b(a, b, v)],
-                )
-                for b in bals
-                for v in vals
-            }
-            for i, a in enumerate(acc)
-        ]
-        self.bit_1a = [t.bit[Msg1a(b)] for b in bals]
-        self.bit_2a = {(b, v): t.bit[Msg2a(b, v)] for b in bals for v in vals}
-        self.bit_1b = [t.bit_1b_of(a) for a in acc]
-        self.mask_2a_at = [t.mask(lambda m, b=b: isinstance(m, Msg2a) and m.bal == b) for b in bals]
-        self.mask_1b_at = [t.mask(lambda m, b=b: isinstance(m, Msg1b) and m.bal == b) for b in bals]
-        self.mask_2a = t.mask(lambda m: isinstance(m, Msg2a))
-        self.mask_2b = t.mask(lambda m: isinstance(m, Msg2b))
+        self.acceptor_ids = range(self.n)  # acceptors by position: a1 is 0
+        self._build_tables()
 
     # ------------------------------------------------------------------
     # The protocol
@@ -404,6 +365,52 @@ class Paxos(Spec):
             "maxVal": dict(zip(acc, max_val)),
             "msgs": frozenset(self.messages(s)),
         }
+
+    # ------------------------------------------------------------------
+    # Tables, built once per configuration, that turn steps into int ops
+    # ------------------------------------------------------------------
+
+    def _build_tables(self) -> None:
+        self.table = MessageTable(self.k)
+        t = self.table
+        self.codec = AcceptorCodec(self.k)
+        self._acc_memo: dict[int, tuple] = {}
+        self._acc_type_memo: dict[int, bool] = {}
+        self._voting_memo: dict[int, dict[int, VotingState]] = {}
+        self._max_bal_mask = self.codec.max_bal_mask
+        self._proposable_memo: list[dict[int, tuple[str, ...]]] = [{} for _ in self.k.ballots]
+        self._chosen_memo: dict[int, frozenset[str]] = {}
+        self._votes_memo: dict[int, frozenset] = {}
+        self._sent_2a_memo: dict[int, tuple] = {}
+        # Every action instance, built once: the explorer takes millions of steps.
+        acc, bals, vals = self.k.acceptors, self.k.ballots, self.k.values
+        self.act_1a = [action("Phase1a", b=b) for b in bals]
+        self.act_1b = [[action("Phase1b", a=a, b=b) for b in bals] for a in acc]
+        self.act_2a = {(b, v): action("Phase2a", b=b, v=v) for b in bals for v in vals}
+        self.act_2b = [{(b, v): action("Phase2b", a=a, b=b, v=v) for b in bals for v in vals} for a in acc]
+        # Effects as tables: promise[a][b] = (action, keep, set), so that
+        # acc & keep | set is acceptor a's fields after promising b; and
+        # vote[a][b, v] = (action, keep, set, the bit of 2b(a, b, v)).
+        self.promise = [[(self.act_1b[i][b], *self.codec.write(i, max_bal=b)) for b in bals] for i in self.acceptor_ids]
+        self.vote = [
+            {
+                (b, v): (
+                    self.act_2b[i][b, v],
+                    *self.codec.write(i, max_bal=b, max_vbal=b, max_val=v),
+                    t.bit[Msg2b(a, b, v)],
+                )
+                for b in bals
+                for v in vals
+            }
+            for i, a in enumerate(acc)
+        ]
+        self.bit_1a = [t.bit[Msg1a(b)] for b in bals]
+        self.bit_2a = {(b, v): t.bit[Msg2a(b, v)] for b in bals for v in vals}
+        self.bit_1b = [t.bit_1b_of(a) for a in acc]
+        self.mask_2a_at = [t.mask(lambda m, b=b: isinstance(m, Msg2a) and m.bal == b) for b in bals]
+        self.mask_1b_at = [t.mask(lambda m, b=b: isinstance(m, Msg1b) and m.bal == b) for b in bals]
+        self.mask_2a = t.mask(lambda m: isinstance(m, Msg2a))
+        self.mask_2b = t.mask(lambda m: isinstance(m, Msg2b))
 
 
 class MessageTable:
