@@ -136,7 +136,6 @@ def check(
     max_states: int | None = None,
     deadlock: bool = False,
     progress: Callable[[Progress], None] | None = None,
-    progress_every: float = 0.5,
 ) -> Result:
     """Explore every reachable state of ``spec`` breadth-first; see the module doc."""
     checks = select_checks(spec, properties)
@@ -144,11 +143,11 @@ def check(
         raise ConfigError(f"spec {spec.name!r} declares no symmetry")
     if max_states is not None and max_states < 1:
         raise ConfigError(f"--max-states must be at least 1, not {max_states}")
-    return _Search(spec, checks, symmetry, exact, max_states, deadlock, progress, progress_every).run()
+    return _Search(spec, checks, symmetry, exact, max_states, deadlock, progress).run()
 
 
 class _Search:
-    def __init__(self, spec, checks, symmetry, exact, max_states, deadlock, progress, progress_every):
+    def __init__(self, spec, checks, symmetry, exact, max_states, deadlock, progress):
         self.spec = spec
         self.checks = checks
         self.symmetry = symmetry
@@ -156,7 +155,7 @@ class _Search:
         self.max_states = max_states
         self.deadlock = deadlock
         self.progress = progress
-        self.progress_every = progress_every
+        self._cut = False
         self.key = self._key_function()
         self.parent: dict[Any, Any] = {}
         self.generated = 0
@@ -184,9 +183,9 @@ class _Search:
     def run(self) -> Result:
         verdict = "ok"
         violation = None
-        # States are trees of immutable values: no cycles for the collector to
-        # find, and its passes over a heap of millions of tuples cost a fifth
-        # of the run. It is switched back on afterwards.
+        # States are trees of immutable values: the cycle collector finds
+        # nothing in them, and its passes over a heap of millions of tuples
+        # are pure cost. It is switched back on afterwards.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -194,7 +193,7 @@ class _Search:
             if violation is not None:
                 verdict = "violation"
                 self.depth = max(self.depth, len(violation.trace))
-            elif self.max_states is not None and len(self.parent) >= self.max_states and self._cut:
+            elif self._cut:
                 verdict = "incomplete"
         except KeyboardInterrupt:
             verdict = "interrupted"
@@ -204,6 +203,8 @@ class _Search:
         return self._result(verdict, violation)
 
     def _search(self) -> Violation | None:
+        # One long function on purpose: the inner loop runs once per step of
+        # the spec (millions), and locals are the cheapest names Python has.
         spec, checks, key, parent = self.spec, self.checks, self.key, self.parent
         abstract: list = []
         invariants, steps, refs = checks.invariants, checks.steps, checks.refinements
@@ -211,7 +212,6 @@ class _Search:
         sometimes = list(spec.sometimes.items())
         all_actions = set(spec.actions)
         enabled = self.enabled
-        self._cut = False
         frontier: list[tuple[State, Any]] = []
         s = act = None
         try:
