@@ -79,7 +79,8 @@ class _Checks:
 
     @property
     def names(self) -> list[str]:
-        return [n for n, _ in self.invariants] + [n for n, _ in self.steps] + [r.name for r in self.refinements]
+        refinements = [r.name for r in self.refinements if r.checked]
+        return [n for n, _ in self.invariants] + [n for n, _ in self.steps] + refinements
 
 
 class _RefinementCheck:
@@ -88,10 +89,13 @@ class _RefinementCheck:
     The abstract successors of each abstract state are computed once, so a
     step costs one mapping and one set lookup."""
 
-    def __init__(self, ref: Refinement):
+    def __init__(self, ref: Refinement, checked: bool, via: int):
+        self.ref = ref
         self.name = ref.name
         self.abstract = ref.abstract
         self.mapping = ref.mapping
+        self.checked = checked  # False: only a link in another's chain
+        self.via = via  # position of the lower link in the list, or -1
         self._succ: dict[State, frozenset[State]] = {}
         self.abstract_init = frozenset(ref.abstract.init())
 
@@ -123,8 +127,28 @@ def select_checks(spec: Spec, names: Iterable[str] | None) -> _Checks:
     return _Checks(
         invariants=[(n, spec.invariants[n]) for n in chosen if n in spec.invariants],
         steps=[(n, spec.action_properties[n]) for n in chosen if n in spec.action_properties],
-        refinements=[_RefinementCheck(refs[n]) for n in chosen if n in refs],
+        refinements=_chains([refs[n] for n in chosen if n in refs]),
     )
+
+
+def _chains(chosen: list[Refinement]) -> list[_RefinementCheck]:
+    """The checks for the chosen refinements, each preceded by the links of
+    its chain (checked only if chosen themselves)."""
+    out: list[_RefinementCheck] = []
+    position: dict[int, int] = {}
+
+    def add(ref: Refinement, checked: bool) -> int:
+        if id(ref) in position:
+            out[position[id(ref)]].checked |= checked
+            return position[id(ref)]
+        via = -1 if ref.via is None else add(ref.via, False)
+        position[id(ref)] = len(out)
+        out.append(_RefinementCheck(ref, checked, via))
+        return len(out) - 1
+
+    for ref in chosen:
+        add(ref, True)
+    return out
 
 
 def check(
@@ -174,9 +198,10 @@ class _Search:
             return canon or (lambda s: s)
         if canon is not None:
             return lambda s: hash(canon(s))
-        if type(spec).fingerprint is Spec.fingerprint:
-            return hash
-        return spec.fingerprint
+        fingerprint = spec.fingerprint
+        if getattr(fingerprint, "__func__", None) is Spec.fingerprint:
+            return hash  # the default, called without a Python frame
+        return fingerprint
 
     # -- the search -------------------------------------------------------
 
@@ -225,7 +250,7 @@ class _Search:
                     if not inv(s):
                         return Violation(name, "invariant", self._trace_to(k))
                 for r in refs:
-                    if r.mapping(s) not in r.abstract_init:
+                    if r.checked and r.ref.image(s) not in r.abstract_init:
                         return Violation(
                             r.name,
                             "refinement",
@@ -244,7 +269,11 @@ class _Search:
                 level: list[tuple[State, Any]] = []
                 for s, ks in frontier:
                     if refs:
-                        abstract = [(r.mapping, u, r.allowed(u), r) for r in refs for u in (r.mapping(s),)]
+                        abstract = []
+                        for r in refs:
+                            below = None if r.via < 0 else abstract[r.via][1]
+                            u = r.mapping(s if below is None else below)
+                            abstract.append((r.mapping, u, r.allowed(u) if r.checked else None, r, r.via, below))
                     successors = list(spec_next(s))
                     self.generated += len(successors)
                     for act, t in successors:
@@ -258,9 +287,16 @@ class _Search:
                         if t is s:  # a stutter: refines anything, and is no new state
                             continue
                         if refs:
-                            for mapping, u, allowed, r in abstract:
-                                image = mapping(t)
-                                if image is not u and image not in allowed:
+                            images = []
+                            for mapping, u, allowed, r, via, below in abstract:
+                                if via < 0:
+                                    image = mapping(t)
+                                elif images[via] is below:  # the lower link stutters: so does this one
+                                    image = u
+                                else:
+                                    image = mapping(images[via])
+                                images.append(image)
+                                if allowed is not None and image is not u and image not in allowed:
                                     return self._step_violation(r.name, "refinement", ks, act, t)
                         k = key(t)
                         if k in parent:
@@ -358,7 +394,7 @@ class _Search:
                     return a, t
             else:
                 r = next(r for r in self.checks.refinements if r.name == name)
-                if r.mapping(t) not in r.allowed(r.mapping(s)):
+                if r.ref.image(t) not in r.allowed(r.ref.image(s)):
                     return a, t
         raise AssertionError("the bad step did not replay: is the symmetry a true symmetry of the spec?")
 
@@ -386,7 +422,7 @@ def _explain_refinement(r: _RefinementCheck, s: State, t: State) -> str:
     from .render import changes
 
     abstract = r.abstract
-    before, after = r.mapping(s), r.mapping(t)
+    before, after = r.ref.image(s), r.ref.image(t)
     moved = "; ".join(changes(abstract.variables(before), abstract.variables(after)))
     enabled = sorted({str(a) for a, u in abstract.next(before) if u != before})
     shown = ", ".join(enabled[:8]) + (f" and {len(enabled) - 8} more" if len(enabled) > 8 else "")

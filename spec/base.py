@@ -64,10 +64,20 @@ class Refinement:
 
     Checked as in TLA+: the mapped initial states are initial states of the
     abstract spec, and every step maps to an abstract step or a stutter.
+
+    With ``via``, the refinement is a chain (Paxos -> Voting -> Consensus):
+    ``mapping`` then takes a state of ``via.abstract``. The explorer skips
+    the upper mapping on every step whose lower image did not change.
+    A mapping that returns the same object for equal images (a memo) lets
+    the explorer recognise an abstract stutter by identity, which is cheap.
     """
 
     abstract: Spec
     mapping: Callable[[State], State]
+    via: Refinement | None = None
+
+    def image(self, s: State) -> State:
+        return self.mapping(s if self.via is None else self.via.image(s))
 
     @property
     def name(self) -> str:

@@ -314,10 +314,8 @@ class Paxos(Spec):
 
     @cached_property
     def refinements(self) -> tuple[Refinement, ...]:
-        return (
-            Refinement(self.voting, self.to_voting),
-            Refinement(self.voting.consensus, self.to_consensus),
-        )
+        to_voting = Refinement(self.voting, self.to_voting)
+        return (to_voting, Refinement(self.voting.consensus, self.voting.to_consensus, via=to_voting))
 
     def to_voting(self, s: PaxosState) -> VotingState:
         """maxBal is Voting's maxBal; Voting's votes are the 2b messages sent."""
@@ -331,11 +329,8 @@ class Paxos(Spec):
             return image
 
     def to_consensus(self, s: PaxosState) -> frozenset[str]:
-        """Consensus's chosen is the set of values chosen by 2b messages."""
-        try:
-            return self._chosen_memo[s.msgs & self.mask_2b]
-        except KeyError:
-            return self.chosen(s.msgs)
+        """Consensus's chosen: the values chosen by 2b messages (the chain's two links at once)."""
+        return self.voting.to_consensus(self.to_voting(s))
 
     # ------------------------------------------------------------------
     # Symmetry, fingerprint, rendering
@@ -347,9 +342,11 @@ class Paxos(Spec):
 
     def fingerprint(self, s: PaxosState) -> int:
         # hash(int) is the int modulo 2**61 - 1: bitmasks wider than that
-        # would collide in patterns, so wide ones are hashed in chunks.
-        if s.msgs >> 60:
-            return hash((s.acc, *self.table.chunks(s.msgs)))
+        # would collide in patterns, so wide ones are hashed in chunks. A
+        # configuration whose messages fit in 60 bits uses plain hash (see
+        # _build_tables), which the explorer calls without a Python frame.
+        if s.msgs >> 60 or s.acc >> 60:
+            return hash((*self.table.chunks(s.acc), 0, *self.table.chunks(s.msgs)))
         return hash(s)
 
     @property
@@ -372,8 +369,10 @@ class Paxos(Spec):
 
     def _build_tables(self) -> None:
         self.table = MessageTable(self.k)
-        t = self.table
         self.codec = AcceptorCodec(self.k)
+        if self.table.size <= 60 and self.codec.size <= 60:
+            self.fingerprint = hash  # see fingerprint()
+        t = self.table
         self._acc_memo: dict[int, tuple] = {}
         self._acc_type_memo: dict[int, bool] = {}
         self._voting_memo: dict[int, dict[int, VotingState]] = {}
@@ -417,11 +416,14 @@ class MessageTable:
     """Numbers every message a configuration can hold, so ``msgs`` is one int.
 
     Layout (low bits first): 1a messages, 2a messages, then each acceptor's
-    well-formed 1b and 2b messages in one block per acceptor (same layout in
-    every block, which makes permuting acceptors cheap), then each acceptor's
-    ill-formed 1b messages (mbal >= bal, or mval and mbal disagreeing): only
-    wrong variants send those, and keeping them high keeps correct states
-    within one machine word.
+    1b and 2b messages in one block per acceptor (same layout in every
+    block, which makes permuting acceptors cheap).
+
+    Only well-formed messages have a bit: a 1b reports a vote below its own
+    ballot (mbal < bal), with a value exactly when mbal >= 0. Paxos never
+    sends another (see the invariant Msg1bReportsVote), and a variant that
+    tries is stopped with an error naming the message. Keeping the universe
+    small keeps the default configuration's msgs within one machine word.
     """
 
     def __init__(self, k: Constants):
@@ -435,29 +437,18 @@ class MessageTable:
                 self._add(Msg2a(b, v))
         self.shared_size = len(self.messages)
         self.block_base = len(self.messages)
-        self.block = self._block(k, well_formed=True)
+        self.block = self._block(k)
         for a in k.acceptors:
             for m in self.block:
-                self._add(m._replace(acc=a))
-        self.odd_base = len(self.messages)
-        self.odd_block = self._block(k, well_formed=False)
-        for a in k.acceptors:
-            for m in self.odd_block:
                 self._add(m._replace(acc=a))
         self.size = len(self.messages)
 
     @staticmethod
-    def _block(k: Constants, well_formed: bool) -> list[Message]:
+    def _block(k: Constants) -> list[Message]:
         """One acceptor's messages, with acc left as a placeholder."""
-        out: list[Message] = []
-        for b in k.ballots:
-            for mbal in (-1, *k.ballots):
-                for mval in (None, *k.values):
-                    ok = (mbal == -1) == (mval is None) and mbal < b
-                    if ok == well_formed:
-                        out.append(Msg1b("", b, mbal, mval))
-        if well_formed:
-            out.extend(Msg2b("", b, v) for b in k.ballots for v in k.values)
+        out: list[Message] = [Msg1b("", b, -1, None) for b in k.ballots]
+        out += [Msg1b("", b, mbal, v) for b in k.ballots for mbal in range(b) for v in k.values]
+        out += [Msg2b("", b, v) for b in k.ballots for v in k.values]
         return out
 
     def _add(self, m: Message) -> None:
@@ -465,7 +456,10 @@ class MessageTable:
         self.messages.append(m)
 
     def bit_1b_of(self, a: str) -> dict[tuple[int, int, str | None], int]:
-        return {(m.bal, m.mbal, m.mval): bit for m, bit in self.bit.items() if isinstance(m, Msg1b) and m.acc == a}
+        """(bal, mbal, mval) -> the bit of 1b(a, bal, mbal, mval)."""
+        return _Reports(
+            a, {(m.bal, m.mbal, m.mval): bit for m, bit in self.bit.items() if isinstance(m, Msg1b) and m.acc == a}
+        )
 
     def mask(self, pred) -> int:
         return sum(bit for m, bit in self.bit.items() if pred(m))
@@ -485,6 +479,19 @@ class MessageTable:
             out.append(msgs & 0xFFFFFFFFFFFFFFF)
             msgs >>= 60
         return tuple(out)
+
+
+class _Reports(dict):
+    def __init__(self, acc: str, bits: dict):
+        super().__init__(bits)
+        self.acc = acc
+
+    def __missing__(self, key):
+        bal, mbal, mval = key
+        raise ValueError(
+            f"{Msg1b(self.acc, bal, mbal, mval)} is not a well-formed 1b message (a 1b reports a vote below "
+            "its ballot, with a value exactly when mbal >= 0), and this spec cannot represent it"
+        )
 
 
 class AcceptorCodec:
@@ -554,9 +561,7 @@ class _Canonicalizer:
         self.t = table
         self.n = len(k.acceptors)
         self.block_len = len(table.block)
-        self.odd_len = len(table.odd_block)
         self.block_mask = (1 << self.block_len) - 1
-        self.odd_mask = (1 << self.odd_len) - 1
         self.shared_mask = (1 << table.shared_size) - 1
         self.value_perms = []
         for perm in permutations(k.values):
@@ -567,8 +572,6 @@ class _Canonicalizer:
                     rename,
                     self._bit_map(table.messages[: table.shared_size], rename),
                     self._bit_map(table.block, rename),
-                    self._bit_map(table.odd_block, rename),
-                    {},
                     {},
                     {},
                 )
@@ -604,7 +607,7 @@ class _Canonicalizer:
         msgs = s.msgs
         max_bal, max_vbal, max_val = self.spec.acceptor_vars(s)
         best = None
-        for rename, shared_map, block_map, odd_map, m1, m2, m3 in self.value_perms:
+        for rename, shared_map, block_map, m1, m2 in self.value_perms:
             shared = apply(msgs & self.shared_mask, shared_map, m1)
             sigs = sorted(
                 (
@@ -612,7 +615,6 @@ class _Canonicalizer:
                     max_vbal[a],
                     rename[max_val[a]] or "",
                     apply((msgs >> (t.block_base + a * self.block_len)) & self.block_mask, block_map, m2),
-                    apply((msgs >> (t.odd_base + a * self.odd_len)) & self.odd_mask, odd_map, m3),
                 )
                 for a in range(n)
             )

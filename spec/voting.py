@@ -37,6 +37,7 @@ class Voting(Spec):
         self.k = constants or Constants.make(acceptors, values, ballots, quorums)
         self.pos = {a: i for i, a in enumerate(self.k.acceptors)}
         self._interned: dict[frozenset[Vote], frozenset[Vote]] = {}
+        self._chosen_memo: dict[frozenset[Vote], frozenset[str]] = {}
         acc, bals, vals = self.k.acceptors, self.k.ballots, self.k.values
         self._increase = {(a, b): action("IncreaseMaxBal", a=a, b=b) for a in acc for b in bals}
         self._vote = {(a, b, v): action("VoteFor", a=a, b=b, v=v) for a in acc for b in bals for v in vals}
@@ -59,10 +60,11 @@ class Voting(Spec):
         """VoteFor(a, b, v): a votes for v in b if it has not promised above b,
         has not voted in b, nobody voted otherwise in b, and v is safe at b."""
         voted = {(a, b) for a, b, _ in s.votes}
+        safe = self.safe_values(s, voted)
         for b in self.k.ballots:
             values_in_b = {v for _, vb, v in s.votes if vb == b}
-            for v in self.k.values:
-                if not values_in_b <= {v} or not self.safe_at(s, b, v):
+            for v in safe[b]:
+                if not values_in_b <= {v}:
                     continue
                 for i, a in enumerate(self.k.acceptors):
                     if s.max_bal[i] <= b and (a, b) not in voted:
@@ -70,23 +72,32 @@ class Voting(Spec):
                         yield self._vote[a, b, v], VotingState(except_at(s.max_bal, i, b), votes)
 
     def safe_at(self, s: VotingState, b: int, v: str) -> bool:
-        """No value other than v is or can still be chosen in a ballot below b:
-        for every c < b some quorum each voted v in c or never will vote in c."""
-        return all(
-            any(all(self.voted_for(s, a, c, v) or self.cannot_vote_at(s, a, c) for a in q) for q in self.k.quorums)
-            for c in range(b)
+        """SafeAt(b, v): no value other than v is or can still be chosen in a
+        ballot below b: for every c < b some quorum each voted v in c or
+        cannot vote in c any more (promised above c and did not vote in c)."""
+        voted = {(a, c) for a, c, _ in s.votes}
+        return all(self._quorum_settles(s, voted, c, v) for c in range(b))
+
+    def safe_values(self, s: VotingState, voted: set[tuple[str, int]]) -> list[tuple[str, ...]]:
+        """For every ballot b, the values v with SafeAt(b, v), computed going
+        up the ballots: SafeAt(b + 1, v) is SafeAt(b, v) and ballot b settled for v."""
+        out, safe = [], self.k.values
+        for c in self.k.ballots:
+            out.append(safe)
+            safe = tuple(v for v in safe if self._quorum_settles(s, voted, c, v))
+        return out
+
+    def _quorum_settles(self, s: VotingState, voted: set[tuple[str, int]], c: int, v: str) -> bool:
+        """Some quorum each voted v in ballot c or cannot vote in c any more."""
+        return any(
+            all((a, c, v) in s.votes or (s.max_bal[self.pos[a]] > c and (a, c) not in voted) for a in q)
+            for q in self.k.quorums
         )
 
     def intern(self, votes: frozenset[Vote]) -> frozenset[Vote]:
         """One object per set of votes: equal states then compare by identity,
         which keeps refinement checks against this spec cheap."""
         return self._interned.setdefault(votes, votes)
-
-    def voted_for(self, s: VotingState, a: str, b: int, v: str) -> bool:
-        return (a, b, v) in s.votes
-
-    def cannot_vote_at(self, s: VotingState, a: str, b: int) -> bool:
-        return s.max_bal[self.pos[a]] > b and not any(va == a and vb == b for va, vb, _ in s.votes)
 
     def chosen_in(self, votes: frozenset[Vote]) -> frozenset[str]:
         """Values a whole quorum voted for in one ballot."""
@@ -119,7 +130,17 @@ class Voting(Spec):
 
     @cached_property
     def refinements(self):
-        return (Refinement(self.consensus, lambda s: self.chosen_in(s.votes)),)
+        return (Refinement(self.consensus, self.to_consensus),)
+
+    def to_consensus(self, s: VotingState) -> frozenset[str]:
+        """Consensus's chosen is the set of values chosen by the votes."""
+        # Memoized per set of votes (interned, see intern()), so an unchanged
+        # image is the same object.
+        try:
+            return self._chosen_memo[s.votes]
+        except KeyError:
+            found = self._chosen_memo[s.votes] = self.chosen_in(s.votes)
+            return found
 
     @property
     def config(self):
