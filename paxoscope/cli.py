@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bugs.add_argument("name", nargs="?", metavar="NAME", help="explain this variant")
     bugs.add_argument("--json", action="store_true", help="print a JSON list of {name, summary}")
+
+    from .impl import conform_cli
+
+    conform_cli.add_parser(sub, _positive)
     return parser
 
 
@@ -137,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "bugs":
             return cmd_bugs(args)
+        if args.command == "conform":
+            from .impl import conform_cli
+
+            return conform_cli.run(args, out=_out)
     except KeyboardInterrupt:
         print("\npaxoscope: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

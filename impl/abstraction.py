@@ -1,0 +1,106 @@
+"""The refinement mapping from the implementation to the spec, and the check
+that every step of a run is a step of the spec.
+
+The mapping, as DESIGN.md fixes it:
+
+- the spec's ``msgs`` is every protocol message any node has sent (the copies
+  to each destination are one message, as in Paxos.tla);
+- an acceptor's maxBal, maxVBal and maxVal are what its *durable* store
+  holds: what a crash cannot take away.
+
+After every handler run, the mapped state must equal the previous one (a
+stutter) or be a successor under one spec action; every value a learner
+decides must be chosen in the mapped state. The first step that is neither
+stops the run with a ``Nonconformance`` that carries the trace in the
+explorer's picture, and the actions the spec allowed there.
+"""
+
+from __future__ import annotations
+
+from ..explorer.render import trace_table
+from ..explorer.trace import Step, Trace
+from ..spec.base import Action, action
+from ..spec.paxos import Msg1a, Msg1b, Msg2a, Msg2b, Paxos, PaxosState
+from .messages import Accept, Accepted, Message, Prepare, Promise
+from .sim import HandlerRun, SimConfig, Simulator
+
+
+def spec_for(config: SimConfig) -> Paxos:
+    return Paxos(acceptors=config.acceptors, values=config.values, ballots=config.ballots)
+
+
+def spec_message(m: Message):
+    """The spec's name for a protocol message: a renaming, field for field."""
+    if isinstance(m, Prepare):
+        return Msg1a(m.bal)
+    if isinstance(m, Promise):
+        return Msg1b(m.acc, m.bal, m.mbal, m.mval)
+    if isinstance(m, Accept):
+        return Msg2a(m.bal, m.val)
+    if isinstance(m, Accepted):
+        return Msg2b(m.acc, m.bal, m.val)
+    raise TypeError(f"{m!r} is not a protocol message")
+
+
+def abstract_state(spec: Paxos, sim: Simulator) -> PaxosState:
+    """The spec state a simulator stands for."""
+    stores = [sim.disk[a] for a in spec.k.acceptors]
+    return spec.state(
+        max_bal=[s.max_bal for s in stores],
+        max_vbal=[s.max_vbal for s in stores],
+        max_val=[s.max_val for s in stores],
+        msgs={spec_message(m) for m in sim.sent},
+    )
+
+
+class Nonconformance(AssertionError):
+    """A run of the implementation left the spec; ``report`` shows where."""
+
+    def __init__(self, report: str, index: int, allowed: tuple[Action, ...]):
+        super().__init__(report)
+        self.report = report
+        self.index = index
+        self.allowed = allowed
+
+
+class Checker:
+    """Observes a simulator and checks each handler run against the spec.
+
+    ``trace`` keeps the spec-level behaviour so far (stutters left out), each
+    step labelled with the spec action it matched; ``visited`` every spec
+    state the run passed through (for coverage)."""
+
+    def __init__(self, spec: Paxos, sim: Simulator):
+        self.spec = spec
+        start = abstract_state(spec, sim)
+        self.trace = Trace(spec, [Step(None, start)])
+        self.visited: set[PaxosState] = {start}
+        sim.observer = self
+
+    def __call__(self, sim: Simulator, run: HandlerRun) -> None:
+        before = self.trace.steps[-1].state
+        try:
+            after = abstract_state(self.spec, sim)
+        except (ValueError, KeyError) as exc:  # a message the spec cannot even express
+            self._fail(before, before, run, f"{run.describe} sends what the spec cannot express: {exc}")
+        if after != before:
+            matched = next((a for a, t in self.spec.next(before) if t == after), None)
+            if matched is None:
+                self._fail(before, after, run, "no action of the spec makes this step")
+            self.trace.steps.append(Step(matched, after))
+            self.visited.add(after)
+        if run.effects.decide is not None and run.effects.decide not in self.spec.chosen(after.msgs):
+            self._fail(before, after, run, f"{run.node} decides {run.effects.decide}, which is not chosen")
+
+    def _fail(self, before: PaxosState, after: PaxosState, run: HandlerRun, reason: str) -> None:
+        allowed = tuple(dict.fromkeys(a for a, t in self.spec.next(before) if t != before))
+        steps = [*self.trace.steps]
+        if after != before:
+            steps.append(Step(action("Implementation"), after))
+        picture = trace_table(Trace(self.spec, steps), {len(steps): f"{run.describe}: {reason}"})
+        shown = ", ".join(map(str, allowed)) or "none"
+        report = (
+            f"the implementation left the spec at step {len(steps)}, when {run.describe}\n\n{picture}\n\n"
+            f"  the spec allowed here: {shown}"
+        )
+        raise Nonconformance(report, len(steps), allowed)

@@ -1,0 +1,239 @@
+"""The Paxos protocol core: pure state machines, no I/O (in the manner of h11).
+
+A ``Node`` plays the three roles (acceptor, proposer, learner). It takes one
+event at a time (a message received, a client's request, a timer) and returns
+``Effects``: a durable write, the messages to send, a decision. The runtime
+must make the write durable *before* any message leaves; the deterministic
+simulator (``impl.sim``) and the TCP runtime (``impl.net``) both run this
+module unchanged.
+
+Ballots: proposer i of P owns the ballots b with b % P == i, so no two
+proposers ever use one ballot. A proposer that times out moves to its next
+ballot. ``NodeConfig.ballots`` bounds them (None: unbounded).
+
+Known-wrong behaviours can be switched on by name (``NodeConfig.bugs``), so
+that the conformance suite can show it catches each one; see ``IMPL_BUGS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .messages import Accept, Accepted, Message, Prepare, Promise
+
+IMPL_BUGS = {
+    "reply-before-durable": "the acceptor answers before its new state is durable",
+    "ignore-reported-votes": "the proposer proposes its own value whatever the promises report",
+    "accept-lower-ballot": "the acceptor votes for a 2a below the ballot it promised",
+    "reuse-ballot": "every proposer starts at ballot 0, so two may share a ballot (and both be promised it)",
+}
+
+
+@dataclass(frozen=True)
+class AcceptorState:
+    """What an acceptor must never forget: Paxos.tla's maxBal, maxVBal, maxVal."""
+
+    max_bal: int = -1
+    max_vbal: int = -1
+    max_val: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    name: str
+    acceptors: tuple[str, ...]
+    proposers: tuple[str, ...]
+    learners: tuple[str, ...]
+    quorums: tuple[frozenset[str], ...]
+    ballots: int | None = None  # ballots 0..ballots-1; None: no bound
+    bugs: frozenset[str] = frozenset()
+
+
+# -- events -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Receive:
+    src: str
+    msg: Message
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    value: str
+
+
+@dataclass(frozen=True)
+class Timeout:
+    pass
+
+
+Event = Receive | ClientRequest | Timeout
+
+
+@dataclass
+class Effects:
+    """What a handler asks of the runtime, in this order: make ``persist``
+    durable, then send ``send`` (destination, message) pairs; ``decide`` is a
+    value this node learned was chosen; ``timer`` asks for a Timeout later.
+
+    ``durable_first`` is False only under the "reply-before-durable" bug."""
+
+    persist: AcceptorState | None = None
+    send: list[tuple[str, Message]] = field(default_factory=list)
+    decide: str | None = None
+    timer: bool = False
+    durable_first: bool = True
+
+    def __iadd__(self, other: Effects) -> Effects:
+        self.persist = other.persist or self.persist
+        self.send += other.send
+        self.decide = other.decide or self.decide
+        self.timer |= other.timer
+        self.durable_first &= other.durable_first
+        return self
+
+
+# -- roles --------------------------------------------------------------------
+
+
+class Acceptor:
+    def __init__(self, config: NodeConfig, state: AcceptorState):
+        self.config = config
+        self.state = state
+
+    def on_prepare(self, src: str, m: Prepare) -> Effects:
+        """Phase1b: promise a ballot above every one promised, and report the
+        last vote. A ballot already promised (and not voted in since) is
+        promised again, which is the same message: a proposer whose promise
+        was lost can ask again."""
+        s = self.state
+        if m.bal == s.max_bal and s.max_vbal < m.bal:
+            return Effects(send=[(src, Promise(self.config.name, m.bal, s.max_vbal, s.max_val))])
+        if m.bal <= s.max_bal:
+            return Effects()
+        self.state = replace(s, max_bal=m.bal)
+        reply = Promise(self.config.name, m.bal, s.max_vbal, s.max_val)
+        return Effects(
+            persist=self.state,
+            send=[(src, reply)],
+            durable_first="reply-before-durable" not in self.config.bugs,
+        )
+
+    def on_accept(self, m: Accept) -> Effects:
+        """Phase2b: vote for a proposal unless a higher ballot was promised."""
+        if m.bal < self.state.max_bal and "accept-lower-ballot" not in self.config.bugs:
+            return Effects()
+        self.state = AcceptorState(m.bal, m.bal, m.val)
+        vote = Accepted(self.config.name, m.bal, m.val)
+        return Effects(
+            persist=self.state,
+            send=[(learner, vote) for learner in self.config.learners],
+            durable_first="reply-before-durable" not in self.config.bugs,
+        )
+
+
+class Proposer:
+    def __init__(self, config: NodeConfig):
+        self.config = config
+        self.index = config.proposers.index(config.name) if config.name in config.proposers else None
+        self.ballot: int | None = None  # the ballot being run
+        self.value: str | None = None  # what clients asked for, the latest request
+        self.promises: dict[str, Promise] = {}
+        self.proposed = False
+        self.done = False
+
+    def on_client(self, value: str) -> Effects:
+        self.value = value
+        if self.ballot is None and not self.done:
+            return self._start(self._first_ballot())
+        return Effects()
+
+    def on_timeout(self) -> Effects:
+        """No decision in time: try again in this proposer's next ballot."""
+        if self.done or self.value is None:
+            return Effects()
+        start = self._first_ballot() if self.ballot is None else self.ballot + len(self.config.proposers)
+        return self._start(start)
+
+    def on_promise(self, m: Promise) -> Effects:
+        """Phase2a: once a quorum promised this ballot, propose the value of
+        the highest vote they report, or our own if they report none."""
+        if m.bal != self.ballot or self.proposed:
+            return Effects()
+        self.promises[m.acc] = m
+        for q in self.config.quorums:
+            if q <= self.promises.keys():
+                reports = [self.promises[a] for a in sorted(q)]
+                value = self._safe_value(reports)
+                self.proposed = True
+                return Effects(send=[(a, Accept(m.bal, value)) for a in self.config.acceptors])
+        return Effects()
+
+    def _safe_value(self, reports: list[Promise]) -> str:
+        votes = [r for r in reports if r.mbal >= 0]
+        if not votes or "ignore-reported-votes" in self.config.bugs:
+            assert self.value is not None
+            return self.value
+        return max(votes, key=lambda r: r.mbal).mval  # type: ignore[return-value]
+
+    def _first_ballot(self) -> int:
+        return 0 if "reuse-ballot" in self.config.bugs else (self.index or 0)
+
+    def _start(self, b: int) -> Effects:
+        if self.index is None or (self.config.ballots is not None and b >= self.config.ballots):
+            return Effects()  # not a proposer, or out of ballots: give up
+        self.ballot, self.promises, self.proposed = b, {}, False
+        return Effects(send=[(a, Prepare(b)) for a in self.config.acceptors], timer=True)
+
+
+class Learner:
+    def __init__(self, config: NodeConfig):
+        self.config = config
+        self.votes: dict[tuple[int, str], set[str]] = {}
+        self.decided: str | None = None
+
+    def on_accepted(self, m: Accepted) -> Effects:
+        """A value is chosen when a quorum voted for it in one ballot."""
+        voters = self.votes.setdefault((m.bal, m.val), set())
+        voters.add(m.acc)
+        if self.decided is None and any(q <= voters for q in self.config.quorums):
+            self.decided = m.val
+            return Effects(decide=m.val)
+        return Effects()
+
+
+# -- the node ---------------------------------------------------------------
+
+
+class Node:
+    """One process: an acceptor (if named one), a proposer and a learner."""
+
+    def __init__(self, config: NodeConfig, stored: AcceptorState | None = None):
+        self.config = config
+        self.acceptor = Acceptor(config, stored or AcceptorState()) if config.name in config.acceptors else None
+        self.proposer = Proposer(config)
+        self.learner = Learner(config)
+
+    @property
+    def decided(self) -> str | None:
+        return self.learner.decided
+
+    def handle(self, event: Event) -> Effects:
+        if isinstance(event, ClientRequest):
+            return self.proposer.on_client(event.value)
+        if isinstance(event, Timeout):
+            return self.proposer.on_timeout()
+        m = event.msg
+        if isinstance(m, Prepare) and self.acceptor is not None:
+            return self.acceptor.on_prepare(event.src, m)
+        if isinstance(m, Accept) and self.acceptor is not None:
+            return self.acceptor.on_accept(m)
+        if isinstance(m, Promise):
+            return self.proposer.on_promise(m)
+        if isinstance(m, Accepted):
+            effects = self.learner.on_accepted(m)
+            if effects.decide is not None:
+                self.proposer.done = True
+            return effects
+        return Effects()  # not for this node's roles: ignored

@@ -1,0 +1,702 @@
+"""The real network runtime: one Paxos node as an asyncio TCP server.
+
+The protocol core (``impl.core``) decides what to do; this module does it,
+unchanged: it listens on its address from the cluster description, turns
+every frame it receives into an event for ``Node.handle``, and performs the
+``Effects`` in the order the core requires: the acceptor's new state is made
+durable (``DurableStore.save``: write, fsync, rename, fsync) before any
+message of that step leaves the process.
+
+Streams and frames
+    A frame is what ``messages.encode`` makes: a 4-byte big-endian length
+    and a JSON payload of at most ``MAX_FRAME`` bytes. A node opens one
+    outgoing connection per peer and sends its protocol messages to that
+    peer on it. Frames carry no sender, so a message received on a stream is
+    handed to the core as ``Receive(src, msg)`` with ``src`` naming the
+    stream: the peer's name on our own outgoing streams, the remote address
+    (``127.0.0.1:54321``) on an accepted connection. A reply the core
+    addresses to ``src`` (a ``Promise`` to a ``Prepare``) goes back on that
+    same stream, so a peer, a test or any tool can run a ballot over one
+    connection. Clients get their answers the same way: ``Status`` ->
+    ``StatusReply``, ``Propose`` -> ``Decided`` once this node has learned
+    the decision (at once if it already has).
+
+    Frames on one connection are handled in order, each to completion (the
+    handler, its durable write, its sends queued) before the next is read; so
+    a ``Status`` answered after an ``Accept`` on the same connection reflects
+    that ``Accept``. ``StatusReply`` reports the *durable* acceptor state.
+
+    A frame that is oversized, truncated or not a message of this protocol
+    version is dropped with one line on stderr and its connection is closed
+    (after a bad length the stream cannot be re-synchronised); the node keeps
+    serving everyone else. A message the core does not expect is ignored.
+
+Loss and retries
+    Paxos tolerates lost messages, so the runtime does not buffer for peers
+    that are down: a message to an unreachable peer is dropped. A proposer
+    that gets no decision in time is woken by the core's retry timer and
+    starts its next ballot; the delay is randomised and grows with each retry
+    (capped) so that duelling proposers stop pre-empting each other.
+
+Run one node: ``python -m paxoscope.impl.net --name n1 --cluster DIR/cluster.json``
+(``paxoscope cluster start`` does this for every node). A corrupt store or
+a bad cluster description: exit 2 with one line on stderr. SIGTERM or
+SIGINT: stop serving and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import logging
+import os
+import random
+import re
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .core import IMPL_BUGS, AcceptorState, ClientRequest, Effects, Event, Node, NodeConfig, Receive, Timeout
+from .messages import (
+    HEADER,
+    MAX_FRAME,
+    Accept,
+    Accepted,
+    Decided,
+    MalformedMessage,
+    Message,
+    Prepare,
+    Promise,
+    Propose,
+    Status,
+    StatusReply,
+    decode,
+    encode,
+)
+from .storage import CorruptStorage, DurableStore
+
+log = logging.getLogger("paxoscope.node")
+
+CLUSTER_FILE = "cluster.json"
+CLUSTER_FORMAT = "paxoscope-cluster"
+CLUSTER_VERSION = 1
+HOST = "127.0.0.1"
+
+# A value travels inside bigger messages (a StatusReply carries it twice), so
+# it must stay well under the frame limit once JSON-escaped.
+VALUE_LIMIT = 16 * 1024
+CONNECT_TIMEOUT = 1.0
+QUEUE_LIMIT = 1024  # frames waiting for one peer; beyond that they are dropped (loss is allowed)
+LAZY_SAVE_DELAY = 0.05  # the "reply-before-durable" bug: how long a reply runs ahead of its write
+
+
+class ClusterError(Exception):
+    """A cluster description (or a request about one) that cannot be used."""
+
+
+# ---------------------------------------------------------------------------
+# The cluster description
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    host: str
+    port: int
+    data: Path  # the node's data directory (absolute)
+    pid: int | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ClusterDescription:
+    """Who is in the cluster and where: what cluster.json holds."""
+
+    nodes: tuple[NodeInfo, ...]
+    bugs: frozenset[str] = frozenset()
+
+    def node(self, name: str) -> NodeInfo:
+        for info in self.nodes:
+            if info.name == name:
+                return info
+        raise ClusterError(f"no node named {name!r} (the cluster has {', '.join(n.name for n in self.nodes)})")
+
+    def config_for(self, name: str) -> NodeConfig:
+        """Every node is acceptor, proposer and learner; majority quorums; unbounded ballots."""
+        self.node(name)
+        names = tuple(n.name for n in self.nodes)
+        return NodeConfig(
+            name=name,
+            acceptors=names,
+            proposers=names,
+            learners=names,
+            quorums=majority_quorums(names),
+            ballots=None,
+            bugs=self.bugs,
+        )
+
+    def with_pid(self, name: str, pid: int | None) -> ClusterDescription:
+        return replace(self, nodes=tuple(replace(n, pid=pid) if n.name == name else n for n in self.nodes))
+
+
+def majority_quorums(names: Sequence[str]) -> tuple[frozenset[str], ...]:
+    """The smallest majorities; a larger set contains one, and the core checks containment."""
+    size = len(names) // 2 + 1
+    return tuple(frozenset(q) for q in itertools.combinations(names, size))
+
+
+def load_cluster(path: str | os.PathLike[str]) -> ClusterDescription:
+    """Read cluster.json; ``ClusterError`` names the file and what is wrong with it."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ClusterError(f"{path}: no such file (start a cluster first: paxoscope cluster start)") from None
+    except IsADirectoryError:
+        raise ClusterError(f"{path}: is a directory, not a cluster description") from None
+    except OSError as exc:
+        raise ClusterError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ClusterError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != CLUSTER_FORMAT:
+        raise ClusterError(f"{path}: not a paxoscope cluster description")
+    if doc.get("version") != CLUSTER_VERSION:
+        raise ClusterError(f"{path}: version {doc.get('version')!r}, this paxoscope reads version {CLUSTER_VERSION}")
+    entries = doc.get("nodes")
+    if not isinstance(entries, list) or not entries:
+        raise ClusterError(f"{path}: 'nodes' must be a non-empty list")
+    bugs = doc.get("bugs", [])
+    if not isinstance(bugs, list) or any(b not in IMPL_BUGS for b in bugs):
+        raise ClusterError(f"{path}: 'bugs' must list known implementation bugs ({', '.join(IMPL_BUGS)})")
+    nodes = []
+    for i, entry in enumerate(entries):
+        try:
+            name, host, port, data = entry["name"], entry["host"], entry["port"], entry["data"]
+            pid = entry.get("pid")
+            ok = (
+                isinstance(name, str)
+                and re.fullmatch(r"[A-Za-z0-9_.-]+", name) is not None
+                and isinstance(host, str)
+                and isinstance(port, int)
+                and 0 < port < 65536
+                and isinstance(data, str)
+                and (pid is None or (isinstance(pid, int) and pid > 0))
+            )
+        except (TypeError, KeyError, AttributeError):
+            ok = False
+        if not ok:
+            raise ClusterError(
+                f"{path}: node #{i + 1} needs a name (letters, digits, _ . -), host, port (1-65535), "
+                "data directory and pid"
+            )
+        # Data directories are stored relative to cluster.json so a stopped cluster can be moved.
+        nodes.append(NodeInfo(name, host, port, (path.parent / data).resolve(), pid))
+    names = [n.name for n in nodes]
+    if len(set(names)) != len(names):
+        raise ClusterError(f"{path}: node names must be unique, not {names}")
+    return ClusterDescription(tuple(nodes), frozenset(bugs))
+
+
+def write_cluster(path: str | os.PathLike[str], cluster: ClusterDescription) -> None:
+    """Write cluster.json atomically (nodes may be reading it while it is rewritten)."""
+    path = Path(path)
+    base = path.parent.resolve()
+    entries: list[dict[str, Any]] = []
+    for n in cluster.nodes:
+        data = Path(os.path.relpath(n.data, base)) if n.data.is_relative_to(base) else n.data
+        entries.append({"name": n.name, "host": n.host, "port": n.port, "pid": n.pid, "data": str(data)})
+    doc = {"format": CLUSTER_FORMAT, "version": CLUSTER_VERSION, "bugs": sorted(cluster.bugs), "nodes": entries}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------
+# Client side: blocking request/response over one connection
+# ---------------------------------------------------------------------------
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        chunk = sock.recv(n - got)
+        if not chunk:
+            raise ConnectionError("the node closed the connection")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(sock: socket.socket) -> Message:
+    """Read one frame from a blocking socket (its timeout applies to each read)."""
+    (length,) = HEADER.unpack(_recv_exact(sock, HEADER.size))
+    if length > MAX_FRAME:
+        raise MalformedMessage(f"frame of {length} bytes exceeds the {MAX_FRAME}-byte limit")
+    return decode(_recv_exact(sock, length))
+
+
+def request(host: str, port: int, msg: Message, reply: type, timeout: float) -> Any:
+    """Send ``msg`` on a fresh connection and return the first reply of type ``reply``.
+
+    Raises OSError (refused, reset, closed; TimeoutError when ``timeout``
+    seconds pass) or MalformedMessage for a reply that is not a message."""
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(encode(msg))
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {reply.__name__} from {host}:{port} within {timeout:g} s")
+            sock.settimeout(remaining)
+            answer = read_frame(sock)
+            if isinstance(answer, reply):
+                return answer
+
+
+def value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be proposed, or None if it can."""
+    size = len(json.dumps(value))
+    if size > VALUE_LIMIT:
+        return f"a value may take at most {VALUE_LIMIT} bytes as JSON, this one takes {size}"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The node runtime
+# ---------------------------------------------------------------------------
+
+
+def _check_values(msg: Message) -> None:
+    for name in ("value", "val", "mval"):
+        value = getattr(msg, name, None)
+        if isinstance(value, str) and (problem := value_problem(value)):
+            raise MalformedMessage(f"field {name!r} of a {msg.type} message is too large: {problem}")
+
+
+async def _read_frame(reader: asyncio.StreamReader, label: str) -> Message | None:
+    """The next message on a stream; None (after one log line if something
+    was wrong) when the stream ended or its frame was bad. After a bad frame
+    the stream cannot be trusted to be in step, so the caller closes it."""
+    try:
+        header = await reader.readexactly(HEADER.size)
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            log.warning("dropped a frame from %s: the connection closed inside its header", label)
+        return None
+    (length,) = HEADER.unpack(header)
+    if length > MAX_FRAME:
+        log.warning(
+            "dropped a frame from %s: its header announces %d bytes, over the %d-byte limit; closing that connection",
+            label,
+            length,
+            MAX_FRAME,
+        )
+        return None
+    try:
+        payload = await reader.readexactly(length)
+    except asyncio.IncompleteReadError as exc:
+        log.warning(
+            "dropped a frame from %s: the connection closed after %d of its %d bytes", label, len(exc.partial), length
+        )
+        return None
+    try:
+        msg = decode(payload)
+        _check_values(msg)
+    except MalformedMessage as exc:
+        log.warning("dropped a malformed frame from %s: %s; closing that connection", label, exc)
+        return None
+    return msg
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long a proposer waits for a decision before its next ballot.
+
+    The wait grows with each retry and is randomised (a factor in [1, 2)),
+    so two proposers that keep pre-empting each other soon stop colliding."""
+
+    base: float = 0.15
+    factor: float = 1.5
+    cap: float = 1.5
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return min(self.cap, self.base * self.factor**attempt) * rng.uniform(1.0, 2.0)
+
+
+class _Peer:
+    """The outgoing stream to one peer: a queue, a task that writes it out,
+    and a task that reads what the peer sends back on it (its replies)."""
+
+    def __init__(self, info: NodeInfo, runtime: NodeRuntime):
+        self.info = info
+        self.runtime = runtime
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self.writer: asyncio.StreamWriter | None = None
+        self.reachable = True  # only to log changes, not every lost message
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._spawn(self._pump())
+
+    def send(self, msg: Message) -> None:
+        try:
+            frame = encode(msg)
+        except MalformedMessage as exc:
+            log.warning("not sending a %s to %s: %s", msg.type, self.info.name, exc)
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.warning("dropped a %s to %s: %d messages already wait for it", msg.type, self.info.name, QUEUE_LIMIT)
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.writer is not None:
+            self.writer.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _pump(self) -> None:
+        while True:
+            frame = await self.queue.get()
+            writer = await self._connection()
+            if writer is None:
+                continue  # the peer is down: this message is lost, the proposer's timer covers it
+            try:
+                writer.write(frame)
+                await writer.drain()
+            except (ConnectionError, OSError) as exc:
+                log.info("lost the connection to %s (%s)", self.info.name, exc)
+                writer.close()
+                self.writer = None
+
+    async def _connection(self) -> asyncio.StreamWriter | None:
+        if self.writer is not None and not self.writer.is_closing():
+            return self.writer
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.info.host, self.info.port), CONNECT_TIMEOUT
+            )
+        except (TimeoutError, OSError) as exc:
+            if self.reachable:
+                log.info(
+                    "%s at %s is unreachable (%s); dropping messages to it", self.info.name, self.info.address, exc
+                )
+                self.reachable = False
+            return None
+        if not self.reachable:
+            log.info("%s at %s is reachable again", self.info.name, self.info.address)
+        self.reachable = True
+        self.writer = writer
+        self._spawn(self._read_replies(reader, writer))
+        return writer
+
+    async def _read_replies(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # The peer answers our requests (a Promise to our Prepare) on this
+        # stream. The read also ends when the peer is gone (crashed, killed,
+        # restarted): closing the writer then makes the next message open a
+        # new connection instead of vanishing into a dead socket, which would
+        # accept a write or two without complaint.
+        try:
+            await self.runtime.serve_stream(reader, writer, self.info.name)
+        finally:
+            writer.close()
+
+
+class NodeRuntime:
+    """One node: the core, its durable store, a TCP server and its peers."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        peers: Sequence[NodeInfo],
+        store: DurableStore,
+        *,
+        host: str = HOST,
+        port: int = 0,
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.config = config
+        self.store = store
+        # Raises CorruptStorage: a node that cannot trust its promises must not run.
+        self.durable: AcceptorState = store.load()
+        self.node = Node(config, self.durable)
+        self.host, self.port = host, port
+        self.retry = retry or RetryPolicy()
+        self.rng = rng or random.Random()
+        self.peers = {p.name: _Peer(p, self) for p in peers if p.name != config.name}
+        self.server: asyncio.Server | None = None
+        self._waiters: set[asyncio.StreamWriter] = set()  # clients waiting for the decision
+        # Incoming connections by label: a reply to a Receive's src goes back on its stream.
+        self._streams: dict[str, asyncio.StreamWriter] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._lazy_save: asyncio.TimerHandle | None = None
+        self._attempts = 0
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    async def start(self) -> None:
+        """Listen (raises OSError if the address is taken) and start the peer streams."""
+        self.server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+        for peer in self.peers.values():
+            peer.start()
+        s = self.durable
+        log.info(
+            "serving on %s:%d (max_bal=%d max_vbal=%d max_val=%r)",
+            self.host,
+            self.port,
+            s.max_bal,
+            s.max_vbal,
+            s.max_val,
+        )
+
+    async def stop(self) -> None:
+        for handle in (self._timer, self._lazy_save):
+            if handle is not None:
+                handle.cancel()
+        if self._lazy_save is not None:
+            self._flush_lazy_save()
+        if self.server is not None:
+            self.server.close()
+        for writer in list(self._streams.values()):
+            writer.close()
+        if self.server is not None:
+            await self.server.wait_closed()
+        await asyncio.gather(*(p.close() for p in self.peers.values()))
+
+    # -- serving connections ------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peername = writer.get_extra_info("peername")
+        # The label is the stream's address: frames carry no sender, and an
+        # address can never be mistaken for a node name (names have no ':').
+        label = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else f"client-{id(writer)}"
+        self._streams[label] = writer
+        try:
+            await self.serve_stream(reader, writer, label)
+        finally:
+            self._waiters.discard(writer)
+            self._streams.pop(label, None)
+            writer.close()
+
+    async def serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, label: str) -> None:
+        """Handle every frame of one stream, in order, until it ends or a frame is bad."""
+        try:
+            while True:
+                msg = await _read_frame(reader, label)
+                if msg is None:
+                    return
+                self._dispatch(msg, label, writer)
+                await writer.drain()  # a client that never reads cannot make us buffer without bound
+        except (ConnectionError, OSError):
+            return  # the other side went away: nothing to answer
+        except Exception:
+            # A bug of ours while serving one stream must not take down the
+            # node and every promise it serves.
+            log.exception("internal error while serving %s; closing that connection", label)
+
+    def _dispatch(self, msg: Message, label: str, writer: asyncio.StreamWriter) -> None:
+        if isinstance(msg, Status):
+            s = self.durable
+            self._reply(writer, StatusReply(self.name, s.max_bal, s.max_vbal, s.max_val, self.node.decided))
+        elif isinstance(msg, Propose):
+            if self.node.decided is not None:
+                self._reply(writer, Decided(self.node.decided))
+            else:
+                self._waiters.add(writer)
+                self.apply(ClientRequest(msg.value))
+        elif isinstance(msg, Prepare | Promise | Accept | Accepted):
+            # src is the stream's label: the core replies to src, and _send
+            # routes such a reply back on the stream the request came in on.
+            self.apply(Receive(label, msg))
+        else:
+            log.info("ignored a %s message from %s: nodes do not take it as a request", msg.type, label)
+
+    def _reply(self, writer: asyncio.StreamWriter, msg: Message) -> None:
+        if writer.is_closing():
+            return
+        try:
+            writer.write(encode(msg))
+        except MalformedMessage as exc:
+            log.warning("cannot answer with a %s: %s", msg.type, exc)
+        except (ConnectionError, OSError):
+            pass
+
+    # -- the core and its effects -------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        """Run one event through the core and perform what it asks, in order."""
+        self.perform(self.node.handle(event))
+
+    def perform(self, fx: Effects) -> None:
+        sends = fx.send
+        if fx.persist is not None and fx.durable_first:
+            # Blocking on purpose: nothing else on this node runs between the
+            # handler and its write, so no reply, Status or later handler can
+            # observe a state that is not yet on disk.
+            try:
+                self.store.save(fx.persist)
+            except (OSError, CorruptStorage) as exc:
+                # The core already holds the new state in memory. Roll it back
+                # to what is on disk and send nothing: to everyone else this
+                # step is a lost message, which Paxos tolerates.
+                log.error("could not make the acceptor state durable (%s); dropping this step's replies", exc)
+                if self.node.acceptor is not None:
+                    self.node.acceptor.state = self.durable
+                sends = []
+            else:
+                self.durable = fx.persist
+        for dest, msg in sends:
+            self._send(dest, msg)
+        if fx.persist is not None and not fx.durable_first:
+            self._schedule_lazy_save()
+        if fx.decide is not None:
+            self._on_decide(fx.decide)
+        if fx.timer:
+            self._arm_timer()
+
+    def _send(self, dest: str, msg: Message) -> None:
+        if dest == self.name:
+            # To ourselves: after this step completes, like any other message.
+            asyncio.get_running_loop().call_soon(self._deliver_local, msg)
+        elif dest in self.peers:
+            self.peers[dest].send(msg)
+        elif dest in self._streams:
+            self._reply(self._streams[dest], msg)  # a reply to whoever sent the request on that stream
+        else:
+            # The requester's stream closed before the reply: a lost message,
+            # which its proposer's retry covers.
+            log.info("not sending a %s to %s: that connection has closed", msg.type, dest)
+
+    def _deliver_local(self, msg: Message) -> None:
+        try:
+            self.apply(Receive(self.name, msg))
+        except Exception:
+            log.exception("internal error while handling our own %s", msg.type)
+
+    def _on_decide(self, value: str) -> None:
+        log.info("decided %r", value)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for writer in list(self._waiters):
+            self._reply(writer, Decided(value))
+        self._waiters.clear()
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = self.retry.delay(self._attempts, self.rng)
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._attempts += 1
+        try:
+            self.apply(Timeout())
+        except Exception:
+            log.exception("internal error on the retry timer")
+
+    # -- the "reply-before-durable" bug mode ------------------------------------
+
+    def _schedule_lazy_save(self) -> None:
+        if self._lazy_save is None:
+            self._lazy_save = asyncio.get_running_loop().call_later(LAZY_SAVE_DELAY, self._flush_lazy_save)
+
+    def _flush_lazy_save(self) -> None:
+        self._lazy_save = None
+        if self.node.acceptor is None:
+            return
+        state = self.node.acceptor.state
+        try:
+            self.store.save(state)
+        except (OSError, CorruptStorage) as exc:
+            log.error("could not make the acceptor state durable (%s)", exc)
+        else:
+            self.durable = state
+
+
+# ---------------------------------------------------------------------------
+# The node process
+# ---------------------------------------------------------------------------
+
+
+async def _serve_until_signalled(runtime: NodeRuntime, prog: str) -> int:
+    try:
+        await runtime.start()
+    except OSError as exc:
+        # Almost always: the port is taken (another node, another program).
+        print(f"{prog}: error: cannot listen on {runtime.host}:{runtime.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    await runtime.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m paxoscope.impl.net",
+        description="Run one Paxos node of a cluster described by cluster.json (see: paxoscope cluster start). "
+        "Exit codes: 0 stopped by SIGTERM or SIGINT, 2 bad cluster description, corrupt storage or port taken, "
+        "3 internal error.",
+    )
+    parser.add_argument("--name", required=True, help="this node's name in the cluster description")
+    parser.add_argument("--cluster", required=True, metavar="FILE", help="the cluster description (DIR/cluster.json)")
+    args = parser.parse_args(argv)
+    prog = f"paxoscope node {args.name}"
+    try:
+        cluster = load_cluster(args.cluster)
+        me = cluster.node(args.name)
+        runtime = NodeRuntime(
+            cluster.config_for(me.name), cluster.nodes, DurableStore(me.data), host=me.host, port=me.port
+        )
+    except ClusterError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except CorruptStorage as exc:
+        print(f"{prog}: error: corrupt storage, refusing to start: {exc}", file=sys.stderr)
+        return 2
+    # Logging starts only now, so that a refusal above is exactly one line.
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format=f"%(asctime)s {me.name} %(levelname)s %(message)s"
+    )
+    try:
+        return asyncio.run(_serve_until_signalled(runtime, prog))
+    except Exception:
+        log.exception("internal error")
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,464 @@
+"""Paxos.tla as a first-order model with no bound on sizes, and its inductive invariant.
+
+The same protocol as ``spec/paxos.py``, written in the logic of
+``proofs/logic.py`` so that Z3 can reason about every number of acceptors,
+ballots and values at once:
+
+- sorts ``Acceptor``, ``Ballot``, ``Value``, ``Quorum``, all uninterpreted;
+- ballots are totally ordered (``≤``, axiomatized) with a bottom element
+  ``-1`` (Paxos.tla's -1: no ballot); values have an element ``None`` (no
+  value). Real ballots and values are the others;
+- quorums are a sort with a membership relation ``member(a, q)`` and the
+  axiom that any two quorums share an acceptor;
+- the variables are relations: ``maxBal(a, b)`` is the graph of Paxos.tla's
+  function maxBal (so are ``maxVBal`` and ``maxVal``), and ``msgs`` is four
+  relations, one per message type.
+
+Why relations and not Z3 functions for maxBal: a function symbol
+``maxBal : Acceptor → Ballot`` closes the cycle ballot → quorum (SafeAt) →
+acceptor (quorum intersection) → ballot (maxBal), and Z3's instantiation then
+runs away and answers unknown. As a relation, maxBal only appears under
+universal quantifiers in the invariant (``∀n. maxBal(a, n) ⇒ c < n``), and
+the only existential left about it is "every acceptor has a maxBal" (TypeOK).
+
+A post-state is not a second set of relation symbols: it is the pre-state's
+relations with the action's update substituted (``maxBal′(x, y)`` is
+``if x = a then y = b else maxBal(x, y)``). That leaves Z3 nothing to
+instantiate for the frame, and the cross-check applies the very same
+updates to concrete states.
+
+The bug gallery of ``spec/bugs.py`` is mirrored at the end: each variant is
+a subclass that overrides the one piece its executable twin overrides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .logic import (
+    FALSE,
+    TRUE,
+    Const,
+    Formula,
+    Le,
+    Rel,
+    Sort,
+    Term,
+    Var,
+    and_,
+    eq,
+    exists,
+    forall,
+    free_vars,
+    iff,
+    implies,
+    ite,
+    le,
+    lt,
+    ne,
+    not_,
+    or_,
+    variables,
+)
+
+A = Sort("Acceptor")
+B = Sort("Ballot")
+V = Sort("Value")
+Q = Sort("Quorum")
+SORTS = (A, B, V, Q)
+
+NONE = Const("none", B, label="-1")  # below every ballot: "has not promised / voted"
+NIL = Const("nil", V, label="None")  # no value
+CONSTANTS = (NONE, NIL)
+
+member = Rel("member", (A, Q))
+maxBal = Rel("maxBal", (A, B))
+maxVBal = Rel("maxVBal", (A, B))
+maxVal = Rel("maxVal", (A, V))
+msg1a = Rel("msg1a", (B,))
+msg1b = Rel("msg1b", (A, B, B, V))  # 1b(acc, bal, mbal, mval)
+msg2a = Rel("msg2a", (B, V))
+msg2b = Rel("msg2b", (A, B, V))  # 2b(acc, bal, val)
+
+#: The variables of Paxos.tla, as relations. maxBal, maxVBal and maxVal are
+#: graphs of functions of the acceptor (TypeOK says so).
+STATE = (maxBal, maxVBal, maxVal, msg1a, msg1b, msg2a, msg2b)
+FUNCTIONS = (maxBal, maxVBal, maxVal)
+MESSAGES = (msg1a, msg1b, msg2a, msg2b)
+
+
+class View:
+    """A state as seen by a formula: one callable per variable, each
+    returning the formula "this tuple is in the relation". The pre-state's
+    callables are the relation symbols; a post-state's substitute updates."""
+
+    def __init__(self, defs: dict[str, Callable[..., Formula]]):
+        self.defs = defs
+        for name, f in defs.items():
+            setattr(self, name, f)
+
+
+def pre_view() -> View:
+    return View({r.name: r for r in STATE})
+
+
+@dataclass(frozen=True)
+class Insert:
+    """``rel := rel ∪ {args}`` (send a message)."""
+
+    rel: Rel
+    args: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class Assign:
+    """``rel[key] := value``, where ``rel`` is the graph of a function."""
+
+    rel: Rel
+    key: Term
+    value: Term
+
+
+Update = Insert | Assign
+
+
+def post_view(view: View, updates: tuple[Update, ...]) -> View:
+    """The state after ``updates``, as formulas over ``view``."""
+    defs = dict(view.defs)
+    for u in updates:
+        old = defs[u.rel.name]
+        if isinstance(u, Insert):
+            defs[u.rel.name] = lambda *x, old=old, u=u: or_(old(*x), and_(*(eq(s, t) for s, t in zip(x, u.args))))
+        else:
+            defs[u.rel.name] = lambda x, y, old=old, u=u: ite(eq(x, u.key), eq(y, u.value), old(x, y))
+    return View(defs)
+
+
+@dataclass(frozen=True)
+class ActionDef:
+    """One action: ``∃params. guard`` enables it; ``updates`` are its effect
+    (everything else is unchanged). ``shown`` names the parameters that the
+    executable spec's Action prints (``Phase2a(b=1, v=v2)``); the others are
+    witnesses (the quorum, the acceptor's current maxBal, ...)."""
+
+    name: str
+    params: tuple[Var, ...]
+    guard: Formula
+    updates: tuple[Update, ...]
+    shown: tuple[str, ...]
+
+
+class PaxosModel:
+    """Paxos.tla for Z3. Subclasses (the bug gallery) override one piece."""
+
+    name = "paxos"
+    bug: str | None = None
+
+    # -- constants -------------------------------------------------------
+
+    def axioms(self) -> dict[str, Formula]:
+        x, y, z = variables("x y z", B)
+        q, r = variables("q r", Q)
+        (a,) = variables("a", A)
+        return {
+            "≤ is reflexive": forall([x], le_(x, x)),
+            "≤ is antisymmetric": forall([x, y], implies(and_(le_(x, y), le_(y, x)), eq(x, y))),
+            "≤ is transitive": forall([x, y, z], implies(and_(le_(x, y), le_(y, z)), le_(x, z))),
+            "≤ is total": forall([x, y], or_(le_(x, y), le_(y, x))),
+            "-1 is below every ballot": forall([x], le_(NONE, x)),
+            **self.quorum_axioms(a, q, r),
+        }
+
+    def quorum_axioms(self, a: Var, q: Var, r: Var) -> dict[str, Formula]:
+        return {"any two quorums intersect": forall([q, r], exists([a], and_(member(a, q), member(a, r))))}
+
+    # -- Init ------------------------------------------------------------
+
+    def init_view(self) -> View:
+        """maxBal = maxVBal = [a ↦ -1], maxVal = [a ↦ None], msgs = {}."""
+        return View(
+            {
+                "maxBal": lambda a, b: eq(b, NONE),
+                "maxVBal": lambda a, b: eq(b, NONE),
+                "maxVal": lambda a, v: eq(v, NIL),
+                "msg1a": lambda b: FALSE,
+                "msg1b": lambda a, b, m, v: FALSE,
+                "msg2a": lambda b, v: FALSE,
+                "msg2b": lambda a, b, v: FALSE,
+            }
+        )
+
+    # -- Next ------------------------------------------------------------
+
+    def actions(self) -> list[ActionDef]:
+        return [self.phase1a(), self.phase1b(), self.phase2a(), self.phase2b()]
+
+    def phase1a(self) -> ActionDef:
+        """Phase1a(b): send 1a(b)."""
+        (b,) = variables("b", B)
+        return ActionDef("Phase1a", (b,), ne(b, NONE), (Insert(msg1a, (b,)),), ("b",))
+
+    def phase1b(self) -> ActionDef:
+        """Phase1b(a): for a 1a(b) with b > maxBal[a], set maxBal[a] := b and
+        send 1b(a, b, maxVBal[a], maxVal[a]). The witnesses n, m, u are
+        a's maxBal, maxVBal and maxVal."""
+        (a,) = variables("a", A)
+        b, n, m = variables("b n m", B)
+        (u,) = variables("u", V)
+        guard = and_(msg1a(b), maxBal(a, n), lt(n, b), maxVBal(a, m), maxVal(a, u))
+        updates = self.phase1b_updates(a, b, m, u)
+        return ActionDef("Phase1b", (a, b, n, m, u), guard, updates, ("a", "b"))
+
+    def phase1b_updates(self, a: Var, b: Var, m: Var, u: Var) -> tuple[Update, ...]:
+        return (Assign(maxBal, a, b), Insert(msg1b, (a, b, m, u)))
+
+    def phase2a(self) -> ActionDef:
+        """Phase2a(b, v): no 2a for b yet; every member of a quorum q sent a
+        1b for b; and v is free (none of their 1b reports a vote) or is the
+        value of a reported vote with the highest ballot among them."""
+        (b,) = variables("b", B)
+        (v,) = variables("v", V)
+        (q,) = variables("q", Q)
+        guard = and_(
+            ne(b, NONE),
+            ne(v, NIL),
+            self.phase2a_fresh(b),
+            self.quorum_promised(b, q),
+            self.phase2a_value(b, q, v),
+        )
+        # q before v: the cross-check's enumerator tests each conjunct as
+        # soon as its parameters are bound, and the value comes last.
+        return ActionDef("Phase2a", (b, q, v), guard, (Insert(msg2a, (b, v)),), ("b", "v"))
+
+    def phase2a_fresh(self, b: Var) -> Formula:
+        """No 2a with ballot b was sent."""
+        (w,) = variables("w", V)
+        return forall([w], not_(msg2a(b, w)))
+
+    def quorum_promised(self, b: Var, q: Var) -> Formula:
+        """Every member of q sent a 1b for ballot b."""
+        (a,) = variables("a", A)
+        (m,) = variables("m", B)
+        (u,) = variables("u", V)
+        return forall([a], implies(member(a, q), exists([m, u], msg1b(a, b, m, u))))
+
+    def phase2a_value(self, b: Var, q: Var, v: Var) -> Formula:
+        """v is safe on q's 1b reports: none reports a vote, or v is the value
+        of one with the highest mbal."""
+        a, a2 = variables("a a2", A)
+        m, m2 = variables("m m2", B)
+        u, u2 = variables("u u2", V)
+        no_vote = forall([a, m, u], implies(and_(member(a, q), msg1b(a, b, m, u)), eq(m, NONE)))
+        highest = exists(
+            [a, m],
+            and_(
+                member(a, q),
+                msg1b(a, b, m, v),
+                ne(m, NONE),
+                forall([a2, m2, u2], implies(and_(member(a2, q), msg1b(a2, b, m2, u2)), le(m2, m))),
+            ),
+        )
+        return or_(no_vote, highest)
+
+    def phase2b(self) -> ActionDef:
+        """Phase2b(a): for a 2a(b, v) with b ≥ maxBal[a], set maxBal[a] :=
+        maxVBal[a] := b and maxVal[a] := v, and send 2b(a, b, v). The
+        witness n is a's maxBal."""
+        (a,) = variables("a", A)
+        b, n = variables("b n", B)
+        (v,) = variables("v", V)
+        guard = and_(msg2a(b, v), self.phase2b_promise_ok(a, b, n))
+        updates = (Assign(maxBal, a, b), Assign(maxVBal, a, b), Assign(maxVal, a, v), Insert(msg2b, (a, b, v)))
+        params = (b, v, a, n) if n in free_vars(guard) else (b, v, a)
+        return ActionDef("Phase2b", params, guard, updates, ("a", "b", "v"))
+
+    def phase2b_promise_ok(self, a: Var, b: Var, n: Var) -> Formula:
+        """b ≥ maxBal[a] (n is maxBal[a])."""
+        return and_(maxBal(a, n), le(n, b))
+
+    # -- Properties ------------------------------------------------------
+
+    def consistency(self, S: View) -> Formula:
+        """Consistency: at most one value is chosen, where v is chosen when
+        every member of some quorum sent 2b(_, b, v) for one ballot b."""
+        v, w = variables("v w", V)
+        return forall([v, w], implies(and_(self.chosen(S, v), self.chosen(S, w)), eq(v, w)))
+
+    def chosen(self, S: View, v: Var) -> Formula:
+        (b,) = variables("b", B)
+        (q,) = variables("q", Q)
+        (a,) = variables("a", A)
+        return exists([b, q], forall([a], implies(member(a, q), S.msg2b(a, b, v))))
+
+    def invariant(self, S: View) -> dict[str, Formula]:
+        """The inductive invariant, conjunct by conjunct, named and meant as in
+        ``spec/paxos_invariants.py`` (plus TypeOK, as ``spec/paxos.py`` has it)."""
+        a, a2 = variables("a a2", A)
+        b, c, m, n = variables("b c m n", B)
+        u, v, w = variables("u v w", V)
+        return {
+            "TypeOK": self.type_ok(S),
+            "AccNoneIffNoVote": forall(
+                [a, m, v], implies(and_(S.maxVBal(a, m), S.maxVal(a, v)), iff(eq(v, NIL), eq(m, NONE)))
+            ),
+            "AccVBalAtMostBal": forall([a, m, n], implies(and_(S.maxVBal(a, m), S.maxBal(a, n)), le(m, n))),
+            "AccLastVoteSent": forall(
+                [a, m, v], implies(and_(S.maxVBal(a, m), S.maxVal(a, v), ne(m, NONE)), S.msg2b(a, m, v))
+            ),
+            "AccNoVoteAboveVBal": forall([a, b, v, m], implies(and_(S.msg2b(a, b, v), S.maxVBal(a, m)), le(b, m))),
+            "Msg1bBelowPromise": forall(
+                [a, b, m, u, n], implies(and_(S.msg1b(a, b, m, u), S.maxBal(a, n)), le(b, n))
+            ),
+            "Msg1bReportsVote": forall(
+                [a, b, m, u],
+                implies(S.msg1b(a, b, m, u), ite(eq(m, NONE), eq(u, NIL), S.msg2b(a, m, u))),
+            ),
+            "Msg1bHidesNoVote": forall(
+                [a, b, m, u, c, w],
+                implies(and_(S.msg1b(a, b, m, u), lt(m, c), lt(c, b)), not_(S.msg2b(a, c, w))),
+            ),
+            "Msg2aUnique": forall([b, v, w], implies(and_(S.msg2a(b, v), S.msg2a(b, w)), eq(v, w))),
+            "Msg2aSafe": forall([b, v], implies(S.msg2a(b, v), self.safe_at(S, b, v))),
+            "Msg2bHas2a": forall([a, b, v], implies(S.msg2b(a, b, v), S.msg2a(b, v))),
+            "Msg2bAtMostVBal": forall([a, b, v, m], implies(and_(S.msg2b(a, b, v), S.maxVBal(a, m)), le(b, m))),
+        }
+
+    def type_ok(self, S: View) -> Formula:
+        """Each of maxBal, maxVBal, maxVal is a function of the acceptor
+        (total, single-valued), and every message is well formed: real
+        ballots and values, and a 1b reports a vote below its ballot, with a
+        value exactly when it reports one (the messages ``spec/paxos.py`` can
+        represent)."""
+        (a,) = variables("a", A)
+        b, m, n = variables("b m n", B)
+        u, v, w = variables("u v w", V)
+        parts = []
+        for name, sort in (("maxBal", B), ("maxVBal", B), ("maxVal", V)):
+            R = getattr(S, name)
+            x, y = (m, n) if sort is B else (v, w)
+            parts.append(forall([a, x, y], implies(and_(R(a, x), R(a, y)), eq(x, y))))
+        parts.append(forall([a, n], implies(S.maxBal(a, n), and_(exists([m], S.maxVBal(a, m)), exists([v], S.maxVal(a, v))))))
+        parts.append(forall([b], implies(S.msg1a(b), ne(b, NONE))))
+        parts.append(
+            forall(
+                [a, b, m, u],
+                implies(S.msg1b(a, b, m, u), and_(ne(b, NONE), lt(m, b), iff(eq(m, NONE), eq(u, NIL)))),
+            )
+        )
+        parts.append(forall([b, v], implies(S.msg2a(b, v), and_(ne(b, NONE), ne(v, NIL)))))
+        parts.append(forall([a, b, v], implies(S.msg2b(a, b, v), and_(ne(b, NONE), ne(v, NIL)))))
+        return and_(*parts)
+
+    def safe_at(self, S: View, b: Term, v: Term) -> Formula:
+        """SafeAt(b, v): for every ballot c < b, some quorum's members each
+        voted for v in c or will never vote in c (WontVoteIn)."""
+        (c,) = variables("c", B)
+        (q,) = variables("q", Q)
+        (a,) = variables("a", A)
+        each = forall([a], implies(member(a, q), or_(S.msg2b(a, c, v), self.wont_vote_in(S, a, c))))
+        return forall([c], implies(and_(ne(c, NONE), lt(c, b)), exists([q], each)))
+
+    def wont_vote_in(self, S: View, a: Term, c: Term) -> Formula:
+        """WontVoteIn(a, c): maxBal[a] > c and a did not vote in c. Written
+        "every maxBal of a is above c" (a universal, not an existential) so
+        that the invariant hands Z3 no function from acceptors to ballots."""
+        (n,) = variables("n", B)
+        (w,) = variables("w", V)
+        return and_(forall([n], implies(S.maxBal(a, n), lt(c, n))), forall([w], not_(S.msg2b(a, c, w))))
+
+
+def le_(x: Term, y: Term) -> Formula:
+    """``x ≤ y`` even for the same variable (the reflexivity axiom needs the atom)."""
+    return Le(x, y)
+
+
+# ---------------------------------------------------------------------------
+# The bug gallery (spec/bugs.py), one override each
+# ---------------------------------------------------------------------------
+
+
+class NonIntersectingQuorums(PaxosModel):
+    name = bug = "non-intersecting-quorums"
+
+    def quorum_axioms(self, a: Var, q: Var, r: Var) -> dict[str, Formula]:
+        # BUG: two quorums need not share an acceptor (a quorum still has a member)
+        return {"every quorum has a member": forall([q], exists([a], member(a, q)))}
+
+
+class IgnoreReportedValues(PaxosModel):
+    name = bug = "ignore-reported-values"
+
+    def phase2a_value(self, b: Var, q: Var, v: Var) -> Formula:
+        return TRUE  # BUG: the reports are not looked at
+
+
+class AnyReportedValue(PaxosModel):
+    name = bug = "any-reported-value"
+
+    def phase2a_value(self, b: Var, q: Var, v: Var) -> Formula:
+        (a,) = variables("a", A)
+        (m,) = variables("m", B)
+        (u,) = variables("u", V)
+        no_vote = forall([a, m, u], implies(and_(member(a, q), msg1b(a, b, m, u)), eq(m, NONE)))
+        reported = exists([a, m], and_(member(a, q), msg1b(a, b, m, v), ne(m, NONE)))  # BUG: not the highest
+        return or_(no_vote, reported)
+
+
+class PromiseNotKept(PaxosModel):
+    name = bug = "promise-not-kept"
+
+    def phase1b_updates(self, a: Var, b: Var, m: Var, u: Var) -> tuple[Update, ...]:
+        return (Insert(msg1b, (a, b, m, u)),)  # BUG: maxBal[a] is not raised
+
+
+class AcceptBelowPromise(PaxosModel):
+    name = bug = "accept-below-promise"
+
+    def phase2b_promise_ok(self, a: Var, b: Var, n: Var) -> Formula:
+        return TRUE  # BUG: no check of b against maxBal[a]
+
+
+class TwoProposalsPerBallot(PaxosModel):
+    name = bug = "two-proposals-per-ballot"
+
+    def phase2a_fresh(self, b: Var) -> Formula:
+        return TRUE  # BUG: no check that ballot b has no 2a yet
+
+
+class AmnesiaRestart(PaxosModel):
+    name = bug = "amnesia-restart"
+
+    def actions(self) -> list[ActionDef]:
+        return [*super().actions(), self.restart()]
+
+    def restart(self) -> ActionDef:
+        """Restart(a): a comes back with its initial variables."""
+        (a,) = variables("a", A)
+        updates = (Assign(maxBal, a, NONE), Assign(maxVBal, a, NONE), Assign(maxVal, a, NIL))  # BUG: state lost
+        return ActionDef("Restart", (a,), TRUE, updates, ("a",))
+
+
+BUG_MODELS: dict[str, type[PaxosModel]] = {
+    cls.name: cls
+    for cls in (
+        NonIntersectingQuorums,
+        IgnoreReportedValues,
+        AnyReportedValue,
+        PromiseNotKept,
+        AcceptBelowPromise,
+        TwoProposalsPerBallot,
+        AmnesiaRestart,
+    )
+}
+
+
+def model_for(bug: str | None = None) -> PaxosModel:
+    """The model of Paxos, or of the named variant of the bug gallery."""
+    if bug is None:
+        return PaxosModel()
+    if bug not in BUG_MODELS:
+        from ..spec.constants import ConfigError
+
+        raise ConfigError(f"unknown bug {bug!r}; the gallery has: {', '.join(BUG_MODELS)}")
+    return BUG_MODELS[bug]()
