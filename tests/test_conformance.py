@@ -1,0 +1,218 @@
+"""The implementation against the spec: the core's rules, the simulator, and
+conformance in both directions, with the known-wrong implementations."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from paxoscope.impl.abstraction import Checker, abstract_state, spec_for
+from paxoscope.impl.conform_cli import parse_schedule
+from paxoscope.impl.conformance import conform, coverage, run_schedule
+from paxoscope.impl.core import (
+    IMPL_BUGS,
+    AcceptorState,
+    ClientRequest,
+    Node,
+    NodeConfig,
+    Receive,
+    Timeout,
+)
+from paxoscope.impl.messages import (
+    MAX_FRAME,
+    Accept,
+    Accepted,
+    MalformedMessage,
+    Prepare,
+    Promise,
+    Propose,
+    StatusReply,
+    decode,
+    encode,
+)
+from paxoscope.impl.sim import Crash, Deliver, Request, Restart, Run, SimConfig, Simulator, show_schedule
+
+ACC = ("a1", "a2", "a3")
+QUORUMS = tuple(frozenset(q) for q in (("a1", "a2"), ("a1", "a3"), ("a2", "a3"), ACC))
+
+
+def node(name: str, bugs=frozenset(), stored: AcceptorState | None = None) -> Node:
+    config = NodeConfig(name, ACC, ("p1", "p2"), ACC + ("p1", "p2"), QUORUMS, ballots=4, bugs=bugs)
+    return Node(config, stored)
+
+
+# -- the core's rules ----------------------------------------------------------
+
+
+def test_acceptor_promises_only_above_and_persists_before_answering():
+    a = node("a1", stored=AcceptorState(1, 0, "v1"))
+    assert a.handle(Receive("p1", Prepare(0))).send == []
+    effects = a.handle(Receive("p2", Prepare(3)))
+    assert effects.persist == AcceptorState(3, 0, "v1") and effects.durable_first
+    assert effects.send == [("p2", Promise("a1", 3, 0, "v1"))]
+    # asking again for the same ballot gets the same promise, and writes nothing
+    again = a.handle(Receive("p2", Prepare(3)))
+    assert again.persist is None and again.send == [("p2", Promise("a1", 3, 0, "v1"))]
+
+
+def test_acceptor_votes_at_or_above_its_promise_only():
+    a = node("a1", stored=AcceptorState(2, -1, None))
+    assert a.handle(Receive("p1", Accept(1, "v1"))).send == []
+    effects = a.handle(Receive("p1", Accept(2, "v2")))
+    assert effects.persist == AcceptorState(2, 2, "v2")
+    assert {dst for dst, _ in effects.send} == set(ACC + ("p1", "p2"))
+    assert all(m == Accepted("a1", 2, "v2") for _, m in effects.send)
+    # once voted in 2, it does not promise 2 again: that 1b would hide its vote
+    assert a.handle(Receive("p1", Prepare(2))).send == []
+
+
+def test_proposer_proposes_the_highest_reported_vote():
+    p = node("p2")  # owns ballots 1, 3
+    start = p.handle(ClientRequest("v2"))
+    assert {m for _, m in start.send} == {Prepare(1)} and start.timer
+    assert p.handle(Receive("a1", Promise("a1", 1, 0, "v1"))).send == []
+    effects = p.handle(Receive("a3", Promise("a3", 1, -1, None)))
+    assert {m for _, m in effects.send} == {Accept(1, "v1")}  # the reported vote, not the client's v2
+    retry = p.handle(Timeout())
+    assert {m for _, m in retry.send} == {Prepare(3)}
+
+
+def test_proposer_proposes_its_own_value_when_nothing_was_voted():
+    p = node("p1")
+    p.handle(ClientRequest("v2"))
+    p.handle(Receive("a2", Promise("a2", 0, -1, None)))
+    effects = p.handle(Receive("a3", Promise("a3", 0, -1, None)))
+    assert {m for _, m in effects.send} == {Accept(0, "v2")}
+
+
+def test_learner_decides_on_a_quorum_of_votes_in_one_ballot():
+    n = node("p1")
+    assert n.handle(Receive("a1", Accepted("a1", 0, "v1"))).decide is None
+    assert n.handle(Receive("a2", Accepted("a2", 1, "v1"))).decide is None  # another ballot
+    assert n.handle(Receive("a3", Accepted("a3", 0, "v1"))).decide == "v1"
+    assert n.decided == "v1"
+
+
+# -- the wire format --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [Prepare(3), Promise("a1", 2, 1, "v1"), Promise("a2", 0, -1, None), Accept(1, "x"), Accepted("a3", 1, "y"),
+     Propose("hello"), StatusReply("n1", 1, 0, "v", None)],
+)
+def test_messages_round_trip(msg):
+    frame = encode(msg)
+    assert int.from_bytes(frame[:4], "big") == len(frame) - 4
+    assert decode(frame[4:]) == msg
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"v": 2, "type": "1a", "bal": 1}',
+        b'{"v": 1, "type": "9z", "bal": 1}',
+        b'{"v": 1, "type": "1a"}',
+        b'{"v": 1, "type": "1a", "bal": "one"}',
+        b'{"v": 1, "type": "1a", "bal": true}',
+        b'{"v": 1, "type": "1a", "bal": -7}',
+        b'{"v": 1, "type": "2a", "bal": 1, "val": 5}',
+        b'{"v": 1, "type": "1a", "bal": 1, "extra": 0}',
+        b"x" * (MAX_FRAME + 1),
+    ],
+)
+def test_malformed_payloads_are_refused_with_a_reason(payload):
+    with pytest.raises(MalformedMessage):
+        decode(payload)
+
+
+# -- the simulator and the mapping ---------------------------------------------
+
+
+def test_a_plain_run_decides_and_maps_step_by_step_onto_the_spec():
+    config = SimConfig(3, 2, 2)
+    spec = spec_for(config)
+    sim = Simulator(config)
+    checker = Checker(spec, sim)
+    sim.run([Request(0, 1), Run(30)])
+    assert set(sim.decisions.values()) == {"v2"}
+    names = [str(step.action).split("(")[0] for step in checker.trace.steps[1:]]
+    assert names[:4] == ["Phase1a", "Phase1b", "Phase1b", "Phase1b"]
+    assert "Phase2a" in names and names.count("Phase2b") == 3
+    assert spec.chosen(abstract_state(spec, sim).msgs) == {"v2"}
+
+
+def test_a_crash_loses_nothing_durable():
+    config = SimConfig(3, 2, 2)
+    sim = Simulator(config)
+    sim.run([Request(0, 0), Deliver(0)])  # a1 promises ballot 0
+    assert sim.disk["a1"].max_bal == 0
+    sim.run([Crash(0), Restart(0)])
+    assert sim.nodes["a1"].acceptor.state.max_bal == 0
+
+
+def test_schedules_print_and_parse_back():
+    ops = [Request(node=1, value=0), Run(k=3), Deliver(i=7), Crash(node=2), Restart(node=2)]
+    assert parse_schedule(show_schedule(ops)) == ops
+
+
+# -- implementation -> spec ---------------------------------------------------------
+
+
+def test_the_implementation_conforms_under_faults():
+    report = conform(SimConfig(3, 2, 2), examples=300, seed=1)
+    assert report.verdict == "ok", report.failure
+    assert report.schedules == 300
+    assert report.faults > 100  # crashes, restarts, drops and duplicates were really injected
+    assert len(report.visited) > 50
+
+
+@pytest.mark.parametrize("bug", sorted(IMPL_BUGS))
+def test_each_implementation_bug_is_caught_with_a_short_schedule(bug):
+    config = SimConfig(3, 2, 2, frozenset([bug]))
+    report = conform(config, examples=3000, seed=0)
+    assert report.verdict == "violation", bug
+    assert 1 <= len(report.schedule) <= 10, show_schedule(report.schedule)
+    # the report is the explorer's picture: a numbered table, the bad step marked, the allowed actions
+    assert "#  action" in report.failure and "<<" in report.failure and "the spec allowed here" in report.failure
+    # and the shrunk schedule replays to the same failure, while the correct core passes it
+    assert not run_schedule(config, report.schedule).ok
+    assert run_schedule(SimConfig(3, 2, 2), report.schedule).ok
+
+
+# -- spec -> implementation -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("ballots", [1, 2])
+def test_the_implementation_realises_every_spec_state_and_transition(ballots):
+    full = coverage(SimConfig(3, 2, ballots))
+    assert full.states[0] == full.states[1] and full.transitions[0] == full.transitions[1], full.missed
+    assert full.states[1] == {1: 73, 2: 3921}[ballots]
+    reduced = coverage(SimConfig(3, 2, ballots), symmetry=True)
+    assert reduced.states[0] == reduced.states[1] < full.states[1]
+    assert reduced.transitions[0] == reduced.transitions[1]
+
+
+def test_coverage_notices_what_an_implementation_cannot_do():
+    # with ballot reuse, ballot 1's proposer starts at ballot 0: ballot 1 is never run
+    cov = coverage(SimConfig(3, 2, 2, frozenset(["reuse-ballot"])))
+    assert cov.states[0] < cov.states[1]
+    assert cov.missed
+
+
+def test_conform_cli_json(tmp_path):
+    args = ["conform", "--ballots", "1", "--examples", "50", "--json"]
+    proc = subprocess.run([sys.executable, "-m", "paxoscope.cli", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["verdict"] == "ok" and doc["schedules"] == 50
+    assert doc["coverage"] == {"states": [73, 73], "transitions": [141, 141]}
+    bad = subprocess.run(
+        [sys.executable, "-m", "paxoscope.cli", "conform", "--bug", "nope"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
