@@ -24,15 +24,23 @@ answered), 1 ``propose``: no decision in time, ``status``: some node is down,
 2 bad usage or input (no cluster.json, a corrupt one, a corrupt acceptor
 store, a port in use), 3 an internal error.
 
-Run it without the ``paxoscope`` command as ``python -m paxoscope.impl.cluster``.
+Run it without the ``paxoscope`` command as ``python -m paxoscope.impl.cluster``
+(``... cluster start`` or just ``... start``).
+
+This module also holds what both sides of the wire share: the cluster
+description (cluster.json) and a small blocking client (``request``). It
+does not import asyncio (``impl.net``, the node itself, does), so adding
+these commands to the ``paxoscope`` parser costs every command little.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -40,23 +48,33 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .core import IMPL_BUGS
-from .messages import Decided, MalformedMessage, Propose, Status, StatusReply
-from .net import (
-    CLUSTER_FILE,
-    HOST,
-    ClusterDescription,
-    ClusterError,
-    NodeInfo,
-    load_cluster,
-    request,
-    value_problem,
-    write_cluster,
+from .core import IMPL_BUGS, NodeConfig
+from .messages import (
+    HEADER,
+    MAX_FRAME,
+    Decided,
+    MalformedMessage,
+    Message,
+    Propose,
+    Status,
+    StatusReply,
+    decode,
+    encode,
 )
 from .storage import CorruptStorage, DurableStore
+
+CLUSTER_FILE = "cluster.json"
+CLUSTER_FORMAT = "paxoscope-cluster"
+CLUSTER_VERSION = 1
+HOST = "127.0.0.1"
+
+# A value travels inside bigger messages (a StatusReply carries it twice), so
+# it must stay well under the frame limit once JSON-escaped.
+VALUE_LIMIT = 16 * 1024
 
 DEFAULT_DATA = "paxoscope-cluster"
 DEFAULT_NODES = 3
@@ -71,6 +89,203 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 # from the child itself (a dead child stays a zombie, which kill(pid, 0)
 # would report alive, until it is waited for).
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class ClusterError(Exception):
+    """A cluster description (or a request about one) that cannot be used."""
+
+
+# ---------------------------------------------------------------------------
+# The cluster description
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    host: str
+    port: int
+    data: Path  # the node's data directory (absolute)
+    pid: int | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ClusterDescription:
+    """Who is in the cluster and where: what cluster.json holds."""
+
+    nodes: tuple[NodeInfo, ...]
+    bugs: frozenset[str] = frozenset()
+
+    def node(self, name: str) -> NodeInfo:
+        for info in self.nodes:
+            if info.name == name:
+                return info
+        raise ClusterError(f"no node named {name!r} (the cluster has {', '.join(n.name for n in self.nodes)})")
+
+    def config_for(self, name: str) -> NodeConfig:
+        """Every node is acceptor, proposer and learner; majority quorums; unbounded ballots."""
+        self.node(name)
+        names = tuple(n.name for n in self.nodes)
+        return NodeConfig(
+            name=name,
+            acceptors=names,
+            proposers=names,
+            learners=names,
+            quorums=majority_quorums(names),
+            ballots=None,
+            bugs=self.bugs,
+        )
+
+    def with_pid(self, name: str, pid: int | None) -> ClusterDescription:
+        return replace(self, nodes=tuple(replace(n, pid=pid) if n.name == name else n for n in self.nodes))
+
+
+def majority_quorums(names: Sequence[str]) -> tuple[frozenset[str], ...]:
+    """The smallest majorities; a larger set contains one, and the core checks containment."""
+    size = len(names) // 2 + 1
+    return tuple(frozenset(q) for q in itertools.combinations(names, size))
+
+
+def load_cluster(path: str | os.PathLike[str]) -> ClusterDescription:
+    """Read cluster.json; ``ClusterError`` names the file and what is wrong with it."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ClusterError(f"{path}: no such file (start a cluster first: paxoscope cluster start)") from None
+    except IsADirectoryError:
+        raise ClusterError(f"{path}: is a directory, not a cluster description") from None
+    except OSError as exc:
+        raise ClusterError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ClusterError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != CLUSTER_FORMAT:
+        raise ClusterError(f"{path}: not a paxoscope cluster description")
+    if doc.get("version") != CLUSTER_VERSION:
+        raise ClusterError(f"{path}: version {doc.get('version')!r}, this paxoscope reads version {CLUSTER_VERSION}")
+    entries = doc.get("nodes")
+    if not isinstance(entries, list) or not entries:
+        raise ClusterError(f"{path}: 'nodes' must be a non-empty list")
+    bugs = doc.get("bugs", [])
+    if not isinstance(bugs, list) or any(b not in IMPL_BUGS for b in bugs):
+        raise ClusterError(f"{path}: 'bugs' must list known implementation bugs ({', '.join(IMPL_BUGS)})")
+    nodes = []
+    for i, entry in enumerate(entries):
+        try:
+            name, host, port, data = entry["name"], entry["host"], entry["port"], entry["data"]
+            pid = entry.get("pid")
+            ok = (
+                isinstance(name, str)
+                and re.fullmatch(r"[A-Za-z0-9_.-]+", name) is not None
+                and isinstance(host, str)
+                and isinstance(port, int)
+                and not isinstance(port, bool)
+                and 0 < port < 65536
+                and isinstance(data, str)
+                and (pid is None or (isinstance(pid, int) and pid > 0))
+            )
+        except (TypeError, KeyError, AttributeError):
+            ok = False
+        if not ok:
+            raise ClusterError(
+                f"{path}: node #{i + 1} needs a name (letters, digits, _ . -), host, port (1-65535), "
+                "data directory and pid"
+            )
+        # Data directories are stored relative to cluster.json so a stopped cluster can be moved.
+        nodes.append(NodeInfo(name, host, port, (path.parent / data).resolve(), pid))
+    names = [n.name for n in nodes]
+    if len(set(names)) != len(names):
+        raise ClusterError(f"{path}: node names must be unique, not {names}")
+    return ClusterDescription(tuple(nodes), frozenset(bugs))
+
+
+def write_cluster(path: str | os.PathLike[str], cluster: ClusterDescription) -> None:
+    """Write cluster.json atomically (nodes may be reading it while it is rewritten)."""
+    path = Path(path)
+    base = path.parent.resolve()
+    entries: list[dict[str, Any]] = []
+    for n in cluster.nodes:
+        data = Path(os.path.relpath(n.data, base)) if n.data.is_relative_to(base) else n.data
+        entries.append({"name": n.name, "host": n.host, "port": n.port, "pid": n.pid, "data": str(data)})
+    doc = {"format": CLUSTER_FORMAT, "version": CLUSTER_VERSION, "bugs": sorted(cluster.bugs), "nodes": entries}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------
+# Client side: blocking request/response over one connection
+# ---------------------------------------------------------------------------
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        chunk = sock.recv(n - got)
+        if not chunk:
+            raise ConnectionError("the node closed the connection")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def decode_payload(payload: bytes) -> Message:
+    """``messages.decode``, with every failure reported as MalformedMessage.
+
+    ``decode`` reads untrusted bytes, and a few inputs make it raise
+    something else (a non-string ``type`` gives TypeError, deep nesting
+    RecursionError, a 5000-digit number ValueError); whatever it raises, the
+    payload was not a message, and a node must not treat it as its own bug."""
+    try:
+        return decode(payload)
+    except MalformedMessage:
+        raise
+    except Exception as exc:
+        raise MalformedMessage(f"payload is not a message ({type(exc).__name__}: {str(exc)[:100]})") from None
+
+
+def read_frame(sock: socket.socket) -> Message:
+    """Read one frame from a blocking socket (its timeout applies to each read)."""
+    (length,) = HEADER.unpack(_recv_exact(sock, HEADER.size))
+    if length > MAX_FRAME:
+        raise MalformedMessage(f"frame of {length} bytes exceeds the {MAX_FRAME}-byte limit")
+    return decode_payload(_recv_exact(sock, length))
+
+
+def request(host: str, port: int, msg: Message, reply: type, timeout: float) -> Any:
+    """Send ``msg`` on a fresh connection and return the first reply of type ``reply``.
+
+    Raises OSError (refused, reset, closed; TimeoutError when ``timeout``
+    seconds pass) or MalformedMessage for a reply that is not a message."""
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(encode(msg))
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {reply.__name__} from {host}:{port} within {timeout:g} s")
+            sock.settimeout(remaining)
+            answer = read_frame(sock)
+            if isinstance(answer, reply):
+                return answer
+
+
+def value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be proposed, or None if it can."""
+    size = len(json.dumps(value))
+    if size > VALUE_LIMIT:
+        return f"a value may take at most {VALUE_LIMIT} bytes as JSON, this one takes {size}"
+    return None
 
 
 class NodeFailed(ClusterError):
@@ -123,10 +338,9 @@ def is_running(pid: int | None, name: str) -> bool:
 
 
 def _command_line(pid: int) -> list[str] | None:
-    proc = Path(f"/proc/{pid}/cmdline")
-    if proc.parent.parent.is_dir() and Path("/proc/self").exists():
+    if Path("/proc/self/cmdline").exists():
         try:
-            return proc.read_bytes().decode(errors="replace").split("\0")
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             return []
     try:
@@ -275,14 +489,30 @@ def start_cluster(
         names = [f"n{i + 1}" for i in range(count)]
         dirs = [data / name for name in names]
     # Refuse here, with the file named, rather than have a node die on it.
-    for d in dirs:
-        DurableStore(d).load()
-    ports = _ports(len(names), base_port)
-    cluster = ClusterDescription(
-        tuple(NodeInfo(name, HOST, port, d.resolve(), None) for name, port, d in zip(names, ports, dirs)),
-        bugs,
-    )
+    for name, d in zip(names, dirs):
+        try:
+            DurableStore(d).load()
+        except CorruptStorage as exc:
+            raise ClusterError(f"{name} cannot start, its acceptor store is corrupt: {exc}") from None
     data.mkdir(parents=True, exist_ok=True)
+    # Free ports from the OS are released before the nodes bind them, so
+    # another program may take one in between: then try again with new ones.
+    attempts = 1 if base_port is not None else 3
+    for attempt in range(attempts):
+        ports = _ports(len(names), base_port)
+        cluster = ClusterDescription(
+            tuple(NodeInfo(name, HOST, port, d.resolve(), None) for name, port, d in zip(names, ports, dirs)),
+            bugs,
+        )
+        try:
+            return _launch(path, cluster, timeout)
+        except NodeFailed as exc:
+            if attempt + 1 == attempts or "cannot listen" not in str(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _launch(path: Path, cluster: ClusterDescription, timeout: float) -> ClusterDescription:
     # Nodes read cluster.json when they start, so it is written before them
     # (without pids) and again once their pids are known.
     write_cluster(path, cluster)
@@ -484,7 +714,7 @@ def add_parsers(subparsers: Any) -> None:
         default=[],
         choices=sorted(IMPL_BUGS),
         metavar="NAME",
-        help="run a known-wrong implementation variant: " + "; ".join(f"{k}: {v}" for k, v in IMPL_BUGS.items()),
+        help="run a known-wrong variant of the implementation, to see it caught (repeatable): " + ", ".join(IMPL_BUGS),
     )
     start.add_argument(
         "--timeout", type=_seconds, default=START_TIMEOUT, metavar="S", help="give up if a node does not serve by then"
@@ -619,6 +849,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     add_parsers(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] and argv[0] in ("start", "stop", "status"):
+        argv.insert(0, "cluster")  # python -m paxoscope.impl.cluster start ...: the cluster is implied
     args = parser.parse_args(argv)
     try:
         return run(args)

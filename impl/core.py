@@ -143,18 +143,22 @@ class Proposer:
         self.proposed = False
         self.done = False
 
-    def on_client(self, value: str) -> Effects:
+    def on_client(self, value: str, floor: int = -1) -> Effects:
         self.value = value
         if self.ballot is None and not self.done:
-            return self._start(self._first_ballot())
+            return self._start(self._first_ballot(floor))
         return Effects()
 
-    def on_timeout(self) -> Effects:
-        """No decision in time: try again in this proposer's next ballot."""
+    def on_timeout(self, floor: int = -1) -> Effects:
+        """No decision in time: try again in this proposer's next ballot.
+
+        ``floor`` is a ballot known to be promised already (the node's own
+        acceptor's maxBal): starting below it would be wasted."""
         if self.done or self.value is None:
             return Effects()
-        start = self._first_ballot() if self.ballot is None else self.ballot + len(self.config.proposers)
-        return self._start(start)
+        if self.ballot is None:
+            return self._start(self._first_ballot(floor))
+        return self._start(max(self.ballot + len(self.config.proposers), self._first_ballot(floor)))
 
     def on_promise(self, m: Promise) -> Effects:
         """Phase2a: once a quorum promised this ballot, propose the value of
@@ -177,8 +181,14 @@ class Proposer:
             return self.value
         return max(votes, key=lambda r: r.mbal).mval  # type: ignore[return-value]
 
-    def _first_ballot(self) -> int:
-        return 0 if "reuse-ballot" in self.config.bugs else (self.index or 0)
+    def _first_ballot(self, floor: int = -1) -> int:
+        """The least ballot this proposer owns above ``floor``."""
+        if "reuse-ballot" in self.config.bugs:
+            return 0
+        mine, step = self.index or 0, len(self.config.proposers)
+        if floor < mine:
+            return mine
+        return mine + ((floor - mine) // step + 1) * step
 
     def _start(self, b: int) -> Effects:
         if self.index is None or (self.config.ballots is not None and b >= self.config.ballots):
@@ -220,10 +230,11 @@ class Node:
         return self.learner.decided
 
     def handle(self, event: Event) -> Effects:
+        floor = self.acceptor.state.max_bal if self.acceptor is not None else -1
         if isinstance(event, ClientRequest):
-            return self.proposer.on_client(event.value)
+            return self.proposer.on_client(event.value, floor)
         if isinstance(event, Timeout):
-            return self.proposer.on_timeout()
+            return self.proposer.on_timeout(floor)
         m = event.msg
         if isinstance(m, Prepare) and self.acceptor is not None:
             return self.acceptor.on_prepare(event.src, m)

@@ -121,13 +121,14 @@ def decode(payload: bytes) -> Message:
         raise MalformedMessage(f"frame of {len(payload)} bytes exceeds the {MAX_FRAME}-byte limit")
     try:
         data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(f"payload is not JSON: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError
+        raise MalformedMessage(f"payload is not JSON: {type(exc).__name__}") from None
     if not isinstance(data, dict):
         raise MalformedMessage("payload is not a JSON object")
-    if data.get("v") != VERSION:
+    if type(data.get("v")) is not int or data["v"] != VERSION:  # True == 1, 1.0 == 1: not versions
         raise MalformedMessage(f"unsupported encoding version {data.get('v')!r} (this node speaks {VERSION})")
-    cls = TYPES.get(data.get("type"))  # type: ignore[arg-type]
+    kind = data.get("type")
+    cls = TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise MalformedMessage(f"unknown message type {data.get('type')!r}")
     names = [f.name for f in fields(cls)]

@@ -48,22 +48,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
-import json
 import logging
-import os
 import random
-import re
 import signal
-import socket
 import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from .core import IMPL_BUGS, AcceptorState, ClientRequest, Effects, Event, Node, NodeConfig, Receive, Timeout
+from .cluster import HOST, ClusterError, NodeInfo, decode_payload, load_cluster, value_problem
+from .core import AcceptorState, ClientRequest, Effects, Event, Node, NodeConfig, Receive, Timeout
 from .messages import (
     HEADER,
     MAX_FRAME,
@@ -77,205 +71,16 @@ from .messages import (
     Propose,
     Status,
     StatusReply,
-    decode,
     encode,
 )
 from .storage import CorruptStorage, DurableStore
 
 log = logging.getLogger("paxoscope.node")
 
-CLUSTER_FILE = "cluster.json"
-CLUSTER_FORMAT = "paxoscope-cluster"
-CLUSTER_VERSION = 1
-HOST = "127.0.0.1"
-
-# A value travels inside bigger messages (a StatusReply carries it twice), so
-# it must stay well under the frame limit once JSON-escaped.
-VALUE_LIMIT = 16 * 1024
 CONNECT_TIMEOUT = 1.0
 QUEUE_LIMIT = 1024  # frames waiting for one peer; beyond that they are dropped (loss is allowed)
+STOP_TIMEOUT = 3.0  # a clean stop closes connections; past this, exit anyway
 LAZY_SAVE_DELAY = 0.05  # the "reply-before-durable" bug: how long a reply runs ahead of its write
-
-
-class ClusterError(Exception):
-    """A cluster description (or a request about one) that cannot be used."""
-
-
-# ---------------------------------------------------------------------------
-# The cluster description
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    name: str
-    host: str
-    port: int
-    data: Path  # the node's data directory (absolute)
-    pid: int | None = None
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class ClusterDescription:
-    """Who is in the cluster and where: what cluster.json holds."""
-
-    nodes: tuple[NodeInfo, ...]
-    bugs: frozenset[str] = frozenset()
-
-    def node(self, name: str) -> NodeInfo:
-        for info in self.nodes:
-            if info.name == name:
-                return info
-        raise ClusterError(f"no node named {name!r} (the cluster has {', '.join(n.name for n in self.nodes)})")
-
-    def config_for(self, name: str) -> NodeConfig:
-        """Every node is acceptor, proposer and learner; majority quorums; unbounded ballots."""
-        self.node(name)
-        names = tuple(n.name for n in self.nodes)
-        return NodeConfig(
-            name=name,
-            acceptors=names,
-            proposers=names,
-            learners=names,
-            quorums=majority_quorums(names),
-            ballots=None,
-            bugs=self.bugs,
-        )
-
-    def with_pid(self, name: str, pid: int | None) -> ClusterDescription:
-        return replace(self, nodes=tuple(replace(n, pid=pid) if n.name == name else n for n in self.nodes))
-
-
-def majority_quorums(names: Sequence[str]) -> tuple[frozenset[str], ...]:
-    """The smallest majorities; a larger set contains one, and the core checks containment."""
-    size = len(names) // 2 + 1
-    return tuple(frozenset(q) for q in itertools.combinations(names, size))
-
-
-def load_cluster(path: str | os.PathLike[str]) -> ClusterDescription:
-    """Read cluster.json; ``ClusterError`` names the file and what is wrong with it."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ClusterError(f"{path}: no such file (start a cluster first: paxoscope cluster start)") from None
-    except IsADirectoryError:
-        raise ClusterError(f"{path}: is a directory, not a cluster description") from None
-    except OSError as exc:
-        raise ClusterError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ClusterError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != CLUSTER_FORMAT:
-        raise ClusterError(f"{path}: not a paxoscope cluster description")
-    if doc.get("version") != CLUSTER_VERSION:
-        raise ClusterError(f"{path}: version {doc.get('version')!r}, this paxoscope reads version {CLUSTER_VERSION}")
-    entries = doc.get("nodes")
-    if not isinstance(entries, list) or not entries:
-        raise ClusterError(f"{path}: 'nodes' must be a non-empty list")
-    bugs = doc.get("bugs", [])
-    if not isinstance(bugs, list) or any(b not in IMPL_BUGS for b in bugs):
-        raise ClusterError(f"{path}: 'bugs' must list known implementation bugs ({', '.join(IMPL_BUGS)})")
-    nodes = []
-    for i, entry in enumerate(entries):
-        try:
-            name, host, port, data = entry["name"], entry["host"], entry["port"], entry["data"]
-            pid = entry.get("pid")
-            ok = (
-                isinstance(name, str)
-                and re.fullmatch(r"[A-Za-z0-9_.-]+", name) is not None
-                and isinstance(host, str)
-                and isinstance(port, int)
-                and 0 < port < 65536
-                and isinstance(data, str)
-                and (pid is None or (isinstance(pid, int) and pid > 0))
-            )
-        except (TypeError, KeyError, AttributeError):
-            ok = False
-        if not ok:
-            raise ClusterError(
-                f"{path}: node #{i + 1} needs a name (letters, digits, _ . -), host, port (1-65535), "
-                "data directory and pid"
-            )
-        # Data directories are stored relative to cluster.json so a stopped cluster can be moved.
-        nodes.append(NodeInfo(name, host, port, (path.parent / data).resolve(), pid))
-    names = [n.name for n in nodes]
-    if len(set(names)) != len(names):
-        raise ClusterError(f"{path}: node names must be unique, not {names}")
-    return ClusterDescription(tuple(nodes), frozenset(bugs))
-
-
-def write_cluster(path: str | os.PathLike[str], cluster: ClusterDescription) -> None:
-    """Write cluster.json atomically (nodes may be reading it while it is rewritten)."""
-    path = Path(path)
-    base = path.parent.resolve()
-    entries: list[dict[str, Any]] = []
-    for n in cluster.nodes:
-        data = Path(os.path.relpath(n.data, base)) if n.data.is_relative_to(base) else n.data
-        entries.append({"name": n.name, "host": n.host, "port": n.port, "pid": n.pid, "data": str(data)})
-    doc = {"format": CLUSTER_FORMAT, "version": CLUSTER_VERSION, "bugs": sorted(cluster.bugs), "nodes": entries}
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-# ---------------------------------------------------------------------------
-# Client side: blocking request/response over one connection
-# ---------------------------------------------------------------------------
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = sock.recv(n - got)
-        if not chunk:
-            raise ConnectionError("the node closed the connection")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(sock: socket.socket) -> Message:
-    """Read one frame from a blocking socket (its timeout applies to each read)."""
-    (length,) = HEADER.unpack(_recv_exact(sock, HEADER.size))
-    if length > MAX_FRAME:
-        raise MalformedMessage(f"frame of {length} bytes exceeds the {MAX_FRAME}-byte limit")
-    return decode(_recv_exact(sock, length))
-
-
-def request(host: str, port: int, msg: Message, reply: type, timeout: float) -> Any:
-    """Send ``msg`` on a fresh connection and return the first reply of type ``reply``.
-
-    Raises OSError (refused, reset, closed; TimeoutError when ``timeout``
-    seconds pass) or MalformedMessage for a reply that is not a message."""
-    deadline = time.monotonic() + timeout
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(encode(msg))
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no {reply.__name__} from {host}:{port} within {timeout:g} s")
-            sock.settimeout(remaining)
-            answer = read_frame(sock)
-            if isinstance(answer, reply):
-                return answer
-
-
-def value_problem(value: str) -> str | None:
-    """Why ``value`` cannot be proposed, or None if it can."""
-    size = len(json.dumps(value))
-    if size > VALUE_LIMIT:
-        return f"a value may take at most {VALUE_LIMIT} bytes as JSON, this one takes {size}"
-    return None
 
 
 # ---------------------------------------------------------------------------
@@ -317,7 +122,7 @@ async def _read_frame(reader: asyncio.StreamReader, label: str) -> Message | Non
         )
         return None
     try:
-        msg = decode(payload)
+        msg = decode_payload(payload)
         _check_values(msg)
     except MalformedMessage as exc:
         log.warning("dropped a malformed frame from %s: %s; closing that connection", label, exc)
@@ -367,9 +172,16 @@ class _Peer:
             log.warning("dropped a %s to %s: %d messages already wait for it", msg.type, self.info.name, QUEUE_LIMIT)
 
     async def close(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        # Cancel more than once: on Python 3.11 a cancellation that races with
+        # a connection attempt's outcome can be lost (asyncio.wait_for did
+        # that here), and the task would then wait on its queue forever.
+        for _ in range(3):
+            pending = [task for task in self.tasks if not task.done()]
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.5)
         if self.writer is not None:
             self.writer.close()
 
@@ -396,9 +208,8 @@ class _Peer:
         if self.writer is not None and not self.writer.is_closing():
             return self.writer
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.info.host, self.info.port), CONNECT_TIMEOUT
-            )
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                reader, writer = await asyncio.open_connection(self.info.host, self.info.port)
         except (TimeoutError, OSError) as exc:
             if self.reachable:
                 log.info(
@@ -660,7 +471,13 @@ async def _serve_until_signalled(runtime: NodeRuntime, prog: str) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping")
-    await runtime.stop()
+    try:
+        async with asyncio.timeout(STOP_TIMEOUT):
+            await runtime.stop()
+    except TimeoutError:
+        # Every durable write is already done (they are synchronous), so
+        # leaving now loses nothing.
+        log.warning("connections did not close within %g s; exiting anyway", STOP_TIMEOUT)
     return 0
 
 

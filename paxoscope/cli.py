@@ -64,8 +64,8 @@ def _quorum(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="paxoscope",
-        description="Check the correctness of consensus: explore specs exhaustively, "
-        "and walk through the gallery of known-wrong Paxos variants.",
+        description="Check the correctness of consensus: explore specs exhaustively, walk through the "
+        "gallery of known-wrong Paxos variants, check the real implementation against the spec, and run it.",
         epilog="Exit codes: 0 verified, 1 a property fails, 2 bad usage or input, 3 internal error, 130 interrupted.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -124,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     bugs.add_argument("name", nargs="?", metavar="NAME", help="explain this variant")
     bugs.add_argument("--json", action="store_true", help="print a JSON list of {name, summary}")
 
-    from .impl import conform_cli
+    from .impl import cluster, conform_cli
 
     conform_cli.add_parser(sub, _positive)
+    cluster.add_parsers(sub)
     return parser
 
 
@@ -145,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .impl import conform_cli
 
             return conform_cli.run(args, out=_out)
+        if args.command in ("cluster", "propose"):
+            from .impl import cluster
+
+            return cluster.run(args)
     except KeyboardInterrupt:
         print("\npaxoscope: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
