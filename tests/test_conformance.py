@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from paxoscope.impl.abstraction import Checker, abstract_state, spec_for
 from paxoscope.impl.conform_cli import parse_schedule
 from paxoscope.impl.conformance import conform, coverage, run_schedule
@@ -101,8 +100,15 @@ def test_learner_decides_on_a_quorum_of_votes_in_one_ballot():
 
 @pytest.mark.parametrize(
     "msg",
-    [Prepare(3), Promise("a1", 2, 1, "v1"), Promise("a2", 0, -1, None), Accept(1, "x"), Accepted("a3", 1, "y"),
-     Propose("hello"), StatusReply("n1", 1, 0, "v", None)],
+    [
+        Prepare(3),
+        Promise("a1", 2, 1, "v1"),
+        Promise("a2", 0, -1, None),
+        Accept(1, "x"),
+        Accepted("a3", 1, "y"),
+        Propose("hello"),
+        StatusReply("n1", 1, 0, "v", None),
+    ],
 )
 def test_messages_round_trip(msg):
     frame = encode(msg)
