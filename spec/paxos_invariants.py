@@ -110,6 +110,12 @@ def msg_2b_at_most_vbal(w: _View) -> bool:
     return all(b <= w.vbal[w.pos[a]] for a, b, _ in w.votes)
 
 
+def msg_2b_below_promise(w: _View) -> bool:
+    """A 2b(a, b, v) is at most a's promise: b <= maxBal[a] (implied by the two
+    conjuncts above; the proof states it for acceptors it knows less of)."""
+    return all(b <= w.max_bal(a) for a, b, _ in w.votes)
+
+
 CONJUNCTS: dict[str, Callable[[_View], bool]] = {
     "AccNoneIffNoVote": acc_none_iff_no_vote,
     "AccVBalAtMostBal": acc_vbal_at_most_bal,
@@ -122,6 +128,7 @@ CONJUNCTS: dict[str, Callable[[_View], bool]] = {
     "Msg2aSafe": msg_2a_safe,
     "Msg2bHas2a": msg_2b_has_2a,
     "Msg2bAtMostVBal": msg_2b_at_most_vbal,
+    "Msg2bBelowPromise": msg_2b_below_promise,
 }
 
 
