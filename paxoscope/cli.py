@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     conform_cli.add_parser(sub, _positive)
     cluster.add_parsers(sub)
+    from .proofs import cli as prove_cli  # z3 is imported only when `prove` runs
+
+    prove_cli.add_parser(sub)
     return parser
 
 
@@ -146,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .impl import conform_cli
 
             return conform_cli.run(args, out=_out)
+        if args.command == "prove":
+            from .proofs import cli as prove_cli
+
+            return prove_cli.run(args)
         if args.command in ("cluster", "propose"):
             from .impl import cluster
 

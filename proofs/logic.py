@@ -8,7 +8,9 @@ read three ways:
 - ``compile_formula`` turns it into a Python function over a finite
   ``Structure`` (a concrete state), so the cross-check can evaluate the very
   formulas Z3 is given on every reachable state of the executable spec;
-- ``show`` prints it in readable mathematical notation (``--explain``).
+- ``show`` prints it in readable mathematical notation (``--explain``);
+- ``ground`` expands its quantifiers over a finite universe, for the search
+  of small counterexamples (``proofs/cti.py``).
 
 Nothing here imports z3: the cross-check and ``--explain`` do not need it.
 
@@ -21,7 +23,7 @@ substituted into an invariant: most of the substitution folds away.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -342,14 +344,66 @@ def free_vars(f: Formula) -> frozenset[Var]:
     return out
 
 
-def relations(f: Formula) -> set[str]:
-    """Names of the relations a formula mentions."""
+# ---------------------------------------------------------------------------
+# Grounding over a finite universe
+# ---------------------------------------------------------------------------
+
+
+def ground(
+    f: Formula,
+    universe: dict[Sort, Sequence[Term]],
+    env: dict[Term, Term],
+    rank: dict[Term, int],
+) -> Formula:
+    """``f`` with every quantifier expanded over ``universe`` (the elements of
+    each sort, as constants): ∀ becomes a conjunction, ∃ a disjunction.
+    ``env`` maps terms to elements (the signature's constants, say), and
+    ``rank`` orders the elements of the ordered sort, so that ``=`` and ``≤``
+    between elements fold to true or false. What remains mentions only
+    relation atoms and the free variables."""
+
+    def term(t: Term) -> Term:
+        return env.get(t, t)
+
+    if isinstance(f, _Bool):
+        return f
     if isinstance(f, App):
-        return {f.rel.name}
-    out: set[str] = set()
-    for g in children(f):
-        out |= relations(g)
-    return out
+        return App(f.rel, tuple(term(t) for t in f.args))
+    if isinstance(f, Eq):
+        left, right = term(f.left), term(f.right)
+        if left is right:
+            return TRUE
+        if left in rank and right in rank:
+            return FALSE  # distinct elements
+        return Eq(left, right)
+    if isinstance(f, Le):
+        left, right = term(f.left), term(f.right)
+        if left in rank and right in rank:
+            return TRUE if rank[left] <= rank[right] else FALSE
+        return Le(left, right)
+    if isinstance(f, Not):
+        return not_(ground(f.arg, universe, env, rank))
+    if isinstance(f, And):
+        return and_(*(ground(g, universe, env, rank) for g in f.args))
+    if isinstance(f, Or):
+        return or_(*(ground(g, universe, env, rank) for g in f.args))
+    if isinstance(f, Implies):
+        return implies(ground(f.left, universe, env, rank), ground(f.right, universe, env, rank))
+    if isinstance(f, Iff):
+        return iff(ground(f.left, universe, env, rank), ground(f.right, universe, env, rank))
+    if isinstance(f, Ite):
+        return ite(*(ground(g, universe, env, rank) for g in (f.cond, f.then, f.other)))
+    if isinstance(f, Quant):
+        universal = isinstance(f, Forall)
+        stop = FALSE if universal else TRUE
+        parts = []
+        for combo in itertools.product(*(universe[v.sort] for v in f.vars)):
+            part = ground(f.body, universe, {**env, **dict(zip(f.vars, combo))}, rank)
+            if part is stop:
+                return stop
+            parts.append(part)
+        return and_(*parts) if universal else or_(*parts)
+    raise TypeError(f"not a formula: {f!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -366,9 +420,6 @@ class Structure:
     domains: dict[Sort, list[Any]]
     constants: dict[str, Any]
     relations: dict[str, set[tuple]] = field(default_factory=dict)
-
-    def copy(self) -> Structure:
-        return Structure(self.domains, self.constants, {k: set(v) for k, v in self.relations.items()})
 
 
 class _Emitter:
@@ -419,43 +470,53 @@ class _Emitter:
         raise TypeError(f"not a formula: {f!r}")
 
     def quant(self, f: Quant) -> str:
-        # ∀x̄. (R(x̄, ..) ∧ ..) → body loops over R's tuples rather than over
-        # every combination of the domains: the invariant's conjuncts are all
-        # guarded by a message, and a state has few messages.
+        # ∀x̄. (R(x̄, ..) ∧ g ∧ ..) → body loops over R's tuples rather than
+        # over every combination of the domains (the invariant's conjuncts are
+        # all guarded by a message, and a state has few messages), and tests
+        # each other guard as soon as its variables are bound.
         universal = isinstance(f, Forall)
         guards, body = _split(f.body, universal)
-        loops, filters = self.loops(f.vars, guards)
-        rest = " and ".join(self.expr(g) for g in filters)
-        inner = self.expr(body)
-        if universal:
-            inner = f"((not ({rest})) or {inner})" if rest else inner
-            return f"all({inner} {loops})"
-        inner = f"({rest} and {inner})" if rest else inner
-        return f"any({inner} {loops})"
+        clauses = self.clauses(f.vars, guards)
+        return f"{'all' if universal else 'any'}({self.expr(body)} {clauses})"
 
-    def loops(self, bound: Sequence[Var], guards: list[Formula]) -> tuple[str, list[Formula]]:
-        """Generator clauses binding ``bound``: from a guarding atom's tuples
-        where one binds a variable, else from the domain; and the guards left
-        to test."""
+    def clauses(self, bound: Sequence[Var], guards: list[Formula]) -> str:
+        """Generator clauses binding ``bound`` and testing ``guards``: a
+        variable is bound by the tuples of a guarding atom that mentions it,
+        else by its domain (first the variable of the guard closest to being
+        testable); each guard is tested as soon as its variables are bound."""
         todo = list(bound)
-        clauses: list[str] = []
         left = list(guards)
-        progress = True
-        while todo and progress:
-            progress = False
-            for g in left:
-                if isinstance(g, App) and any(t in todo for t in g.args):
-                    clause, binds, checks = self._from_atom(g, todo)
-                    clauses.append(clause)
-                    clauses += [f"if {c}" for c in checks]
-                    todo = [v for v in todo if v not in binds]
+        out: list[str] = []
+
+        def unbound(g: Formula) -> set[Var]:
+            return set(free_vars(g)) & set(todo)
+
+        def flush() -> None:
+            for g in list(left):
+                if not unbound(g):
+                    out.append(f"if {self.expr(g)}")
                     left.remove(g)
-                    progress = True
-                    break
-        for v in todo:
-            self.sorts.add(v.sort)
-            clauses.append(f"for {self.term(v)} in D_{v.sort.name}")
-        return " ".join(clauses), left
+
+        flush()
+        while todo:
+            atom = next((g for g in left if isinstance(g, App) and any(t in todo for t in g.args)), None)
+            if atom is not None:
+                clause, binds, checks = self._from_atom(atom, todo)
+                left.remove(atom)
+                out.append(clause)
+                out += [f"if {c}" for c in checks]
+                todo = [v for v in todo if v not in binds]
+            else:
+
+                def score(v: Var) -> int:
+                    return min((len(unbound(g)) for g in left if v in unbound(g)), default=len(bound) + 1)
+
+                v = min(todo, key=score)
+                todo.remove(v)
+                self.sorts.add(v.sort)
+                out.append(f"for {self.term(v)} in D_{v.sort.name}")
+            flush()
+        return " ".join(out)
 
     def _from_atom(self, g: App, todo: list[Var]) -> tuple[str, list[Var], list[str]]:
         self.rels.add(g.rel.name)
@@ -560,17 +621,6 @@ def compile_enumerator(
     lines.append(f"{indent}yield ({', '.join(em.term(v) for v in params)},)")
     source = f"def _f(S):\n{em.prelude()}\n" + "\n".join(lines) + "\n"
     return _compile(source, em.sorts, name)
-
-
-def evaluate(f: Formula, structure: Structure, env: dict[Var, Any] | None = None) -> bool:
-    """``f``'s truth in ``structure`` (free variables from ``env``); slow but simple."""
-    env = env or {}
-    params = list(env)
-    return compile_formula(f, params)(structure, *(env[v] for v in params))
-
-
-def tuples(structure: Structure, sorts: Sequence[Sort]) -> Iterable[tuple]:
-    return itertools.product(*(structure.domains[s] for s in sorts))
 
 
 # ---------------------------------------------------------------------------

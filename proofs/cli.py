@@ -1,0 +1,362 @@
+"""``paxoscope prove``: prove Paxos safe for every size, or show why not.
+
+Wired into ``paxoscope/cli.py`` with ``add_parser(subparsers)`` and
+``run(args)``; also runs on its own as ``python -m paxoscope.proofs.cli``
+(the same options as ``paxoscope prove``).
+
+Exit codes: 0 every obligation proven (or, with --crosscheck, the two
+encodings agree; with --explain, always), 1 an obligation failed or is
+unknown (or the cross-check found a difference), 2 bad usage.
+
+This module imports nothing heavy at the top: ``paxoscope --help`` and
+``paxoscope check`` must not pay for z3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_FAILED = 0, 1
+# With --crosscheck, Z3 itself also evaluates the proof's terms on every
+# Z3_EVERY-th state (about a tenth of a second each).
+Z3_EVERY = 1000
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def _seconds(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not x > 0 or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return x
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``prove`` subcommand to ``subparsers`` (argparse's)."""
+    p = subparsers.add_parser(
+        "prove",
+        help="prove the spec safe for every number of acceptors, ballots and values (Z3)",
+        description="Prove with Z3 that the inductive invariant of SPEC holds initially, is preserved by "
+        "every action and implies Consistency, for every number of acceptors, ballots and values. Each "
+        "obligation is reported on its own; a failed one is shown as a counterexample to induction, with "
+        "the explorer's verdict on whether its pre-state is reachable.",
+        epilog="SPEC: paxos (the only one with a proof model so far). Exit codes: 0 every obligation proven "
+        "(with --crosscheck: the encodings agree), 1 an obligation failed or is unknown (with --crosscheck: "
+        "a difference), 2 bad usage or input, 3 internal error.",
+    )
+    p.add_argument("spec", nargs="?", default="paxos", metavar="SPEC", help="the spec to prove (default: paxos)")
+    p.add_argument("--bug", metavar="NAME", help="prove a variant from the bug gallery (it must fail)")
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="Z3 time per query (default 2; one retry with twice as long)",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    out.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the invariant in readable math, a sentence per conjunct (no proof)",
+    )
+    cross = p.add_argument_group("cross-check of the proof model against the executable spec")
+    cross.add_argument(
+        "--crosscheck",
+        action="store_true",
+        help="instead of proving: compare invariant values and successors on every reachable state of a configuration",
+    )
+    cross.add_argument("--acceptors", type=_positive, metavar="N", help="acceptors a1..aN (default 3)")
+    cross.add_argument("--values", type=_positive, metavar="N", help="values v1..vN (default 2)")
+    cross.add_argument("--ballots", type=_positive, metavar="N", help="ballots 0..N-1 (default 3)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``paxoscope prove`` with parsed ``args``; returns the exit code.
+    Bad input raises ``ConfigError``."""
+    from .paxos import model_for
+
+    if args.spec != "paxos":
+        raise _config_error(f"prove has a proof model for the paxos spec only, not {args.spec!r}")
+    model = model_for(args.bug)
+    sizes = {"acceptors": args.acceptors, "values": args.values, "ballots": args.ballots}
+    if not args.crosscheck:
+        given = [k for k, v in sizes.items() if v is not None]
+        if given:
+            raise _config_error(f"--{given[0]} sets the configuration of --crosscheck; a proof covers every size")
+    if args.explain:
+        if args.json:
+            _out(json.dumps(explain_json(model), indent=2))
+        else:
+            _out(explain_text(model))
+        return EXIT_OK
+    if args.crosscheck:
+        return _crosscheck(model, args, {k: v for k, v in sizes.items() if v is not None})
+    from .obligations import prove
+
+    report = prove(model, timeout=args.timeout)
+    if args.json:
+        _out(json.dumps(report_json(report), indent=2))
+    else:
+        _out(report_text(report))
+    return EXIT_OK if report.verdict == "proven" else EXIT_FAILED
+
+
+def _config_error(message: str) -> Exception:
+    # Imported here: the spec package is not otherwise needed for a proof.
+    from ..spec.constants import ConfigError
+
+    return ConfigError(message)
+
+
+# ---------------------------------------------------------------------------
+# The proof report
+# ---------------------------------------------------------------------------
+
+
+def _title(spec: str, bug: str | None) -> str:
+    return f"{spec}{' --bug ' + bug if bug else ''}"
+
+
+def report_text(report: Any) -> str:
+    """The table of obligations, then each failure's counterexample."""
+    width = max(len("obligation"), *(len(o.name) for o in report.outcomes))
+    lines = [
+        f"prove {_title(report.spec, report.bug)} · every number of acceptors, ballots and values"
+        f" · Z3 {report.z3_version}",
+        "",
+        f"{'obligation':<{width}}  {'result':<7}  seconds",
+    ]
+    for o in report.outcomes:
+        lines.append(f"{o.name:<{width}}  {o.result:<7}  {o.seconds:7.3f}")
+    lines.append("")
+    n = len(report.outcomes)
+    if report.verdict == "proven":
+        lines.append(
+            f"PROVEN: all {n} obligations; the invariant holds initially, every action preserves it, "
+            f"and it implies Consistency ({report.seconds:.2f} s)"
+        )
+        return "\n".join(lines)
+    failed = [o for o in report.outcomes if o.result == "failed"]
+    unknown = [o for o in report.outcomes if o.result == "unknown"]
+    parts = []
+    if failed:
+        parts.append(f"{len(failed)} failed ({', '.join(o.name for o in failed)})")
+    if unknown:
+        parts.append(f"{len(unknown)} unknown ({', '.join(o.name for o in unknown)})")
+    lines.append(f"FAILED: {' and '.join(parts)} of {n} obligations ({report.seconds:.2f} s)")
+    for o in report.failed:
+        lines.append("")
+        lines.extend(_outcome_text(o))
+    return "\n".join(lines)
+
+
+def _outcome_text(o: Any) -> list[str]:
+    from ..explorer.render import trace_table
+
+    c = o.counterexample
+    if c is None:
+        return [f"{o.name} is {o.result}: {o.detail}"]
+    what = {
+        "initiation": "an initial state breaks the invariant",
+        "safety": "a state satisfying the invariant breaks Consistency",
+        "consecution": f"a counterexample to induction: {o.action} breaks {o.conjunct}",
+    }[o.kind]
+    lines = [f"{o.name} {o.result}: {what} ({_config(c.spec.config)}):"]
+    if o.detail:
+        lines.append(f"  ({o.detail})")
+    lines.append("")
+    trace = c.trace()
+    lines.append(trace_table(trace, {len(trace): f"{c.broken} fails here"}))
+    if c.note:
+        lines.append(f"  note: {c.note}")
+    lines.append("")
+    if c.reachable is True:
+        full = c.full_trace()
+        lines.append(f"reachable: this is a real bug, here is the trace from Init ({c.reach_note or 'it is Init'}):")
+        lines.append("")
+        lines.append(trace_table(full, {len(full): f"{c.broken} fails here"}))
+    elif c.reachable is False:
+        lines.append(f"unreachable: the invariant is too weak here (no run reaches this pre-state: {c.reach_note})")
+        if c.real is not None:
+            lines.append(
+                f"but the explorer finds {o.name} failing on a reachable step of this configuration, "
+                "so the protocol is wrong all the same; the trace from Init:"
+            )
+            lines.append("")
+            lines.append(trace_table(c.real, {len(c.real): f"{c.broken} fails here"}))
+    else:
+        lines.append(f"reachability not decided: {c.reach_note}")
+    return lines
+
+
+def _config(cfg: dict[str, Any]) -> str:
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'s' * (n != 1)}"
+
+    quorums = "{" + ", ".join("{" + ",".join(q) + "}" for q in cfg["quorums"]) + "}"
+    return (
+        f"{plural(cfg['acceptors'], 'acceptor')}, {plural(cfg['values'], 'value')}, "
+        f"ballots 0..{cfg['ballots'] - 1}, quorums {quorums}"
+    )
+
+
+def report_json(report: Any) -> dict[str, Any]:
+    from ..explorer.render import trace_json
+
+    def cex(o: Any) -> dict[str, Any] | None:
+        c = o.counterexample
+        if c is None:
+            return None
+        return {
+            "obligation": o.name,
+            "broken": c.broken,
+            "config": c.spec.config,
+            "trace": trace_json(c.trace()),
+            "note": c.note,
+            "reachable": c.reachable,
+            "reachability": c.reach_note,
+            "trace_from_init": trace_json(c.full_trace()) if c.reachable else None,
+            "reachable_failure": trace_json(c.real) if c.real is not None else None,
+        }
+
+    return {
+        "verdict": report.verdict,
+        "spec": report.spec,
+        "bug": report.bug,
+        "obligations": [
+            {"name": o.name, "result": o.result, "seconds": round(o.seconds, 4), "kind": o.kind, "detail": o.detail}
+            for o in report.outcomes
+        ],
+        "failed": [o.name for o in report.failed],
+        "counterexamples": [x for x in (cex(o) for o in report.failed) if x is not None],
+        "seconds": round(report.seconds, 4),
+        "z3_version": report.z3_version,
+    }
+
+
+# ---------------------------------------------------------------------------
+# --explain
+# ---------------------------------------------------------------------------
+
+
+def explain_text(model: Any) -> str:
+    import textwrap
+
+    from .logic import show
+    from .paxos import DEFINITIONS, EXPLANATIONS, pre_view
+
+    def wrap(text: str, indent: str) -> str:
+        return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent)
+
+    pre = pre_view()
+    lines = [
+        f"The inductive invariant of {_title(model.name, model.bug)}, conjunct by conjunct.",
+        "",
+        "Sorts: Acceptor, Ballot (totally ordered by ≤, with -1 below every ballot), Value (with None),",
+        "Quorum (member(a, q); any two quorums share an acceptor). The variables are relations:",
+        "maxBal(a, b) means maxBal[a] = b (so for maxVBal, maxVal), msg1a(b), msg1b(a, b, mbal, mval),",
+        "msg2a(b, v) and msg2b(a, b, v) mean that message was sent.",
+        "",
+    ]
+    for name, f in model.invariant(pre).items():
+        lines.append(f"{name}")
+        lines.append(wrap(EXPLANATIONS.get(name, ""), "  "))
+        lines.append(wrap(show(f), "    "))
+        lines.append("")
+    lines.append("where")
+    for name, text in DEFINITIONS.items():
+        lines.append(wrap(f"{name}: {text}", "  "))
+    lines.append("")
+    lines.append("Consistency (what the invariant must imply): at most one value is chosen.")
+    lines.append(wrap(show(model.consistency(pre)), "    "))
+    lines.append("")
+    lines.append("Axioms:")
+    for name, f in model.axioms().items():
+        lines.append(wrap(f"{name}: {show(f)}", "  "))
+    return "\n".join(lines)
+
+
+def explain_json(model: Any) -> dict[str, Any]:
+    from .logic import show
+    from .paxos import EXPLANATIONS, pre_view
+
+    pre = pre_view()
+    return {
+        "spec": model.name,
+        "bug": model.bug,
+        "conjuncts": [
+            {"name": n, "meaning": EXPLANATIONS.get(n, ""), "formula": show(f)} for n, f in model.invariant(pre).items()
+        ],
+        "consistency": show(model.consistency(pre)),
+        "axioms": {n: show(f) for n, f in model.axioms().items()},
+    }
+
+
+# ---------------------------------------------------------------------------
+# --crosscheck
+# ---------------------------------------------------------------------------
+
+
+def _crosscheck(model: Any, args: argparse.Namespace, sizes: dict[str, int]) -> int:
+    from .crosscheck import crosscheck, report_json, report_text
+
+    progress = None
+    if sys.stderr.isatty() and not args.json:
+
+        def progress(p: Any) -> None:
+            sys.stderr.write(f"\r\x1b[K  {p.states:,} states · queue {p.queue:,} · {p.seconds:.0f} s")
+            sys.stderr.flush()
+
+    try:
+        report = crosscheck(model, **sizes, z3_every=Z3_EVERY, progress=progress)
+    finally:
+        if progress is not None:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+    _out(json.dumps(report_json(report), indent=2) if args.json else report_text(report))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _out(text: str) -> None:
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m paxoscope.proofs.cli [SPEC] [options]``: ``paxoscope prove`` on its own."""
+    parser = argparse.ArgumentParser(prog="paxoscope")
+    sub = parser.add_subparsers(dest="command")
+    add_parser(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(["prove", *argv])
+    try:
+        return run(args)
+    except Exception as exc:
+        from ..spec.constants import ConfigError
+
+        if not isinstance(exc, ConfigError):
+            raise
+        print(f"paxoscope prove: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

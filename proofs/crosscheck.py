@@ -1,0 +1,294 @@
+"""Cross-check the proof model against the executable spec, state by state.
+
+A proof is only as good as the model it is about. This module makes sure the
+formulas given to Z3 describe the protocol that ``spec/paxos.py`` runs, on
+every reachable state of a configuration:
+
+(a) each conjunct of the invariant (and Consistency), evaluated on the state,
+    has the same truth value as the spec's Python predicate of that name;
+(b) the successors the model's transition relation allows (every parameter
+    tuple of every action whose guard holds, with the action's updates
+    applied) are exactly ``spec.next``'s successors, action labels included;
+
+and Init defines exactly ``spec.init()``'s states. The formulas evaluated are
+the very objects ``proofs/smt.py`` hands to Z3 (``proofs/logic.py`` compiles
+them to Python), so a difference here is a difference in what was proved.
+
+No z3 is needed, and none is imported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..spec.base import Action, action
+from ..spec.paxos import Paxos, PaxosState
+from .concrete import NotAState, apply_updates, empty_structure, materialize, spec_class, state_of, structure_of
+from .logic import compile_enumerator, compile_formula
+from .paxos import PaxosModel, pre_view
+
+
+@dataclass
+class Mismatch:
+    """Where the two encodings part: ``kind`` is "init", "conjunct" or "successors"."""
+
+    kind: str
+    state: PaxosState | None
+    detail: str
+
+
+@dataclass
+class CrossReport:
+    spec: str
+    bug: str | None
+    config: dict[str, Any]
+    states: int = 0
+    transitions: int = 0  # (action, successor) pairs compared
+    evaluations: int = 0  # conjunct values compared
+    seconds: float = 0.0
+    complete: bool = True  # False: stopped at max_states
+    compared: list[str] = field(default_factory=list)  # conjuncts both sides have
+    proof_only: list[str] = field(default_factory=list)  # conjuncts only the proof model has
+    falsified: dict[str, int] = field(default_factory=dict)  # conjunct -> states where it is false
+    mismatches: list[Mismatch] = field(default_factory=list)
+    mismatch_count: int = 0
+    z3_states: int = 0  # states on which Z3 itself evaluated the formulas
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatch_count == 0
+
+
+class _OnView:
+    """A conjunct of ``spec/paxos_invariants.py`` applied to a shared view."""
+
+    def __init__(self, f: Callable[[Any], bool]):
+        self.f = f
+
+
+@dataclass
+class Progress:
+    states: int
+    queue: int
+    seconds: float
+
+
+class _Checker:
+    def __init__(self, model: PaxosModel, spec: Paxos, max_mismatches: int):
+        self.model, self.spec = model, spec
+        self.base = empty_structure(spec)
+        pre = pre_view()
+        formulas = {**model.invariant(pre), "Consistency": model.consistency(pre)}
+        self.conjuncts = {name: compile_formula(f, (), name=name) for name, f in formulas.items()}
+        python = dict(spec.invariants)
+        self.view = None
+        from ..spec import paxos_invariants as pinv
+
+        view = getattr(pinv, "_View", None)
+        if view is not None and type(spec).invariants is Paxos.invariants:
+            # The spec's conjuncts are CONJUNCTS applied to one _View of the
+            # state: build the view once per state, not once per conjunct.
+            self.view = view
+            for name, g in pinv.CONJUNCTS.items():
+                python[name] = _OnView(g)
+        self.pairs = [(n, f, python[n]) for n, f in self.conjuncts.items() if n in python]
+        self.proof_only = [(n, f) for n, f in self.conjuncts.items() if n not in python]
+        self.actions = []
+        for act in model.actions():
+            enum = compile_enumerator(act.params, act.guard, name=f"{act.name} guard")
+            shown = [(p.name, i) for i, p in enumerate(act.params) if p.name in act.shown]
+            shown.sort(key=lambda x: act.shown.index(x[0]))
+            self.actions.append((act, enum, shown))
+        self.max_mismatches = max_mismatches
+
+    def successors(self, st) -> tuple[set[tuple[Action, PaxosState]], list[str]]:
+        out: set[tuple[Action, PaxosState]] = set()
+        problems = []
+        for act, enum, shown in self.actions:
+            for values in enum(st):
+                env = dict(zip(act.params, values))
+                label = action(act.name, **{name: values[i] for name, i in shown})
+                post = apply_updates(st, act.updates, env)
+                try:
+                    out.add((label, state_of(self.spec, post)))
+                except NotAState as exc:
+                    problems.append(f"{label} leads to no state of the spec: {exc}")
+        return out, problems
+
+
+def crosscheck(
+    model: PaxosModel,
+    acceptors: int = 3,
+    values: int = 2,
+    ballots: int = 3,
+    quorums: list[list[str]] | None = None,
+    *,
+    max_states: int | None = None,
+    max_mismatches: int = 10,
+    z3_every: int = 0,
+    progress: Callable[[Progress], None] | None = None,
+) -> CrossReport:
+    """Compare ``model`` with its executable twin (``spec_class(model)``) on
+    every reachable state of the given configuration; see the module doc.
+
+    With ``z3_every`` = k > 0, every k-th state (the first included) is also
+    evaluated by Z3 itself (``proofs.z3eval``): the SMT-LIB terms of the
+    proof against the Python reading of the same formulas."""
+    spec = spec_class(model)(acceptors=acceptors, values=values, ballots=ballots, quorums=quorums)
+    c = _Checker(model, spec, max_mismatches)
+    report = CrossReport(
+        spec=model.name,
+        bug=model.bug,
+        config=spec.config,
+        compared=[n for n, _, _ in c.pairs],
+        proof_only=[n for n, _ in c.proof_only],
+        falsified={n: 0 for n in c.conjuncts},
+    )
+    oracle = None
+    if z3_every > 0:
+        from .z3eval import Z3Oracle
+
+        oracle = Z3Oracle(model, c.base)
+        enumerators = [(act, enum) for act, enum, _ in c.actions]
+    start = time.perf_counter()
+
+    def mismatch(kind: str, s: PaxosState | None, detail: str) -> None:
+        report.mismatch_count += 1
+        if len(report.mismatches) < max_mismatches:
+            report.mismatches.append(Mismatch(kind, s, detail))
+
+    # Init
+    inits = set(spec.init())
+    try:
+        model_init = {state_of(spec, materialize(model.init_view(), c.base))}
+    except NotAState as exc:
+        model_init = set()
+        mismatch("init", None, f"the model's Init is no state of the spec: {exc}")
+    if model_init and model_init != inits:
+        mismatch("init", next(iter(inits)), "the model's Init and the spec's initial states differ")
+
+    seen: set[PaxosState] = set(inits)
+    frontier = list(inits)
+    last = start
+    while frontier:
+        next_frontier: list[PaxosState] = []
+        for s in frontier:
+            st = structure_of(spec, s, c.base)
+            view = c.view(spec, s) if c.view is not None else None
+            # (a) conjunct by conjunct
+            for name, f, g in c.pairs:
+                z = f(st)
+                if not z:
+                    report.falsified[name] += 1
+                if z != bool(g.f(view) if isinstance(g, _OnView) else g(s)):
+                    mismatch(
+                        "conjunct",
+                        s,
+                        f"{name} is {z} in the proof model but {not z} in the spec",
+                    )
+            for name, f in c.proof_only:
+                if not f(st):
+                    report.falsified[name] += 1
+            report.evaluations += len(c.pairs)
+            # (b) successors
+            ours, problems = c.successors(st)
+            theirs = set(spec.next(s))
+            report.transitions += len(theirs)
+            for p in problems:
+                mismatch("successors", s, p)
+            if ours != theirs:
+                mismatch("successors", s, _difference(ours, theirs))
+            if oracle is not None and report.states % z3_every == 0:
+                report.z3_states += 1
+                for p in oracle.check(st, enumerators):
+                    mismatch("z3", s, p)
+            for _, t in theirs:
+                if t not in seen:
+                    seen.add(t)
+                    next_frontier.append(t)
+            report.states += 1
+            if max_states is not None and report.states >= max_states:
+                report.complete = False
+                next_frontier = []
+                break
+            if progress is not None and report.states % 500 == 0:
+                now = time.perf_counter()
+                if now - last >= 0.25:
+                    last = now
+                    progress(Progress(report.states, len(next_frontier), now - start))
+        frontier = next_frontier
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _difference(ours: set, theirs: set) -> str:
+    def show(pairs: set) -> str:
+        labels = sorted({str(a) for a, _ in pairs})
+        more = f" and {len(labels) - 3} more" if len(labels) > 3 else ""
+        return ", ".join(labels[:3]) + more
+
+    parts = []
+    missing = theirs - ours
+    extra = ours - theirs
+    if missing:
+        parts.append(f"the spec takes steps the proof model does not: {show(missing)}")
+    if extra:
+        parts.append(f"the proof model takes steps the spec does not: {show(extra)}")
+    return "; ".join(parts)
+
+
+def report_text(r: CrossReport) -> str:
+    cfg = r.config
+
+    def n(k: int, word: str) -> str:
+        return f"{k} {word}{'s' * (k != 1)}"
+
+    lines = [
+        f"cross-check of the proof model against the executable spec ({r.spec}"
+        f"{' --bug ' + r.bug if r.bug else ''}: {n(cfg['acceptors'], 'acceptor')}, {n(cfg['values'], 'value')}, "
+        f"ballots 0..{cfg['ballots'] - 1})",
+        f"  {r.states:,} reachable states{'' if r.complete else ' (stopped at --max-states)'}, "
+        f"{r.transitions:,} steps compared, {r.evaluations:,} conjunct values compared, {r.seconds:.1f} s",
+        f"  conjuncts compared: {', '.join(r.compared)}",
+    ]
+    if r.z3_states:
+        lines.append(
+            f"  Z3 itself evaluated the proof's terms on {r.z3_states:,} of the states: "
+            "conjuncts, guards and post-states"
+        )
+    if r.proof_only:
+        lines.append(f"  only in the proof model (evaluated, nothing to compare): {', '.join(r.proof_only)}")
+    false = {n: k for n, k in r.falsified.items() if k}
+    if false:
+        lines.append("  false in some reachable state: " + ", ".join(f"{n} ({k:,})" for n, k in false.items()))
+    if r.ok:
+        lines.append("OK: the two encodings agree on every state and every step")
+    else:
+        lines.append(f"MISMATCH: {r.mismatch_count:,} difference{'s' * (r.mismatch_count != 1)}; the first:")
+        for m in r.mismatches:
+            where = "" if m.state is None else f" (in state {m.state})"
+            lines.append(f"  {m.kind}: {m.detail}{where}")
+    return "\n".join(lines)
+
+
+def report_json(r: CrossReport) -> dict[str, Any]:
+    return {
+        "verdict": "agree" if r.ok else "mismatch",
+        "spec": r.spec,
+        "bug": r.bug,
+        "config": r.config,
+        "states": r.states,
+        "complete": r.complete,
+        "transitions": r.transitions,
+        "evaluations": r.evaluations,
+        "seconds": round(r.seconds, 3),
+        "compared": r.compared,
+        "proof_only": r.proof_only,
+        "falsified": r.falsified,
+        "z3_states": r.z3_states,
+        "mismatch_count": r.mismatch_count,
+        "mismatches": [{"kind": m.kind, "detail": m.detail} for m in r.mismatches],
+    }

@@ -1,0 +1,346 @@
+"""The Z3 proof of Paxos, its counterexamples to induction, and the cross-check.
+
+What is pinned here: Paxos's invariant is proven inductive for every size,
+obligation by obligation; every variant of the bug gallery fails, at the
+obligations listed below, with a concrete counterexample that the explorer
+shows to be a real bug; the proof model and the executable spec agree state
+by state and step by step, and a deliberately wrong proof model (one that
+still proves!) is caught by that comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from paxoscope.proofs import logic as L
+from paxoscope.proofs.cli import add_parser, main
+from paxoscope.proofs.crosscheck import crosscheck, report_text
+from paxoscope.proofs.obligations import SOLVER_OPTIONS, Prover, prove
+from paxoscope.proofs.paxos import BUG_MODELS, A, B, PaxosModel, TwoProposalsPerBallot, maxBal, model_for, pre_view
+from paxoscope.proofs.smt import solve
+from paxoscope.spec.bugs import BUGS
+from paxoscope.spec.paxos_invariants import CONJUNCTS
+
+ACTIONS = ["Phase1a", "Phase1b", "Phase2a", "Phase2b"]
+
+# The obligations each variant of the gallery fails (every other one is proven).
+FAILS = {
+    "non-intersecting-quorums": {"safety"},
+    "ignore-reported-values": {"Phase2a/Msg2aSafe"},
+    "any-reported-value": {"Phase2a/Msg2aSafe"},
+    "promise-not-kept": {"Phase1b/Msg1bBelowPromise"},
+    "accept-below-promise": {
+        "Phase2b/AccNoVoteAboveVBal",
+        "Phase2b/Msg1bBelowPromise",
+        "Phase2b/Msg1bHidesNoVote",
+        "Phase2b/Msg2aSafe",
+        "Phase2b/Msg2bAtMostVBal",
+        "Phase2b/Msg2bBelowPromise",
+    },
+    "two-proposals-per-ballot": {"Phase2a/Msg2aUnique"},
+    "amnesia-restart": {
+        "Restart/AccNoVoteAboveVBal",
+        "Restart/Msg1bBelowPromise",
+        "Restart/Msg2aSafe",
+        "Restart/Msg2bAtMostVBal",
+        "Restart/Msg2bBelowPromise",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def paxos_report():
+    return prove(model_for())
+
+
+# ---------------------------------------------------------------------------
+# The proof
+# ---------------------------------------------------------------------------
+
+
+def test_paxos_is_proven_obligation_by_obligation(paxos_report):
+    r = paxos_report
+    conjuncts = list(PaxosModel().invariant(pre_view()))
+    expected = ["initiation", *(f"{a}/{c}" for a in ACTIONS for c in conjuncts), "safety"]
+    assert [o.name for o in r.outcomes] == expected
+    assert all(o.result == "proven" for o in r.outcomes)
+    assert r.verdict == "proven" and r.failed == []
+
+
+def test_the_proof_uses_every_conjunct_of_the_spec_by_name():
+    conjuncts = set(model_for().invariant(pre_view()))
+    assert set(CONJUNCTS) <= conjuncts
+    # What the proof may add: TypeOK (the spec's invariant of that name) and
+    # Msg2bBelowPromise (until the spec has it too).
+    assert conjuncts - set(CONJUNCTS) <= {"TypeOK", "Msg2bBelowPromise"}
+
+
+def test_no_obligation_is_proven_vacuously():
+    # Each action is enabled in some state that satisfies the invariant, so
+    # no consecution obligation holds merely because its hypotheses clash.
+    p = Prover(model_for())
+    for act in model_for().actions():
+        assert solve([p.z_base, p.tr(act.guard)], 5.0, options=SOLVER_OPTIONS).result == "sat", act.name
+
+
+def test_unknown_is_reported_as_unknown_never_as_proven():
+    p = Prover(model_for(), timeout=1e-4)
+    safety = next(ob for ob in p.obligations if ob.name == "safety")
+    out = p.discharge(safety)
+    assert out.result == "unknown"
+    assert "no counterexample in the small universes" in out.detail
+
+
+def test_a_frame_obligation_is_still_answered_by_z3_with_its_conjunct_only():
+    p = Prover(model_for())
+    ob = next(ob for ob in p.obligations if ob.name == "Phase1a/Msg2aSafe")
+    assert ob.framed
+    assert len(p.query(ob)) == 2
+    assert p.discharge(ob).result == "proven"
+    assert not next(ob for ob in p.obligations if ob.name == "Phase2a/Msg2aSafe").framed
+
+
+# ---------------------------------------------------------------------------
+# The bug gallery, proved wrong
+# ---------------------------------------------------------------------------
+
+
+def test_every_variant_of_the_gallery_has_a_proof_model():
+    assert set(BUG_MODELS) == set(BUGS) == set(FAILS)
+
+
+@pytest.mark.parametrize("name", list(FAILS))
+def test_each_bug_fails_its_obligations_with_a_real_counterexample(name):
+    r = prove(model_for(name), timeout=1.0)
+    assert r.verdict == "failed"
+    assert {o.name for o in r.failed} == FAILS[name]
+    assert all(o.result == "failed" for o in r.failed)
+    first = r.failed[0]
+    c = first.counterexample
+    spec = c.spec
+    assert type(spec) is BUGS[name]
+    # The pre-state satisfies the spec's invariant ...
+    assert spec.invariants["Inv"](c.pre)
+    if c.action is None:
+        assert first.kind == "safety" and not spec.invariants["Consistency"](c.pre)
+    else:
+        # ... the step is one the spec takes, and the post-state breaks the conjunct.
+        assert (c.action, c.post) in set(spec.next(c.pre))
+        assert not spec.invariants[c.broken](c.post)
+    # The explorer shows the failure is real: the pre-state is reachable, or
+    # another reachable step fails the same obligation.
+    assert c.reachable is True or c.real is not None
+    if c.reachable:
+        from paxoscope.explorer.trace import validate
+
+        assert validate(spec, c.full_trace()) is None
+
+
+def test_a_counterexample_to_induction_is_printed_with_the_trace_table(capsys):
+    assert main(["--bug", "promise-not-kept"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"\nPhase1b/Msg1bBelowPromise +failed", out)
+    assert "a counterexample to induction: Phase1b breaks Msg1bBelowPromise" in out
+    assert "1  a state satisfying Inv" in out
+    assert "Phase1b(a=a1, b=0)" in out
+    assert "<< Msg1bBelowPromise fails here" in out
+    assert "reachable: this is a real bug, here is the trace from Init" in out
+    assert "1  Init" in out
+
+
+class WithoutMsg2aSafe(PaxosModel):
+    """Paxos with an invariant too weak to prove it: Msg2aSafe left out."""
+
+    def invariant(self, S):
+        return {n: f for n, f in super().invariant(S).items() if n != "Msg2aSafe"}
+
+
+def test_a_too_weak_invariant_is_told_apart_from_a_bug():
+    from paxoscope.proofs.cli import report_text as text
+
+    r = prove(WithoutMsg2aSafe(), timeout=1.0)
+    assert "safety" in {o.name for o in r.failed}
+    safety = next(o for o in r.failed if o.name == "safety")
+    c = safety.counterexample
+    assert not c.spec.invariants["Consistency"](c.pre)
+    # Paxos is correct: no run reaches the state, nor any other that breaks Consistency.
+    assert c.reachable is False and c.real is None
+    out = text(r)
+    assert "unreachable: the invariant is too weak here" in out
+    assert "wrong all the same" not in out
+
+
+# ---------------------------------------------------------------------------
+# The cross-check against the executable spec
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes, states", [((3, 1, 2), 1681), ((2, 2, 3), 1501)])
+def test_the_proof_model_agrees_with_the_spec_on_every_reachable_state(sizes, states):
+    r = crosscheck(model_for(), *sizes)
+    assert r.ok, report_text(r)
+    assert r.states == states and r.complete
+    assert r.transitions > 4 * states
+    assert set(r.compared) == {*CONJUNCTS, "TypeOK", "Consistency"} - set(r.proof_only)
+    assert set(r.proof_only) <= {"Msg2bBelowPromise"}
+    assert r.evaluations == states * len(r.compared)
+    assert not any(r.falsified.values())
+
+
+def test_z3_itself_reads_the_proof_terms_as_the_python_evaluator_does():
+    r = crosscheck(model_for(), 2, 2, 2, z3_every=12)
+    assert r.ok, report_text(r)
+    assert r.z3_states == 13
+
+
+@pytest.mark.parametrize("name", list(FAILS))
+def test_each_bug_model_agrees_with_its_executable_twin(name):
+    sizes = (2, 1, 2) if name == "amnesia-restart" else (2, 2, 2)
+    r = crosscheck(model_for(name), *sizes)
+    assert r.ok, report_text(r)
+
+
+def test_the_cross_check_compares_conjuncts_where_they_are_false():
+    # On the gallery's reachable states the conjuncts are false here and
+    # there: the comparison of (a) is not a comparison of constants.
+    r = crosscheck(model_for("promise-not-kept"), 2, 2, 2)
+    assert r.ok
+    assert r.falsified["Msg1bBelowPromise"] > 0 and r.falsified["Consistency"] > 0
+
+
+class StrictPhase2b(PaxosModel):
+    """A wrong encoding: Phase2b's guard b ≥ maxBal[a] written as b > maxBal[a]."""
+
+    def phase2b_promise_ok(self, a, b, n):
+        return L.and_(maxBal(a, n), L.lt(n, b))
+
+
+def test_a_wrong_encoding_that_still_proves_is_caught_by_the_cross_check():
+    # Only strengthening a guard, it keeps the invariant inductive ...
+    assert prove(StrictPhase2b(), counterexamples=False).verdict == "proven"
+    # ... but it is not the protocol the spec runs.
+    r = crosscheck(StrictPhase2b(), 2, 2, 2)
+    assert not r.ok
+    kinds = {m.kind for m in r.mismatches}
+    assert kinds == {"successors"}
+    assert "the spec takes steps the proof model does not: Phase2b" in r.mismatches[0].detail
+
+
+class LaxMsg2aUnique(TwoProposalsPerBallot):
+    """A wrong conjunct (Msg2aUnique that says nothing), on the variant that breaks it."""
+
+    def invariant(self, S):
+        return {**super().invariant(S), "Msg2aUnique": L.TRUE}
+
+
+def test_a_conjunct_that_means_something_else_is_caught_by_the_cross_check():
+    r = crosscheck(LaxMsg2aUnique(), 1, 2, 1, max_mismatches=3)
+    assert not r.ok
+    assert {m.kind for m in r.mismatches} == {"conjunct"}
+    assert "Msg2aUnique is True in the proof model but False in the spec" in r.mismatches[0].detail
+
+
+# ---------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------
+
+
+def test_prove_json_report(capsys):
+    assert main(["paxos", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == "proven" and doc["spec"] == "paxos" and doc["bug"] is None
+    assert len(doc["obligations"]) == 54
+    assert {"name", "result", "seconds"} <= set(doc["obligations"][0])
+    assert {o["result"] for o in doc["obligations"]} == {"proven"}
+
+
+def test_prove_json_report_of_a_bug(capsys):
+    assert main(["--bug", "two-proposals-per-ballot", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == "failed" and doc["failed"] == ["Phase2a/Msg2aUnique"]
+    (cex,) = doc["counterexamples"]
+    assert cex["reachable"] is True
+    assert cex["trace"][-1]["action"].startswith("Phase2a(b=0, v=")
+    assert cex["trace_from_init"][0]["action"] is None
+
+
+def test_explain_prints_each_conjunct_in_words_and_math(capsys):
+    assert main(["--explain"]) == 0
+    out = capsys.readouterr().out
+    for name in [*CONJUNCTS, "TypeOK"]:
+        assert f"\n{name}\n" in out
+    assert "Every proposal is safe" in out
+    assert "∀b, v. msg2a(b, v) ⇒ (∀c. c ≠ -1 ∧ c < b ⇒ (∃q." in out
+
+
+def test_crosscheck_from_the_command(capsys):
+    assert main(["--crosscheck", "--acceptors", "2", "--values", "1", "--ballots", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "OK: the two encodings agree on every state and every step" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["twophase"], "proof model for the paxos spec only"),
+        (["--bug", "nope"], "unknown bug 'nope'"),
+        (["--acceptors", "2"], "--acceptors sets the configuration of --crosscheck"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_bad_timeout_is_rejected_by_the_parser():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit) as exc:
+        parser.parse_args(["prove", "--timeout", "0"])
+    assert exc.value.code == 2
+
+
+def test_only_the_proof_imports_z3():
+    code = (
+        "import sys, paxoscope.cli, paxoscope.proofs.cli, paxoscope.proofs.crosscheck; "
+        "from paxoscope.proofs.cli import explain_text; from paxoscope.proofs.paxos import model_for; "
+        "explain_text(model_for()); print('z3' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_the_module_runs_on_its_own():
+    done = subprocess.run([sys.executable, "-m", "paxoscope.proofs.cli", "paxos"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "PROVEN: all 54 obligations" in done.stdout
+
+
+def test_grounding_folds_the_order_and_keeps_the_atoms():
+    x, y = L.Const("b0", B), L.Const("b1", B)
+    (a,) = L.variables("a", A)
+    universe = {B: [x, y], A: [L.Const("a0", A)]}
+    f = L.forall([a], L.implies(maxBal(a, y), L.le(x, y)))
+    assert L.ground(f, universe, {}, {x: 0, y: 1, universe[A][0]: 0}) is L.TRUE
+    g = L.exists([a], maxBal(a, x))
+    grounded = L.ground(g, universe, {}, {x: 0, y: 1, universe[A][0]: 0})
+    assert isinstance(grounded, L.App) and grounded.args == (universe[A][0], x)
+
+
+def test_houdini_templates_can_express_the_invariant():
+    # Inference itself takes a minute or two (benchmarks/prove.py --houdini);
+    # here: the templates cover the shapes the hand-written invariant uses.
+    from paxoscope.proofs.houdini import templates
+
+    names = templates(PaxosModel())
+    assert "∀b, v, w. msg2a(b, v) ∧ msg2a(b, w) ⇒ v = w" in names  # Msg2aUnique
+    assert "∀a, b, v. msg2b(a, b, v) ⇒ msg2a(b, v)" in names  # Msg2bHas2a
+    assert any(n.startswith("∀b, v. msg2a(b, v) ⇒ (∀c. c ≠ -1 ∧ c < b ⇒ (∃q.") for n in names)  # Msg2aSafe
+    assert not any(n.endswith("⇒ b ≤ c ∨ c ≤ b") for n in names)  # tautologies are left out
