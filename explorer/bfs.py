@@ -61,6 +61,7 @@ class Result:
     never_enabled: list[str] = field(default_factory=list)
     witnesses: dict[str, int | None] = field(default_factory=dict)  # name -> depth first seen
     max_queue: int = 0
+    digest: str | None = None
 
     @property
     def collision_probability(self) -> float | None:
@@ -160,18 +161,26 @@ def check(
     max_states: int | None = None,
     deadlock: bool = False,
     progress: Callable[[Progress], None] | None = None,
+    digest: bool = False,
 ) -> Result:
-    """Explore every reachable state of ``spec`` breadth-first; see the module doc."""
+    """Explore every reachable state of ``spec`` breadth-first; see the module doc.
+
+    ``digest`` (which implies ``exact``) also computes ``Result.digest``, a
+    hash of the reachable set that does not depend on the order of search,
+    on the process, or on Python's hash seed: the drift gate pins it."""
+    if digest:
+        exact = True
     checks = select_checks(spec, properties)
     if symmetry and spec.symmetry is None:
         raise ConfigError(f"spec {spec.name!r} declares no symmetry")
     if max_states is not None and max_states < 1:
         raise ConfigError(f"--max-states must be at least 1, not {max_states}")
-    return _Search(spec, checks, symmetry, exact, max_states, deadlock, progress).run()
+    result = _Search(spec, checks, symmetry, exact, max_states, deadlock, progress, digest).run()
+    return result
 
 
 class _Search:
-    def __init__(self, spec, checks, symmetry, exact, max_states, deadlock, progress):
+    def __init__(self, spec, checks, symmetry, exact, max_states, deadlock, progress, digest=False):
         self.spec = spec
         self.checks = checks
         self.symmetry = symmetry
@@ -179,6 +188,7 @@ class _Search:
         self.max_states = max_states
         self.deadlock = deadlock
         self.progress = progress
+        self.digest = digest
         self._cut = False
         self.key = self._key_function()
         self.parent: dict[Any, Any] = {}
@@ -399,7 +409,19 @@ class _Search:
         raise AssertionError("the bad step did not replay: is the symmetry a true symmetry of the spec?")
 
     def _result(self, verdict: str, violation: Violation | None) -> Result:
+        digest = None
+        if self.digest and verdict != "interrupted":
+            import hashlib
+            import json
+
+            from .trace import plain
+
+            h = hashlib.sha256()
+            for line in sorted(json.dumps(plain(k), sort_keys=True, default=repr) for k in self.parent):
+                h.update(line.encode() + b"\n")
+            digest = h.hexdigest()
         return Result(
+            digest=digest,
             spec=self.spec.name,
             config=self.spec.config,
             verdict=verdict,

@@ -32,6 +32,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     p.add_argument("--replay", metavar="SCHEDULE", help="run one printed schedule instead")
     p.add_argument("--no-coverage", action="store_true", help="skip the spec -> implementation coverage walk")
     p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per batch of schedules")
 
 
 def run(args: argparse.Namespace, out: Any = print) -> int:
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace, out: Any = print) -> int:
     from .abstraction import spec_for
 
     reachable = cov.states[1] if cov else None
+    if args.junit:
+        _write_junit(args, report, cov, cov_sym)
     if args.json:
         out(json.dumps(_json(args, config, report, cov, cov_sym, reachable, spec_for(config)), indent=2))
     else:
@@ -124,6 +127,32 @@ def _text(report, cov, cov_sym, reachable, flags: str) -> str:
         for miss in cov.missed:
             lines.append(f"  not realised: {miss}")
     return "\n".join(lines)
+
+
+BATCH = 100
+
+
+def _write_junit(args: argparse.Namespace, report, cov, cov_sym) -> None:
+    """A case per batch of BATCH schedules (the failing one, if any, last),
+    and one per coverage figure."""
+    from ..explorer.junit import Case, write_junit
+
+    label = f"{args.acceptors}a{args.values}v{args.ballots}b" + (f".{args.bug}" if args.bug else "")
+    cls = f"paxoscope.conform.{label}"
+    cases = []
+    for start in range(0, report.schedules, BATCH):
+        end = min(start + BATCH, report.schedules)
+        case = Case(f"schedules {start + 1}-{end}", cls)
+        if report.verdict != "ok" and end == report.schedules:
+            case.failure = report.failure
+        cases.append(case)
+    for name, c in (("coverage", cov), ("coverage up to symmetry", cov_sym)):
+        if c is not None:
+            case = Case(name, cls, output=f"states {_ratio(c.states)}; transitions {_ratio(c.transitions)}")
+            if c.states[0] < c.states[1] or c.transitions[0] < c.transitions[1]:
+                case.failure = f"not every spec state and transition was realised: {case.output}"
+            cases.append(case)
+    write_junit(args.junit, f"paxoscope conform {label}", cases, 0.0)
 
 
 def _ratio(pair: tuple[int, int]) -> str:

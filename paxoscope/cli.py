@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit codes: 0 verified (also when --max-states stopped the search early: the verdict then "
         "says 'incomplete'), 1 a property fails, 2 bad usage or input, 3 internal error, 130 interrupted.",
     )
-    check.add_argument("spec", nargs="?", default="paxos", metavar="SPEC", help="the spec to check (default: paxos)")
+    check.add_argument("spec", nargs="?", default=None, metavar="SPEC", help="the spec to check (default: paxos)")
     size = check.add_argument_group("configuration (Paxos family; default 3 acceptors, 2 values, 3 ballots)")
     size.add_argument("--acceptors", type=_positive, metavar="N", help="acceptors a1..aN")
     size.add_argument("--values", type=_positive, metavar="N", help="values v1..vN")
@@ -115,6 +115,25 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="print one JSON report on stdout")
     out.add_argument("--itf", metavar="FILE", help="write the counterexample in the Informal Trace Format")
     out.add_argument("--graph", metavar="FILE", help="write the state graph (.graphml or .dot; small configs)")
+    out.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per property")
+    out.add_argument(
+        "--against",
+        metavar="FILE",
+        help="explore every configuration pinned in FILE (see: paxoscope pin) and fail if its verdict, "
+        "state count, depth or reachable set moved; with SPEC, only that spec's pins",
+    )
+
+    pin = sub.add_parser(
+        "pin",
+        help="record state spaces (verdict, states, depth, digest) for check --against",
+        description="Explore each CONFIG and record its verdict, distinct states, depth and a digest of the "
+        "reachable set in FILE. `paxoscope check --against FILE` then fails when any of these moves.",
+        epilog="CONFIG: SPEC or SPEC:key=value,... (keys: acceptors, values, ballots, rms, bug), e.g. "
+        "paxos:ballots=2 twophase:rms=3; a user's spec: file.py:Name@ballots=2. Default: the built-in specs "
+        "at small sizes.",
+    )
+    pin.add_argument("file", metavar="FILE", help="the pin file to write (JSON)")
+    pin.add_argument("configs", nargs="*", metavar="CONFIG", help="configurations to pin")
 
     bugs = sub.add_parser(
         "bugs",
@@ -145,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "bugs":
             return cmd_bugs(args)
+        if args.command == "pin":
+            return cmd_pin(args)
         if args.command == "conform":
             from .impl import conform_cli
 
@@ -187,6 +208,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .explorer.bfs import check
     from .specs import load
 
+    if args.against:
+        return cmd_against(args)
+    args.spec = args.spec or "paxos"
     sizes = {
         "acceptors": args.acceptors,
         "values": args.values,
@@ -224,6 +248,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             progress.clear()
     if args.itf:
         _write_itf(result, args.itf)
+    if args.junit:
+        _write_junit(result, args)
     if args.json:
         _out(json.dumps(result_json(result, args.spec), indent=2))
     else:
@@ -234,6 +260,40 @@ def cmd_check(args: argparse.Namespace) -> int:
         "violation": EXIT_VIOLATION,
         "interrupted": EXIT_INTERRUPTED,
     }[result.verdict]
+
+
+def cmd_against(args: argparse.Namespace) -> int:
+    from .pins import compare
+
+    results = compare(args.against, args.spec)
+    moved = [(name, what) for name, what in results if what]
+    for name, what in results:
+        _out(f"{'MOVED' if what else 'same '}  {name}")
+        for line in what:
+            _out(f"       {line}")
+    if moved:
+        _out(f"\n{len(moved)} of {len(results)} pinned state spaces moved (re-pin with paxoscope pin if intended)")
+        return EXIT_VIOLATION
+    _out(f"\nall {len(results)} pinned state spaces are as pinned")
+    return EXIT_OK
+
+
+def cmd_pin(args: argparse.Namespace) -> int:
+    from .pins import label, pin
+
+    entries = pin(args.file, args.configs)
+    for e in entries:
+        _out(f"{label(e['config'])}: {e['verdict']}, {e['distinct_states']:,} states, depth {e['depth']}")
+    _out(f"pinned {len(entries)} state spaces in {args.file}; gate with: paxoscope check --against {args.file}")
+    return EXIT_OK
+
+
+def _write_junit(result, args: argparse.Namespace) -> None:
+    from .explorer.junit import check_cases, write_junit
+
+    label = args.spec + (f".{args.bug}" if args.bug else "")
+    text = result_text(result) if result.violation is not None else ""
+    write_junit(args.junit, f"paxoscope check {label}", check_cases(result, label, text), result.seconds)
 
 
 def _write_itf(result, path: str) -> None:

@@ -69,6 +69,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    out.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per obligation")
     out.add_argument(
         "--explain",
         action="store_true",
@@ -110,11 +111,29 @@ def run(args: argparse.Namespace) -> int:
     from .obligations import prove
 
     report = prove(model, timeout=args.timeout)
+    if getattr(args, "junit", None):
+        _write_junit(report, args.junit)
     if args.json:
         _out(json.dumps(report_json(report), indent=2))
     else:
         _out(report_text(report))
     return EXIT_OK if report.verdict == "proven" else EXIT_FAILED
+
+
+def _write_junit(report: Any, path: str) -> None:
+    """One test case per obligation; a failure carries its counterexample."""
+    from ..explorer.junit import Case, write_junit
+
+    label = _title(report.spec, report.bug)
+    cases = []
+    for o in report.outcomes:
+        case = Case(o.name, f"paxoscope.prove.{label}", o.seconds)
+        if o.result == "failed":
+            case.failure = "\n".join(_outcome_text(o))
+        elif o.result == "unknown":
+            case.failure = f"{o.name}: Z3 answered unknown (not proven)"
+        cases.append(case)
+    write_junit(path, f"paxoscope prove {label}", cases, report.seconds)
 
 
 def _config_error(message: str) -> Exception:
