@@ -1,0 +1,143 @@
+"""Pictures of traces: the SVG chart of every gallery bug is well-formed, names
+every acceptor and message, and a real SVG renderer draws it."""
+
+from __future__ import annotations
+
+import struct
+import xml.etree.ElementTree as ET
+import zlib
+
+import pytest
+import resvg_py
+from paxoscope.explorer.bfs import check
+from paxoscope.explorer.chart import sequence_svg, trace_html, write_html, write_svg
+from paxoscope.explorer.render import trace_table
+from paxoscope.explorer.trace import Step, Trace
+from paxoscope.spec.base import action
+from paxoscope.spec.bugs import BUGS
+from paxoscope.spec.twophase import TwoPhase
+
+SVG = "{http://www.w3.org/2000/svg}"
+BALLOTS = {"any-reported-value": 3}
+
+
+def counterexample(name: str) -> Trace:
+    r = check(BUGS[name](ballots=BALLOTS.get(name, 2)), ["Consistency"])
+    assert r.verdict == "violation"
+    return r.violation.trace
+
+
+def texts(svg: str, cls: str) -> list[str]:
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    return [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == cls]
+
+
+def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and the unfiltered rows of an 8-bit RGB or RGBA PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0
+    bpp = 4 if colour == 6 else 3
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows, prior = [], bytearray(stride)
+    for y in range(height):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prior[i], prior[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prior = line
+    return width, height, [bytes(r[i : i + 3]) for r in rows for i in range(0, stride, bpp)]
+
+
+@pytest.mark.parametrize("name", list(BUGS))
+def test_the_chart_of_each_gallery_bug_names_every_acceptor_and_message(name):
+    trace = counterexample(name)
+    spec = trace.spec
+    svg = sequence_svg(trace, mark={len(trace): "Consistency fails"})
+    final = spec.variables(trace.states[-1])["msgs"]
+    # a proposer per ballot that the trace uses, every acceptor, the learners
+    proposers = sorted({f"proposer b{m.bal}" for m in final})
+    assert texts(svg, "lifeline") == [*proposers, *spec.k.acceptors, "learners"]
+    assert sorted(texts(svg, "message")) == sorted(str(m) for m in final)
+    assert texts(svg, "step") == ["Init", *(str(a) for a in trace.actions)]
+    assert texts(svg, "mark") == ["✗ Consistency fails"]
+    # the acceptors' state changes are written beside their lifelines
+    changes = texts(svg, "change")
+    assert any(line.startswith("maxBal -1 → ") for line in changes)
+    assert any(line.startswith("maxVal None → v") for line in changes)
+
+
+@pytest.mark.parametrize("name", list(BUGS))
+def test_the_chart_of_each_gallery_bug_renders_to_a_picture(name):
+    trace = counterexample(name)
+    svg = sequence_svg(trace, mark={len(trace): "Consistency fails"})
+    png = bytes(resvg_py.svg_to_bytes(svg_string=svg))
+    width, height = struct.unpack(">II", png[16:24])
+    assert 800 <= width <= 4000 and 400 <= height <= 4000
+    # a small render, decoded in pure Python: something is drawn, and it is not one blot
+    w, h, pixels = decode_png(bytes(resvg_py.svg_to_bytes(svg_string=svg, zoom=0.25)))
+    assert (w, h) == (round(width / 4), round(height / 4)) or abs(w - width / 4) <= 1
+    ink = sum(1 for p in pixels if max(p) < 200)
+    assert 0.002 < ink / len(pixels) < 0.3
+
+
+def test_text_is_escaped_for_xml():
+    twophase = TwoPhase(rms=2)
+    [s0] = list(twophase.init())
+    _, s1 = next(iter(twophase.next(s0)))
+    trace = Trace(twophase, [Step(None, s0), Step(action("Odd", text="<&>\"'"), s1)])
+    svg = sequence_svg(trace, mark={2: "a < b & c"})
+    assert texts(svg, "step") == ["Init", "Odd(text=<&>\"')"]
+    assert texts(svg, "mark") == ["✗ a < b & c"]
+
+
+def test_a_trace_of_another_spec_gets_a_lifeline_per_variable():
+    twophase = TwoPhase(rms=2)
+    steps = [Step(None, next(iter(twophase.init())))]
+    for _ in range(4):  # a run of two-phase commit: each step the first action that changes something
+        act, nxt = next((a, t) for a, t in twophase.next(steps[-1].state) if t != steps[-1].state)
+        steps.append(Step(act, nxt))
+    trace = Trace(twophase, steps)
+    svg = sequence_svg(trace)
+    assert texts(svg, "lifeline") == list(twophase.variables(steps[0].state))
+    assert texts(svg, "message") == []
+    assert texts(svg, "step") == ["Init", *(str(a) for a in trace.actions)]
+    assert len(texts(svg, "change")) >= len(trace)
+
+
+def test_the_html_page_has_the_table_beside_the_chart(tmp_path):
+    trace = counterexample("ignore-reported-values")
+    mark = {len(trace): "Consistency fails"}
+    page = trace_html(trace, "ignore-reported-values <bug>", mark)
+    assert "<title>ignore-reported-values &lt;bug&gt;</title>" in page
+    table = trace_table(trace, mark).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert table in page
+    assert page.count("<svg ") == 1 and "</svg>" in page
+    svg = page[page.index("<svg ") : page.index("</svg>") + len("</svg>")]
+    assert texts(svg, "mark") == ["✗ Consistency fails"]
+    written = write_html(trace, tmp_path / "trace.html", "t", mark)
+    assert written.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    svg_file = write_svg(trace, tmp_path / "trace.svg", mark)
+    assert ET.parse(svg_file).getroot().tag == f"{SVG}svg"
