@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--itf", metavar="FILE", help="write the counterexample in the Informal Trace Format")
     out.add_argument("--graph", metavar="FILE", help="write the state graph (.graphml or .dot; small configs)")
     out.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per property")
+    out.add_argument("--svg", metavar="FILE", help="draw the counterexample as a message sequence chart (SVG)")
+    out.add_argument("--html", metavar="FILE", help="write the counterexample as a page: step table beside the chart")
     out.add_argument(
         "--against",
         metavar="FILE",
@@ -250,6 +252,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         _write_itf(result, args.itf)
     if args.junit:
         _write_junit(result, args)
+    if args.svg or args.html:
+        _write_chart(result, args)
     if args.json:
         _out(json.dumps(result_json(result, args.spec), indent=2))
     else:
@@ -286,6 +290,20 @@ def cmd_pin(args: argparse.Namespace) -> int:
         _out(f"{label(e['config'])}: {e['verdict']}, {e['distinct_states']:,} states, depth {e['depth']}")
     _out(f"pinned {len(entries)} state spaces in {args.file}; gate with: paxoscope check --against {args.file}")
     return EXIT_OK
+
+
+def _write_chart(result, args: argparse.Namespace) -> None:
+    from .explorer.chart import write_html, write_svg
+
+    v = result.violation
+    if v is None:
+        print("paxoscope check: no counterexample, so no chart was written", file=sys.stderr)
+        return
+    mark = {len(v.trace): f"{v.property} fails here"}
+    if args.svg:
+        write_svg(v.trace, args.svg, mark=mark)
+    if args.html:
+        write_html(v.trace, args.html, f"{args.spec}: {v.kind} {v.property} fails", mark=mark)
 
 
 def _write_junit(result, args: argparse.Namespace) -> None:

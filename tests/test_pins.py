@@ -90,3 +90,17 @@ def test_junit_reports_have_the_usual_shape_and_carry_the_counterexample(tmp_pat
     failed = [c for c in ET.parse(tmp_path / "pb.xml").getroot().iter("testcase") if c.find("failure") is not None]
     assert [c.get("name") for c in failed] == ["Phase2a/Msg2aUnique"]
     assert "Msg2aUnique fails here" in failed[0].find("failure").text
+
+
+def test_check_draws_the_counterexample_as_svg_and_html(tmp_path):
+    proc = paxoscope(
+        tmp_path, "check", "--bug", "two-proposals-per-ballot", "--ballots", "2", "--svg", "c.svg", "--html", "c.html"
+    )
+    assert proc.returncode == 1
+    svg = ET.parse(tmp_path / "c.svg").getroot()
+    texts = "".join(svg.itertext())
+    assert "2a(bal=0, val=v1)" in texts and "2a(bal=0, val=v2)" in texts and "RefinesVoting fails here" in texts
+    page = (tmp_path / "c.html").read_text()
+    assert "<svg" in page and "Phase2a(b=0, v=v2)" in page
+    clean = paxoscope(tmp_path, "check", "--ballots", "1", "--svg", "none.svg")
+    assert clean.returncode == 0 and not (tmp_path / "none.svg").exists()
