@@ -1,0 +1,131 @@
+"""The pytest plugin: gate a protocol with nothing but ``pytest``.
+
+Installing paxoscope registers this module through the ``pytest11`` entry
+point, so every test can ask for the ``paxoscope`` fixture::
+
+    def test_lock_is_safe(paxoscope):
+        paxoscope.check(LockService(clients=2))   # fails the test with the trace
+
+    def test_paxos_is_proven(paxoscope):
+        paxoscope.prove()
+
+    def test_implementation_conforms(paxoscope):
+        paxoscope.conform(examples=100)
+
+Each method runs one engine; when the engine finds a counterexample the test
+fails (``pytest.fail``, without a Python traceback) with the rendered trace
+table and the failing property named; otherwise the method returns the
+engine's result for further assertions.
+
+pytest loads this module in every run of every project that has paxoscope
+installed, so it imports nothing of paxoscope at load time: the explorer,
+z3 and hypothesis are imported inside the methods that use them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+class Paxoscope:
+    """What the ``paxoscope`` fixture gives a test: the engines, as assertions."""
+
+    def check(self, spec: Any, properties: Any = None, **options: Any) -> Any:
+        """Model-check ``spec`` (a Spec, or a name ``paxoscope.specs.load`` knows).
+
+        ``options`` go to ``paxoscope.explorer.bfs.check`` (``symmetry``,
+        ``max_states``, ``deadlock``, ...). The test fails on a violation, and
+        also when the search stopped early ("incomplete"): a gate that passes
+        on part of the state space would pass unnoticed. Returns the Result."""
+        from .explorer.bfs import SpecError, check
+        from .explorer.render import trace_table
+        from .spec.constants import ConfigError
+
+        try:
+            if isinstance(spec, str):
+                from .specs import load
+
+                spec = load(spec)
+            result = check(spec, properties, **options)
+        except (ConfigError, SpecError) as exc:
+            pytest.fail(f"paxoscope check: {exc}", pytrace=False)
+        if result.verdict == "ok":
+            return result
+        if result.verdict == "violation":
+            v = result.violation
+            steps = len(v.trace) - 1
+            text = "\n".join(
+                [
+                    f"paxoscope check {result.spec}: {v.kind} {v.property} fails after "
+                    f"{steps} step{'s' * (steps != 1)}:",
+                    "",
+                    trace_table(v.trace, {len(v.trace): f"{v.property} fails here"}),
+                    *([f"\n  {v.detail}"] if v.detail else []),
+                ]
+            )
+            pytest.fail(text, pytrace=False)
+        pytest.fail(
+            f"paxoscope check {result.spec}: {result.verdict.upper()} after {result.distinct_states:,} "
+            "distinct states; no violation found, but not every reachable state was checked",
+            pytrace=False,
+        )
+
+    def prove(self, spec: str = "paxos", bug: str | None = None) -> Any:
+        """Discharge every proof obligation of ``spec`` (Paxos, or a gallery ``bug``).
+
+        Fails the test unless every obligation is proven, with the proof
+        report (each failed obligation and its counterexample as a trace
+        table). Returns the proof Report."""
+        from .spec.constants import ConfigError
+
+        if spec != "paxos":
+            pytest.fail(f"paxoscope prove: a proof model exists for the paxos spec only, not {spec!r}", pytrace=False)
+        from .proofs.cli import report_text
+        from .proofs.obligations import prove
+        from .proofs.paxos import model_for
+
+        try:
+            model = model_for(bug)
+        except ConfigError as exc:
+            pytest.fail(f"paxoscope prove: {exc}", pytrace=False)
+        report = prove(model)
+        if report.verdict != "proven":
+            pytest.fail(report_text(report), pytrace=False)
+        return report
+
+    def conform(
+        self,
+        acceptors: int = 3,
+        values: int = 2,
+        ballots: int = 2,
+        examples: int = 200,
+        seed: int | None = 0,
+        bug: str | None = None,
+    ) -> Any:
+        """Run ``examples`` simulated schedules of the implementation against the spec.
+
+        Fails the test on the first nonconformance, with the shrunk failure
+        (the trace table up to the illegal step). Returns the ConformReport."""
+        from .impl.conformance import conform
+        from .impl.core import IMPL_BUGS
+        from .impl.sim import SimConfig
+
+        if bug is not None and bug not in IMPL_BUGS:
+            pytest.fail(
+                f"paxoscope conform: unknown implementation bug {bug!r}; known: {', '.join(IMPL_BUGS)}",
+                pytrace=False,
+            )
+        config = SimConfig(acceptors, values, ballots, frozenset([bug] if bug else []))
+        report = conform(config, examples=examples, seed=seed)
+        if report.verdict != "ok":
+            schedule = f"\n\n  shrunk schedule: {report.schedule}" if report.schedule else ""
+            pytest.fail(f"paxoscope conform: {report.failure}{schedule}", pytrace=False)
+        return report
+
+
+@pytest.fixture
+def paxoscope() -> Paxoscope:
+    """Model checking, proofs and conformance runs that fail the test with the counterexample."""
+    return Paxoscope()
