@@ -52,6 +52,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ..spec.constants import positive_int as _positive_int
 from .core import IMPL_BUGS, NodeConfig
 from .messages import (
     HEADER,
@@ -646,16 +647,6 @@ def decision_latency(nodes: int = 3, rounds: int = 5) -> list[float]:
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
-
-
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
-    return n
 
 
 def _port(text: str) -> int:

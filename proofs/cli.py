@@ -19,20 +19,12 @@ import json
 import sys
 from typing import Any
 
+from ..spec.constants import positive_int as _positive
+
 EXIT_OK, EXIT_FAILED = 0, 1
 # With --crosscheck, Z3 itself also evaluates the proof's terms on every
 # Z3_EVERY-th state (about a tenth of a second each).
 Z3_EVERY = 1000
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
-    return n
 
 
 def _seconds(text: str) -> float:

@@ -12,6 +12,19 @@ class ConfigError(ValueError):
     """A configuration a spec cannot be built with (bad sizes, unknown names)."""
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (sizes, counts, budgets)."""
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
 def majority_quorums(acceptors: tuple[str, ...]) -> tuple[frozenset[str], ...]:
     """Every set holding more than half of the acceptors, as Paxos.tla's Quorum."""
     n = len(acceptors)
