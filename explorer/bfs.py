@@ -179,6 +179,15 @@ def check(
     return result
 
 
+def reachable(spec: Spec, max_states: int | None = None) -> list[State]:
+    """Every reachable state of ``spec`` in breadth-first order (the first
+    ``max_states`` of them), checking nothing: for engines that need the
+    states themselves, such as the proofs' cross-check and invariant mining."""
+    search = _Search(spec, _Checks([], [], []), False, True, max_states, False, None)
+    search.run()
+    return list(search.parent)  # exact mode: the keys are the states, in the order found
+
+
 class _Search:
     def __init__(self, spec, checks, symmetry, exact, max_states, deadlock, progress, digest=False):
         self.spec = spec

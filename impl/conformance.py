@@ -23,7 +23,6 @@ from ..spec.paxos import Msg1b, Paxos, PaxosState
 from .abstraction import Checker, Nonconformance, abstract_state, spec_for
 from .messages import Accept, Prepare, Promise
 from .sim import (
-    FAULTS,
     Crash,
     Deliver,
     Drop,
@@ -223,7 +222,6 @@ def realise(spec: Paxos, sim: Simulator, s: PaxosState, act: Action) -> bool:
 
 
 __all__ = [
-    "FAULTS",
     "ConformReport",
     "Coverage",
     "Crash",

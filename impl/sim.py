@@ -78,7 +78,6 @@ class Request:
 
 
 Op = Deliver | Run | Drop | Duplicate | Crash | Restart | Fire | Request
-FAULTS = (Drop, Duplicate, Crash, Restart)
 
 
 def show_schedule(ops: Iterable[Op]) -> str:

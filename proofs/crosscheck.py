@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..explorer.bfs import reachable
 from ..spec.base import Action, action
 from ..spec.paxos import Paxos, PaxosState
 from .concrete import NotAState, apply_updates, empty_structure, materialize, spec_class, state_of, structure_of
@@ -153,7 +154,7 @@ def crosscheck(
 
         oracle = Z3Oracle(model, c.base)
         enumerators = [(act, enum) for act, enum, _ in c.actions]
-    start = time.perf_counter()
+    start = last = time.perf_counter()
 
     def mismatch(kind: str, s: PaxosState | None, detail: str) -> None:
         report.mismatch_count += 1
@@ -170,56 +171,40 @@ def crosscheck(
     if model_init and model_init != inits:
         mismatch("init", next(iter(inits)), "the model's Init and the spec's initial states differ")
 
-    seen: set[PaxosState] = set(inits)
-    frontier = list(inits)
-    last = start
-    while frontier:
-        next_frontier: list[PaxosState] = []
-        for s in frontier:
-            st = structure_of(spec, s, c.base)
-            view = c.view(spec, s) if c.view is not None else None
-            # (a) conjunct by conjunct
-            for name, f, g in c.pairs:
-                z = f(st)
-                if not z:
-                    report.falsified[name] += 1
-                if z != bool(g.f(view) if isinstance(g, _OnView) else g(s)):
-                    mismatch(
-                        "conjunct",
-                        s,
-                        f"{name} is {z} in the proof model but {not z} in the spec",
-                    )
-            for name, f in c.proof_only:
-                if not f(st):
-                    report.falsified[name] += 1
-            report.evaluations += len(c.pairs)
-            # (b) successors
-            ours, problems = c.successors(st)
-            theirs = set(spec.next(s))
-            report.transitions += len(theirs)
-            for p in problems:
-                mismatch("successors", s, p)
-            if ours != theirs:
-                mismatch("successors", s, _difference(ours, theirs))
-            if oracle is not None and report.states % z3_every == 0:
-                report.z3_states += 1
-                for p in oracle.check(st, enumerators):
-                    mismatch("z3", s, p)
-            for _, t in theirs:
-                if t not in seen:
-                    seen.add(t)
-                    next_frontier.append(t)
-            report.states += 1
-            if max_states is not None and report.states >= max_states:
-                report.complete = False
-                next_frontier = []
-                break
-            if progress is not None and report.states % 500 == 0:
-                now = time.perf_counter()
-                if now - last >= 0.25:
-                    last = now
-                    progress(Progress(report.states, len(next_frontier), now - start))
-        frontier = next_frontier
+    states = reachable(spec, max_states)
+    report.complete = max_states is None or len(states) < max_states
+    for s in states:
+        st = structure_of(spec, s, c.base)
+        view = c.view(spec, s) if c.view is not None else None
+        # (a) conjunct by conjunct
+        for name, f, g in c.pairs:
+            z = f(st)
+            if not z:
+                report.falsified[name] += 1
+            if z != bool(g.f(view) if isinstance(g, _OnView) else g(s)):
+                mismatch("conjunct", s, f"{name} is {z} in the proof model but {not z} in the spec")
+        for name, f in c.proof_only:
+            if not f(st):
+                report.falsified[name] += 1
+        report.evaluations += len(c.pairs)
+        # (b) successors
+        ours, problems = c.successors(st)
+        theirs = set(spec.next(s))
+        report.transitions += len(theirs)
+        for p in problems:
+            mismatch("successors", s, p)
+        if ours != theirs:
+            mismatch("successors", s, _difference(ours, theirs))
+        if oracle is not None and report.states % z3_every == 0:
+            report.z3_states += 1
+            for p in oracle.check(st, enumerators):
+                mismatch("z3", s, p)
+        report.states += 1
+        if progress is not None and report.states % 500 == 0:
+            now = time.perf_counter()
+            if now - last >= 0.25:
+                last = now
+                progress(Progress(report.states, len(states) - report.states, now - start))
     report.seconds = time.perf_counter() - start
     return report
 

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..explorer.bfs import reachable
 from ..spec.paxos import Paxos
 from . import logic as L
 from .concrete import apply_updates, empty_structure, structure_of
@@ -160,22 +161,6 @@ def _literals(vs: list[L.Var], S: View) -> tuple[list, ...]:
     return single + [f for f, _ in nones] + [f for f, _ in atoms], nones, order, atoms
 
 
-def reachable_states(spec: Paxos, limit: int) -> list[Any]:
-    seen = set(spec.init())
-    frontier = list(seen)
-    out = list(frontier)
-    while frontier and len(out) < limit:
-        nxt = []
-        for s in frontier:
-            for _, t in spec.next(s):
-                if t not in seen:
-                    seen.add(t)
-                    nxt.append(t)
-                    out.append(t)
-        frontier = nxt
-    return out[:limit]
-
-
 class _Mined(PaxosModel):
     """Paxos with a given invariant: TypeOK plus the chosen templates."""
 
@@ -240,7 +225,7 @@ def houdini(
     t = time.perf_counter()
     spec = Paxos(*sizes)
     base = empty_structure(spec)
-    structures = [structure_of(spec, s, base) for s in reachable_states(spec, max_states)]
+    structures = [structure_of(spec, s, base) for s in reachable(spec, max_states)]
     compiled = {n: L.compile_formula(raw_pre[i], (), name="candidate") for n, i in index.items()}
     alive = {n: i for n, i in index.items() if all(compiled[n](st) for st in structures)}
     n_filtered = len(alive)

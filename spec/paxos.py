@@ -239,9 +239,6 @@ class Paxos(Spec):
             found = self._chosen_memo[key] = self.voting.chosen_in(self.votes(key))
         return found
 
-    def sent(self, s: PaxosState, m: Message) -> bool:
-        return bool(s.msgs & self.table.bit[m])
-
     def messages(self, s: PaxosState) -> list[Message]:
         return self.table.decode(s.msgs)
 

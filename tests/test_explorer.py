@@ -194,3 +194,12 @@ def test_validate_names_the_first_illegal_step_and_what_was_allowed():
     assert err is not None and err.index == 3
     assert {str(a) for a in err.allowed} == {"Right()", "Up()"}
     assert validate(spec, [Step(None, (1, 1))]).index == 0
+
+
+def test_reachable_lists_every_state_in_breadth_first_order():
+    from paxoscope.explorer.bfs import reachable
+
+    states = reachable(Grid(3))
+    assert len(states) == 9 and states[0] == (0, 0) and states[-1] == (2, 2)
+    assert [sum(s) for s in states] == sorted(sum(s) for s in states)
+    assert reachable(Grid(3), max_states=4) == states[:4]
