@@ -191,8 +191,7 @@ def _strip(line: str, name: str) -> str:
     return line[len(name) :].lstrip(": ") if line.startswith(name) else line
 
 
-def sequence_svg(trace: Trace, mark: dict[int, str] | None = None) -> str:
-    """The trace as a message sequence chart: a self-contained SVG document."""
+def _bands(trace: Trace, mark: dict[int, str] | None) -> tuple[list[str], list[_Band]]:
     variables = [trace.spec.variables(step.state) for step in trace.steps]
     if _is_paxos(variables):
         lifelines, bands = _paxos_bands(trace, variables)
@@ -201,6 +200,12 @@ def sequence_svg(trace: Trace, mark: dict[int, str] | None = None) -> str:
     for band in bands:
         if mark and band.number in mark:
             band.mark = mark[band.number]
+    return lifelines, bands
+
+
+def sequence_svg(trace: Trace, mark: dict[int, str] | None = None) -> str:
+    """The trace as a message sequence chart: a self-contained SVG document."""
+    lifelines, bands = _bands(trace, mark)
 
     # Horizontal layout: the step column, then lifelines far enough apart
     # that every label fits between two neighbours.
@@ -284,32 +289,156 @@ def sequence_svg(trace: Trace, mark: dict[int, str] | None = None) -> str:
     )
 
 
-def trace_html(trace: Trace, title: str, mark: dict[int, str] | None = None) -> str:
-    """A self-contained HTML page: the step table beside the chart."""
-    table = trace_table(trace, mark)
-    svg = sequence_svg(trace, mark)
+# ---------------------------------------------------------------------------
+# The same chart as text, for a terminal
+# ---------------------------------------------------------------------------
+
+ANSI = {"1a": "34", "1b": "32", "2a": "33", "2b": "35", "mark": "1;31", "change": "36", "dim": "2"}
+COLUMN = 5  # the least distance between two lifelines in the text chart
+
+
+def _short(lifeline: str) -> str:
+    return "L" if lifeline == "learners" else lifeline.removeprefix("proposer ")
+
+
+def _about(name: str, notes: list[str]) -> str:
+    """``a1: maxBal -1 → 0``; a variable's own lines read ``msgs + 1a(bal=0)``, ``rm[r1]: a → b``."""
+    text = ", ".join(notes)
+    if text[:1] == "[":
+        return name + text
+    if text[:2] in ("= ", "+ ", "- "):
+        return f"{name} {text}"
+    return f"{name}: {text}"
+
+
+def sequence_text(trace: Trace, mark: dict[int, str] | None = None, colour: bool = False) -> str:
+    """The message sequence chart as lines of text: the lifelines are columns
+    (``b0`` the proposer of ballot 0, ``L`` the learners), each message an
+    arrow from ``●`` to ``▶`` with its label on the right, and ``◆`` marks the
+    lifeline whose state a line on the right describes."""
+
+    def paint(text: str, what: str) -> str:
+        return f"\x1b[{ANSI[what]}m{text}\x1b[0m" if colour and what in ANSI else text
+
+    lifelines, bands = _bands(trace, mark)
+    names = [_short(n) for n in lifelines]
+    step = max(COLUMN, *(len(n) + 2 for n in names))
+    left = max(len(f"{b.number:>2} {b.label}") for b in bands) + 2
+    col = {name: i * step for i, name in enumerate(lifelines)}
+    span = step * (len(lifelines) - 1) + 1
+
+    def row(cells: dict[int, str] | None = None, fill: dict[int, str] | None = None) -> str:
+        line = [" "] * span
+        for name in lifelines:
+            line[col[name]] = "│"
+        for i, ch in (fill or {}).items():
+            line[i] = ch
+        for i, ch in (cells or {}).items():
+            line[i] = ch
+        return "".join(line)
+
+    header = "".join(f"{n:<{step}}" for n in names).rstrip()
+    out = [" " * left + header]
+    about = []
+    if any(n != s for n, s in zip(lifelines, names) if n.startswith("proposer ")):
+        about.append("bN: the proposer of ballot N")
+    if "learners" in lifelines:
+        about.append("L: the learners")
+    if about:
+        out.append(" " * left + paint(" · ".join(about), "dim"))
+    for band in bands:
+        lines: list[tuple[str, str]] = []  # (lifelines drawn, text on the right)
+        for name, notes in band.annotations.items():
+            lines.append((row({col[name]: "◆"}), paint(_about(_short(name), notes), "change")))
+        for kind, source, targets, label in band.arrows:
+            ends = [col[t] for t in targets if t in col]
+            if not ends:
+                continue
+            s = col[source]
+            far = max(ends, key=lambda e: abs(e - s))
+            lo, hi = min(s, far), max(s, far)
+            fill = {i: "─" for i in range(lo, hi + 1)}
+            fill.update({col[n]: "┼" for n in lifelines if lo < col[n] < hi})
+            cells = {e: "▶" if far > s else "◀" for e in ends}
+            cells[s] = "●"
+            drawn = row(cells, fill)
+            drawn = drawn[:lo] + paint(drawn[lo : hi + 1], kind) + drawn[hi + 1 :]
+            lines.append((drawn, paint(label, kind)))
+        lines += [(row(), note) for note in band.notes]
+        if not lines:
+            lines.append((row(), ""))
+        for k, (drawn, text) in enumerate(lines):
+            head = f"{band.number:>2} {band.label}" if k == 0 else ""
+            out.append(f"{head:<{left}}{drawn}   {text}".rstrip())
+        if band.mark is not None:
+            out.append(f"{'':<{left}}{row()}   " + paint(f"✗ {band.mark}", "mark"))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# HTML pages
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Section:
+    """A part of an HTML page: a heading, then blocks in order. A block is
+    ``("p", text)``, ``("h3", text)``, ``("pre", text)`` or ``("trace",
+    trace, mark)``; a trace is drawn as its step table beside its chart."""
+
+    heading: str
+    blocks: list[tuple] = field(default_factory=list)
+    anchor: str | None = None
+
+
+def html_page(title: str, sections: list[Section], intro: list[str] = ()) -> str:
+    """One self-contained HTML page (no scripts, no external files)."""
+    body = [f"<h1>{html.escape(title)}</h1>"] + [f"<p>{html.escape(p)}</p>" for p in intro]
+    if len(sections) > 1 and all(s.anchor for s in sections):
+        items = "".join(f'<li><a href="#{s.anchor}">{html.escape(s.heading)}</a></li>' for s in sections)
+        body.append(f'<nav><ul>{items}</ul></nav>')
+    for s in sections:
+        anchor = f' id="{html.escape(s.anchor)}"' if s.anchor else ""
+        body.append(f"<section{anchor}>")
+        if s.heading and s.heading != title:
+            body.append(f"<h2>{html.escape(s.heading)}</h2>")
+        for kind, *rest in s.blocks:
+            if kind == "trace":
+                trace, mark = rest
+                body.append(
+                    f'<div class="side">\n<pre class="table">{html.escape(trace_table(trace, mark))}</pre>\n'
+                    f'<div class="chart">\n{sequence_svg(trace, mark)}</div>\n</div>'
+                )
+            elif kind in ("p", "h3", "pre"):
+                body.append(f"<{kind}>{html.escape(rest[0])}</{kind}>")
+            else:
+                raise ValueError(f"unknown block {kind!r}")
+        body.append("</section>")
+    content = "\n".join(body)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{html.escape(title)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 120em; }}
+p {{ max-width: 50em; line-height: 1.45; }}
+section {{ border-top: 1px solid #d0d5db; margin-top: 2em; }}
 .side {{ display: flex; gap: 2em; align-items: flex-start; }}
 pre {{ font-family: {FONT}; font-size: 12px; background: #f6f7f9; padding: 1em; border-radius: 4px; }}
 .chart {{ overflow-x: auto; }}
 </style>
 </head>
 <body>
-<h1>{html.escape(title)}</h1>
-<div class="side">
-<pre class="table">{html.escape(table)}</pre>
-<div class="chart">
-{svg}</div>
-</div>
+{content}
 </body>
 </html>
 """
+
+
+def trace_html(trace: Trace, title: str, mark: dict[int, str] | None = None) -> str:
+    """A self-contained HTML page: the step table beside the chart."""
+    return html_page(title, [Section(title, [("trace", trace, mark)])])
 
 
 def write_svg(trace: Trace, path: str | Path, mark: dict[int, str] | None = None) -> Path:
