@@ -396,7 +396,7 @@ def html_page(title: str, sections: list[Section], intro: list[str] = ()) -> str
     body = [f"<h1>{html.escape(title)}</h1>"] + [f"<p>{html.escape(p)}</p>" for p in intro]
     if len(sections) > 1 and all(s.anchor for s in sections):
         items = "".join(f'<li><a href="#{s.anchor}">{html.escape(s.heading)}</a></li>' for s in sections)
-        body.append(f'<nav><ul>{items}</ul></nav>')
+        body.append(f"<nav><ul>{items}</ul></nav>")
     for s in sections:
         anchor = f' id="{html.escape(s.anchor)}"' if s.anchor else ""
         body.append(f"<section{anchor}>")
