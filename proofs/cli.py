@@ -4,6 +4,11 @@ Wired into ``paxoscope/cli.py`` with ``add_parser(subparsers)`` and
 ``run(args)``; also runs on its own as ``python -m paxoscope.proofs.cli``
 (the same options as ``paxoscope prove``).
 
+A failed obligation's counterexample is printed as a trace table; ``--svg
+FILE`` draws the first one as a message sequence chart and ``--html FILE``
+writes a page with every failed obligation, its counterexample and (when the
+pre-state is reachable) the run from Init, each as a table beside its chart.
+
 Exit codes: 0 every obligation proven (or, with --crosscheck, the two
 encodings agree; with --explain, always), 1 an obligation failed or is
 unknown (or the cross-check found a difference), 2 bad usage.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -45,7 +51,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Prove with Z3 that the inductive invariant of SPEC holds initially, is preserved by "
         "every action and implies Consistency, for every number of acceptors, ballots and values. Each "
         "obligation is reported on its own; a failed one is shown as a counterexample to induction, with "
-        "the explorer's verdict on whether its pre-state is reachable.",
+        "the explorer's verdict on whether its pre-state is reachable (--svg and --html draw it as a message "
+        "sequence chart).",
         epilog="SPEC: paxos (the only one with a proof model so far). Exit codes: 0 every obligation proven "
         "(with --crosscheck: the encodings agree), 1 an obligation failed or is unknown (with --crosscheck: "
         "a difference), 2 bad usage or input, 3 internal error.",
@@ -66,6 +73,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--explain",
         action="store_true",
         help="print the invariant in readable math, a sentence per conjunct (no proof)",
+    )
+    out.add_argument(
+        "--svg",
+        metavar="FILE",
+        help="draw the counterexample to induction of the first failed obligation as a message sequence chart "
+        "(SVG); nothing is written when every obligation is proven",
+    )
+    out.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a self-contained page with a section per failed obligation: what failed, its counterexample "
+        "and the run from Init (or why it is unreachable), each as a step table beside its chart",
     )
     cross = p.add_argument_group("cross-check of the proof model against the executable spec")
     cross.add_argument(
@@ -92,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
         given = [k for k, v in sizes.items() if v is not None]
         if given:
             raise _config_error(f"--{given[0]} sets the configuration of --crosscheck; a proof covers every size")
+    charts = [f"--{k}" for k in ("svg", "html") if getattr(args, k, None)]
+    other = "--explain" if args.explain else "--crosscheck" if args.crosscheck else None
+    if charts and other:
+        raise _config_error(f"{charts[0]} draws a failed proof's counterexample, so it does not go with {other}")
     if args.explain:
         if args.json:
             _out(json.dumps(explain_json(model), indent=2))
@@ -105,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
     report = prove(model, timeout=args.timeout)
     if getattr(args, "junit", None):
         _write_junit(report, args.junit)
+    if charts:
+        _write_charts(report, args)
     if args.json:
         _out(json.dumps(report_json(report), indent=2))
     else:
@@ -128,6 +153,33 @@ def _write_junit(report: Any, path: str) -> None:
     write_junit(path, f"paxoscope prove {label}", cases, report.seconds)
 
 
+def _write_charts(report: Any, args: argparse.Namespace) -> None:
+    """--svg: the first counterexample as a chart; --html: a page with every failed obligation."""
+    from ..explorer.chart import Section, html_page, write_svg
+
+    if report.verdict == "proven":
+        print("paxoscope prove: every obligation proven, so no chart was written", file=sys.stderr)
+        return
+    if getattr(args, "svg", None):
+        first = next((o.counterexample for o in report.failed if o.counterexample is not None), None)
+        if first is None:
+            print(
+                f"paxoscope prove: no failed obligation has a counterexample, so {args.svg} was not written",
+                file=sys.stderr,
+            )
+        else:
+            trace = first.trace()
+            write_svg(trace, args.svg, mark=_mark(first, trace))
+    if getattr(args, "html", None):
+        sections = []
+        for o in report.failed:
+            blocks = [("p", rest[0]) if kind == "aside" else (kind, *rest) for kind, *rest in _outcome_blocks(o)]
+            sections.append(Section(o.name, blocks, anchor="ob-" + re.sub(r"[^A-Za-z0-9]+", "-", o.name)))
+        page = html_page(f"paxoscope prove {_title(report.spec, report.bug)}", sections, intro=_summary(report))
+        with open(args.html, "w", encoding="utf-8") as f:
+            f.write(page)
+
+
 def _config_error(message: str) -> Exception:
     # Imported here: the spec package is not otherwise needed for a proof.
     from ..spec.constants import ConfigError
@@ -147,22 +199,31 @@ def _title(spec: str, bug: str | None) -> str:
 def report_text(report: Any) -> str:
     """The table of obligations, then each failure's counterexample."""
     width = max(len("obligation"), *(len(o.name) for o in report.outcomes))
-    lines = [
-        f"prove {_title(report.spec, report.bug)} · every number of acceptors, ballots and values"
-        f" · Z3 {report.z3_version}",
-        "",
-        f"{'obligation':<{width}}  {'result':<7}  seconds",
-    ]
+    header, verdict = _summary(report)
+    lines = [header, "", f"{'obligation':<{width}}  {'result':<7}  seconds"]
     for o in report.outcomes:
         lines.append(f"{o.name:<{width}}  {o.result:<7}  {o.seconds:7.3f}")
     lines.append("")
+    lines.append(verdict)
+    for o in report.failed:
+        lines.append("")
+        lines.extend(_outcome_text(o))
+    return "\n".join(lines)
+
+
+def _summary(report: Any) -> list[str]:
+    """Two lines: what was proven with what, and the verdict."""
+    header = (
+        f"prove {_title(report.spec, report.bug)} · every number of acceptors, ballots and values"
+        f" · Z3 {report.z3_version}"
+    )
     n = len(report.outcomes)
     if report.verdict == "proven":
-        lines.append(
+        return [
+            header,
             f"PROVEN: all {n} obligations; the invariant holds initially, every action preserves it, "
-            f"and it implies Consistency ({report.seconds:.2f} s)"
-        )
-        return "\n".join(lines)
+            f"and it implies Consistency ({report.seconds:.2f} s)",
+        ]
     failed = [o for o in report.outcomes if o.result == "failed"]
     unknown = [o for o in report.outcomes if o.result == "unknown"]
     parts = []
@@ -170,49 +231,75 @@ def report_text(report: Any) -> str:
         parts.append(f"{len(failed)} failed ({', '.join(o.name for o in failed)})")
     if unknown:
         parts.append(f"{len(unknown)} unknown ({', '.join(o.name for o in unknown)})")
-    lines.append(f"FAILED: {' and '.join(parts)} of {n} obligations ({report.seconds:.2f} s)")
-    for o in report.failed:
-        lines.append("")
-        lines.extend(_outcome_text(o))
-    return "\n".join(lines)
+    return [header, f"FAILED: {' and '.join(parts)} of {n} obligations ({report.seconds:.2f} s)"]
 
 
-def _outcome_text(o: Any) -> list[str]:
-    from ..explorer.render import trace_table
+def _mark(c: Any, trace: Any) -> dict[int, str]:
+    """Where a counterexample's trace fails, for the trace table and the chart."""
+    return {len(trace): f"{c.broken} fails here"}
 
+
+def _outcome_blocks(o: Any) -> list[tuple]:
+    """What is said about a failed (or unknown) obligation, in order: ``("p",
+    sentence)``, ``("aside", sentence)`` (a detail of what precedes it) and
+    ``("trace", trace, mark)``. The text report, the JUnit failure and the
+    HTML page all say it from here."""
     c = o.counterexample
     if c is None:
-        return [f"{o.name} is {o.result}: {o.detail}"]
+        return [("p", f"{o.name} is {o.result}: {o.detail}")]
     what = {
         "initiation": "an initial state breaks the invariant",
         "safety": "a state satisfying the invariant breaks Consistency",
         "consecution": f"a counterexample to induction: {o.action} breaks {o.conjunct}",
     }[o.kind]
-    lines = [f"{o.name} {o.result}: {what} ({_config(c.spec.config)}):"]
+    blocks: list[tuple] = [("p", f"{o.name} {o.result}: {what} ({_config(c.spec.config)}):")]
     if o.detail:
-        lines.append(f"  ({o.detail})")
-    lines.append("")
+        blocks.append(("aside", f"({o.detail})"))
     trace = c.trace()
-    lines.append(trace_table(trace, {len(trace): f"{c.broken} fails here"}))
+    blocks.append(("trace", trace, _mark(c, trace)))
     if c.note:
-        lines.append(f"  note: {c.note}")
-    lines.append("")
+        blocks.append(("aside", f"note: {c.note}"))
     if c.reachable is True:
         full = c.full_trace()
-        lines.append(f"reachable: this is a real bug, here is the trace from Init ({c.reach_note or 'it is Init'}):")
-        lines.append("")
-        lines.append(trace_table(full, {len(full): f"{c.broken} fails here"}))
+        blocks.append(
+            ("p", f"reachable: this is a real bug, here is the trace from Init ({c.reach_note or 'it is Init'}):")
+        )
+        blocks.append(("trace", full, _mark(c, full)))
     elif c.reachable is False:
-        lines.append(f"unreachable: the invariant is too weak here (no run reaches this pre-state: {c.reach_note})")
+        blocks.append(
+            ("p", f"unreachable: the invariant is too weak here (no run reaches this pre-state: {c.reach_note})")
+        )
         if c.real is not None:
-            lines.append(
-                f"but the explorer finds {o.name} failing on a reachable step of this configuration, "
-                "so the protocol is wrong all the same; the trace from Init:"
+            blocks.append(
+                (
+                    "p",
+                    f"but the explorer finds {o.name} failing on a reachable step of this configuration, "
+                    "so the protocol is wrong all the same; the trace from Init:",
+                )
             )
-            lines.append("")
-            lines.append(trace_table(c.real, {len(c.real): f"{c.broken} fails here"}))
+            blocks.append(("trace", c.real, _mark(c, c.real)))
     else:
-        lines.append(f"reachability not decided: {c.reach_note}")
+        blocks.append(("p", f"reachability not decided: {c.reach_note}"))
+    return blocks
+
+
+def _outcome_text(o: Any) -> list[str]:
+    """``_outcome_blocks`` as lines: a trace as its table, set off by blank lines."""
+    from ..explorer.render import trace_table
+
+    lines: list[str] = []
+    previous = None
+    for kind, *rest in _outcome_blocks(o):
+        if kind == "trace":
+            lines.append("")
+            lines.append(trace_table(*rest))
+        elif kind == "aside":
+            lines.append(f"  {rest[0]}")
+        else:
+            if previous in ("trace", "aside"):
+                lines.append("")
+            lines.append(rest[0])
+        previous = kind
     return lines
 
 

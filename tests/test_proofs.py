@@ -344,3 +344,55 @@ def test_houdini_templates_can_express_the_invariant():
     assert "∀a, b, v. msg2b(a, b, v) ⇒ msg2a(b, v)" in names  # Msg2bHas2a
     assert any(n.startswith("∀b, v. msg2a(b, v) ⇒ (∀c. c ≠ -1 ∧ c < b ⇒ (∃q.") for n in names)  # Msg2aSafe
     assert not any(n.endswith("⇒ b ≤ c ∨ c ≤ b") for n in names)  # tautologies are left out
+
+
+# ---------------------------------------------------------------------------
+# prove --svg / --html: the counterexample as a message sequence chart
+# ---------------------------------------------------------------------------
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_prove_draws_the_counterexample_to_induction_as_svg_and_html(tmp_path, capsys):
+    svg, page = tmp_path / "cti.svg", tmp_path / "cti.html"
+    assert main(["--bug", "promise-not-kept", "--json", "--svg", str(svg), "--html", str(page)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    first = doc["counterexamples"][0]
+
+    from xml.etree import ElementTree
+
+    root = ElementTree.parse(svg).getroot()
+    assert root.tag == f"{SVG}svg"
+    texts = {cls: [t.text for t in root.iter(f"{SVG}text") if t.get("class") == cls] for cls in ("step", "mark")}
+    # The chart is the counterexample's trace: the pre-state, then the failing step.
+    (failed,) = [o for o in prove(model_for("promise-not-kept")).failed if o.name == first["obligation"]]
+    cti = failed.counterexample.trace()
+    assert texts["step"] == [str(step.action) for step in cti.steps]
+    assert texts["step"][0] == "a state satisfying Inv" and len(texts["step"]) == 2
+    assert texts["mark"] == [f"✗ {first['broken']} fails here"]
+
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<section") == len(doc["failed"]) >= 1
+    for name in doc["failed"]:
+        assert name in text
+    assert "a counterexample to induction: Phase1b breaks Msg1bBelowPromise" in text
+    # Reachable: the CTI's chart and the chart of the run from Init.
+    assert "reachable: this is a real bug, here is the trace from Init" in text
+    assert text.count("<svg") == 2
+
+
+def test_prove_writes_no_chart_when_every_obligation_is_proven(tmp_path, capsys):
+    svg, page = tmp_path / "none.svg", tmp_path / "none.html"
+    assert main(["paxos", "--svg", str(svg), "--html", str(page)]) == 0
+    assert not svg.exists() and not page.exists()
+    err = capsys.readouterr().err
+    assert err == "paxoscope prove: every obligation proven, so no chart was written\n"
+
+
+@pytest.mark.parametrize("option, other", [("--svg", "--explain"), ("--html", "--crosscheck")])
+def test_prove_charts_do_not_go_with_explain_or_crosscheck(tmp_path, capsys, option, other):
+    out = tmp_path / "chart"
+    assert main([option, str(out), other]) == 2
+    err = capsys.readouterr().err
+    assert f"{option} draws a failed proof's counterexample" in err and other in err and err.count("\n") == 1
+    assert not out.exists()
