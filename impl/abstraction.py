@@ -12,7 +12,8 @@ After every handler run, the mapped state must equal the previous one (a
 stutter) or be a successor under one spec action; every value a learner
 decides must be chosen in the mapped state. The first step that is neither
 stops the run with a ``Nonconformance`` that carries the trace in the
-explorer's picture, and the actions the spec allowed there.
+explorer's picture, the trace itself with the failing step marked (for a
+chart), and the actions the spec allowed there.
 """
 
 from __future__ import annotations
@@ -54,13 +55,21 @@ def abstract_state(spec: Paxos, sim: Simulator) -> PaxosState:
 
 
 class Nonconformance(AssertionError):
-    """A run of the implementation left the spec; ``report`` shows where."""
+    """A run of the implementation left the spec; ``report`` shows where.
 
-    def __init__(self, report: str, index: int, allowed: tuple[Action, ...]):
+    ``trace`` is the spec-level run up to the failing step (that step, when
+    it changes the state, labelled ``Implementation``) and ``mark`` says at
+    which step it failed and why, as ``trace_table`` and the charts take it."""
+
+    def __init__(
+        self, report: str, index: int, allowed: tuple[Action, ...], trace: Trace, mark: dict[int, str]
+    ) -> None:
         super().__init__(report)
         self.report = report
         self.index = index
         self.allowed = allowed
+        self.trace = trace
+        self.mark = mark
 
 
 class Checker:
@@ -105,10 +114,11 @@ class Checker:
         steps = [*self.trace.steps]
         if after != before:
             steps.append(Step(action("Implementation"), after))
-        picture = trace_table(Trace(self.spec, steps), {len(steps): f"{run.describe}: {reason}"})
+        trace, mark = Trace(self.spec, steps), {len(steps): f"{run.describe}: {reason}"}
+        picture = trace_table(trace, mark)
         shown = ", ".join(map(str, allowed)) or "none"
         report = (
             f"the implementation left the spec at step {len(steps)}, when {run.describe}\n\n{picture}\n\n"
             f"  the spec allowed here: {shown}"
         )
-        raise Nonconformance(report, len(steps), allowed)
+        raise Nonconformance(report, len(steps), allowed, trace, mark)

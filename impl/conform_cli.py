@@ -6,6 +6,7 @@ import argparse
 import ast
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..spec.constants import ConfigError
@@ -33,6 +34,10 @@ def add_parser(sub: Any, positive: Any) -> None:
     p.add_argument("--no-coverage", action="store_true", help="skip the spec -> implementation coverage walk")
     p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per batch of schedules")
+    p.add_argument("--svg", metavar="FILE", help="draw the failing run as a message sequence chart (SVG)")
+    p.add_argument(
+        "--html", metavar="FILE", help="draw the failing run as a message sequence chart: a page with the step table"
+    )
 
 
 def run(args: argparse.Namespace, out: Any = print) -> int:
@@ -44,6 +49,8 @@ def run(args: argparse.Namespace, out: Any = print) -> int:
     if args.replay is not None:
         ops = parse_schedule(args.replay)
         outcome = run_schedule(config, ops)
+        if args.svg or args.html:
+            _write_chart(args, outcome, ops)
         if args.json:
             out(json.dumps({"verdict": "ok" if outcome.ok else "violation", "failure": outcome.report or None}))
         else:
@@ -55,6 +62,10 @@ def run(args: argparse.Namespace, out: Any = print) -> int:
             + (f" · bug {args.bug}" if args.bug else "")
         )
     report = conform(config, examples=args.examples, seed=args.seed)
+    if args.svg or args.html:
+        # the shrunk schedule runs again, deterministically, to the same failure
+        failed = run_schedule(config, report.schedule) if report.schedule is not None else None
+        _write_chart(args, failed, report.schedule)
     cov = cov_sym = None
     if not args.no_coverage and report.verdict == "ok":
         cov, cov_sym = coverage(config), coverage(config, symmetry=True)
@@ -100,6 +111,45 @@ def _flags(args: argparse.Namespace) -> str:
     return flags + (f" --bug {args.bug}" if args.bug else "")
 
 
+def _replay(flags: str, ops: list) -> str:
+    from .sim import show_schedule
+
+    return f"paxoscope conform {flags} --replay '{show_schedule(ops)}'"
+
+
+def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
+    """Draw the failing run of ``outcome`` (the run of ``ops``) as --svg and --html ask."""
+    from ..explorer.chart import Section, html_page, write_svg
+    from .sim import show_schedule
+
+    if outcome is None or outcome.ok:
+        print("paxoscope conform: the runs conform, so no chart was written", file=sys.stderr)
+        return
+    if args.svg:
+        write_svg(outcome.trace, args.svg, mark=outcome.mark)
+    if args.html:
+        what = outcome.report.splitlines()[0]
+        title = f"paxoscope conform{' --bug ' + args.bug if args.bug else ''}: {what}"
+        sections = [
+            Section("The failing run", [("trace", outcome.trace, outcome.mark)]),
+            Section(
+                "Reproduce it",
+                [
+                    ("p", f"The schedule ({len(ops)} operations):"),
+                    ("pre", show_schedule(ops)),
+                    ("p", "Replay it with:"),
+                    ("pre", _replay(_flags(args), ops)),
+                ],
+            ),
+        ]
+        intro = [
+            "The run of the implementation as the spec sees it: each step is labelled with the spec action it "
+            "matched, a step that no spec action makes is labelled Implementation(), and the marked step is "
+            "where the check failed, with the handler run that failed it and why."
+        ]
+        Path(args.html).write_text(html_page(title, sections, intro=intro), encoding="utf-8")
+
+
 def _text(report, cov, cov_sym, reachable, flags: str) -> str:
     lines = [f"schedules run: {report.schedules:,} · faults injected: {report.faults:,}"]
     if report.verdict != "ok":
@@ -111,7 +161,7 @@ def _text(report, cov, cov_sym, reachable, flags: str) -> str:
             "",
             f"shrunk schedule ({len(report.schedule)} operations):",
             "  " + show_schedule(report.schedule),
-            f"replay it: paxoscope conform {flags} --replay '{show_schedule(report.schedule)}'",
+            f"replay it: {_replay(flags, report.schedule)}",
         ]
         return "\n".join(lines)
     lines.append("OK: every step of every run was a step of the spec, and every decision was chosen")

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..explorer.trace import Trace
 from ..spec.base import Action
 from ..spec.paxos import Msg1b, Paxos, PaxosState
 from .abstraction import Checker, Nonconformance, abstract_state, spec_for
@@ -42,11 +43,17 @@ from .sim import (
 
 @dataclass
 class Outcome:
+    """How one schedule ran. When it failed, ``trace`` is the spec-level run
+    up to the failing step and ``mark`` says where and why, ready for
+    ``trace_table`` or a chart; both are None when it conforms."""
+
     ok: bool
     report: str = ""
     visited: set[PaxosState] = field(default_factory=set)
     faults: int = 0
     decisions: dict[str, str] = field(default_factory=dict)
+    trace: Trace | None = None
+    mark: dict[int, str] | None = None
 
 
 def run_schedule(config: SimConfig, ops: Sequence[Op], spec: Paxos | None = None) -> Outcome:
@@ -57,10 +64,12 @@ def run_schedule(config: SimConfig, ops: Sequence[Op], spec: Paxos | None = None
     try:
         sim.run(ops)
     except Nonconformance as exc:
-        return Outcome(False, exc.report, checker.visited, sim.faults, dict(sim.decisions))
+        return Outcome(False, exc.report, checker.visited, sim.faults, dict(sim.decisions), exc.trace, exc.mark)
     decided = set(sim.decisions.values())
     if len(decided) > 1:  # implied by the checks above; kept as the plain statement of agreement
-        return Outcome(False, f"nodes decided different values: {sim.decisions}", checker.visited, sim.faults)
+        reason = f"nodes decided different values: {sim.decisions}"
+        trace = Trace(spec, list(checker.trace.steps))
+        return Outcome(False, reason, checker.visited, sim.faults, dict(sim.decisions), trace, {len(trace): reason})
     return Outcome(True, "", checker.visited, sim.faults, dict(sim.decisions))
 
 

@@ -3,11 +3,14 @@ conformance in both directions, with the known-wrong implementations."""
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import pytest
+from paxoscope.explorer.render import trace_table
 from paxoscope.impl.abstraction import Checker, abstract_state, spec_for
 from paxoscope.impl.conform_cli import parse_schedule
 from paxoscope.impl.conformance import conform, coverage, run_schedule
@@ -33,6 +36,7 @@ from paxoscope.impl.messages import (
     encode,
 )
 from paxoscope.impl.sim import Crash, Deliver, Request, Restart, Run, SimConfig, Simulator, show_schedule
+from paxoscope.spec.base import action
 
 ACC = ("a1", "a2", "a3")
 QUORUMS = tuple(frozenset(q) for q in (("a1", "a2"), ("a1", "a3"), ("a2", "a3"), ACC))
@@ -223,3 +227,67 @@ def test_conform_cli_json(tmp_path):
         [sys.executable, "-m", "paxoscope.cli", "conform", "--bug", "nope"], capture_output=True, text=True
     )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+# -- the failing run as a chart -------------------------------------------------------
+
+SVG = "{http://www.w3.org/2000/svg}"
+CHART_BUG = "reply-before-durable"  # caught within a few schedules
+
+
+def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "paxoscope.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def _texts(svg: ET.Element, cls: str) -> list[str]:
+    return [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == cls]
+
+
+@pytest.fixture(scope="module")
+def failing_chart(tmp_path_factory):
+    """One failing ``conform`` run drawn as --svg and --html; the schedule it printed."""
+    where = tmp_path_factory.mktemp("chart")
+    args = ["conform", "--bug", CHART_BUG, "--examples", "100", "--no-coverage"]
+    proc = _cli(*args, "--svg", "run.svg", "--html", "run.html", cwd=where)
+    lines = proc.stdout.splitlines()
+    printed = next(lines[i + 1] for i, line in enumerate(lines) if line.startswith("shrunk schedule ("))
+    return proc, where, parse_schedule(printed)
+
+
+def test_conform_cli_draws_the_failing_run_as_a_chart(failing_chart):
+    proc, where, ops = failing_chart
+    assert proc.returncode == 1, proc.stderr
+    # the printed schedule, replayed, fails the same way: that failure is what the chart must show
+    outcome = run_schedule(SimConfig(3, 2, 2, frozenset([CHART_BUG])), ops)
+    assert not outcome.ok and outcome.trace is not None
+    mark = outcome.mark[len(outcome.trace)]
+    assert mark in proc.stdout
+    svg = ET.parse(where / "run.svg").getroot()
+    assert svg.tag == f"{SVG}svg"
+    steps = _texts(svg, "step")
+    assert len(steps) == len(outcome.trace) and steps[0] == "Init"
+    assert steps[-1] == str(action("Implementation"))
+    assert _texts(svg, "mark") == [f"✗ {mark}"]
+    page = (where / "run.html").read_text(encoding="utf-8")
+    assert html.escape(trace_table(outcome.trace, outcome.mark)) in page
+    assert html.escape(f"--bug {CHART_BUG} --replay '{show_schedule(ops)}'") in page
+    assert page.count("<svg") == 1
+
+
+def test_conform_cli_replay_draws_the_same_chart(failing_chart):
+    _, where, ops = failing_chart
+    proc = _cli("conform", "--bug", CHART_BUG, "--replay", show_schedule(ops), "--svg", "replay.svg", cwd=where)
+    assert proc.returncode == 1, proc.stderr
+    assert (where / "replay.svg").read_bytes() == (where / "run.svg").read_bytes()
+    # the correct implementation passes the same schedule, and a passing replay draws nothing
+    ok = _cli("conform", "--replay", show_schedule(ops), "--svg", "ok.svg", cwd=where)
+    assert ok.returncode == 0 and not (where / "ok.svg").exists()
+
+
+def test_conform_cli_draws_no_chart_when_the_runs_conform(tmp_path):
+    args = ["conform", "--ballots", "1", "--examples", "20", "--no-coverage", "--svg", "f.svg", "--html", "h.html"]
+    proc = _cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "f.svg").exists() and not (tmp_path / "h.html").exists()
+    assert proc.stderr.strip() == "paxoscope conform: the runs conform, so no chart was written"
+    assert run_schedule(SimConfig(3, 2, 1), [Request(0, 0), Run(30)]).trace is None
