@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     bugs.add_argument("name", nargs="?", metavar="NAME", help="explain this variant")
     bugs.add_argument("--json", action="store_true", help="print a JSON list of {name, summary}")
 
+    from . import tour
+
+    tour.add_parser(sub)
     from .impl import cluster, conform_cli
 
     conform_cli.add_parser(sub, _positive)
@@ -160,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_bugs(args)
         if args.command == "pin":
             return cmd_pin(args)
+        if args.command == "tour":
+            from . import tour
+
+            return tour.run(args, out=_out)
         if args.command == "conform":
             from .impl import conform_cli
 

@@ -169,7 +169,7 @@ def _write_charts(report: Any, args: argparse.Namespace) -> None:
             )
         else:
             trace = first.trace()
-            write_svg(trace, args.svg, mark=_mark(first, trace))
+            write_svg(trace, args.svg, mark=mark_broken(first, trace))
     if getattr(args, "html", None):
         sections = []
         for o in report.failed:
@@ -234,9 +234,18 @@ def _summary(report: Any) -> list[str]:
     return [header, f"FAILED: {' and '.join(parts)} of {n} obligations ({report.seconds:.2f} s)"]
 
 
-def _mark(c: Any, trace: Any) -> dict[int, str]:
+def mark_broken(c: Any, trace: Any) -> dict[int, str]:
     """Where a counterexample's trace fails, for the trace table and the chart."""
     return {len(trace): f"{c.broken} fails here"}
+
+
+def what_failed(o: Any) -> str:
+    """What a failed obligation's counterexample is, in a few words."""
+    return {
+        "initiation": "an initial state breaks the invariant",
+        "safety": "a state satisfying the invariant breaks Consistency",
+        "consecution": f"a counterexample to induction: {o.action} breaks {o.conjunct}",
+    }[o.kind]
 
 
 def _outcome_blocks(o: Any) -> list[tuple]:
@@ -247,16 +256,11 @@ def _outcome_blocks(o: Any) -> list[tuple]:
     c = o.counterexample
     if c is None:
         return [("p", f"{o.name} is {o.result}: {o.detail}")]
-    what = {
-        "initiation": "an initial state breaks the invariant",
-        "safety": "a state satisfying the invariant breaks Consistency",
-        "consecution": f"a counterexample to induction: {o.action} breaks {o.conjunct}",
-    }[o.kind]
-    blocks: list[tuple] = [("p", f"{o.name} {o.result}: {what} ({_config(c.spec.config)}):")]
+    blocks: list[tuple] = [("p", f"{o.name} {o.result}: {what_failed(o)} ({_config(c.spec.config)}):")]
     if o.detail:
         blocks.append(("aside", f"({o.detail})"))
     trace = c.trace()
-    blocks.append(("trace", trace, _mark(c, trace)))
+    blocks.append(("trace", trace, mark_broken(c, trace)))
     if c.note:
         blocks.append(("aside", f"note: {c.note}"))
     if c.reachable is True:
@@ -264,7 +268,7 @@ def _outcome_blocks(o: Any) -> list[tuple]:
         blocks.append(
             ("p", f"reachable: this is a real bug, here is the trace from Init ({c.reach_note or 'it is Init'}):")
         )
-        blocks.append(("trace", full, _mark(c, full)))
+        blocks.append(("trace", full, mark_broken(c, full)))
     elif c.reachable is False:
         blocks.append(
             ("p", f"unreachable: the invariant is too weak here (no run reaches this pre-state: {c.reach_note})")
@@ -277,7 +281,7 @@ def _outcome_blocks(o: Any) -> list[tuple]:
                     "so the protocol is wrong all the same; the trace from Init:",
                 )
             )
-            blocks.append(("trace", c.real, _mark(c, c.real)))
+            blocks.append(("trace", c.real, mark_broken(c, c.real)))
     else:
         blocks.append(("p", f"reachability not decided: {c.reach_note}"))
     return blocks

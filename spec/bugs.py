@@ -44,7 +44,7 @@ class NonIntersectingQuorums(Bug):
 
     def __init__(self, acceptors: int = 3, values: int = 2, ballots: int = 3, quorums=None):
         names = [f"a{i + 1}" for i in range(acceptors)]
-        size = max(1, acceptors // 2)
+        size = max(1, acceptors // 2)  # BUG: a majority is acceptors // 2 + 1
         small = quorums if quorums is not None else [set(q) for q in combinations(names, size)]
         super().__init__(acceptors, values, ballots, small)
 

@@ -1,0 +1,161 @@
+"""The guided tour: each stop shows the real change, a shortest counterexample
+that is a behaviour of the variant, and the obligation that the change breaks;
+the HTML page holds every part; the committed page in docs/ is current."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from paxoscope.explorer.bfs import check
+from paxoscope.explorer.chart import sequence_svg
+from paxoscope.explorer.trace import validate
+from paxoscope.spec.bugs import BUGS
+from test_proofs import FAILS
+
+from paxoscope.cli import main
+from paxoscope.tour import MAX_BALLOTS, changed_code, visit
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "tour"
+# The method each variant changes, and the action whose obligations it must break.
+CHANGED = {"promise-not-kept": "Phase1b", "accept-below-promise": "Phase2b", "amnesia-restart": "Restart"}
+
+
+def bug_lines(name: str) -> list[str]:
+    source = inspect.getsource(BUGS[name])
+    return [line.strip() for line in source.splitlines() if "# BUG" in line]
+
+
+@pytest.mark.parametrize("name", list(BUGS))
+def test_the_diff_shows_each_line_marked_as_the_bug(name):
+    diff = changed_code(BUGS[name])
+    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert bug_lines(name) and all(line in added for line in bug_lines(name))
+    assert '"""' not in diff  # docstrings are left out
+
+
+@pytest.mark.parametrize("name", list(CHANGED))
+def test_a_stop_has_a_shortest_counterexample_and_the_obligation_the_change_breaks(name):
+    stop = visit(1, BUGS[name])
+    spec = stop.trace.spec
+    assert validate(spec, stop.trace) is None  # a behaviour of the variant
+    assert len(spec.chosen(stop.trace.states[-1].msgs)) == 2
+    ballots = int(re.search(r"--ballots (\d+)", stop.check_command).group(1))
+    assert spec.k.ballots == tuple(range(ballots))
+    for fewer in range(1, ballots):  # the smallest configuration that has a counterexample
+        assert check(BUGS[name](ballots=fewer), ["Consistency"]).verdict == "ok"
+    assert len(stop.trace) == len(check(BUGS[name](ballots=ballots), ["Consistency"]).violation.trace)
+    broken = {o.name for o in stop.report.failed}
+    assert broken == FAILS[name]
+    assert all(o.action == CHANGED[name] for o in stop.report.failed if o.kind == "consecution")
+
+
+def test_the_terminal_tour_shows_change_reason_chart_obligation_and_fix(capsys):
+    assert main(["tour", "promise-not-kept", "--no-pause"]) == 0
+    out = capsys.readouterr().out
+    bug = BUGS["promise-not-kept"]
+    assert "1/1 · promise-not-kept" in out and bug.summary in out
+    for line in bug_lines("promise-not-kept"):
+        assert line in out
+    assert " ".join(bug.explanation.split()[:8]) in " ".join(out.split())
+    assert "✗ Consistency fails: two values are chosen" in out
+    assert re.search(r"●─+┼?─*▶", out)  # at least one arrow of the chart
+    assert "Phase1b/Msg1bBelowPromise: a counterexample to induction: Phase1b breaks Msg1bBelowPromise" in out
+    assert "<< Msg1bBelowPromise fails here" in out
+    assert bug.fix in out
+    assert "\x1b[" not in out  # no colours when not on a terminal
+
+
+def test_bad_input_exits_2_before_any_work(tmp_path, capsys):
+    assert main(["tour", "no-such-bug"]) == 2
+    assert "unknown bug 'no-such-bug'" in capsys.readouterr().err
+    afile = tmp_path / "a-file"
+    afile.write_text("keep me")
+    assert main(["tour", "--html", str(afile), "promise-not-kept"]) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and err.count("\n") == 1
+    assert afile.read_text() == "keep me"
+
+
+class _Page(HTMLParser):
+    """The sections of a page: id -> headings (h2, h3) and the number of charts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: dict[str, dict] = {}
+        self.current: dict | None = None
+        self.tag: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.current = self.sections.setdefault(attrs.get("id"), {"headings": [], "charts": 0, "pre": []})
+        elif tag == "svg" and self.current is not None:
+            self.current["charts"] += 1
+        self.tag = tag
+
+    def handle_data(self, data):
+        if self.current is not None and self.tag in ("h2", "h3"):
+            self.current["headings"].append(data)
+        if self.current is not None and self.tag == "pre":
+            self.current["pre"].append(data)
+        self.tag = None if self.tag in ("h2", "h3") else self.tag
+
+
+def read_page(path: Path) -> dict[str, dict]:
+    parser = _Page()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.sections
+
+
+PARTS = ["What was changed", "Why it looks harmless, and why it is not", "The shortest counterexample"]
+
+
+def test_the_html_tour_is_one_page_with_a_section_per_variant(tmp_path, capsys):
+    names = ["promise-not-kept", "amnesia-restart"]
+    assert main(["tour", "--html", str(tmp_path / "tour"), *names]) == 0
+    sections = read_page(tmp_path / "tour" / "index.html")
+    assert list(sections) == names
+    for name in names:
+        s = sections[name]
+        assert s["headings"][1:4] == PARTS and "The proof obligation that breaks" in s["headings"]
+        assert s["charts"] == 2  # the counterexample and the counterexample to induction
+        svg = (tmp_path / "tour" / f"{name}.svg").read_text(encoding="utf-8")
+        assert ET.fromstring(svg).tag == "{http://www.w3.org/2000/svg}svg"
+        stop = visit(1, BUGS[name])
+        assert svg == sequence_svg(stop.trace, stop.mark)
+
+
+def test_the_committed_tour_in_docs_is_current():
+    """docs/tour is written by `paxoscope tour --html docs/tour`; the README links it."""
+    sections = read_page(DOCS / "index.html")
+    assert list(sections) == list(BUGS)
+    for name, s in sections.items():
+        assert s["charts"] == 2
+        assert set(re.findall(r"^(\S+/\S+|safety):", "\n".join(s["pre"]), re.M)) == FAILS[name]
+        bug = BUGS[name]
+        for ballots in range(1, MAX_BALLOTS + 1):
+            r = check(bug(ballots=ballots), ["Consistency"])
+            if r.violation is not None:
+                break
+        mark = {len(r.violation.trace): "Consistency fails: two values are chosen"}
+        assert (DOCS / f"{name}.svg").read_text(encoding="utf-8") == sequence_svg(r.violation.trace, mark)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/tour/index.html" in readme and "paxoscope tour --html docs/tour" in readme
+
+
+def test_the_readme_shows_a_stop_of_the_tour_as_the_command_prints_it(capsys):
+    assert main(["tour", "two-proposals-per-ballot", "--no-pause"]) == 0
+    out = capsys.readouterr().out
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ paxoscope tour two-proposals-per-ballot\n", 1)[1].split("\n```", 1)[0]
+    # the explorer's part is deterministic; the proof's counterexample is Z3's choice, so only its verdict is compared
+    cut = "The proof obligation that breaks"
+    assert shown.split(cut)[0] == out.split(cut)[0]
+    verdict = [line for line in out.splitlines() if line.startswith("  Phase2a/")]
+    assert verdict and all(line in shown for line in verdict)
