@@ -131,7 +131,13 @@ def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
         what = outcome.report.splitlines()[0]
         title = f"paxoscope conform{' --bug ' + args.bug if args.bug else ''}: {what}"
         sections = [
-            Section("The failing run", [("trace", outcome.trace, outcome.mark)]),
+            Section(
+                "The failing run",
+                [
+                    ("trace", outcome.trace, outcome.mark),
+                    ("p", "The spec allowed here: " + (", ".join(map(str, outcome.allowed)) or "nothing")),
+                ],
+            ),
             Section(
                 "Reproduce it",
                 [

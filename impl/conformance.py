@@ -54,6 +54,7 @@ class Outcome:
     decisions: dict[str, str] = field(default_factory=dict)
     trace: Trace | None = None
     mark: dict[int, str] | None = None
+    allowed: tuple = ()  # the spec actions enabled where the run left the spec
 
 
 def run_schedule(config: SimConfig, ops: Sequence[Op], spec: Paxos | None = None) -> Outcome:
@@ -64,7 +65,8 @@ def run_schedule(config: SimConfig, ops: Sequence[Op], spec: Paxos | None = None
     try:
         sim.run(ops)
     except Nonconformance as exc:
-        return Outcome(False, exc.report, checker.visited, sim.faults, dict(sim.decisions), exc.trace, exc.mark)
+        decisions = dict(sim.decisions)
+        return Outcome(False, exc.report, checker.visited, sim.faults, decisions, exc.trace, exc.mark, exc.allowed)
     decided = set(sim.decisions.values())
     if len(decided) > 1:  # implied by the checks above; kept as the plain statement of agreement
         reason = f"nodes decided different values: {sim.decisions}"

@@ -272,6 +272,7 @@ def test_conform_cli_draws_the_failing_run_as_a_chart(failing_chart):
     assert html.escape(trace_table(outcome.trace, outcome.mark)) in page
     assert html.escape(f"--bug {CHART_BUG} --replay '{show_schedule(ops)}'") in page
     assert page.count("<svg") == 1
+    assert outcome.allowed and html.escape(", ".join(map(str, outcome.allowed))) in page
 
 
 def test_conform_cli_replay_draws_the_same_chart(failing_chart):
