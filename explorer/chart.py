@@ -441,13 +441,20 @@ def trace_html(trace: Trace, title: str, mark: dict[int, str] | None = None) -> 
     return html_page(title, [Section(title, [("trace", trace, mark)])])
 
 
-def write_svg(trace: Trace, path: str | Path, mark: dict[int, str] | None = None) -> Path:
+def _write(path: str | Path, text: str) -> Path:
     path = Path(path)
-    path.write_text(sequence_svg(trace, mark), encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)  # CI jobs write into reports/ and the like
+    path.write_text(text, encoding="utf-8")
     return path
+
+
+def write_svg(trace: Trace, path: str | Path, mark: dict[int, str] | None = None) -> Path:
+    return _write(path, sequence_svg(trace, mark))
 
 
 def write_html(trace: Trace, path: str | Path, title: str, mark: dict[int, str] | None = None) -> Path:
-    path = Path(path)
-    path.write_text(trace_html(trace, title, mark), encoding="utf-8")
-    return path
+    return _write(path, trace_html(trace, title, mark))
+
+
+def write_page(path: str | Path, title: str, sections: list[Section], intro: list[str] = ()) -> Path:
+    return _write(path, html_page(title, sections, intro))

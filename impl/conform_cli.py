@@ -6,7 +6,6 @@ import argparse
 import ast
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..spec.constants import ConfigError
@@ -119,7 +118,7 @@ def _replay(flags: str, ops: list) -> str:
 
 def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
     """Draw the failing run of ``outcome`` (the run of ``ops``) as --svg and --html ask."""
-    from ..explorer.chart import Section, html_page, write_svg
+    from ..explorer.chart import Section, write_page, write_svg
     from .sim import show_schedule
 
     if outcome is None or outcome.ok:
@@ -153,7 +152,7 @@ def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
             "matched, a step that no spec action makes is labelled Implementation(), and the marked step is "
             "where the check failed, with the handler run that failed it and why."
         ]
-        Path(args.html).write_text(html_page(title, sections, intro=intro), encoding="utf-8")
+        write_page(args.html, title, sections, intro=intro)
 
 
 def _text(report, cov, cov_sym, reachable, flags: str) -> str:

@@ -278,7 +278,7 @@ def _paint_diff(diff: str, colour: bool) -> str:
 
 
 def write_html(stops: list[Stop], directory: Path) -> Path:
-    from .explorer.chart import html_page, write_svg
+    from .explorer.chart import write_page, write_svg
 
     directory.mkdir(parents=True, exist_ok=True)
     sections = [_section(stop) for stop in stops]
@@ -293,7 +293,7 @@ def write_html(stops: list[Stop], directory: Path) -> Path:
         "Written by: paxoscope tour --html DIR. In a terminal: paxoscope tour.",
     ]
     page = directory / "index.html"
-    page.write_text(html_page("A tour of the Paxos bug gallery", sections, intro), encoding="utf-8")
+    write_page(page, "A tour of the Paxos bug gallery", sections, intro)
     return page
 
 

@@ -155,7 +155,7 @@ def _write_junit(report: Any, path: str) -> None:
 
 def _write_charts(report: Any, args: argparse.Namespace) -> None:
     """--svg: the first counterexample as a chart; --html: a page with every failed obligation."""
-    from ..explorer.chart import Section, html_page, write_svg
+    from ..explorer.chart import Section, write_page, write_svg
 
     if report.verdict == "proven":
         print("paxoscope prove: every obligation proven, so no chart was written", file=sys.stderr)
@@ -175,9 +175,7 @@ def _write_charts(report: Any, args: argparse.Namespace) -> None:
         for o in report.failed:
             blocks = [("p", rest[0]) if kind == "aside" else (kind, *rest) for kind, *rest in _outcome_blocks(o)]
             sections.append(Section(o.name, blocks, anchor="ob-" + re.sub(r"[^A-Za-z0-9]+", "-", o.name)))
-        page = html_page(f"paxoscope prove {_title(report.spec, report.bug)}", sections, intro=_summary(report))
-        with open(args.html, "w", encoding="utf-8") as f:
-            f.write(page)
+        write_page(args.html, f"paxoscope prove {_title(report.spec, report.bug)}", sections, intro=_summary(report))
 
 
 def _config_error(message: str) -> Exception:

@@ -10,7 +10,7 @@ import zlib
 import pytest
 import resvg_py
 from paxoscope.explorer.bfs import check
-from paxoscope.explorer.chart import sequence_svg, trace_html, write_html, write_svg
+from paxoscope.explorer.chart import sequence_svg, sequence_text, trace_html, write_html, write_svg
 from paxoscope.explorer.render import trace_table
 from paxoscope.explorer.trace import Step, Trace
 from paxoscope.spec.base import action
@@ -139,5 +139,36 @@ def test_the_html_page_has_the_table_beside_the_chart(tmp_path):
     assert texts(svg, "mark") == ["✗ Consistency fails"]
     written = write_html(trace, tmp_path / "trace.html", "t", mark)
     assert written.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    svg_file = write_svg(trace, tmp_path / "trace.svg", mark)
+    svg_file = write_svg(trace, tmp_path / "reports" / "trace.svg", mark)  # the folder is made
     assert ET.parse(svg_file).getroot().tag == f"{SVG}svg"
+
+
+@pytest.mark.parametrize("name", ["two-proposals-per-ballot", "amnesia-restart"])
+def test_the_text_chart_draws_every_message_as_an_arrow_and_every_step(name):
+    trace = counterexample(name)
+    final = trace.spec.variables(trace.states[-1])["msgs"]
+    text = sequence_text(trace, mark={len(trace): "Consistency fails"})
+    lines = text.splitlines()
+    proposers = sorted({f"b{m.bal}" for m in final})
+    assert lines[0].split() == [*proposers, *trace.spec.k.acceptors, "L"]
+    arrows = [line for line in lines if "●" in line]
+    assert sorted(line.rsplit("   ", 1)[1] for line in arrows) == sorted(str(m) for m in final)
+    for line in arrows:  # an arrow runs from its sender to its receivers, with nothing else on it
+        drawn = line[line.index("●") - 1 :] if "◀" not in line else line[line.index("◀") :]
+        assert set(drawn.split("   ")[0].strip()) <= set("●▶◀─┼│ ")
+    numbered = [line for line in lines if line[:3].strip().isdigit()]
+    labels = ["Init", *map(str, trace.actions)]
+    assert len(numbered) == len(labels)
+    assert all(line.startswith(f"{i:>2} {label} ") for i, (line, label) in enumerate(zip(numbered, labels), 1))
+    assert lines[-1].endswith("✗ Consistency fails")
+    assert "\x1b[" not in text and "\x1b[" in sequence_text(trace, colour=True)
+
+
+def test_the_text_chart_of_another_spec_has_a_column_per_variable():
+    twophase = TwoPhase(rms=2)
+    steps = [Step(None, next(iter(twophase.init())))]
+    act, nxt = next((a, t) for a, t in twophase.next(steps[0].state) if t != steps[0].state)
+    steps.append(Step(act, nxt))
+    text = sequence_text(Trace(twophase, steps))
+    assert text.splitlines()[0].split() == list(twophase.variables(steps[0].state))
+    assert f"{str(act).split('(')[0]}" in text and "◆" in text
