@@ -27,3 +27,16 @@ def test_readme_shows_the_bug_gallery_as_the_command_prints_it(capsys):
     assert main(["bugs"]) == 0
     listing = capsys.readouterr().out
     assert "$ paxoscope bugs\n" + listing in (ROOT / "README.md").read_text()
+
+
+def test_every_command_of_the_example_ci_workflow_parses():
+    import shlex
+
+    from paxoscope.cli import build_parser
+
+    workflow = (ROOT / "examples" / "ci" / "paxoscope.yml").read_text()
+    commands = re.findall(r"run: paxoscope (.+)", workflow)
+    assert {c.split()[0] for c in commands} >= {"check", "prove", "conform"}
+    for command in commands:
+        args = build_parser().parse_args(shlex.split(command))  # a bad option exits 2 here
+        assert args.command == command.split()[0]
