@@ -159,3 +159,39 @@ def test_the_readme_shows_a_stop_of_the_tour_as_the_command_prints_it(capsys):
     assert shown.split(cut)[0] == out.split(cut)[0]
     verdict = [line for line in out.splitlines() if line.startswith("  Phase2a/")]
     assert verdict and all(line in shown for line in verdict)
+
+
+def test_on_a_terminal_the_tour_pauses_after_each_variant_and_q_stops_it():
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    code = "import sys; from paxoscope.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "tour", "promise-not-kept", "amnesia-restart"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "NO_COLOR": ""},
+    )
+    os.close(follower)
+    seen = b""
+    while b"press Enter" not in seen:
+        try:
+            chunk = os.read(leader, 65536)  # waits for the tour to write
+        except OSError:  # the process ended without pausing
+            chunk = b""
+        assert chunk, f"no pause: {seen.decode(errors='replace')[-500:]}"
+        seen += chunk
+    os.write(leader, b"q\n")
+    try:
+        while chunk := os.read(leader, 65536):
+            seen += chunk
+    except OSError:  # the other end closed: the process is gone
+        pass
+    assert proc.wait() == 0
+    text = seen.decode()
+    assert "1/2 · promise-not-kept" in text and "2/2" not in text
+    assert "\x1b[" in text  # colours on a terminal
