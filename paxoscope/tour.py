@@ -23,11 +23,11 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .explorer.trace import Trace
-from .spec.bugs import BUGS, Bug
-from .spec.paxos import Paxos
+if TYPE_CHECKING:  # the specs are imported when the tour runs, not when the command line is parsed
+    from .explorer.trace import Trace
+    from .spec.bugs import Bug
 
 MAX_BALLOTS = 4  # the explorer looks for a counterexample with ballots 0..0, then 0..1, ... up to this
 WIDTH = 88
@@ -77,6 +77,7 @@ class Stop:
 
 
 def run(args: argparse.Namespace, out: Any = print) -> int:
+    from .spec.bugs import BUGS
     from .spec.constants import ConfigError
 
     unknown = [n for n in args.names if n not in BUGS]
@@ -156,6 +157,8 @@ def visit(number: int, bug: type[Bug], status: Any = None) -> Stop:
 def changed_code(bug: type[Bug]) -> str:
     """The methods of ``bug`` that carry a ``# BUG`` line, as a unified diff
     against the method of the correct spec (docstrings left out)."""
+    from .spec.paxos import Paxos
+
     parts = []
     for name, member in vars(bug).items():
         if not inspect.isfunction(member):
