@@ -46,6 +46,11 @@ def _out(*parts: Any) -> None:
 _stdout_closed = False
 
 
+def stdout_closed() -> bool:
+    """Whether the reader of stdout went away, so that long output can stop early."""
+    return _stdout_closed
+
+
 def _quorum(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:

@@ -77,6 +77,7 @@ class Stop:
 
 
 def run(args: argparse.Namespace, out: Any = print) -> int:
+    from .cli import stdout_closed
     from .spec.bugs import BUGS
     from .spec.constants import ConfigError
 
@@ -98,6 +99,8 @@ def run(args: argparse.Namespace, out: Any = print) -> int:
             out(f"    {_verdicts(stop)}")
             continue
         out(stop_text(stop, len(names), colour))
+        if stdout_closed():  # e.g. `paxoscope tour | head`: nobody reads the rest
+            break
         if pause and number < len(names):
             try:
                 answer = input("\npress Enter for the next variant, q then Enter to stop: ")
