@@ -40,6 +40,25 @@ def add_parser(sub: Any, positive: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: Any = print) -> int:
+    """Run ``paxoscope conform``. Hypothesis keeps its caches in a temporary
+    folder, not in ./.hypothesis: a command run in someone's project leaves
+    nothing behind (HYPOTHESIS_STORAGE_DIRECTORY, if set, is honoured)."""
+    import os
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return _run(args, out)
+    with tempfile.TemporaryDirectory(prefix="paxoscope-hypothesis-") as home:
+        set_hypothesis_home_dir(home)
+        try:
+            return _run(args, out)
+        finally:
+            set_hypothesis_home_dir(None)
+
+
+def _run(args: argparse.Namespace, out: Any) -> int:
     from .conformance import conform, coverage, run_schedule
 
     if args.bug is not None and args.bug not in IMPL_BUGS:

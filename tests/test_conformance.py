@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from paxoscope.explorer.render import trace_table
@@ -236,7 +238,12 @@ CHART_BUG = "reply-before-durable"  # caught within a few schedules
 
 
 def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "paxoscope.cli", *args], capture_output=True, text=True, cwd=cwd)
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "paxoscope.cli", *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
+    assert not (Path(cwd) / ".hypothesis").exists()  # the command leaves nothing in the user's folder
+    return proc
 
 
 def _texts(svg: ET.Element, cls: str) -> list[str]:
