@@ -64,7 +64,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=_seconds,
         default=2.0,
         metavar="SECONDS",
-        help="Z3 time per query (default 2; one retry with twice as long)",
+        help="Z3 time per query (default 2; if Z3 gives up and no small universe has a counterexample, "
+        "one retry with twice as long)",
     )
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print one JSON report on stdout")

@@ -37,10 +37,10 @@ from .smt import Answer, Translator, solve
 # SafeAt's inner quantifiers be instantiated with the outer ones (measured:
 # a third to a half less work for Z3 on this model).
 SOLVER_OPTIONS: dict[str, Any] = {"pull_nested_quantifiers": True}
-# Seconds per query (then one retry with twice as long). Paxos's slowest
-# query takes a few hundredths of a second: this is generous, and a wrong
-# protocol that Z3 cannot refute still goes on to the small-universe search
-# within seconds.
+# Seconds per query (then, unless a small universe has a counterexample, one
+# retry with twice as long). Paxos's slowest query takes a few hundredths of
+# a second: this is generous, and a wrong protocol that Z3 cannot refute
+# goes on to the small-universe search within seconds.
 DEFAULT_TIMEOUT = 2.0
 
 
@@ -147,7 +147,18 @@ class Prover:
 
     def discharge(self, ob: Obligation, counterexamples: bool = True) -> Outcome:
         start = time.perf_counter()
-        answer: Answer = solve(self.query(ob), self.timeout, options=SOLVER_OPTIONS)
+        query = self.query(ob)
+        # One attempt first: when Z3 gives up, a counterexample in a small
+        # universe (found in milliseconds, if there is one) settles the
+        # obligation without the longer second attempt.
+        answer: Answer = solve(query, self.timeout, retry=False, options=SOLVER_OPTIONS)
+        cex = None
+        if answer.result == "unknown" and counterexamples:
+            from .cti import find_counterexample
+
+            cex = find_counterexample(self, ob)
+        if answer.result == "unknown" and cex is None:
+            answer = solve(query, 2 * self.timeout, retry=False, seed=1, options=SOLVER_OPTIONS)
         out = Outcome(
             ob.name,
             ob.kind,
@@ -157,12 +168,12 @@ class Prover:
             conjunct=ob.conjunct,
         )
         if answer.result == "unknown":
-            out.detail = f"Z3 gave up ({answer.reason or 'no reason given'}), twice"
+            out.detail = f"Z3 gave up ({answer.reason or 'no reason given'})" + ("" if cex else ", twice")
         out.seconds = time.perf_counter() - start
         if answer.result != "unsat" and counterexamples:
             from .cti import find_counterexample
 
-            cex = find_counterexample(self, ob)
+            cex = cex or find_counterexample(self, ob)
             out.seconds = time.perf_counter() - start
             if cex is not None:
                 out.counterexample = cex
