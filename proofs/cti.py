@@ -260,7 +260,7 @@ def read_model(
 def _read(prover: Prover, ob: Obligation, model: z3.ModelRef, universe) -> Counterexample | None:
     """The model as states of the executable spec, in the model's configuration."""
     params = ob.action.params if ob.action is not None else ()
-    st, env = read_model(prover.tr, model, universe, params)
+    st, env = canonical(*read_model(prover.tr, model, universe, params))
     quorums = sorted(st.domains[Q], key=lambda q: (len(q), sorted(q)))
     spec = spec_class(prover.model)(
         acceptors=len(universe[A]),
@@ -274,6 +274,39 @@ def _read(prover: Prover, ob: Obligation, model: z3.ModelRef, universe) -> Count
     else:
         st = L.Structure(base.domains, base.constants, {**st.relations, member.name: base.relations[member.name]})
     return _explain(prover, ob, spec, st, env)
+
+
+def canonical(st: L.Structure, env: dict[L.Var, Any]) -> tuple[L.Structure, dict[L.Var, Any]]:
+    """The same counterexample with acceptors and values renamed to the least
+    form: acceptors and values are interchangeable, and Z3 may return either
+    of two mirror-image models, so a reader sees the same one every time."""
+    acceptors = [a for a in st.domains[A]]
+    values = [v for v in st.domains[V] if v is not None]
+
+    def key(rename: dict) -> tuple:
+        return (
+            sorted((name, sorted(map(repr, _renamed(tuples, rename)))) for name, tuples in st.relations.items()),
+            sorted((p.name, repr(_renamed(x, rename))) for p, x in env.items()),
+        )
+
+    renames = [
+        {**dict(zip(acceptors, pa)), **dict(zip(values, pv))}
+        for pa in itertools.permutations(acceptors)
+        for pv in itertools.permutations(values)
+    ]
+    best = min(renames, key=key)
+    domains = {sort: [_renamed(x, best) for x in xs] for sort, xs in st.domains.items()}
+    domains[A], domains[V] = acceptors, st.domains[V]  # the same names, in the same order
+    relations = {name: _renamed(tuples, best) for name, tuples in st.relations.items()}
+    return L.Structure(domains, st.constants, relations), {p: _renamed(x, best) for p, x in env.items()}
+
+
+def _renamed(x: Any, rename: dict) -> Any:
+    if isinstance(x, (set, frozenset)):
+        return type(x)(_renamed(y, rename) for y in x)
+    if isinstance(x, tuple):
+        return tuple(_renamed(y, rename) for y in x)
+    return rename.get(x, x) if isinstance(x, str) else x
 
 
 def _explain(prover: Prover, ob: Obligation, spec: Paxos, pre: L.Structure, env: dict) -> Counterexample | None:

@@ -396,3 +396,30 @@ def test_prove_charts_do_not_go_with_explain_or_crosscheck(tmp_path, capsys, opt
     err = capsys.readouterr().err
     assert f"{option} draws a failed proof's counterexample" in err and other in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_a_counterexample_is_shown_in_one_form_whatever_names_z3_gave_its_acceptors_and_values():
+    from paxoscope.proofs.cti import canonical
+    from paxoscope.proofs.paxos import V
+
+    (a,) = L.variables("a", A)
+    (v,) = L.variables("v", V)
+    domains = {A: ["a1", "a2"], V: [None, "v1", "v2"]}
+    relations = {
+        "maxVal": {("a1", "v2"), ("a2", None)},
+        "msg2b": {("a1", 0, "v2")},
+        "member": {("a1", frozenset({"a1", "a2"})), ("a2", frozenset({"a1", "a2"}))},
+    }
+    swap = {"a1": "a2", "a2": "a1", "v1": "v2", "v2": "v1"}  # the mirror image
+
+    def mirror(x):
+        return frozenset(map(mirror, x)) if isinstance(x, frozenset) else swap.get(x, x)
+
+    mirrored = {name: {tuple(map(mirror, t)) for t in ts} for name, ts in relations.items()}
+    first = canonical(L.Structure(domains, {}, relations), {a: "a1", v: "v2"})
+    second = canonical(L.Structure(domains, {}, mirrored), {a: "a2", v: "v1"})
+    assert first[0].relations == second[0].relations and first[1] == second[1]
+    assert first[0].domains == second[0].domains == domains
+    # renaming keeps the counterexample: the vote is still for the value its acceptor holds, by the acceptor a names
+    ((acc, _, val),) = first[0].relations["msg2b"]
+    assert (acc, val) in first[0].relations["maxVal"] and first[1] == {a: acc, v: val}
