@@ -67,12 +67,12 @@ def _run(args: argparse.Namespace, out: Any) -> int:
     if args.replay is not None:
         ops = parse_schedule(args.replay)
         outcome = run_schedule(config, ops)
-        if args.svg or args.html:
-            _write_chart(args, outcome, ops)
         if args.json:
             out(json.dumps({"verdict": "ok" if outcome.ok else "violation", "failure": outcome.report or None}))
         else:
             out(outcome.report if not outcome.ok else f"ok: the schedule conforms; decisions {outcome.decisions}")
+        if args.svg or args.html:
+            _write_chart(args, outcome, ops)
         return 0 if outcome.ok else 1
     if not args.json:
         out(
@@ -80,22 +80,23 @@ def _run(args: argparse.Namespace, out: Any) -> int:
             + (f" · bug {args.bug}" if args.bug else "")
         )
     report = conform(config, examples=args.examples, seed=args.seed)
-    if args.svg or args.html:
-        # the shrunk schedule runs again, deterministically, to the same failure
-        failed = run_schedule(config, report.schedule) if report.schedule is not None else None
-        _write_chart(args, failed, report.schedule)
     cov = cov_sym = None
     if not args.no_coverage and report.verdict == "ok":
         cov, cov_sym = coverage(config), coverage(config, symmetry=True)
     from .abstraction import spec_for
 
     reachable = cov.states[1] if cov else None
-    if args.junit:
-        _write_junit(args, report, cov, cov_sym)
+    # The verdict first: a file that cannot be written then costs the reader nothing.
     if args.json:
         out(json.dumps(_json(args, config, report, cov, cov_sym, reachable, spec_for(config)), indent=2))
     else:
         out(_text(report, cov, cov_sym, reachable, _flags(args)))
+    if args.junit:
+        _write_junit(args, report, cov, cov_sym)
+    if args.svg or args.html:
+        # the shrunk schedule runs again, deterministically, to the same failure
+        failed = run_schedule(config, report.schedule) if report.schedule is not None else None
+        _write_chart(args, failed, report.schedule)
     return 0 if report.verdict == "ok" else 1
 
 

@@ -252,16 +252,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.clear()
+    # The verdict first: a file that cannot be written then costs the reader nothing.
+    if args.json:
+        _out(json.dumps(result_json(result, args.spec), indent=2))
+    else:
+        _out(result_text(result))
     if args.itf:
         _write_itf(result, args.itf)
     if args.junit:
         _write_junit(result, args)
     if args.svg or args.html:
         _write_chart(result, args)
-    if args.json:
-        _out(json.dumps(result_json(result, args.spec), indent=2))
-    else:
-        _out(result_text(result))
     return {
         "ok": EXIT_OK,
         "incomplete": EXIT_OK,

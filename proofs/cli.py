@@ -127,14 +127,15 @@ def run(args: argparse.Namespace) -> int:
     from .obligations import prove
 
     report = prove(model, timeout=args.timeout)
-    if getattr(args, "junit", None):
-        _write_junit(report, args.junit)
-    if charts:
-        _write_charts(report, args)
+    # The verdict first: a file that cannot be written then costs the reader nothing.
     if args.json:
         _out(json.dumps(report_json(report), indent=2))
     else:
         _out(report_text(report))
+    if getattr(args, "junit", None):
+        _write_junit(report, args.junit)
+    if charts:
+        _write_charts(report, args)
     return EXIT_OK if report.verdict == "proven" else EXIT_FAILED
 
 

@@ -623,3 +623,11 @@ def test_a_closed_pipe_ends_the_output_not_the_verdict(tmp_path):
         proc.stdout.close()
         assert proc.wait(timeout=60) == code
         assert "Traceback" not in proc.stderr.read()
+
+
+def test_an_output_file_that_cannot_be_written_comes_after_the_verdict(tmp_path):
+    args = ("--bug", "promise-not-kept", "--ballots", "2", "--invariant", "Consistency", "--svg", str(tmp_path))
+    r = run(tmp_path, "check", *args)
+    assert r.returncode == 2
+    assert "VIOLATION: invariant Consistency fails" in r.stdout  # the reader still gets the verdict
+    assert r.stderr.count("\n") == 1 and str(tmp_path) in r.stderr
