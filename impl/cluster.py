@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..spec.constants import positive_int as _positive_int
+from ..spec.constants import positive_seconds as _seconds
 from .core import IMPL_BUGS, NodeConfig
 from .messages import (
     HEADER,
@@ -654,16 +655,6 @@ def _port(text: str) -> int:
     if n > 65535:
         raise argparse.ArgumentTypeError(f"a port is at most 65535, not {n}")
     return n
-
-
-def _seconds(text: str) -> float:
-    try:
-        s = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not s > 0 or s == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return s
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:

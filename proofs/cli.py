@@ -26,21 +26,12 @@ import sys
 from typing import Any
 
 from ..spec.constants import positive_int as _positive
+from ..spec.constants import positive_seconds as _seconds
 
 EXIT_OK, EXIT_FAILED = 0, 1
 # With --crosscheck, Z3 itself also evaluates the proof's terms on every
 # Z3_EVERY-th state (about a tenth of a second each).
 Z3_EVERY = 1000
-
-
-def _seconds(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not x > 0 or x == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return x
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -12,6 +12,19 @@ class ConfigError(ValueError):
     """A configuration a spec cannot be built with (bad sizes, unknown names)."""
 
 
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0 (timeouts, grace periods)."""
+    import argparse
+
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not x > 0 or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return x
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1 (sizes, counts, budgets)."""
     import argparse
