@@ -221,14 +221,47 @@ def _verdicts(stop: Stop) -> str:
 
 
 # ---------------------------------------------------------------------------
-# The terminal
+# What a stop says, once, for the terminal and the page
 # ---------------------------------------------------------------------------
 
 
-def stop_text(stop: Stop, total: int, colour: bool) -> str:
-    from .explorer.chart import sequence_text
-    from .explorer.render import trace_table
+def stop_blocks(stop: Stop) -> list[tuple]:
+    """The stop as blocks of ``explorer.chart.Section``: ``("p", text)``,
+    ``("h3", text)``, ``("pre", text)`` and ``("trace", trace, mark)``."""
     from .proofs.cli import mark_broken
+
+    blocks: list[tuple] = [
+        ("p", stop.bug.summary),
+        ("h3", "What was changed"),
+        ("pre", stop.diff),
+        ("h3", "Why it looks harmless, and why it is not"),
+        ("p", stop.bug.explanation),
+        ("h3", "The shortest counterexample"),
+    ]
+    if stop.trace is None:
+        blocks.append(("p", f"None found with up to {MAX_BALLOTS} ballots: the variant is NOT caught."))
+    else:
+        blocks.append(("pre", stop.check_command))
+        blocks.append(("p", f"{len(stop.trace)} states, found among {stop.explored:,}:"))
+        blocks.append(("trace", stop.trace, stop.mark))
+    broken = failed(stop)
+    sentences = "\n".join(obligation_sentence(o) for o in broken)
+    blocks += [
+        ("h3", "The proof obligation that breaks"),
+        ("pre", f"paxoscope prove --bug {stop.name}\n{sentences or 'every obligation is proven: NOT caught'}"),
+    ]
+    cti = next((o.counterexample for o in broken if o.counterexample is not None), None)
+    if cti is not None:
+        blocks.append(("p", f"{CTI} The counterexample to induction of {broken[0].name}:"))
+        blocks.append(("trace", cti.trace(), mark_broken(cti, cti.trace())))
+        blocks.append(("p", reachability(cti)))
+    blocks += [("h3", "The one-line fix"), ("p", stop.bug.fix)]
+    return blocks
+
+
+def stop_text(stop: Stop, total: int, colour: bool) -> str:
+    """The stop for a terminal: each trace as a text chart."""
+    from .explorer.chart import sequence_text
 
     def heading(text: str) -> str:
         return f"\x1b[1m{text}\x1b[0m" if colour else text
@@ -237,29 +270,22 @@ def stop_text(stop: Stop, total: int, colour: bool) -> str:
         return textwrap.indent(text, "  ")
 
     rule = "━" * WIDTH
-    title = f"{stop.number}/{total} · {stop.name}"
-    lines = [rule, heading(title), stop.bug.summary, rule, ""]
-    lines += [heading("What was changed"), indent(_paint_diff(stop.diff, colour)), ""]
-    lines += [heading("Why it looks harmless, and why it is not"), indent(_wrap(stop.bug.explanation)), ""]
-    lines.append(heading("The shortest counterexample"))
-    if stop.trace is None:
-        lines.append(indent(f"none found with up to {MAX_BALLOTS} ballots: the variant is NOT caught"))
-    else:
-        lines.append(indent(f"{stop.check_command}  ({len(stop.trace)} states, {stop.explored:,} explored)"))
-        lines += ["", indent(sequence_text(stop.trace, stop.mark, colour=colour))]
-    lines += ["", heading("The proof obligation that breaks")]
-    lines.append(indent(f"paxoscope prove --bug {stop.name}"))
-    broken = failed(stop)
-    if not broken:
-        lines.append(indent("every obligation is proven: the variant is NOT caught"))
-    for o in broken:
-        lines.append(indent(obligation_sentence(o)))
-    cti = next((o.counterexample for o in broken if o.counterexample is not None), None)
-    if cti is not None:
-        lines += ["", indent(_wrap(CTI)), "", indent(f"the counterexample to induction of {broken[0].name}:")]
-        lines.append(indent(trace_table(cti.trace(), mark_broken(cti, cti.trace()))))
-        lines.append(indent(_wrap(reachability(cti))))
-    lines += ["", heading("The one-line fix"), indent(_wrap(stop.bug.fix))]
+    summary, *rest = stop_blocks(stop)
+    lines = [rule, heading(f"{stop.number}/{total} · {stop.name}"), summary[1], rule]
+    previous = None
+    for kind, *what in rest:
+        if kind == "h3":
+            lines += ["", heading(what[0])]
+        else:
+            if previous in ("p", "pre", "trace"):
+                lines.append("")
+            if kind == "p":
+                lines.append(indent(_wrap(what[0])))
+            elif kind == "pre":
+                lines.append(indent(_paint_diff(what[0], colour)))
+            else:
+                lines.append(indent(sequence_text(*what, colour=colour)))
+        previous = kind
     return "\n".join(lines)
 
 
@@ -305,30 +331,5 @@ def write_html(stops: list[Stop], directory: Path) -> Path:
 
 def _section(stop: Stop):
     from .explorer.chart import Section
-    from .proofs.cli import mark_broken
 
-    blocks: list[tuple] = [
-        ("p", stop.bug.summary),
-        ("h3", "What was changed"),
-        ("pre", stop.diff),
-        ("h3", "Why it looks harmless, and why it is not"),
-        ("p", stop.bug.explanation),
-        ("h3", "The shortest counterexample"),
-    ]
-    if stop.trace is None:
-        blocks.append(("p", f"None found with up to {MAX_BALLOTS} ballots: the variant is NOT caught."))
-    else:
-        blocks.append(("p", f"{stop.check_command}: {len(stop.trace)} states, found among {stop.explored:,}."))
-        blocks.append(("trace", stop.trace, stop.mark))
-    blocks += [("h3", "The proof obligation that breaks"), ("p", f"paxoscope prove --bug {stop.name}:")]
-    broken = failed(stop)
-    blocks.append(
-        ("pre", "\n".join(obligation_sentence(o) for o in broken) or "every obligation is proven: NOT caught")
-    )
-    cti = next((o.counterexample for o in broken if o.counterexample is not None), None)
-    if cti is not None:
-        blocks.append(("p", f"{CTI} The counterexample to induction of {broken[0].name}:"))
-        blocks.append(("trace", cti.trace(), mark_broken(cti, cti.trace())))
-        blocks.append(("p", reachability(cti)))
-    blocks += [("h3", "The fix"), ("p", stop.bug.fix)]
-    return Section(f"{stop.number}. {stop.name}", blocks, anchor=stop.name)
+    return Section(f"{stop.number}. {stop.name}", stop_blocks(stop), anchor=stop.name)

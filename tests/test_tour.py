@@ -66,7 +66,7 @@ def test_the_terminal_tour_shows_change_reason_chart_obligation_and_fix(capsys):
     assert "✗ Consistency fails: two values are chosen" in out
     assert re.search(r"●─+┼?─*▶", out)  # at least one arrow of the chart
     assert "Phase1b/Msg1bBelowPromise: a counterexample to induction: Phase1b breaks Msg1bBelowPromise" in out
-    assert "<< Msg1bBelowPromise fails here" in out
+    assert "✗ Msg1bBelowPromise fails here" in out  # the counterexample to induction, charted
     assert bug.fix in out
     assert "\x1b[" not in out  # no colours when not on a terminal
 
