@@ -151,12 +151,11 @@ class Prover:
         # One attempt first: when Z3 gives up, a counterexample in a small
         # universe (found in milliseconds, if there is one) settles the
         # obligation without the longer second attempt.
-        answer: Answer = solve(query, self.timeout, retry=False, options=SOLVER_OPTIONS)
-        cex = None
-        if answer.result == "unknown" and counterexamples:
-            from .cti import find_counterexample
+        from .cti import find_counterexample
 
-            cex = find_counterexample(self, ob)
+        answer: Answer = solve(query, self.timeout, retry=False, options=SOLVER_OPTIONS)
+        searched = answer.result == "unknown" and counterexamples
+        cex = find_counterexample(self, ob) if searched else None
         if answer.result == "unknown" and cex is None:
             answer = solve(query, 2 * self.timeout, retry=False, seed=1, options=SOLVER_OPTIONS)
         out = Outcome(
@@ -171,9 +170,8 @@ class Prover:
             out.detail = f"Z3 gave up ({answer.reason or 'no reason given'})" + ("" if cex else ", twice")
         out.seconds = time.perf_counter() - start
         if answer.result != "unsat" and counterexamples:
-            from .cti import find_counterexample
-
-            cex = cex or find_counterexample(self, ob)
+            if not searched:  # the small universes are searched once
+                cex = find_counterexample(self, ob)
             out.seconds = time.perf_counter() - start
             if cex is not None:
                 out.counterexample = cex
