@@ -9,6 +9,13 @@ renaming. Clients and operators use three more: ``Propose``, ``Decided`` and
 Wire format: a frame is a 4-byte big-endian length and a JSON object of at
 most ``MAX_FRAME`` bytes carrying ``"v"`` (the encoding version) and
 ``"type"``. ``decode`` raises ``MalformedMessage`` for anything else.
+
+Validation: a message received is as untrusted as a file read back from
+disk, and what the acceptor does with it ends up in its store. So one
+function, ``fields_problem``, says what every field may hold, by name, and
+both ``decode`` (and ``encode``, so that a node never sends what its peers
+would refuse) and the store's loader (``impl.storage``) use it: a frame the
+decoder accepts cannot leave an acceptor in a state the loader refuses.
 """
 
 from __future__ import annotations
@@ -21,6 +28,14 @@ from typing import Any
 VERSION = 1
 MAX_FRAME = 64 * 1024
 HEADER = struct.Struct(">I")
+# Ballots are below 2**63 (a signed 64-bit integer holds every one): a ballot
+# near 10**4300 cannot even be written back out as JSON, and arithmetic on it
+# (the next ballot) would fail far from where it came in.
+BALLOT_LIMIT = 2**63
+# A value travels inside bigger messages (a StatusReply carries it twice), so
+# it must stay well under the frame limit: counted in UTF-8 bytes, whatever
+# escapes JSON would use for it.
+VALUE_LIMIT = 16 * 1024
 
 
 class MalformedMessage(ValueError):
@@ -93,6 +108,9 @@ class StatusReply:
     max_vbal: int
     max_val: str | None
     decided: str | None
+    # Why the node's acceptor store cannot be written (None: it can): a node
+    # that cannot make a promise durable answers nothing, so it is failing.
+    store_error: str | None = None
     type = "status-reply"
 
 
@@ -103,13 +121,100 @@ TYPES: dict[str, type] = {
     cls.type: cls for cls in (Prepare, Promise, Accept, Accepted, Propose, Decided, Status, StatusReply)
 }
 
-# What each field may hold: ints are ballots (-1: none), str | None values.
-_FIELD_KINDS = {"bal": int, "mbal": int, "max_bal": int, "max_vbal": int}
+# What each field may hold, by name. Every field of every message (and of the
+# stored acceptor state) is named here: a field this table does not know is refused.
+_BALLOT = "a ballot (an integer 0 <= b < 2**63)"
+_BALLOT_OR_NONE = "a ballot or -1 for none"
+_VALUE = f"a value (a string of at most {VALUE_LIMIT} UTF-8 bytes)"
+_VALUE_OR_NONE = "a value or null for none"
+_NAME = "a node name (a non-empty string)"
+_TEXT_OR_NONE = "a string or null"
+FIELD_KINDS: dict[str, str] = {
+    "bal": _BALLOT,
+    "mbal": _BALLOT_OR_NONE,
+    "max_bal": _BALLOT_OR_NONE,
+    "max_vbal": _BALLOT_OR_NONE,
+    "val": _VALUE,
+    "value": _VALUE,
+    "mval": _VALUE_OR_NONE,
+    "max_val": _VALUE_OR_NONE,
+    "decided": _VALUE_OR_NONE,
+    "acc": _NAME,
+    "name": _NAME,
+    "store_error": _TEXT_OR_NONE,
+}
+
+
+def value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a value (too large, not text), or None if it can."""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "a value must be text (it holds a lone surrogate, which UTF-8 cannot encode)"
+    if size > VALUE_LIMIT:
+        return f"a value may take at most {VALUE_LIMIT} bytes as UTF-8, this one takes {size}"
+    return None
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _field_problem(name: str, x: object) -> str | None:
+    kind = FIELD_KINDS.get(name)
+    if kind is None:
+        return f"unknown field {name!r}"
+    if kind == _BALLOT:
+        ok = _is_int(x) and 0 <= x < BALLOT_LIMIT  # type: ignore[operator]
+    elif kind == _BALLOT_OR_NONE:
+        ok = _is_int(x) and -1 <= x < BALLOT_LIMIT  # type: ignore[operator]
+    elif kind in (_VALUE, _VALUE_OR_NONE):
+        if x is None and kind == _VALUE_OR_NONE:
+            return None
+        if isinstance(x, str) and (problem := value_problem(x)):
+            return f"{name!r}: {problem}"
+        ok = isinstance(x, str)
+    elif kind == _NAME:
+        ok = isinstance(x, str) and x != ""
+    else:
+        ok = x is None or isinstance(x, str)
+    return None if ok else f"{name!r} must be {kind}, not {_show(x)}"
+
+
+def _show(x: object) -> str:
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def fields_problem(values: dict[str, Any]) -> str | None:
+    """What is wrong with these fields of one message or stored state, or None.
+
+    Each field must hold what its name says (``FIELD_KINDS``), and the fields
+    must describe something an acceptor can say or be: a vote's ballot and
+    value come together (``mbal`` is -1 exactly when ``mval`` is null, the
+    same for ``max_vbal`` and ``max_val``), an acceptor never voted above the
+    ballot it promised, and a promise for ``bal`` reports a vote below ``bal``."""
+    for name, x in values.items():
+        if problem := _field_problem(name, x):
+            return problem
+    for ballot, value in (("mbal", "mval"), ("max_vbal", "max_val")):
+        if ballot in values and value in values and (values[ballot] == -1) != (values[value] is None):
+            return f"{value!r} must be null exactly when {ballot!r} is -1"
+    if "max_vbal" in values and "max_bal" in values and values["max_vbal"] > values["max_bal"]:
+        return f"max_vbal {values['max_vbal']} exceeds max_bal {values['max_bal']}"
+    if "mbal" in values and "bal" in values and values["mbal"] >= values["bal"]:
+        return f"a promise for ballot {values['bal']} reports a vote in ballot {values['mbal']}, not below it"
+    return None
 
 
 def encode(msg: Message) -> bytes:
-    """The frame for ``msg``: length header and JSON payload."""
-    payload = json.dumps({"v": VERSION, "type": msg.type, **asdict(msg)}, separators=(",", ":")).encode()
+    """The frame for ``msg``: length header and JSON payload.
+
+    Raises MalformedMessage for a message its receiver would refuse."""
+    body = asdict(msg)
+    if problem := fields_problem(body):
+        raise MalformedMessage(f"not sending a {msg.type} message: {problem}")
+    payload = json.dumps({"v": VERSION, "type": msg.type, **body}, separators=(",", ":")).encode()
     if len(payload) > MAX_FRAME:
         raise MalformedMessage(f"a {msg.type} message of {len(payload)} bytes exceeds the {MAX_FRAME}-byte frame limit")
     return HEADER.pack(len(payload)) + payload
@@ -126,24 +231,15 @@ def decode(payload: bytes) -> Message:
     if not isinstance(data, dict):
         raise MalformedMessage("payload is not a JSON object")
     if type(data.get("v")) is not int or data["v"] != VERSION:  # True == 1, 1.0 == 1: not versions
-        raise MalformedMessage(f"unsupported encoding version {data.get('v')!r} (this node speaks {VERSION})")
+        raise MalformedMessage(f"unsupported encoding version {_show(data.get('v'))} (this node speaks {VERSION})")
     kind = data.get("type")
     cls = TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise MalformedMessage(f"unknown message type {data.get('type')!r}")
+        raise MalformedMessage(f"unknown message type {_show(data.get('type'))}")
     names = [f.name for f in fields(cls)]
     if set(data) - {"v", "type"} != set(names):
         raise MalformedMessage(f"a {cls.type} message has fields {names}, not {sorted(set(data) - {'v', 'type'})}")
-    args: dict[str, Any] = {}
-    for name in names:
-        value = data[name]
-        if _FIELD_KINDS.get(name) is int:
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= -1
-        elif name in ("mval", "max_val", "decided"):
-            ok = value is None or isinstance(value, str)
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            raise MalformedMessage(f"field {name!r} of a {cls.type} message has a bad value: {value!r}")
-        args[name] = value
+    args: dict[str, Any] = {name: data[name] for name in names}
+    if problem := fields_problem(args):
+        raise MalformedMessage(f"a {cls.type} message with a bad field: {problem}")
     return cls(**args)

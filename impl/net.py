@@ -30,6 +30,18 @@ Streams and frames
     version is dropped with one line on stderr and its connection is closed
     (after a bad length the stream cannot be re-synchronised); the node keeps
     serving everyone else. A message the core does not expect is ignored.
+    Every field is validated on the way in as strictly as the store's loader
+    validates the file (``messages.fields_problem``), so no frame can put the
+    acceptor in a state it would refuse at its next start.
+
+    An exception while handling one event (a bug of ours) drops that event:
+    the acceptor goes back to its durable state, the retry timer is armed
+    again if no decision is known, and the node keeps serving.
+
+    An accepted connection that sends no whole frame for ``idle_timeout``
+    seconds is closed (a peer reconnects when it next has something to say),
+    and at most ``max_connections`` are served at once: beyond that a new
+    connection is closed at once, so idle sockets cannot eat the memory.
 
 Loss and retries
     Paxos tolerates lost messages, so the runtime does not buffer for peers
@@ -39,9 +51,14 @@ Loss and retries
     (capped) so that duelling proposers stop pre-empting each other.
 
 Run one node: ``python -m paxoscope.impl.net --name n1 --cluster DIR/cluster.json``
-(``paxoscope cluster start`` does this for every node). A corrupt store or
-a bad cluster description: exit 2 with one line on stderr. SIGTERM or
-SIGINT: stop serving and exit 0.
+(``paxoscope cluster start`` does this for every node). The node holds a
+lock on its data directory while it runs. A corrupt or missing store, a
+store another process holds, or a bad cluster description: exit 2 with one
+line on stderr. SIGTERM or SIGINT: stop serving and exit 0.
+
+A node recorded as a learner (``paxoscope cluster rejoin``) runs with no
+acceptor role and no proposer role: it never promises, never votes and
+never proposes, and learns the decision from the others' votes.
 """
 
 from __future__ import annotations
@@ -56,24 +73,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .cluster import HOST, ClusterError, NodeInfo, decode_payload, load_cluster, value_problem
+from ..spec.constants import positive_int as _positive_int
+from ..spec.constants import positive_seconds as _seconds
+from .cluster import HOST, ClusterError, NodeInfo, decode_payload, load_cluster, missing_store_problem
 from .core import AcceptorState, ClientRequest, Effects, Event, Node, NodeConfig, Receive, Timeout
 from .messages import (
     HEADER,
     MAX_FRAME,
-    Accept,
-    Accepted,
     Decided,
     MalformedMessage,
     Message,
-    Prepare,
-    Promise,
     Propose,
+    Protocol,
     Status,
     StatusReply,
     encode,
 )
-from .storage import CorruptStorage, DurableStore
+from .storage import CorruptStorage, DurableStore, Locked
 
 log = logging.getLogger("paxoscope.node")
 
@@ -81,18 +97,13 @@ CONNECT_TIMEOUT = 1.0
 QUEUE_LIMIT = 1024  # frames waiting for one peer; beyond that they are dropped (loss is allowed)
 STOP_TIMEOUT = 3.0  # a clean stop closes connections; past this, exit anyway
 LAZY_SAVE_DELAY = 0.05  # the "reply-before-durable" bug: how long a reply runs ahead of its write
+IDLE_TIMEOUT = 60.0  # seconds an accepted connection may stay without sending a whole frame
+MAX_CONNECTIONS = 256  # accepted connections served at once (a cluster needs a few per node and client)
 
 
 # ---------------------------------------------------------------------------
 # The node runtime
 # ---------------------------------------------------------------------------
-
-
-def _check_values(msg: Message) -> None:
-    for name in ("value", "val", "mval"):
-        value = getattr(msg, name, None)
-        if isinstance(value, str) and (problem := value_problem(value)):
-            raise MalformedMessage(f"field {name!r} of a {msg.type} message is too large: {problem}")
 
 
 async def _read_frame(reader: asyncio.StreamReader, label: str) -> Message | None:
@@ -123,7 +134,6 @@ async def _read_frame(reader: asyncio.StreamReader, label: str) -> Message | Non
         return None
     try:
         msg = decode_payload(payload)
-        _check_values(msg)
     except MalformedMessage as exc:
         log.warning("dropped a malformed frame from %s: %s; closing that connection", label, exc)
         return None
@@ -163,7 +173,7 @@ class _Peer:
     def send(self, msg: Message) -> None:
         try:
             frame = encode(msg)
-        except MalformedMessage as exc:
+        except (MalformedMessage, ValueError) as exc:
             log.warning("not sending a %s to %s: %s", msg.type, self.info.name, exc)
             return
         try:
@@ -243,18 +253,24 @@ class NodeRuntime:
         self,
         config: NodeConfig,
         peers: Sequence[NodeInfo],
-        store: DurableStore,
+        store: DurableStore | None,
         *,
         host: str = HOST,
         port: int = 0,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ):
         self.config = config
-        self.store = store
+        self.store = store  # None: a learner, which keeps no acceptor state
         # Raises CorruptStorage: a node that cannot trust its promises must not run.
-        self.durable: AcceptorState = store.load()
+        self.durable: AcceptorState = store.load() if store is not None else AcceptorState()
         self.node = Node(config, self.durable)
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self._refused = 0  # connections closed for being over the limit
+        self._save_error: str | None = None  # the last durable write's failure, until one succeeds
         self.host, self.port = host, port
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
@@ -278,6 +294,9 @@ class NodeRuntime:
         for peer in self.peers.values():
             peer.start()
         s = self.durable
+        if self.node.acceptor is None:
+            log.info("serving on %s:%d as a learner (no acceptor state)", self.host, self.port)
+            return
         log.info(
             "serving on %s:%d (max_bal=%d max_vbal=%d max_val=%r)",
             self.host,
@@ -304,27 +323,43 @@ class NodeRuntime:
     # -- serving connections ------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._streams) >= self.max_connections:
+            self._refused += 1
+            if self._refused == 1 or self._refused % 1000 == 0:  # one line per burst, not one per socket
+                log.warning(
+                    "closed a new connection: %d are open, the limit (%d connections closed so far)",
+                    self.max_connections,
+                    self._refused,
+                )
+            writer.close()
+            return
         peername = writer.get_extra_info("peername")
         # The label is the stream's address: frames carry no sender, and an
         # address can never be mistaken for a node name (names have no ':').
         label = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else f"client-{id(writer)}"
         self._streams[label] = writer
         try:
-            await self.serve_stream(reader, writer, label)
+            await self.serve_stream(reader, writer, label, idle=self.idle_timeout)
         finally:
             self._waiters.discard(writer)
             self._streams.pop(label, None)
             writer.close()
 
-    async def serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, label: str) -> None:
-        """Handle every frame of one stream, in order, until it ends or a frame is bad."""
+    async def serve_stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, label: str, idle: float | None = None
+    ) -> None:
+        """Handle every frame of one stream, in order, until it ends, a frame is
+        bad, or (with ``idle``) no whole frame came and went in ``idle`` seconds."""
         try:
             while True:
-                msg = await _read_frame(reader, label)
-                if msg is None:
-                    return
-                self._dispatch(msg, label, writer)
-                await writer.drain()  # a client that never reads cannot make us buffer without bound
+                async with asyncio.timeout(idle):
+                    msg = await _read_frame(reader, label)
+                    if msg is None:
+                        return
+                    self._dispatch(msg, label, writer)
+                    await writer.drain()  # a client that never reads cannot make us buffer without bound
+        except TimeoutError:
+            return  # idle (or not reading our replies): the connection is closed; its owner may open another
         except (ConnectionError, OSError):
             return  # the other side went away: nothing to answer
         except Exception:
@@ -335,14 +370,17 @@ class NodeRuntime:
     def _dispatch(self, msg: Message, label: str, writer: asyncio.StreamWriter) -> None:
         if isinstance(msg, Status):
             s = self.durable
-            self._reply(writer, StatusReply(self.name, s.max_bal, s.max_vbal, s.max_val, self.node.decided))
+            reply = StatusReply(self.name, s.max_bal, s.max_vbal, s.max_val, self.node.decided, self._store_error())
+            self._reply(writer, reply)
         elif isinstance(msg, Propose):
             if self.node.decided is not None:
                 self._reply(writer, Decided(self.node.decided))
             else:
                 self._waiters.add(writer)
                 self.apply(ClientRequest(msg.value))
-        elif isinstance(msg, Prepare | Promise | Accept | Accepted):
+        elif isinstance(msg, Protocol):
+            # Every protocol message goes to the core, whatever its kind: the
+            # core decides what it means for this node's roles.
             # src is the stream's label: the core replies to src, and _send
             # routes such a reply back on the stream the request came in on.
             self.apply(Receive(label, msg))
@@ -354,7 +392,7 @@ class NodeRuntime:
             return
         try:
             writer.write(encode(msg))
-        except MalformedMessage as exc:
+        except (MalformedMessage, ValueError) as exc:
             log.warning("cannot answer with a %s: %s", msg.type, exc)
         except (ConnectionError, OSError):
             pass
@@ -362,27 +400,33 @@ class NodeRuntime:
     # -- the core and its effects -------------------------------------------------
 
     def apply(self, event: Event) -> None:
-        """Run one event through the core and perform what it asks, in order."""
-        self.perform(self.node.handle(event))
+        """Run one event through the core and perform what it asks, in order.
+
+        An exception (a bug, or an input nobody foresaw) drops this one event:
+        to everyone else it is a lost message, which Paxos tolerates. What
+        must survive it is the node: its acceptor state is put back to what
+        is on disk, and its proposer's retry timer keeps running."""
+        try:
+            self.perform(self.node.handle(event))
+        except Exception:
+            log.exception("internal error while handling %s; dropped it", _describe(event))
+            self._recover()
+
+    def _recover(self) -> None:
+        if self.node.acceptor is not None:
+            self.node.acceptor.state = self.durable
+        if self.node.decided is None and self._timer is None:
+            self._arm_timer()  # a Timeout for a proposer with nothing to propose does nothing
 
     def perform(self, fx: Effects) -> None:
         sends = fx.send
-        if fx.persist is not None and fx.durable_first:
-            # Blocking on purpose: nothing else on this node runs between the
-            # handler and its write, so no reply, Status or later handler can
-            # observe a state that is not yet on disk.
-            try:
-                self.store.save(fx.persist)
-            except (OSError, CorruptStorage) as exc:
-                # The core already holds the new state in memory. Roll it back
-                # to what is on disk and send nothing: to everyone else this
-                # step is a lost message, which Paxos tolerates.
-                log.error("could not make the acceptor state durable (%s); dropping this step's replies", exc)
-                if self.node.acceptor is not None:
-                    self.node.acceptor.state = self.durable
-                sends = []
-            else:
-                self.durable = fx.persist
+        if fx.persist is not None and fx.durable_first and not self._save(fx.persist):
+            # The core already holds the new state in memory. Roll it back to
+            # what is on disk and send nothing: to everyone else this step is
+            # a lost message, which Paxos tolerates.
+            if self.node.acceptor is not None:
+                self.node.acceptor.state = self.durable
+            sends = []
         for dest, msg in sends:
             self._send(dest, msg)
         if fx.persist is not None and not fx.durable_first:
@@ -391,6 +435,31 @@ class NodeRuntime:
             self._on_decide(fx.decide)
         if fx.timer:
             self._arm_timer()
+
+    def _save(self, state: AcceptorState) -> bool:
+        """Make ``state`` durable; False (after one log line) if it could not be.
+
+        Blocking on purpose: nothing else on this node runs between the
+        handler and its write, so no reply, Status or later handler can
+        observe a state that is not yet on disk."""
+        if self.store is None:
+            log.error("a learner has no acceptor store; not keeping %s", state)
+            return False
+        try:
+            self.store.save(state)
+        except (OSError, CorruptStorage) as exc:
+            self._save_error = str(exc)
+            log.error("could not make the acceptor state durable (%s); dropping this step's replies", exc)
+            return False
+        self._save_error = None
+        self.durable = state
+        return True
+
+    def _store_error(self) -> str | None:
+        """Why the store cannot be written now, or None (a learner has none to write)."""
+        if self.store is None:
+            return None
+        return self.store.write_problem() or self._save_error
 
     def _send(self, dest: str, msg: Message) -> None:
         if dest == self.name:
@@ -444,13 +513,13 @@ class NodeRuntime:
         self._lazy_save = None
         if self.node.acceptor is None:
             return
-        state = self.node.acceptor.state
-        try:
-            self.store.save(state)
-        except (OSError, CorruptStorage) as exc:
-            log.error("could not make the acceptor state durable (%s)", exc)
-        else:
-            self.durable = state
+        self._save(self.node.acceptor.state)
+
+
+def _describe(event: Event) -> str:
+    if isinstance(event, Receive):
+        return f"a {event.msg.type} from {event.src}"
+    return "a client request" if isinstance(event, ClientRequest) else "the retry timer"
 
 
 # ---------------------------------------------------------------------------
@@ -490,16 +559,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--name", required=True, help="this node's name in the cluster description")
     parser.add_argument("--cluster", required=True, metavar="FILE", help="the cluster description (DIR/cluster.json)")
+    parser.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=IDLE_TIMEOUT,
+        metavar="S",
+        help=f"close an accepted connection that sends no whole frame for S seconds (default: {IDLE_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=MAX_CONNECTIONS,
+        metavar="N",
+        help=f"serve at most N accepted connections at once (default: {MAX_CONNECTIONS})",
+    )
     args = parser.parse_args(argv)
     prog = f"paxoscope node {args.name}"
     try:
         cluster = load_cluster(args.cluster)
         me = cluster.node(args.name)
+        store = DurableStore(me.data)
+        store.lock()  # held until this process ends, however it ends
+        if problem := missing_store_problem(args.cluster, me):
+            raise ClusterError(problem)
         runtime = NodeRuntime(
-            cluster.config_for(me.name), cluster.nodes, DurableStore(me.data), host=me.host, port=me.port
+            cluster.config_for(me.name),
+            cluster.nodes,
+            store if me.is_acceptor else None,
+            host=me.host,
+            port=me.port,
+            idle_timeout=args.idle_timeout,
+            max_connections=args.max_connections,
         )
-    except ClusterError as exc:
+    except (ClusterError, Locked) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the data directory cannot be created or opened
+        print(f"{prog}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return 2
     except CorruptStorage as exc:
         print(f"{prog}: error: corrupt storage, refusing to start: {exc}", file=sys.stderr)

@@ -17,18 +17,30 @@ the new one, never a mixture. A file that is torn or corrupt anyway (a disk
 fault, an edit by hand, a copy cut short) raises ``CorruptStorage``: starting
 from the initial state instead would silently break every promise made
 before, so the node refuses to start, and the file is left as it was for a
-person to inspect.
+person to inspect. A store that is not a regular file (a FIFO, a device, a
+directory) is refused the same way, without waiting on it.
+
+What the state may hold is checked by ``messages.fields_problem``, the same
+function the wire decoder uses, so no message a node accepts can leave it in
+a state it would refuse to load.
+
+A running node holds an exclusive lock (``flock``) on its data directory
+(``DurableStore.lock``): two processes writing one store would each overwrite
+the other's promises, so a second one refuses to start.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from .core import AcceptorState
+from .messages import fields_problem
 
 FORMAT = "paxoscope-acceptor"
 VERSION = 1
@@ -40,6 +52,45 @@ MAX_FILE = 1024 * 1024
 
 class CorruptStorage(Exception):
     """The acceptor's state file exists but cannot be trusted."""
+
+
+class Locked(Exception):
+    """Another process holds the lock on a directory (its node, its cluster)."""
+
+
+class NotRegularFile(OSError):
+    """A path that names a FIFO, a device, a socket or a directory, where a file belongs."""
+
+
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a directory", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device"}
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of the regular file at ``path``.
+
+    Raises NotRegularFile for anything else, without waiting on it: opening
+    a FIFO for reading blocks until a writer comes, so it is opened
+    non-blocking and looked at before it is read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+            raise NotRegularFile(f"{path}: is {what}, not a regular file")
+        return f.read(limit + 1)
+
+
+def lock_directory(directory: str | os.PathLike[str], holder: str) -> int:
+    """Take an exclusive lock on ``directory`` and return the descriptor that
+    holds it (the lock lasts until it is closed or the process ends, however
+    it ends). Raises ``Locked``, naming ``holder``, if another process holds it."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise Locked(f"{directory}: {holder}") from None
+    return fd
 
 
 def _canonical(doc: dict[str, Any]) -> bytes:
@@ -54,10 +105,6 @@ def _state_dict(state: AcceptorState) -> dict[str, Any]:
     return {"max_bal": state.max_bal, "max_vbal": state.max_vbal, "max_val": state.max_val}
 
 
-def _is_ballot(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= -1
-
-
 class DurableStore:
     """The acceptor state of one node, kept in ``directory/acceptor.json``."""
 
@@ -68,6 +115,49 @@ class DurableStore:
         # Set once the file on disk is known to be ours and sound (or absent):
         # save() never replaces a file nobody has vouched for.
         self._verified = False
+        self._lock_fd: int | None = None
+
+    def lock(self) -> None:
+        """Hold this store for the life of the process: a second process on
+        the same store raises ``Locked``. The directory is created if needed."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self._lock_fd is None:
+            self._lock_fd = lock_directory(
+                self.directory, "another process holds this acceptor store (its node is already running?)"
+            )
+
+    def exists(self) -> bool:
+        """Is there anything (even a broken link) where the state file belongs?"""
+        return os.path.lexists(self.path)
+
+    def write_problem(self) -> str | None:
+        """Why a save would fail now, or None: tried by creating (and removing)
+        the temporary file a save writes first, and by looking at what holds
+        the state file's place. A write can still fail later (a full disk
+        after this); the node then reports that failure until a save succeeds."""
+        try:
+            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o644)
+            try:
+                os.write(fd, b"\n")
+            finally:
+                os.close(fd)
+            os.unlink(self._tmp)
+        except OSError as exc:
+            return f"{self._tmp}: cannot write: {exc.strerror}"
+        try:
+            mode = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return f"{self.path}: {exc.strerror}"
+        if not stat.S_ISREG(mode):
+            return f"{self.path}: is {_KINDS.get(stat.S_IFMT(mode), 'not a regular file')}, not a state file"
+        return None
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def load(self) -> AcceptorState:
         """The stored state; the initial state if nothing was ever saved.
@@ -75,16 +165,15 @@ class DurableStore:
         Raises ``CorruptStorage`` (naming the file and the fault) for a file
         that exists but is not a sound state of this format version."""
         try:
-            with open(self.path, "rb") as f:
-                raw = f.read(MAX_FILE + 1)
+            raw = read_regular(self.path, MAX_FILE)
         except FileNotFoundError:
             # A leftover .tmp is a save that never reached its rename: the
             # state it holds was never acknowledged to anyone, so ignoring
             # it is correct.
             self._verified = True
             return AcceptorState()
-        except IsADirectoryError:
-            raise self._corrupt("is a directory, not a state file") from None
+        except NotRegularFile as exc:
+            raise CorruptStorage(str(exc)) from None
         state = self._parse(raw)
         self._verified = True
         return state
@@ -139,17 +228,11 @@ class DurableStore:
             raise self._corrupt(f"'state' has fields {sorted(state)}, expected {sorted(expected)}")
         if doc["sha256"] != _digest(state):
             raise self._corrupt("checksum mismatch: the state is not what was written")
-        max_bal, max_vbal, max_val = state["max_bal"], state["max_vbal"], state["max_val"]
-        # The checksum guards against damage; these guard against a file that
+        # The checksum guards against damage; this guards against a file that
         # was written consistently but describes no state an acceptor can be in.
-        if not (_is_ballot(max_bal) and _is_ballot(max_vbal)):
-            raise self._corrupt(f"ballots must be integers >= -1, not {max_bal!r} and {max_vbal!r}")
-        if max_val is not None and not isinstance(max_val, str):
-            raise self._corrupt(f"max_val must be a string or null, not {max_val!r}")
-        if max_vbal > max_bal:
-            raise self._corrupt(f"max_vbal {max_vbal} exceeds max_bal {max_bal}")
-        if (max_vbal == -1) != (max_val is None):
-            raise self._corrupt("max_val must be null exactly when max_vbal is -1")
+        if problem := fields_problem(state):
+            raise self._corrupt(f"not a state an acceptor can be in: {problem}")
+        max_bal, max_vbal, max_val = state["max_bal"], state["max_vbal"], state["max_val"]
         return AcceptorState(max_bal, max_vbal, max_val)
 
 
