@@ -75,7 +75,6 @@ from .core import IMPL_BUGS, AcceptorState, NodeConfig
 from .messages import (
     HEADER,
     MAX_FRAME,
-    VALUE_LIMIT,
     Decided,
     MalformedMessage,
     Message,
@@ -92,8 +91,6 @@ CLUSTER_FILE = "cluster.json"
 CLUSTER_FORMAT = "paxoscope-cluster"
 CLUSTER_VERSION = 1
 HOST = "127.0.0.1"
-
-__all__ = ["VALUE_LIMIT", "value_problem"]  # defined in messages, where the decoder checks them
 
 ACCEPTOR, LEARNER = "acceptor", "learner"
 MAX_CLUSTER_FILE = 1024 * 1024
@@ -687,20 +684,23 @@ def _stop_one(data: Path, name: str, grace: float) -> str:
 
 def rejoin_as_learner(
     data: str | os.PathLike[str], name: str, grace: float = STOP_GRACE, timeout: float = START_TIMEOUT
-) -> tuple[str, int]:
-    """Record ``name`` as a learner for good and (re)start it as one: (what happened to the old process, the new pid).
+) -> tuple[str, int | None]:
+    """Record ``name`` as a learner for good: (what happened to its process, its new pid).
 
     For a node whose acceptor store was lost: it rejoins without voting,
     promising or proposing again (see ``ClusterDescription.config_for``).
-    There is no way back to acceptor: that would need a reconfiguration
-    protocol, which a single-decree cluster does not have."""
+    It is (re)started at once if it or another node of the cluster runs;
+    in a stopped cluster it starts with the others (new pid: None). There
+    is no way back to acceptor: that would need a reconfiguration protocol,
+    which a single-decree cluster does not have."""
     data = Path(data).absolute()
     load(data).node(name)
     with _exclusive(data):
-        what = _stop_one(data, name, grace)
         path = cluster_path(data)
+        live = any(is_running(n.pid, n.name) for n in load_cluster(path).nodes)
+        what = _stop_one(data, name, grace)
         write_cluster(path, load_cluster(path).with_node(name, role=LEARNER))
-        return what, _start_node(data, name, timeout)
+        return what, _start_node(data, name, timeout) if live else None
 
 
 def stop_cluster(data: str | os.PathLike[str], grace: float = STOP_GRACE) -> list[str]:
@@ -1059,7 +1059,13 @@ def _cmd_restart(args: argparse.Namespace, out: Out) -> int:
 def _cmd_rejoin(args: argparse.Namespace, out: Out) -> int:
     what, pid = rejoin_as_learner(args.data, args.node, args.grace, args.timeout)
     out(what)
-    out(f"started {args.node} (pid {pid}) as a learner: it will never promise, vote or propose again")
+    if pid is None:
+        out(
+            f"{args.node} is now a learner: it will never promise, vote or propose again; it starts with the "
+            f"cluster: paxoscope cluster start --data {args.data}"
+        )
+    else:
+        out(f"started {args.node} (pid {pid}) as a learner: it will never promise, vote or propose again")
     cluster = load(args.data)
     acceptors, majority = sum(n.is_acceptor for n in cluster.nodes), len(cluster.nodes) // 2 + 1
     if acceptors < majority:

@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 VERSION = 1
-MAX_FRAME = 64 * 1024
 HEADER = struct.Struct(">I")
 # Ballots are below 2**63 (a signed 64-bit integer holds every one): a ballot
 # near 10**4300 cannot even be written back out as JSON, and arithmetic on it
@@ -36,6 +35,10 @@ BALLOT_LIMIT = 2**63
 # it must stay well under the frame limit: counted in UTF-8 bytes, whatever
 # escapes JSON would use for it.
 VALUE_LIMIT = 16 * 1024
+# JSON writes a control character of one UTF-8 byte as six (\u0001), and a
+# StatusReply carries two values: the frame limit leaves room for both at
+# their worst.
+MAX_FRAME = 256 * 1024
 
 
 class MalformedMessage(ValueError):

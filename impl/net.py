@@ -456,10 +456,17 @@ class NodeRuntime:
         return True
 
     def _store_error(self) -> str | None:
-        """Why the store cannot be written now, or None (a learner has none to write)."""
+        """Why the store cannot be written now, or None (a learner has none to write).
+
+        After a write failed, the only proof that the store works again is a
+        write: the durable state (what the file holds) is written once more."""
         if self.store is None:
             return None
-        return self.store.write_problem() or self._save_error
+        if problem := self.store.write_problem():
+            return problem
+        if self._save_error is not None:
+            self._save(self.durable)
+        return self._save_error
 
     def _send(self, dest: str, msg: Message) -> None:
         if dest == self.name:
