@@ -934,7 +934,8 @@ def add_parsers(subparsers: Any) -> None:
     rejoin = actions.add_parser(
         "rejoin",
         help="bring back a node that lost its acceptor store, as a learner that never votes again",
-        description="Record NODE as a learner for good and (re)start it as one. A learner never promises, votes "
+        description="Record NODE as a learner for good, and restart it as one if the cluster runs (in a stopped "
+        "cluster it starts as one with the others). A learner never promises, votes "
         "or proposes; it learns the decision from the others' votes. Use it for a node whose acceptor store was "
         "lost: started as an acceptor with no memory of its promises, it could change a value already chosen. The "
         "quorums stay the majorities of all nodes, so each learner is one fewer acceptor that can be down.",
