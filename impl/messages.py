@@ -84,6 +84,19 @@ class Accepted:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """``acc`` refuses ballot ``bal`` (a 1a or 2a below its promise) and says
+    what it promised, ``max_bal``, so that the proposer jumps above it at once
+    instead of climbing one timeout at a time. Not a message of the spec: the
+    refinement mapping leaves it out of ``msgs``."""
+
+    acc: str
+    bal: int
+    max_bal: int
+    type = "nack"
+
+
+@dataclass(frozen=True)
 class Propose:
     """A client asks the cluster to choose ``value`` (the answer may be another value)."""
 
@@ -117,11 +130,11 @@ class StatusReply:
     type = "status-reply"
 
 
-Protocol = Prepare | Promise | Accept | Accepted
+Protocol = Prepare | Promise | Accept | Accepted | Rejected
 Message = Protocol | Propose | Decided | Status | StatusReply
 
 TYPES: dict[str, type] = {
-    cls.type: cls for cls in (Prepare, Promise, Accept, Accepted, Propose, Decided, Status, StatusReply)
+    cls.type: cls for cls in (Prepare, Promise, Accept, Accepted, Rejected, Propose, Decided, Status, StatusReply)
 }
 
 # What each field may hold, by name. Every field of every message (and of the

@@ -33,6 +33,7 @@ from paxoscope.impl.messages import (
     Prepare,
     Promise,
     Propose,
+    Rejected,
     StatusReply,
     decode,
     encode,
@@ -54,7 +55,7 @@ def node(name: str, bugs=frozenset(), stored: AcceptorState | None = None) -> No
 
 def test_acceptor_promises_only_above_and_persists_before_answering():
     a = node("a1", stored=AcceptorState(1, 0, "v1"))
-    assert a.handle(Receive("p1", Prepare(0))).send == []
+    assert a.handle(Receive("p1", Prepare(0))).send == [("p1", Rejected("a1", 0, 1))]  # no Promise
     effects = a.handle(Receive("p2", Prepare(3)))
     assert effects.persist == AcceptorState(3, 0, "v1") and effects.durable_first
     assert effects.send == [("p2", Promise("a1", 3, 0, "v1"))]
@@ -65,7 +66,7 @@ def test_acceptor_promises_only_above_and_persists_before_answering():
 
 def test_acceptor_votes_at_or_above_its_promise_only():
     a = node("a1", stored=AcceptorState(2, -1, None))
-    assert a.handle(Receive("p1", Accept(1, "v1"))).send == []
+    assert a.handle(Receive("p1", Accept(1, "v1"))).send == [("p1", Rejected("a1", 1, 2))]  # no vote
     effects = a.handle(Receive("p1", Accept(2, "v2")))
     assert effects.persist == AcceptorState(2, 2, "v2")
     assert {dst for dst, _ in effects.send} == set(ACC + ("p1", "p2"))
@@ -83,6 +84,36 @@ def test_proposer_proposes_the_highest_reported_vote():
     assert {m for _, m in effects.send} == {Accept(1, "v1")}  # the reported vote, not the client's v2
     retry = p.handle(Timeout())
     assert {m for _, m in retry.send} == {Prepare(3)}
+
+
+def test_acceptor_refusing_a_ballot_says_what_it_promised():
+    a = node("a1", stored=AcceptorState(3, 1, "v1"))
+    assert a.handle(Receive("p1", Prepare(2))).send == [("p1", Rejected("a1", 2, 3))]
+    refused = a.handle(Receive("p2", Accept(1, "v2")))
+    assert refused.send == [("p2", Rejected("a1", 1, 3))] and refused.persist is None
+    assert a.acceptor.state == AcceptorState(3, 1, "v1")  # a refusal changes nothing
+
+
+def test_a_rejected_proposer_jumps_above_the_promise_in_one_step():
+    p = node("p1")  # owns ballots 0, 2, 4, ... (ballots bounded at 4: 0 and 2)
+    p.handle(ClientRequest("v1"))
+    assert p.handle(Receive("a1", Rejected("a1", 0, 0))).send == []  # not above: nothing to learn
+    assert p.handle(Receive("a1", Rejected("a1", 2, 1))).send == []  # about another ballot
+    jump = p.handle(Receive("a1", Rejected("a1", 0, 1)))
+    assert {m for _, m in jump.send} == {Prepare(2)} and jump.timer
+    assert p.handle(Receive("a2", Rejected("a2", 2, 3))).send == []  # the next owned ballot, 4, is out of bounds
+
+
+def test_a_rejection_is_a_stutter_for_the_spec():
+    config = SimConfig(3, 2, 2)
+    spec = spec_for(config)
+    sim = Simulator(config)
+    checker = Checker(spec, sim)
+    sim.run([Request(1, 0), Deliver(0), Request(0, 0)])  # a1 promises ballot 1, then p1 asks it for 0
+    before = len(checker.trace.steps)
+    assert sim.deliver_to("a1", lambda m: isinstance(m, Prepare) and m.bal == 0)
+    assert any(isinstance(m, Rejected) for m in sim.sent)
+    assert len(checker.trace.steps) == before and abstract_state(spec, sim) == checker.trace.steps[-1].state
 
 
 def test_proposer_proposes_its_own_value_when_nothing_was_voted():
@@ -112,6 +143,7 @@ def test_learner_decides_on_a_quorum_of_votes_in_one_ballot():
         Promise("a2", 0, -1, None),
         Accept(1, "x"),
         Accepted("a3", 1, "y"),
+        Rejected("a1", 0, 5),
         Propose("hello"),
         StatusReply("n1", 1, 0, "v", None),
     ],
