@@ -559,3 +559,30 @@ def test_the_value_limit_counts_utf8_bytes():
     assert decode(encode(reply)[HEADER.size :]) == reply
     run = cli("propose", "é" * (VALUE_LIMIT // 2 + 1), "--data", "/nonexistent")
     assert run.returncode == 2 and "UTF-8" in one_line(run.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Liveness after a restart
+# ---------------------------------------------------------------------------
+
+
+def test_after_a_restart_a_proposer_jumps_above_a_high_promise_in_one_round_trip(data):
+    """A value chosen at a high ballot by n2 and n3; after a restart, n1 (whose
+    acceptor never heard of that ballot) starts low. The refusals tell it the
+    ballot promised, and it jumps above it: a handful of ballots tried, not
+    one timeout per ballot (a million of them here)."""
+    high = 3 * 10**6 + 1  # owned by n2; any ballot far above where n1 starts would do
+    nodes = {n.name: n for n in start_cluster(data, 3).nodes}
+    for name in ("n2", "n3"):
+        *_, status = exchange(nodes[name], Prepare(high), Accept(high, "early"))
+        assert (status.max_vbal, status.max_val) == (high, "early")
+    stop_cluster(data)
+    nodes = {n.name: n for n in start_cluster(data).nodes}
+    assert statuses(data)["n1"].max_bal == -1
+
+    n1 = nodes["n1"]  # asked alone: failing over to n2 (which knows the ballot) would hide the point
+    assert request(n1.host, n1.port, Propose("late"), Decided, timeout=TIMEOUT) == Decided("early")
+    answers = wait_all_decided(data)
+    least_above = high + (3 - high % 3)  # n1's least ballot above the promise (n1 owns b % 3 == 0)
+    ballot = answers["n2"].max_vbal
+    assert least_above <= ballot <= least_above + 3 * 4, f"decided at ballot {ballot}, from {high}"
