@@ -44,6 +44,7 @@ from paxoscope.impl.messages import (
     MalformedMessage,
     Prepare,
     Promise,
+    Rejected,
     Status,
     StatusReply,
     encode,
@@ -329,7 +330,8 @@ def test_promise_survives_sigkill(data):
     # same promise), promises nothing lower and votes for nothing lower.
     received = exchange(n1, Prepare(b - 1), Accept(b - 1, "low"), Prepare(b))
     *replies, status = received
-    assert replies == [Promise("n1", b, -1, None)], "a lower ballot was promised, or b was not"
+    # The lower 1a and 2a are refused, each answered with the ballot promised.
+    assert replies == [Rejected("n1", b - 1, b), Rejected("n1", b - 1, b), Promise("n1", b, -1, None)]
     assert (status.max_bal, status.max_vbal, status.max_val) == (b, -1, None)
 
     # The cluster still decides, and every node learns the same value.
