@@ -1075,7 +1075,7 @@ def _cmd_rejoin(args: argparse.Namespace, out: Out) -> int:
             "no value not already chosen can be chosen any more"
         )
     else:
-        out(f"{acceptors} of {len(cluster.nodes)} nodes are acceptors; a quorum is {majority} of them")
+        out(f"{acceptors} of {len(cluster.nodes)} nodes are acceptors; a decision needs {majority} of them up")
     return EXIT_OK
 
 
