@@ -378,6 +378,16 @@ def test_cluster_restart_restarts_one_node_and_leaks_no_process(data):
 
     run = cli("cluster", "restart", "n9", "--data", str(data))
     assert run.returncode == 2 and "no node named 'n9'" in one_line(run.stderr)
+
+    # In a running cluster, rejoin restarts the node at once, as a learner.
+    run = cli("cluster", "rejoin", "n3", "--data", str(data))
+    assert run.returncode == 0 and "as a learner" in run.stdout, run.stderr
+    recorded = load_cluster(data / CLUSTER_FILE).nodes
+    assert [n.role for n in recorded] == ["acceptor", "acceptor", "learner"]
+    assert node_processes(data) == {n.pid for n in recorded}
+    run = cli("cluster", "status", "--data", str(data))
+    assert run.returncode == 0 and "up (learner)  decided=" in run.stdout.splitlines()[2]
+
     assert cli("cluster", "stop", "--data", str(data)).returncode == 0
     assert node_processes(data) == set()
 
