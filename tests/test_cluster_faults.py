@@ -29,6 +29,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+import test_net
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paxoscope.impl import cluster as cl
@@ -63,9 +64,9 @@ from paxoscope.impl.messages import (
 )
 from paxoscope.impl.net import NodeRuntime, RetryPolicy
 from paxoscope.impl.storage import CorruptStorage, DurableStore
-from test_net import TIMEOUT, cli, data, exchange, free_port, send_and_wait_for_close, statuses, wait_all_decided
+from test_net import TIMEOUT, cli, exchange, free_port, send_and_wait_for_close, statuses, wait_all_decided
 
-__all__ = ["data"]  # the fixture, shared with test_net
+data = test_net.data  # the fixture: a cluster directory whose processes are stopped afterwards
 
 WAIT = 10.0  # seconds: the bound on a wait for something that should happen at once
 
