@@ -521,7 +521,7 @@ def missing_store_problem(cluster_file: str | os.PathLike[str], info: NodeInfo) 
     An acceptor that has run before and lost its store would start with no
     promises: it could then promise a ballot below one it promised, or vote
     against its own earlier vote, and a value already chosen could be
-    replaced by another (this is how a single ``rm`` broke safety)."""
+    replaced by another: a single ``rm`` would be enough."""
     store = DurableStore(info.data)
     if not info.is_acceptor or not info.started or store.exists():
         return None

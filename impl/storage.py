@@ -127,8 +127,8 @@ class DurableStore:
             )
 
     def exists(self) -> bool:
-        """Is there anything (even a broken link) where the state file belongs?"""
-        return os.path.lexists(self.path)
+        """Is there a state file (or something in its place)? A link to a missing file is no store."""
+        return os.path.exists(self.path)
 
     def write_problem(self) -> str | None:
         """Why a save would fail now, or None: tried by creating (and removing)
