@@ -10,9 +10,9 @@ and that is what this catches.
 A CONFIG is ``SPEC`` or ``SPEC:key=value,...`` with the keys of ``check``'s
 size options and ``bug``: ``paxos:ballots=2``, ``paxos:bug=promise-not-kept``,
 ``twophase:rms=3``, ``path/to/file.py:Name`` or ``module:Name`` (a user's
-spec; its sizes go after a ``@``: ``file.py:Name@ballots=2``; its
-constructor parameters come from ``--param NAME=VALUE`` and are recorded
-with it).
+spec; its sizes and constructor parameters go after a ``@``:
+``file.py:Name@ballots=2,mode=fast``, or come from ``--param NAME=VALUE``
+for a value with a comma; they are recorded as typed).
 """
 
 from __future__ import annotations
@@ -64,8 +64,14 @@ def parse_config(text: str, params: dict[str, str] | None = None) -> dict[str, A
                 "or a user's spec as file.py:Name or module:Name"
             )
     out: dict[str, Any] = {"spec": spec}
+    user = not _is_builtin_ref(spec)
+    named: dict[str, str] = {}
     for item in filter(None, rest.split(",")):
         key, eq, value = item.partition("=")
+        if user and eq and key.isidentifier() and key not in (*KEYS, "bug"):
+            named[key] = value  # a constructor parameter of the user's spec, as --param gives it
+            _check_param(text, key, value)
+            continue
         if not eq or key not in (*KEYS, "bug"):
             raise ConfigError(f"configuration {text!r}: {item!r} is not one of {', '.join((*KEYS, 'bug'))}=VALUE")
         if key == "bug":
@@ -75,9 +81,20 @@ def parse_config(text: str, params: dict[str, str] | None = None) -> dict[str, A
                 out[key] = int(value)
             except ValueError:
                 raise ConfigError(f"configuration {text!r}: {key} must be a whole number, not {value!r}") from None
-    if params and not _is_builtin_ref(spec):
-        out["params"] = dict(params)
+    for key in set(named) & set(params or {}):
+        raise ConfigError(f"configuration {text!r}: {key} is given both after @ and as --param")
+    if user and (named or params):
+        out["params"] = {**named, **(params or {})}
     return out
+
+
+def _check_param(text: str, key: str, value: str) -> None:
+    from .specs import param_value
+
+    try:
+        param_value(key, value)
+    except ValueError as exc:
+        raise ConfigError(f"configuration {text!r}: {exc}") from None
 
 
 def label(config: dict[str, Any]) -> str:
