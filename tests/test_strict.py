@@ -10,7 +10,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from paxoscope.explorer.bfs import SpecError, check
 from paxoscope.spec.base import Spec, action
 
