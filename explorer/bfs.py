@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +124,8 @@ def property_names(spec: Spec) -> list[str]:
 
 def select_checks(spec: Spec, names: Iterable[str] | None) -> _Checks:
     """The properties to check: those named, else the spec's defaults."""
+    for part in ("invariants", "action_properties", "sometimes"):
+        _named_predicates(spec, part)
     refs = {r.name: r for r in spec.refinements}
     available = property_names(spec)
     if names is None:
@@ -141,6 +143,17 @@ def select_checks(spec: Spec, names: Iterable[str] | None) -> _Checks:
         steps=[(n, spec.action_properties[n]) for n in chosen if n in spec.action_properties],
         refinements=_chains([refs[n] for n in chosen if n in refs]),
     )
+
+
+def _named_predicates(spec: Spec, part: str) -> None:
+    """A spec's ``invariants`` (and the like) must map names to functions: say so
+    in one line rather than fail somewhere inside the search."""
+    value = getattr(spec, part)
+    if not isinstance(value, Mapping):
+        raise SpecError(f"spec {spec.name!r}: {part} must map names to functions, not {type(value).__name__}")
+    for name, pred in value.items():
+        if not isinstance(name, str) or not callable(pred):
+            raise SpecError(f"spec {spec.name!r}: {part}[{name!r}] must be a function of a state, not {pred!r}")
 
 
 def _chains(chosen: list[Refinement]) -> list[_RefinementCheck]:

@@ -126,7 +126,9 @@ def load(
             raise ConfigError(f"{name} is a spec instance; it takes no {option}")
         return as_spec(target)
     if callable(target):
-        spec = _build(target, {**given, **_user_params(name, target, given, params)}, _accepts(target, params), name)
+        _accepts(name, target, given)
+        arguments = {**given, **_user_params(name, target, given, params)}
+        spec = _build(target, arguments, tuple(arguments), name)
         if not _looks_like_spec(spec):
             raise ConfigError(
                 f"{name} did not give a spec (an object with init() and next()), but {type(spec).__name__}"
@@ -168,8 +170,16 @@ def _user_params(name: str, target: Callable, given: dict[str, Any], params: dic
     return {p: param_value(p, text) for p, text in params.items()}
 
 
-def _accepts(target: Callable, params: dict[str, str]) -> tuple[str, ...]:
-    return (*_parameters(target), *params)
+def _accepts(name: str, target: Callable, given: dict[str, Any]) -> None:
+    """Every size option given must be a parameter of the user's ``target``."""
+    takes = _parameters(target)
+    extra = [k for k in given if k not in takes]
+    if extra and not _takes_any_keyword(target):
+        listed = ", ".join(takes) or "none"
+        raise ConfigError(
+            f"{name} takes no --{_OPTION.get(extra[0], extra[0])} (its parameters: {listed}; "
+            "set them with --param NAME=VALUE)"
+        )
 
 
 def _takes_any_keyword(target: Callable) -> bool:

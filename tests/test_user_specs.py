@@ -269,3 +269,22 @@ def test_building_big_tables_shows_a_line_that_is_then_cleared():
     quiet = io.StringIO()
     load("paxos", sizes={"ballots": 2}, progress=BuildingLine(quiet))  # small: nothing to show
     assert quiet.getvalue() == ""
+
+
+def test_a_size_option_the_class_does_not_take_names_its_parameters(project):
+    proc = run(project, "check", "counter.py:Counter", "--ballots", "2")
+    assert proc.returncode == 2
+    line = one_line(proc)
+    assert "--ballots" in line and "n, step, mode" in line and "--param" in line
+
+
+def test_invariants_that_are_not_named_functions_are_one_line(project):
+    (project / "odd.py").write_text(
+        "class Odd:\n    invariants = [lambda s: True]\n    def init(self):\n        yield 0\n"
+        "    def next(self, s):\n        return []\n"
+    )
+    for command in (["check", "odd:Odd"], ["pin", "pins.json", "odd:Odd"]):
+        proc = run(project, *command)
+        assert proc.returncode == 2, proc.stderr
+        assert "invariants must map names to functions" in one_line(proc)
+    assert not (project / "pins.json").exists()  # nothing half-written
