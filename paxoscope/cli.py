@@ -1,8 +1,9 @@
 """``paxoscope``: the one command.
 
 Exit codes: 0 verified (or nothing failed within --max-states), 1 a property
-fails (with a trace), 2 bad usage or bad input (one line on stderr), 3 an
-internal error, 130 interrupted (partial statistics are printed).
+fails (with a trace) or, with --strict, the verdict may be vacuous (with the
+reason), 2 bad usage or bad input (one line on stderr), 3 an internal error,
+130 interrupted (partial statistics are printed).
 """
 
 from __future__ import annotations
@@ -103,9 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         "step properties and refinement mappings. A violation is shown as the shortest trace that "
         "leads to it.",
         epilog="SPEC: paxos (default), voting, consensus, twophase, tcommit, or your own as "
-        "path/to/file.py:Name or module:Name (a Spec instance, class, or function returning one). "
+        "path/to/file.py:Name or module:Name (a Spec instance, class, or function returning one; a plain "
+        "class with init, next and invariants will do; module:Name is looked up in the current directory too). "
         "Exit codes: 0 verified (also when --max-states stopped the search early: the verdict then "
-        "says 'incomplete'), 1 a property fails, 2 bad usage or input, 3 internal error, 130 interrupted.",
+        "says 'incomplete'), 1 a property fails (or, with --strict, the verdict may be vacuous), "
+        "2 bad usage or input, 3 internal error, 130 interrupted.",
     )
     check.add_argument("spec", nargs="?", default=None, metavar="SPEC", help="the spec to check (default: paxos)")
     size = check.add_argument_group("configuration (Paxos family; default 3 acceptors, 2 values, 3 ballots)")
@@ -171,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Explore each CONFIG and record its verdict, distinct states, depth and a digest of the "
         "reachable set in FILE. `paxoscope check --against FILE` then fails when any of these moves.",
         epilog="CONFIG: SPEC or SPEC:key=value,... (keys: acceptors, values, ballots, rms, bug), e.g. "
-        "paxos:ballots=2 twophase:rms=3; a user's spec: file.py:Name@ballots=2. Default: the built-in specs "
-        "at small sizes.",
+        "paxos:ballots=2 twophase:rms=3; a user's spec: file.py:Name or module:Name, with its sizes and "
+        "constructor parameters after @ (file.py:Name@ballots=2,mode=fast) or from --param. Default: the "
+        "built-in specs at small sizes.",
     )
     pin.add_argument("file", metavar="FILE", help="the pin file to write (JSON)")
     pin.add_argument("configs", nargs="*", metavar="CONFIG", help="configurations to pin")
