@@ -73,8 +73,19 @@ def paxos_bytes(acceptors: int, values: int, ballots: int, quorums: Any = None, 
     return PER_MESSAGE * m + bits + masks + sets + actions
 
 
-def estimate(what: str, given: dict[str, Any]) -> tuple[float, str]:
-    """(bytes, what dominates, in words) for the spec ``what`` with the sizes ``given``."""
+def symmetry_bytes(values: int, ballots: int) -> float:
+    """Estimated bytes of Paxos's symmetry tables: per permutation of the values,
+    a renaming and where each message goes (``_Canonicalizer``; fitted as above)."""
+    if values > 20:
+        return math.inf  # 20! permutations already exceed any memory
+    shared = ballots + ballots * values
+    block = ballots + values * ballots * (ballots - 1) // 2 + ballots * values
+    return math.factorial(values) * (300 + 100 * values + 16 * (shared + block))
+
+
+def estimate(what: str, given: dict[str, Any], symmetry: bool = False) -> tuple[float, str]:
+    """(bytes, what dominates, in words) for the spec ``what`` with the sizes
+    ``given`` (and its symmetry tables, when ``--symmetry`` will build them)."""
     size = {**_DEFAULTS, **given}
     if what in ("paxos", "voting") or what.startswith("bug "):
         bug = what[4:] if what.startswith("bug ") else None
@@ -84,7 +95,12 @@ def estimate(what: str, given: dict[str, Any]) -> tuple[float, str]:
             return math.inf, f"more than 2^{n - 2} majority quorums of {n} acceptors"
         count = sum(quorum_sizes(n, quorums, bug).values())
         bytes_ = paxos_bytes(n, v, b, quorums, bug)
-        return bytes_, f"{message_count(n, v, b):,} possible messages, {count:,} quorums"
+        why = f"{message_count(n, v, b):,} possible messages, {count:,} quorums"
+        if symmetry and what != "voting":
+            bytes_ += symmetry_bytes(v, b)
+            perms = f"{math.factorial(v):,}" if v <= 20 else "more than 20!"
+            why += f", {perms} value permutations for --symmetry"
+        return bytes_, why
     if what in ("twophase", "tcommit"):
         return 150.0 * size["rms"], f"{size['rms']:,} resource managers"
     if what == "consensus":
@@ -131,14 +147,17 @@ def describe(what: str, given: dict[str, Any]) -> str:
 
 
 @contextmanager
-def check_fits(what: str, given: dict[str, Any], progress: BuildingLine | None = None) -> Iterator[None]:
+def check_fits(
+    what: str, given: dict[str, Any], progress: BuildingLine | None = None, symmetry: bool = False
+) -> Iterator[None]:
     """Refuse (ConfigError) a configuration whose tables exceed the memory
     available; around building one that fits, show ``progress`` if it is big."""
-    bytes_, why = estimate(what, given)
+    bytes_, why = estimate(what, given, symmetry)
     free = available_memory()
     if free is not None and bytes_ > free:
         raise ConfigError(
-            f"{describe(what, given)} needs about {human(bytes_)} for its tables ({why}); "
+            f"{describe(what, given)} needs {'' if bytes_ == math.inf else 'about '}{human(bytes_)} "
+            f"for its tables ({why}); "
             f"this machine has {human(free)} available: choose smaller sizes"
         )
     if progress is None or bytes_ < progress.threshold:

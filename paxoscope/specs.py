@@ -87,6 +87,7 @@ def load(
     sizes: dict[str, Any] | None = None,
     params: dict[str, str] | None = None,
     progress: BuildingLine | None = None,
+    symmetry: bool = False,
 ) -> Spec:
     """The spec called ``name`` (see the module doc), built with ``sizes``.
 
@@ -94,8 +95,9 @@ def load(
     option the spec does not take is an error only when it was given.
     ``params`` (a user's spec only) maps constructor parameters to their text
     on the command line, read by ``param_value``. A built-in configuration
-    whose tables would not fit in memory is refused before it is built;
-    ``progress`` shows a line while big ones are built."""
+    whose tables would not fit in memory (with its symmetry tables, if
+    ``symmetry``) is refused before it is built; ``progress`` shows a line
+    while big ones are built."""
     given = {k: v for k, v in (sizes or {}).items() if v is not None}
     params = params or {}
     if params and (bug is not None or name in BUILTINS):
@@ -111,10 +113,11 @@ def load(
         if bug not in gallery:
             raise ConfigError(f"unknown bug {bug!r}; the gallery has: {', '.join(gallery)}")
         factory = gallery[bug]
-        return _build_sized(factory, given, ("acceptors", "values", "ballots", "quorums"), f"bug {bug}", progress)
+        options = ("acceptors", "values", "ballots", "quorums")
+        return _build_sized(factory, given, options, f"bug {bug}", progress, symmetry)
     if name in BUILTINS:
         entry = BUILTINS[name]
-        return _build_sized(entry.factory, given, entry.options, name, progress)
+        return _build_sized(entry.factory, given, entry.options, name, progress, symmetry)
     if ":" not in name:
         raise ConfigError(
             f"unknown spec {name!r}; built in: {', '.join(BUILTINS)}; or give path/to/file.py:Name or module:Name"
@@ -189,12 +192,15 @@ def _takes_any_keyword(target: Callable) -> bool:
         return True  # no signature to check against: let the call say what is wrong
 
 
-def _build_sized(factory: Callable[..., Spec], given: dict[str, Any], options, what: str, progress) -> Spec:
+def _build_sized(factory: Callable[..., Spec], given: dict[str, Any], options, what: str, progress, symmetry) -> Spec:
     """A built-in spec, refused before it is built if its tables cannot fit."""
     from .sizing import check_fits
 
-    with check_fits(what, given, progress):
-        return _build(factory, given, options, what)
+    with check_fits(what, given, progress, symmetry):
+        spec = _build(factory, given, options, what)
+        if symmetry and spec.symmetry is not None:
+            spec.symmetry  # noqa: B018 -- built here, under the progress line, not inside the search
+        return spec
 
 
 _OPTION = {"quorums": "quorum"}  # a size's CLI option, where the names differ

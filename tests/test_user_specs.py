@@ -228,6 +228,7 @@ def test_against_refuses_sizes_it_would_ignore_and_a_filter_that_matches_nothing
         (["voting", "--acceptors", "70"], "70 acceptors"),
         (["--bug", "non-intersecting-quorums", "--acceptors", "60", "--ballots", "400"], "60 acceptors"),
         (["twophase", "--rms", "100000000000"], "100,000,000,000 rms"),
+        (["--values", "13", "--symmetry"], "value permutations"),
     ],
 )
 def test_a_size_that_cannot_fit_is_refused_at_once(tmp_path, args, size):
@@ -288,3 +289,38 @@ def test_invariants_that_are_not_named_functions_are_one_line(project):
         assert proc.returncode == 2, proc.stderr
         assert "invariants must map names to functions" in one_line(proc)
     assert not (project / "pins.json").exists()  # nothing half-written
+
+
+def test_many_acceptors_with_quorums_given_are_not_refused(tmp_path):
+    # Listing the majorities of 70 acceptors is what cannot fit; two quorums can.
+    proc = run(
+        tmp_path,
+        "check",
+        "--acceptors",
+        "70",
+        "--quorum",
+        "a1,a2",
+        "--quorum",
+        "a2,a3",
+        "--ballots",
+        "1",
+        "--max-states",
+        "100",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "quorums {{a1,a2}, {a2,a3}}" in proc.stdout and "INCOMPLETE" in proc.stdout
+
+
+def test_the_symmetry_estimate_is_within_a_factor_of_two_of_what_building_takes():
+    from paxoscope.spec.paxos import Paxos
+
+    from paxoscope.sizing import symmetry_bytes
+
+    spec = Paxos(3, 6, 3)
+    tracemalloc.start()
+    try:
+        spec.symmetry  # noqa: B018 -- built on first use
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak / 2 <= symmetry_bytes(6, 3) <= peak * 2
