@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,17 @@ class Result:
     witnesses: dict[str, int | None] = field(default_factory=dict)  # name -> depth first seen
     max_queue: int = 0
     digest: str | None = None
+    actions_declared: bool = True  # False: the spec lists no actions, so none can be reported unused
+
+    @property
+    def warnings(self) -> list[str]:
+        """Why an "ok" may say less than it seems: actions never enabled,
+        situations never reached, a search cut short. ``--strict`` fails on any."""
+        out = [f"action {name} was never enabled" for name in self.never_enabled]
+        out += [f"{name} was never witnessed" for name, depth in self.witnesses.items() if depth is None]
+        if self.verdict == "incomplete":
+            out.append(f"the search stopped at --max-states after {self.distinct_states:,} states")
+        return out
 
     @property
     def collision_probability(self) -> float | None:
@@ -113,6 +124,8 @@ def property_names(spec: Spec) -> list[str]:
 
 def select_checks(spec: Spec, names: Iterable[str] | None) -> _Checks:
     """The properties to check: those named, else the spec's defaults."""
+    for part in ("invariants", "action_properties", "sometimes"):
+        _named_predicates(spec, part)
     refs = {r.name: r for r in spec.refinements}
     available = property_names(spec)
     if names is None:
@@ -130,6 +143,17 @@ def select_checks(spec: Spec, names: Iterable[str] | None) -> _Checks:
         steps=[(n, spec.action_properties[n]) for n in chosen if n in spec.action_properties],
         refinements=_chains([refs[n] for n in chosen if n in refs]),
     )
+
+
+def _named_predicates(spec: Spec, part: str) -> None:
+    """A spec's ``invariants`` (and the like) must map names to functions: say so
+    in one line rather than fail somewhere inside the search."""
+    value = getattr(spec, part)
+    if not isinstance(value, Mapping):
+        raise SpecError(f"spec {spec.name!r}: {part} must map names to functions, not {type(value).__name__}")
+    for name, pred in value.items():
+        if not isinstance(name, str) or not callable(pred):
+            raise SpecError(f"spec {spec.name!r}: {part}[{name!r}] must be a function of a state, not {pred!r}")
 
 
 def _chains(chosen: list[Refinement]) -> list[_RefinementCheck]:
@@ -170,6 +194,7 @@ def check(
     on the process, or on Python's hash seed: the drift gate pins it."""
     if digest:
         exact = True
+    spec = as_spec(spec)
     checks = select_checks(spec, properties)
     if symmetry and spec.symmetry is None:
         raise ConfigError(f"spec {spec.name!r} declares no symmetry")
@@ -183,7 +208,7 @@ def reachable(spec: Spec, max_states: int | None = None) -> list[State]:
     """Every reachable state of ``spec`` in breadth-first order (the first
     ``max_states`` of them), checking nothing: for engines that need the
     states themselves, such as the proofs' cross-check and invariant mining."""
-    search = _Search(spec, _Checks([], [], []), False, True, max_states, False, None)
+    search = _Search(as_spec(spec), _Checks([], [], []), False, True, max_states, False, None)
     search.run()
     return list(search.parent)  # exact mode: the keys are the states, in the order found
 
@@ -279,7 +304,11 @@ class _Search:
                 sometimes = self._witness(sometimes, s, 1)
                 if constraint is None or constraint(s):
                     frontier.append((s, k))
-            self.depth = 1 if parent else 0
+            if not parent:
+                # Nothing to explore would make every property hold "in every
+                # reachable state": a vacuous OK, and never what the author meant.
+                raise SpecError(f"spec {spec.name!r} has no initial state: init() yielded nothing")
+            self.depth = 1
             next_report = 4096
             max_states = self.max_states
             spec_next = spec.next
@@ -443,9 +472,58 @@ class _Search:
             symmetry=self.symmetry,
             exact=self.exact,
             never_enabled=[a for a in self.spec.actions if a not in self.enabled],
+            actions_declared=bool(self.spec.actions),
             witnesses=self.witnesses,
             max_queue=self.max_queue,
         )
+
+
+class PlainSpec(Spec):
+    """A spec written as a plain class (``init``, ``next``, ``invariants``, no
+    ``Spec`` base): what it has is used, ``Spec``'s defaults fill the rest.
+
+    Attributes may be properties, plain values, or methods taking no argument
+    (``def invariants(self): return {...}``): all three are what users write."""
+
+    _OPTIONAL = ("invariants", "action_properties", "sometimes", "refinements", "config")
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+        self.name = str(getattr(obj, "name", None) or type(obj).__name__)
+        self.actions = tuple(getattr(obj, "actions", None) or ())
+        self.default_properties = getattr(obj, "default_properties", None)
+        self.symmetry = getattr(obj, "symmetry", None)
+        self.constraint = getattr(obj, "constraint", None)
+        for attr in self._OPTIONAL:
+            if hasattr(obj, attr):
+                value = getattr(obj, attr)
+                self.__dict__["_" + attr] = value() if callable(value) and not isinstance(value, dict) else value
+        if callable(getattr(obj, "fingerprint", None)):
+            self.fingerprint = obj.fingerprint
+        if callable(getattr(obj, "variables", None)):
+            self.variables = obj.variables
+
+    def init(self) -> Iterable[State]:
+        return self.obj.init()
+
+    def next(self, state: State) -> Iterable[tuple[Action, State]]:
+        return self.obj.next(state)
+
+    invariants = property(lambda self: self.__dict__.get("_invariants", {}))
+    action_properties = property(lambda self: self.__dict__.get("_action_properties", {}))
+    sometimes = property(lambda self: self.__dict__.get("_sometimes", {}))
+    refinements = property(lambda self: tuple(self.__dict__.get("_refinements", ())))
+    config = property(lambda self: dict(self.__dict__.get("_config", {})))
+
+
+def as_spec(obj: Any) -> Spec:
+    """``obj`` as a ``Spec``: itself if it is one, else a ``PlainSpec`` around
+    it when it has ``init()`` and ``next()``; anything else is a ConfigError."""
+    if isinstance(obj, Spec):
+        return obj
+    if callable(getattr(obj, "init", None)) and callable(getattr(obj, "next", None)):
+        return PlainSpec(obj)
+    raise ConfigError(f"{type(obj).__name__} is not a spec: a spec has init() and next(state)")
 
 
 def _explain_refinement(r: _RefinementCheck, s: State, t: State) -> str:

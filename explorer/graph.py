@@ -65,8 +65,9 @@ def state_graph(spec: Spec, limit: int = 5000, **check_options):
     """(DiGraph, Result): every reachable state as a node, every step as an edge."""
     import networkx as nx
 
-    from .bfs import check
+    from .bfs import as_spec, check
 
+    spec = as_spec(spec)  # a plain class has no name or variables() of its own
     recorder = _Recorder(spec, limit)
     result = check(recorder, **check_options)  # type: ignore[arg-type]
     graph = nx.DiGraph(spec=spec.name)

@@ -1,8 +1,9 @@
 """``paxoscope``: the one command.
 
 Exit codes: 0 verified (or nothing failed within --max-states), 1 a property
-fails (with a trace), 2 bad usage or bad input (one line on stderr), 3 an
-internal error, 130 interrupted (partial statistics are printed).
+fails (with a trace) or, with --strict, the verdict may be vacuous (with the
+reason), 2 bad usage or bad input (one line on stderr), 3 an internal error,
+130 interrupted (partial statistics are printed).
 """
 
 from __future__ import annotations
@@ -58,6 +59,34 @@ def _quorum(text: str) -> list[str]:
     return names
 
 
+def _param(text: str) -> tuple[str, str]:
+    """NAME=VALUE, checked now (so a typo is a usage error naming it) and kept as text:
+    the pin file records what the user wrote, and ``specs.param_value`` reads it."""
+    from .specs import param_value
+
+    name, eq, value = text.partition("=")
+    name = name.strip()
+    if not eq or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (e.g. n=3 or mode=fast)")
+    try:
+        param_value(name, value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name, value
+
+
+def _version() -> str:
+    """The installed distribution's version (what pip reports), else the package's own."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("paxoscope")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="paxoscope",
@@ -65,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         "gallery of known-wrong Paxos variants, check the real implementation against the spec, and run it.",
         epilog="Exit codes: 0 verified, 1 a property fails, 2 bad usage or input, 3 internal error, 130 interrupted.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = sub.add_parser(
@@ -74,9 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         "step properties and refinement mappings. A violation is shown as the shortest trace that "
         "leads to it.",
         epilog="SPEC: paxos (default), voting, consensus, twophase, tcommit, or your own as "
-        "path/to/file.py:Name or module:Name (a Spec instance, class, or function returning one). "
+        "path/to/file.py:Name or module:Name (a Spec instance, class, or function returning one; a plain "
+        "class with init, next and invariants will do; module:Name is looked up in the current directory too). "
         "Exit codes: 0 verified (also when --max-states stopped the search early: the verdict then "
-        "says 'incomplete'), 1 a property fails, 2 bad usage or input, 3 internal error, 130 interrupted.",
+        "says 'incomplete'), 1 a property fails (or, with --strict, the verdict may be vacuous), "
+        "2 bad usage or input, 3 internal error, 130 interrupted.",
     )
     check.add_argument("spec", nargs="?", default=None, metavar="SPEC", help="the spec to check (default: paxos)")
     size = check.add_argument_group("configuration (Paxos family; default 3 acceptors, 2 values, 3 ballots)")
@@ -103,11 +135,25 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the spec's default set. An unknown name lists the available ones.",
     )
     what.add_argument("--bug", metavar="NAME", help="check a variant from the bug gallery (see: paxoscope bugs)")
+    what.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        metavar="NAME=VALUE",
+        help="a constructor parameter of your spec (file.py:Name or module:Name); repeatable. VALUE is read "
+        "as a Python literal (3, 0.5, True, None, 'x', (1, 2)); a bare word that is not one is a string",
+    )
     what.add_argument("--deadlock", action="store_true", help="also report a state with no enabled action")
     how = check.add_argument_group("how to explore")
     how.add_argument("--symmetry", action="store_true", help="reduce by symmetry (acceptors and values)")
     how.add_argument("--exact", action="store_true", help="store whole states instead of 64-bit fingerprints")
     how.add_argument("--max-states", type=_positive, metavar="N", help="stop after N distinct states")
+    what.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 1) when the verdict may be vacuous: an action never enabled, a 'sometimes' "
+        "situation never witnessed, or a search stopped by --max-states",
+    )
     out = check.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print one JSON report on stdout")
     out.add_argument("--itf", metavar="FILE", help="write the counterexample in the Informal Trace Format")
@@ -128,11 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Explore each CONFIG and record its verdict, distinct states, depth and a digest of the "
         "reachable set in FILE. `paxoscope check --against FILE` then fails when any of these moves.",
         epilog="CONFIG: SPEC or SPEC:key=value,... (keys: acceptors, values, ballots, rms, bug), e.g. "
-        "paxos:ballots=2 twophase:rms=3; a user's spec: file.py:Name@ballots=2. Default: the built-in specs "
-        "at small sizes.",
+        "paxos:ballots=2 twophase:rms=3; a user's spec: file.py:Name or module:Name, with its sizes and "
+        "constructor parameters after @ (file.py:Name@ballots=2,mode=fast) or from --param. Default: the "
+        "built-in specs at small sizes.",
     )
     pin.add_argument("file", metavar="FILE", help="the pin file to write (JSON)")
     pin.add_argument("configs", nargs="*", metavar="CONFIG", help="configurations to pin")
+    pin.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        metavar="NAME=VALUE",
+        help="a constructor parameter for every user's spec among the CONFIGs (as in check); repeatable",
+    )
 
     bugs = sub.add_parser(
         "bugs",
@@ -224,7 +278,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         "quorums": args.quorum,
         "rms": args.rms,
     }
-    spec = load(args.spec, bug=args.bug, sizes=sizes)
+    spec = load(
+        args.spec,
+        bug=args.bug,
+        sizes=sizes,
+        params=_params(args.param),
+        progress=_building_progress(),
+        symmetry=args.symmetry,
+    )
     options: dict[str, Any] = {
         "properties": args.invariant,
         "symmetry": args.symmetry,
@@ -254,15 +315,17 @@ def cmd_check(args: argparse.Namespace) -> int:
             progress.clear()
     # The verdict first: a file that cannot be written then costs the reader nothing.
     if args.json:
-        _out(json.dumps(result_json(result, args.spec), indent=2))
+        _out(json.dumps(result_json(result, args.spec, args.strict), indent=2))
     else:
-        _out(result_text(result))
+        _out(result_text(result, args.strict))
     if args.itf:
         _write_itf(result, args.itf)
     if args.junit:
         _write_junit(result, args)
     if args.svg or args.html:
         _write_chart(result, args)
+    if strict_failed(result, args.strict):
+        return EXIT_VIOLATION
     return {
         "ok": EXIT_OK,
         "incomplete": EXIT_OK,
@@ -271,26 +334,97 @@ def cmd_check(args: argparse.Namespace) -> int:
     }[result.verdict]
 
 
+_NOT_WITH_AGAINST = ("acceptors", "values", "ballots", "quorum", "rms", "bug", "invariant", "itf", "graph", "svg")
+
+
 def cmd_against(args: argparse.Namespace) -> int:
     from .pins import compare
 
-    results = compare(args.against, args.spec)
-    moved = [(name, what) for name, what in results if what]
-    for name, what in results:
-        _out(f"{'MOVED' if what else 'same '}  {name}")
-        for line in what:
-            _out(f"       {line}")
-    if moved:
-        _out(f"\n{len(moved)} of {len(results)} pinned state spaces moved (re-pin with paxoscope pin if intended)")
-        return EXIT_VIOLATION
-    _out(f"\nall {len(results)} pinned state spaces are as pinned")
-    return EXIT_OK
+    given = [name for name in (*_NOT_WITH_AGAINST, "html", "max_states") if getattr(args, name)]
+    if given:
+        # The pins say what to explore: a size given here would be silently ignored.
+        raise UsageError(f"--against explores what the pin file records; it takes no --{given[0].replace('_', '-')}")
+    started = time.perf_counter()
+    results = compare(args.against, args.spec, _params(args.param))
+    seconds = time.perf_counter() - started
+    moved = [r for r in results if r.moved]
+    vacuous = [r for r in results if args.strict and r.warnings]
+    if args.json:
+        _out(json.dumps(against_json(args, results, seconds), indent=2))
+    else:
+        for r in results:
+            _out(f"{'MOVED' if r.moved else 'same '}  {r.label}")
+            for line in r.moved:
+                _out(f"       {line}")
+            for line in r.warnings if args.strict else ():
+                _out(f"       --strict: {line}")
+        if moved:
+            _out(f"\n{len(moved)} of {len(results)} pinned state spaces moved (re-pin with paxoscope pin if intended)")
+        elif vacuous:
+            _out(f"\nFAILED (--strict): {len(vacuous)} of {len(results)} pinned state spaces may be vacuous")
+        else:
+            _out(f"\nall {len(results)} pinned state spaces are as pinned")
+    if args.junit:
+        _write_against_junit(args, results, seconds)
+    return EXIT_VIOLATION if moved or vacuous else EXIT_OK
+
+
+def against_json(args: argparse.Namespace, results, seconds: float) -> dict[str, Any]:
+    moved = sum(bool(r.moved) for r in results)
+    vacuous = sum(bool(args.strict and r.warnings) for r in results)
+    return {
+        "verdict": "moved" if moved else "vacuous" if vacuous else "ok",
+        "against": args.against,
+        "pins": [
+            {"label": r.label, "config": r.config, "moved": r.moved, "warnings": r.warnings, **r.measured}
+            for r in results
+        ],
+        "moved": moved,
+        "strict": args.strict,
+        "seconds": round(seconds, 4),
+    }
+
+
+def _write_against_junit(args: argparse.Namespace, results, seconds: float) -> None:
+    from .explorer.junit import Case, write_junit
+
+    cases = []
+    for r in results:
+        case = Case(r.label, "paxoscope.pins", r.seconds)
+        if r.moved:
+            case.failure = "\n".join(r.moved) + "\n(re-pin with paxoscope pin if intended)"
+            case.message = f"the pinned state space moved: {r.moved[0]}"
+        elif args.strict and r.warnings:
+            case.failure = "\n".join(r.warnings)
+            case.message = f"--strict: {r.warnings[0]}"
+        else:
+            case.output = f"{r.measured['distinct_states']:,} states, depth {r.measured['depth']}, as pinned"
+        cases.append(case)
+    write_junit(args.junit, f"paxoscope check --against {args.against}", cases, seconds)
+
+
+def _params(pairs: list[tuple[str, str]] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in pairs or ():
+        if name in out:
+            raise UsageError(f"--param {name} is given twice")
+        out[name] = value
+    return out
+
+
+def _building_progress():
+    """A line on stderr while big tables are built, on a terminal only."""
+    if not sys.stderr.isatty():
+        return None
+    from .specs import BuildingLine
+
+    return BuildingLine(sys.stderr)
 
 
 def cmd_pin(args: argparse.Namespace) -> int:
     from .pins import label, pin
 
-    entries = pin(args.file, args.configs)
+    entries = pin(args.file, args.configs, _params(args.param))
     for e in entries:
         _out(f"{label(e['config'])}: {e['verdict']}, {e['distinct_states']:,} states, depth {e['depth']}")
     _out(f"pinned {len(entries)} state spaces in {args.file}; gate with: paxoscope check --against {args.file}")
@@ -312,11 +446,14 @@ def _write_chart(result, args: argparse.Namespace) -> None:
 
 
 def _write_junit(result, args: argparse.Namespace) -> None:
-    from .explorer.junit import check_cases, write_junit
+    from .explorer.junit import Case, check_cases, write_junit
 
     label = args.spec + (f".{args.bug}" if args.bug else "")
     text = result_text(result) if result.violation is not None else ""
-    write_junit(args.junit, f"paxoscope check {label}", check_cases(result, label, text), result.seconds)
+    cases = check_cases(result, label, text)
+    if strict_failed(result, args.strict):
+        cases.append(Case("Strict", f"paxoscope.check.{label}", result.seconds, failure="\n".join(result.warnings)))
+    write_junit(args.junit, f"paxoscope check {label}", cases, result.seconds)
 
 
 def _write_itf(result, path: str) -> None:
@@ -378,6 +515,10 @@ def _is_majority(config: dict[str, Any], quorums: list[list[str]]) -> bool:
     n = config.get("acceptors")
     if not isinstance(n, int):
         return False
+    from math import comb
+
+    if len(quorums) != sum(comb(n, k) for k in range(n // 2 + 1, n + 1)):
+        return False  # without listing 2^(n-1) majorities to find out
     names = tuple(f"a{i + 1}" for i in range(n))
     return sorted(map(sorted, majority_quorums(names))) == sorted(map(sorted, quorums))
 
@@ -386,7 +527,7 @@ def _quorums(quorums: list[list[str]]) -> str:
     return "{" + ", ".join("{" + ",".join(q) + "}" for q in quorums) + "}"
 
 
-def result_text(result) -> str:
+def result_text(result, strict: bool = False) -> str:
     from .explorer.render import trace_table
 
     lines = []
@@ -410,7 +551,16 @@ def result_text(result) -> str:
         lines.append(f"  {stats}")
         return "\n".join(lines)
     lines.append(f"checked: {checked}")
-    if result.verdict == "ok":
+    warnings = result.warnings if result.verdict != "interrupted" else []
+    if strict and warnings:
+        lines.append(f"FAILED (--strict): {'; '.join(warnings)}")
+    elif result.verdict == "ok" and warnings:
+        # Not "OK": a property that holds where nothing happens proves nothing.
+        lines.append(
+            f"VACUOUS?: no property fails{' (up to symmetry)' * result.symmetry}, but "
+            f"{'; '.join(warnings)} (--strict fails on this)"
+        )
+    elif result.verdict == "ok":
         lines.append(f"OK: every property holds in every reachable state{' (up to symmetry)' * result.symmetry}")
     elif result.verdict == "incomplete":
         lines.append("INCOMPLETE: stopped at --max-states; no violation among the states explored")
@@ -425,6 +575,8 @@ def result_text(result) -> str:
     if result.verdict != "interrupted":
         if result.never_enabled:
             lines.append(f"  never enabled (vacuous?): {', '.join(result.never_enabled)}")
+        elif not result.actions_declared:
+            lines.append("  actions not declared (list them in the spec's `actions` to have unused ones reported)")
         elif result.verdict == "ok":
             lines.append("  every action was enabled somewhere")
         for name, depth in result.witnesses.items():
@@ -432,7 +584,7 @@ def result_text(result) -> str:
     return "\n".join(lines)
 
 
-def result_json(result, spec_name: str) -> dict[str, Any]:
+def result_json(result, spec_name: str, strict: bool = False) -> dict[str, Any]:
     from .explorer.render import trace_json
 
     v = result.violation
@@ -454,7 +606,16 @@ def result_json(result, spec_name: str) -> dict[str, Any]:
         "collision_probability": result.collision_probability,
         "never_enabled": result.never_enabled,
         "witnesses": result.witnesses,
+        "actions_declared": result.actions_declared,
+        "warnings": result.warnings,
+        "strict": strict,
+        "strict_failed": strict_failed(result, strict),
     }
+
+
+def strict_failed(result, strict: bool) -> bool:
+    """Whether --strict turns this result into a failure (exit 1)."""
+    return strict and result.verdict in ("ok", "incomplete") and bool(result.warnings)
 
 
 # ---------------------------------------------------------------------------

@@ -9,14 +9,17 @@ and that is what this catches.
 
 A CONFIG is ``SPEC`` or ``SPEC:key=value,...`` with the keys of ``check``'s
 size options and ``bug``: ``paxos:ballots=2``, ``paxos:bug=promise-not-kept``,
-``twophase:rms=3``, ``path/to/file.py:Name`` (a user's spec; its sizes go
-after a ``@``: ``file.py:Name@ballots=2``).
+``twophase:rms=3``, ``path/to/file.py:Name`` or ``module:Name`` (a user's
+spec; its sizes and constructor parameters go after a ``@``:
+``file.py:Name@ballots=2,mode=fast``, or come from ``--param NAME=VALUE``
+for a value with a comma; they are recorded as typed).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from .spec.constants import ConfigError
@@ -28,6 +31,7 @@ KEYS = ("acceptors", "values", "ballots", "rms")
 BUILTIN = (
     "paxos:ballots=1",
     "paxos:ballots=2",
+    "paxos:ballots=3",  # votes at several ballots reported together: "highest" and "first" differ
     "paxos:acceptors=4,values=1,ballots=2",
     "voting:ballots=2",
     "consensus:values=3",
@@ -36,15 +40,38 @@ BUILTIN = (
 )
 
 
-def parse_config(text: str) -> dict[str, Any]:
-    """``SPEC[:k=v,...]`` (or ``file.py:Name[@k=v,...]``) as {"spec", "bug", sizes...}."""
-    if "@" in text or text.endswith(".py") or "/" in text.split(":")[0] or text.count(":") > 1:
-        spec, _, rest = text.partition("@")
-    else:
+def _is_builtin_ref(text: str) -> bool:
+    from .specs import BUILTINS
+
+    return text.partition(":")[0] in BUILTINS
+
+
+def parse_config(text: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+    """``SPEC[:k=v,...]`` (or a user's ``file.py:Name[@k=v,...]`` or
+    ``module:Name[@k=v,...]``) as {"spec", "bug", sizes..., "params"}.
+
+    ``params`` (NAME -> VALUE as typed after --param) apply to a user's spec
+    and are recorded as typed, so the pin file says what the command line said."""
+    if _is_builtin_ref(text) and "@" not in text:
         spec, _, rest = text.partition(":")
+    else:
+        spec, _, rest = text.partition("@")
+        if ":" not in spec:
+            from .specs import BUILTINS
+
+            raise ConfigError(
+                f"configuration {text!r}: unknown spec {spec!r}; built in: {', '.join(BUILTINS)}; "
+                "or a user's spec as file.py:Name or module:Name"
+            )
     out: dict[str, Any] = {"spec": spec}
+    user = not _is_builtin_ref(spec)
+    named: dict[str, str] = {}
     for item in filter(None, rest.split(",")):
         key, eq, value = item.partition("=")
+        if user and eq and key.isidentifier() and key not in (*KEYS, "bug"):
+            named[key] = value  # a constructor parameter of the user's spec, as --param gives it
+            _check_param(text, key, value)
+            continue
         if not eq or key not in (*KEYS, "bug"):
             raise ConfigError(f"configuration {text!r}: {item!r} is not one of {', '.join((*KEYS, 'bug'))}=VALUE")
         if key == "bug":
@@ -54,36 +81,72 @@ def parse_config(text: str) -> dict[str, Any]:
                 out[key] = int(value)
             except ValueError:
                 raise ConfigError(f"configuration {text!r}: {key} must be a whole number, not {value!r}") from None
+    for key in set(named) & set(params or {}):
+        raise ConfigError(f"configuration {text!r}: {key} is given both after @ and as --param")
+    if user and (named or params):
+        out["params"] = {**named, **(params or {})}
     return out
 
 
+def _check_param(text: str, key: str, value: str) -> None:
+    from .specs import param_value
+
+    try:
+        param_value(key, value)
+    except ValueError as exc:
+        raise ConfigError(f"configuration {text!r}: {exc}") from None
+
+
 def label(config: dict[str, Any]) -> str:
-    sizes = ",".join(f"{k}={v}" for k, v in config.items() if k != "spec")
-    return config["spec"] + (f" ({sizes})" if sizes else "")
+    sizes = [f"{k}={v}" for k, v in config.items() if k not in ("spec", "params")]
+    sizes += [f"{k}={v}" for k, v in config.get("params", {}).items()]
+    return config["spec"] + (f" ({','.join(sizes)})" if sizes else "")
+
+
+@dataclass
+class Compared:
+    """One pin explored again: what moved (empty: nothing), and why a strict gate would fail it."""
+
+    label: str
+    config: dict[str, Any]
+    moved: list[str]
+    warnings: list[str]
+    measured: dict[str, Any]
+    seconds: float
 
 
 def measure(config: dict[str, Any]) -> dict[str, Any]:
     """Explore one configuration and return what a pin records."""
+    return _explore(config)[0]
+
+
+def _explore(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     from .explorer.bfs import check
     from .specs import load
 
     sizes = {k: config[k] for k in KEYS if k in config}
-    spec = load(config["spec"], bug=config.get("bug"), sizes=sizes)
+    params = config.get("params") or {}
+    if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+        raise ConfigError(f"pin {label(config)}: params must map names to the text given after --param")
+    spec = load(config["spec"], bug=config.get("bug"), sizes=sizes, params=params)
     r = check(spec, digest=True)
     violated = r.violation.property if r.violation else None
-    return {
+    measured = {
         "verdict": r.verdict,
         "violated": violated,
         "distinct_states": r.distinct_states,
         "depth": r.depth,
         "digest": r.digest,
     }
+    return measured, r.warnings if r.verdict == "ok" else []
 
 
-def pin(path: str, configs: list[str]) -> list[dict[str, Any]]:
+def pin(path: str, configs: list[str], params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    if params and not any(not _is_builtin_ref(text) for text in configs):
+        raise ConfigError(f"--param {next(iter(params))} is for a user's spec (file.py:Name), and no CONFIG names one")
     entries = []
     for text in configs or BUILTIN:
-        config = parse_config(text)
+        config = parse_config(text, params)
         entries.append({"config": config, **measure(config)})
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
@@ -109,14 +172,20 @@ def load_pins(path: str) -> list[dict[str, Any]]:
     return doc["pins"]
 
 
-def compare(path: str, only_spec: str | None = None) -> list[tuple[str, list[str]]]:
-    """(label, what moved) for every pin in ``path``; an empty list: nothing moved."""
+def compare(path: str, only_spec: str | None = None, params: dict[str, str] | None = None) -> list[Compared]:
+    """Every pin in ``path`` (those of ``only_spec``, with ``params``, if given) explored again."""
+    import time
+
     out = []
-    for entry in load_pins(path):
+    pins = load_pins(path)
+    for entry in pins:
         config = entry["config"]
         if only_spec is not None and config["spec"] != only_spec:
             continue
-        now = measure(config)
+        if params and config.get("params") != params:
+            continue
+        started = time.perf_counter()
+        now, warnings = _explore(config)
         moved = []
         for key in ("verdict", "violated", "distinct_states", "depth"):
             if entry.get(key) != now[key]:
@@ -127,5 +196,8 @@ def compare(path: str, only_spec: str | None = None) -> list[tuple[str, list[str
                     moved.append(f"{key.replace('_', ' ')}: {old} → {new}")
         if entry.get("digest") != now["digest"]:
             moved.append("the reachable set changed (digest)")
-        out.append((label(config), moved))
+        out.append(Compared(label(config), config, moved, warnings, now, time.perf_counter() - started))
+    if not out:  # a gate over nothing would pass whatever changed
+        wanted = f" of {only_spec}" if only_spec else ""
+        raise ConfigError(f"{path} pins no configuration{wanted}{' with these --param values' * bool(params)}")
     return out

@@ -24,6 +24,8 @@ z3 and hypothesis are imported inside the methods that use them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -32,13 +34,16 @@ import pytest
 class Paxoscope:
     """What the ``paxoscope`` fixture gives a test: the engines, as assertions."""
 
-    def check(self, spec: Any, properties: Any = None, **options: Any) -> Any:
-        """Model-check ``spec`` (a Spec, or a name ``paxoscope.specs.load`` knows).
+    def check(self, spec: Any, properties: Any = None, strict: bool = False, **options: Any) -> Any:
+        """Model-check ``spec`` (a Spec, a plain object with ``init``/``next``,
+        or a name ``paxoscope.specs.load`` knows).
 
         ``options`` go to ``paxoscope.explorer.bfs.check`` (``symmetry``,
         ``max_states``, ``deadlock``, ...). The test fails on a violation, and
         also when the search stopped early ("incomplete"): a gate that passes
-        on part of the state space would pass unnoticed. Returns the Result."""
+        on part of the state space would pass unnoticed. With ``strict``, it
+        also fails when an action was never enabled or a ``sometimes``
+        situation never witnessed (as ``check --strict``). Returns the Result."""
         from .explorer.bfs import SpecError, check
         from .explorer.render import trace_table
         from .spec.constants import ConfigError
@@ -51,6 +56,11 @@ class Paxoscope:
             result = check(spec, properties, **options)
         except (ConfigError, SpecError) as exc:
             pytest.fail(f"paxoscope check: {exc}", pytrace=False)
+        if result.verdict == "ok" and strict and result.warnings:
+            pytest.fail(
+                f"paxoscope check {result.spec}: no property fails, but (strict) {'; '.join(result.warnings)}",
+                pytrace=False,
+            )
         if result.verdict == "ok":
             return result
         if result.verdict == "violation":
@@ -118,11 +128,35 @@ class Paxoscope:
                 pytrace=False,
             )
         config = SimConfig(acceptors, values, ballots, frozenset([bug] if bug else []))
-        report = conform(config, examples=examples, seed=seed)
+        with _hypothesis_home_elsewhere():
+            report = conform(config, examples=examples, seed=seed)
         if report.verdict != "ok":
             schedule = f"\n\n  shrunk schedule: {report.schedule}" if report.schedule else ""
             pytest.fail(f"paxoscope conform: {report.failure}{schedule}", pytrace=False)
         return report
+
+
+@contextmanager
+def _hypothesis_home_elsewhere() -> Iterator[None]:
+    """Hypothesis's caches in a temporary folder, not in the user's ./.hypothesis,
+    as ``paxoscope conform`` keeps them: a test of the user's leaves nothing of ours
+    behind. HYPOTHESIS_STORAGE_DIRECTORY, if set, is honoured, and a home folder the
+    user's own tests chose is put back afterwards."""
+    import os
+    import tempfile
+
+    from hypothesis import configuration
+
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    before = getattr(configuration, "__hypothesis_home_directory", None)
+    with tempfile.TemporaryDirectory(prefix="paxoscope-hypothesis-") as home:
+        configuration.set_hypothesis_home_dir(home)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(before)
 
 
 @pytest.fixture

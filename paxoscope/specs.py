@@ -3,21 +3,26 @@
 ``paxos``, ``voting``, ``consensus``, ``twophase`` and ``tcommit`` are built
 in; ``path/to/file.py:Name`` and ``package.module:Name`` load a user's spec,
 where Name is a ``Spec`` instance, a ``Spec`` subclass, or a function that
-returns one. Everything that can go wrong raises ``ConfigError`` with one
-line that names the culprit.
+returns one (a plain class with ``init``, ``next`` and ``invariants``, no
+``Spec`` base, is a spec too). Everything that can go wrong raises
+``ConfigError`` with one line that names the culprit.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .explorer.bfs import as_spec
+from .sizing import BuildingLine
 from .spec.base import Spec
 from .spec.constants import ConfigError
 
@@ -76,39 +81,126 @@ def bugs() -> dict[str, Any]:
     return BUGS
 
 
-def load(name: str, bug: str | None = None, sizes: dict[str, int | None] | None = None) -> Spec:
+def load(
+    name: str,
+    bug: str | None = None,
+    sizes: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+    progress: BuildingLine | None = None,
+    symmetry: bool = False,
+) -> Spec:
     """The spec called ``name`` (see the module doc), built with ``sizes``.
 
     ``sizes`` maps option names to values, None meaning "not given"; an
-    option the spec does not take is an error only when it was given."""
+    option the spec does not take is an error only when it was given.
+    ``params`` (a user's spec only) maps constructor parameters to their text
+    on the command line, read by ``param_value``. A built-in configuration
+    whose tables would not fit in memory (with its symmetry tables, if
+    ``symmetry``) is refused before it is built; ``progress`` shows a line
+    while big ones are built."""
     given = {k: v for k, v in (sizes or {}).items() if v is not None}
+    params = params or {}
+    if params and (bug is not None or name in BUILTINS):
+        options = ", ".join(f"--{_OPTION.get(o, o)}" for o in BUILTINS[name].options) if name in BUILTINS else ""
+        raise ConfigError(
+            f"--param {next(iter(params))} is for a user's spec (file.py:Name or module:Name); "
+            f"{name} takes {options or 'the size options'}"
+        )
     if bug is not None:
         if name != "paxos":
             raise ConfigError(f"--bug applies to the paxos spec, not to {name!r}")
         gallery = bugs()
         if bug not in gallery:
             raise ConfigError(f"unknown bug {bug!r}; the gallery has: {', '.join(gallery)}")
-        return _build(gallery[bug], given, ("acceptors", "values", "ballots", "quorums"), f"bug {bug}")
+        factory = gallery[bug]
+        options = ("acceptors", "values", "ballots", "quorums")
+        return _build_sized(factory, given, options, f"bug {bug}", progress, symmetry)
     if name in BUILTINS:
         entry = BUILTINS[name]
-        return _build(entry.factory, given, entry.options, name)
+        return _build_sized(entry.factory, given, entry.options, name, progress, symmetry)
     if ":" not in name:
         raise ConfigError(
             f"unknown spec {name!r}; built in: {', '.join(BUILTINS)}; or give path/to/file.py:Name or module:Name"
         )
     target = _load_object(name)
     if isinstance(target, Spec) or (_looks_like_spec(target) and not callable(target)):
-        if given:
-            raise ConfigError(f"{name} is a spec instance; it takes no --{next(iter(given))}")
-        return target
+        if given or params:
+            option = f"--{next(iter(given))}" if given else f"--param {next(iter(params))}"
+            raise ConfigError(f"{name} is a spec instance; it takes no {option}")
+        return as_spec(target)
     if callable(target):
-        spec = _build(target, given, tuple(_parameters(target)), name)
+        _accepts(name, target, given)
+        arguments = {**given, **_user_params(name, target, given, params)}
+        spec = _build(target, arguments, tuple(arguments), name)
         if not _looks_like_spec(spec):
             raise ConfigError(
                 f"{name} did not give a spec (an object with init() and next()), but {type(spec).__name__}"
             )
-        return spec
+        return as_spec(spec)
     raise ConfigError(f"{name} is neither a spec nor a function or class that makes one")
+
+
+_BARE_WORD = re.compile(r"[A-Za-z_][\w.-]*")
+
+
+def param_value(name: str, text: str) -> Any:
+    """A --param value: a Python literal (``3``, ``0.5``, ``True``, ``None``,
+    ``'x'``, ``(1, 2)``), else a bare word (``fast``, ``round-robin``) as a
+    string; ``ValueError`` naming the parameter otherwise. Bare words are
+    strings because that is what ``--param mode=fast`` means to whoever types
+    it; the words Python reads as literals (``True``, ``None``) stay literals."""
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        if _BARE_WORD.fullmatch(text.strip()):
+            return text.strip()
+        raise ValueError(
+            f"--param {name}: {text!r} is neither a Python literal nor a bare word (quote a string: {name}='...')"
+        ) from None
+
+
+def _user_params(name: str, target: Callable, given: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """``params`` read as values, each checked against ``target``'s signature."""
+    both = sorted(set(given) & set(params))
+    if both:
+        raise ConfigError(f"{name}: {both[0]} is given both as --{both[0]} and as --param")
+    takes = _parameters(target)
+    if not _takes_any_keyword(target):
+        unknown = [p for p in params if p not in takes]
+        if unknown:
+            listed = ", ".join(takes) or "no parameters"
+            raise ConfigError(f"{name} has no parameter {unknown[0]!r} (--param); it takes: {listed}")
+    return {p: param_value(p, text) for p, text in params.items()}
+
+
+def _accepts(name: str, target: Callable, given: dict[str, Any]) -> None:
+    """Every size option given must be a parameter of the user's ``target``."""
+    takes = _parameters(target)
+    extra = [k for k in given if k not in takes]
+    if extra and not _takes_any_keyword(target):
+        listed = ", ".join(takes) or "none"
+        raise ConfigError(
+            f"{name} takes no --{_OPTION.get(extra[0], extra[0])} (its parameters: {listed}; "
+            "set them with --param NAME=VALUE)"
+        )
+
+
+def _takes_any_keyword(target: Callable) -> bool:
+    try:
+        return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return True  # no signature to check against: let the call say what is wrong
+
+
+def _build_sized(factory: Callable[..., Spec], given: dict[str, Any], options, what: str, progress, symmetry) -> Spec:
+    """A built-in spec, refused before it is built if its tables cannot fit."""
+    from .sizing import check_fits
+
+    with check_fits(what, given, progress, symmetry):
+        spec = _build(factory, given, options, what)
+        if symmetry and spec.symmetry is not None:
+            spec.symmetry  # noqa: B018 -- built here, under the progress line, not inside the search
+        return spec
 
 
 _OPTION = {"quorums": "quorum"}  # a size's CLI option, where the names differ
@@ -145,8 +237,12 @@ def _load_object(ref: str) -> Any:
     if where.endswith(".py") or os.sep in where or "/" in where:
         if not os.path.isfile(where):
             raise ConfigError(f"no such file: {where}")
+        # As `python file.py` does: the file's folder is on the path, for its own imports.
+        _on_path(os.path.dirname(os.path.abspath(where)))
         module = _import_file(where)
     else:
+        # As `python -m` does: the current directory is on the path, so `mutex:Mutex` finds ./mutex.py.
+        _on_path(os.getcwd())
         try:
             module = importlib.import_module(where)
         except ModuleNotFoundError as exc:
@@ -157,6 +253,11 @@ def _load_object(ref: str) -> Any:
         return getattr(module, attr)
     except AttributeError:
         raise ConfigError(f"{where} has no {attr!r}") from None
+
+
+def _on_path(folder: str) -> None:
+    if folder not in sys.path and not (folder == os.getcwd() and "" in sys.path):
+        sys.path.insert(0, folder)
 
 
 def _import_file(path: str):

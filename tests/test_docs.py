@@ -29,14 +29,53 @@ def test_readme_shows_the_bug_gallery_as_the_command_prints_it(capsys):
     assert "$ paxoscope bugs\n" + listing in (ROOT / "README.md").read_text()
 
 
-def test_every_command_of_the_example_ci_workflow_parses():
+def workflow_commands() -> list[str]:
+    workflow = (ROOT / "examples" / "ci" / "paxoscope.yml").read_text()
+    return re.findall(r"run: paxoscope (.+)", workflow)
+
+
+def test_every_command_of_the_example_ci_workflow_parses_and_is_strict():
     import shlex
 
     from paxoscope.cli import build_parser
 
-    workflow = (ROOT / "examples" / "ci" / "paxoscope.yml").read_text()
-    commands = re.findall(r"run: paxoscope (.+)", workflow)
-    assert {c.split()[0] for c in commands} >= {"check", "prove", "conform"}
+    commands = workflow_commands()
+    assert commands and all(c.split()[0] == "check" for c in commands)
     for command in commands:
         args = build_parser().parse_args(shlex.split(command))  # a bad option exits 2 here
-        assert args.command == command.split()[0]
+        assert args.command == "check"
+        assert args.strict, command
+    gates = [c for c in commands if "--against" in c]
+    assert gates and not any("pins/builtin.json" in c for c in gates)  # the user's pins, not paxoscope's own
+
+
+def test_the_example_ci_workflow_installs_paxoscope_as_a_user_does():
+    workflow = (ROOT / "examples" / "ci" / "paxoscope.yml").read_text()
+    installs = re.findall(r"run: python -m pip install (.+)", workflow)
+    assert len(installs) == 1 and '"paxoscope==' in installs[0]  # the released package, not this checkout
+    assert "pip install ." not in workflow and "pip install -e" not in workflow
+
+
+def test_the_example_ci_workflow_passes_on_the_example_user_project(tmp_path):
+    """The workflow's paxoscope steps, run in a copy of examples/lockservice (a user's project)."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    project = tmp_path / "lockservice"
+    shutil.copytree(ROOT / "examples" / "lockservice", project, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LOCKSERVICE_BUG")}
+    for command in workflow_commands():
+        # -P: the current directory is not on sys.path, as for the installed `paxoscope` script.
+        proc = subprocess.run(
+            [sys.executable, "-P", "-m", "paxoscope.cli", *shlex.split(command)],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+    assert (project / "reports" / "pins.xml").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -104,3 +105,36 @@ def test_check_draws_the_counterexample_as_svg_and_html(tmp_path):
     assert "<svg" in page and "Phase2a(b=0, v=v2)" in page
     clean = paxoscope(tmp_path, "check", "--ballots", "1", "--svg", "none.svg")
     assert clean.returncode == 0 and not (tmp_path / "none.svg").exists()
+
+
+# Phase2a adopts the reported vote with the LOWEST ballot instead of the highest.
+# At ballots 0..1 every reported vote is at ballot 0, so lowest and highest agree
+# and nothing moves; only with votes at several ballots reported together does it show.
+LOWEST = """
+from paxoscope.spec.paxos import Paxos
+
+
+class Lowest(Paxos):
+    def safe_values(self, reports):
+        votes = [m for m in reports if m.mbal >= 0]
+        if not votes:
+            return self.k.values
+        low = min(m.mbal for m in votes)
+        return tuple(sorted({m.mval for m in votes if m.mbal == low}))
+"""
+
+
+def test_the_builtin_pins_include_three_ballots_and_a_change_seen_only_there_moves_it(tmp_path):
+    pins = json.loads((ROOT / "pins" / "builtin.json").read_text())["pins"]
+    by_config = {json.dumps(p["config"], sort_keys=True): p for p in pins}
+    three = by_config[json.dumps({"spec": "paxos", "ballots": 3}, sort_keys=True)]
+    two = by_config[json.dumps({"spec": "paxos", "ballots": 2}, sort_keys=True)]
+    # The same pins, pointed at the edited spec (same state encoding, so equal figures mean no change).
+    (tmp_path / "lowest.py").write_text(LOWEST)
+    for p in (two, three):
+        p["config"] = {"spec": "lowest.py:Lowest", "ballots": p["config"]["ballots"]}
+    (tmp_path / "pins.json").write_text(json.dumps({"format": 1, "pins": [two, three]}))
+    gate = paxoscope(tmp_path, "check", "--against", "pins.json")
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "same   lowest.py:Lowest (ballots=2)" in gate.stdout
+    assert "MOVED  lowest.py:Lowest (ballots=3)" in gate.stdout

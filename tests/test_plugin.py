@@ -217,3 +217,49 @@ def test_unknown_bug(paxoscope):
     assert "#  action" in text and "no action of the spec makes this step" in text
     assert "shrunk schedule: [" in text
     assert "paxoscope conform: unknown implementation bug 'no-such-bug'" in text
+
+
+def test_conform_leaves_no_hypothesis_folder_in_the_users_project(pytester, monkeypatch):
+    pytester.makepyfile(
+        """
+def test_conforms(paxoscope):
+    assert paxoscope.conform(examples=5).verdict == "ok"
+"""
+    )
+    monkeypatch.delenv("HYPOTHESIS_STORAGE_DIRECTORY", raising=False)  # the subprocess inherits os.environ
+    # In a fresh process whose working directory is the user's project, as `pytest` runs there.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / ".hypothesis").exists()
+
+
+def test_check_takes_a_plain_class_and_strict_fails_a_vacuous_one(pytester):
+    pytester.makepyfile(
+        """
+from paxoscope import action
+
+
+class Toggle:  # no Spec base class
+    actions = ("Flip", "Explode")
+
+    def init(self):
+        yield False
+
+    def next(self, s):
+        yield action("Flip"), not s
+
+    invariants = {"Boolean": lambda s: s in (False, True)}
+
+
+def test_plain(paxoscope):
+    result = paxoscope.check(Toggle())
+    assert result.verdict == "ok" and result.distinct_states == 2
+    assert result.never_enabled == ["Explode"]
+
+def test_strict(paxoscope):
+    paxoscope.check(Toggle(), strict=True)
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*no property fails, but (strict) action Explode was never enabled*"])
