@@ -52,7 +52,8 @@ def test_every_command_of_the_example_ci_workflow_parses_and_is_strict():
 def test_the_example_ci_workflow_installs_paxoscope_as_a_user_does():
     workflow = (ROOT / "examples" / "ci" / "paxoscope.yml").read_text()
     installs = re.findall(r"run: python -m pip install (.+)", workflow)
-    assert len(installs) == 1 and '"paxoscope==' in installs[0]  # the released package, not this checkout
+    assert installs == ['"$PAXOSCOPE" pytest']  # where the user's project gets paxoscope, not this checkout
+    assert "paxoscope @ git+https://" in workflow  # the default says what form that takes
     assert "pip install ." not in workflow and "pip install -e" not in workflow
 
 
