@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("cluster", "propose"):
             from .impl import cluster
 
-            return cluster.run(args)
+            return cluster.run(args, out=_out)
     except KeyboardInterrupt:
         print("\npaxoscope: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
