@@ -98,7 +98,7 @@ class _Checker:
         pre = pre_view()
         formulas = {**model.invariant(pre), "Consistency": model.consistency(pre)}
         self.conjuncts = {name: compile_formula(f, (), name=name) for name, f in formulas.items()}
-        self.in_conjunction = [i for i, name in enumerate(model.invariant(pre)) if name != "TypeOK"]
+        self.in_conjunction = [name for name in model.invariant(pre) if name != "TypeOK"]
         (v,) = variables("v", V)
         self.chosen = compile_formula(model.chosen_value(pre, v), (v,), name="chosen")
         self.values = self.base.domains[V]
@@ -111,6 +111,7 @@ class _Checker:
             # The spec's conjuncts are CONJUNCTS applied to one _View of the
             # state: build the view once per state, not once per conjunct.
             self.view = view
+            self.view_conjuncts = dict(pinv.CONJUNCTS)
             for name, g in pinv.CONJUNCTS.items():
                 python[name] = _OnView(g)
         self.pairs = [(n, f, python[n]) for n, f in self.conjuncts.items() if n in python]
@@ -131,23 +132,21 @@ class _Checker:
         ``falsified`` the conjuncts the model finds false."""
         view = self.view(self.spec, s) if self.view is not None else None
         out = []
-        ours: list[bool] = []
+        ours: dict[str, bool] = {}
         theirs: dict[str, bool] = {}
         for name, f, g in self.pairs:
-            z = f(st)
-            ours.append(z)
+            z = ours[name] = f(st)
             theirs[name] = bool(g.f(view) if isinstance(g, _OnView) else g(s))
             if not z:
                 falsified[name] += 1
             if z != theirs[name]:
                 out.append(f"{name} is {z} in the proof model but {not z} in the spec")
         for name, f in self.proof_only:
-            z = f(st)
-            ours.append(z)
+            z = ours[name] = f(st)
             if not z:
                 falsified[name] += 1
         if self.conjunction is not None:
-            z = all(ours[i] for i in self.in_conjunction)
+            z = all(ours[name] for name in self.in_conjunction)
             if z != self._spec_conjunction(s, view, theirs):
                 out.append(f"{CONJUNCTION} is {z} in the proof model but {not z} in the spec")
         return out
@@ -157,9 +156,7 @@ class _Checker:
             return bool(self.conjunction(s))
         # On a shared view Inv is the conjunction of CONJUNCTS: reuse the
         # values just compared, evaluate only the others.
-        from ..spec import paxos_invariants as pinv
-
-        return all(known[n] if n in known else bool(g(view)) for n, g in pinv.CONJUNCTS.items())
+        return all(known[n] if n in known else bool(g(view)) for n, g in self.view_conjuncts.items())
 
     def compare_chosen(self, s: PaxosState, st) -> list[str]:
         """Where the model's chosen values differ from the spec's chosen set

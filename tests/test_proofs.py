@@ -325,6 +325,21 @@ def test_a_conjunct_added_to_the_spec_invariant_fails_crosscheck_from_the_comman
     assert "missing: Msg1aAboveNone is a conjunct of the spec's invariant with no counterpart in the proof model" in out
 
 
+class PromiseNotKeptWithLaxInv(BUGS["promise-not-kept"]):
+    """The variant with an Inv that is not the conjunction of its conjuncts."""
+
+    @cached_property
+    def invariants(self):
+        return {**super().invariants, "Inv": lambda s: True}
+
+
+def test_inv_is_compared_with_the_conjunction_of_the_proof_models_conjuncts():
+    assert crosscheck(model_for("promise-not-kept"), 2, 1, 2).ok
+    r = crosscheck(model_for("promise-not-kept"), 2, 1, 2, twin=PromiseNotKeptWithLaxInv)
+    assert not r.ok and r.spec_only == []
+    assert {m.detail for m in r.mismatches} == {"Inv is False in the proof model but True in the spec"}
+
+
 class LikePaxos(PaxosModel):
     """A model of a gallery variant that has lost its bug: it is Paxos."""
 
