@@ -35,8 +35,8 @@ from ..explorer.bfs import reachable
 from ..spec.base import Action, action
 from ..spec.paxos import Paxos, PaxosState
 from .concrete import NotAState, apply_updates, empty_structure, materialize, spec_class, state_of, structure_of
-from .logic import compile_enumerator, compile_formula, variables
-from .paxos import PaxosModel, V, pre_view
+from .logic import App, Formula, children, compile_enumerator, compile_formula, variables
+from .paxos import PaxosModel, V, member, pre_view
 
 #: The spec's conjunction of its conjuncts; its counterpart is the model's
 #: invariant without TypeOK (the spec states TypeOK on its own).
@@ -100,8 +100,14 @@ class _Checker:
         self.conjuncts = {name: compile_formula(f, (), name=name) for name, f in formulas.items()}
         self.in_conjunction = [name for name in model.invariant(pre) if name != "TypeOK"]
         (v,) = variables("v", V)
-        self.chosen = compile_formula(model.chosen_value(pre, v), (v,), name="chosen")
+        chosen = model.chosen_value(pre, v)
+        self.chosen = compile_formula(chosen, (v,), name="chosen")
         self.values = self.base.domains[V]
+        # The model's chosen values, memoized on the variables its formula
+        # reads (the msg2b relation, as the model has it; member is the
+        # configuration's, the same in every state).
+        self.chosen_reads = sorted(_relations(chosen) - {member.name})
+        self._chosen_memo: dict[tuple, list[str]] = {}
         python = dict(spec.invariants)
         self.view = None
         from ..spec import paxos_invariants as pinv
@@ -161,10 +167,13 @@ class _Checker:
     def compare_chosen(self, s: PaxosState, st) -> list[str]:
         """Where the model's chosen values differ from the spec's chosen set
         and from Consensus's chosen under the refinement mapping."""
-        ours = sorted(v for v in self.values if self.chosen(st, v))
+        key = tuple(frozenset(st.relations[name]) for name in self.chosen_reads)
+        ours = self._chosen_memo.get(key)
+        if ours is None:
+            ours = self._chosen_memo[key] = sorted((v for v in self.values if self.chosen(st, v)), key=str)
         out = []
         for where, theirs in (("the spec", self.spec.chosen(s.msgs)), ("Consensus", self.spec.to_consensus(s))):
-            if ours != sorted(theirs):
+            if ours != sorted(theirs, key=str):
                 out.append(f"chosen is {_values(ours)} in the proof model but {_values(theirs)} in {where}")
         return out
 
@@ -276,8 +285,15 @@ def crosscheck(
     return report
 
 
+def _relations(f: Formula) -> set[str]:
+    """The names of the relations formula ``f`` reads."""
+    if isinstance(f, App):
+        return {f.rel.name}
+    return set().union(*(_relations(g) for g in children(f)))
+
+
 def _values(vs) -> str:
-    return "{" + ", ".join(sorted(vs)) + "}"
+    return "{" + ", ".join(sorted(map(str, vs))) + "}"
 
 
 def _difference(ours: set, theirs: set) -> str:
