@@ -368,6 +368,8 @@ def report_json(report: Any) -> dict[str, Any]:
         "counterexamples": [x for x in (cex(o) for o in report.failed) if x is not None],
         "seconds": round(report.seconds, 4),
         "z3_version": report.z3_version,
+        # Why the run fails although every obligation was proven (a gallery variant), or None.
+        "failure": gallery_proven(report) or None,
     }
 
 

@@ -355,7 +355,8 @@ def test_a_gallery_variant_that_proves_is_a_failure(monkeypatch, capsys, tmp_pat
     out, err = capsys.readouterr()
     line = "FAILED: the gallery says lost-its-bug is wrong (two values can be chosen), so a proof of it means"
     if json_out:
-        assert json.loads(out)["verdict"] == "proven"
+        doc = json.loads(out)
+        assert doc["verdict"] == "proven" and doc["failure"].startswith(line)
         assert line in err
     else:
         assert "PROVEN: all 54 obligations" in out and line in out
@@ -371,6 +372,7 @@ def test_prove_json_report(capsys):
     assert main(["paxos", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["verdict"] == "proven" and doc["spec"] == "paxos" and doc["bug"] is None
+    assert doc["failure"] is None
     assert len(doc["obligations"]) == 54
     assert {"name", "result", "seconds"} <= set(doc["obligations"][0])
     assert {o["result"] for o in doc["obligations"]} == {"proven"}
