@@ -706,7 +706,7 @@ class _Canonicalizer:
         t = self.t
         well = PaxosState(s.acc, s.msgs & (t.ill_formed - 1))
         max_bal, max_vbal, max_val = self.spec.acceptor_vars(s)
-        bad = t.decode(s.msgs & ~(t.ill_formed - 1))  # 1b messages of the configuration's acceptors
+        bad = [m for m in t.decode(s.msgs & ~(t.ill_formed - 1)) if isinstance(m, IllFormed1b)]
         pos = {a: i for i, a in enumerate(t.k.acceptors)}
         best = None
         for rename, shared_map, block_map, m1, m2 in self.value_perms:

@@ -126,6 +126,11 @@ def test_every_1b_outside_the_universe_has_its_own_bits_and_decodes_back():
     # A 1b naming a value the configuration does not have is kept as "some message outside it".
     outside = table.ill_formed_bit(Msg1b("a1", 0, -1, "v9"))
     assert table.decode(outside) == [OutsideConfiguration()]
+    # It breaks TypeOK, and the symmetry tells it from the state without it.
+    s = spec.state(max_bal=(0, -1), max_vbal=(-1, -1), max_val=(None, None), msgs=[Msg1b("a1", 0, -1, None)])
+    with_it = PaxosState(s.acc, s.msgs | outside)
+    assert spec.type_ok(s) and not spec.type_ok(with_it)
+    assert spec.symmetry(with_it) != spec.symmetry(s)
 
 
 def test_a_well_formed_state_has_none_of_those_bits():
