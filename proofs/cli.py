@@ -11,7 +11,8 @@ pre-state is reachable) the run from Init, each as a table beside its chart.
 
 Exit codes: 0 every obligation proven (or, with --crosscheck, the two
 encodings agree; with --explain, always), 1 an obligation failed or is
-unknown (or the cross-check found a difference), 2 bad usage.
+unknown, a variant of the bug gallery (--bug) was proven (the model misses
+the bug), or the cross-check found a difference, 2 bad usage.
 
 This module imports nothing heavy at the top: ``paxoscope --help`` and
 ``paxoscope check`` must not pay for z3.
@@ -45,8 +46,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "the explorer's verdict on whether its pre-state is reachable (--svg and --html draw it as a message "
         "sequence chart).",
         epilog="SPEC: paxos (the only one with a proof model so far). Exit codes: 0 every obligation proven "
-        "(with --crosscheck: the encodings agree), 1 an obligation failed or is unknown (with --crosscheck: "
-        "a difference), 2 bad usage or input, 3 internal error.",
+        "(with --crosscheck: the encodings agree), 1 an obligation failed or is unknown, a --bug variant was "
+        "proven (the model misses the bug) or, with --crosscheck, a difference, 2 bad usage or input, 3 internal "
+        "error.",
     )
     p.add_argument("spec", nargs="?", default="paxos", metavar="SPEC", help="the spec to prove (default: paxos)")
     p.add_argument("--bug", metavar="NAME", help="prove a variant from the bug gallery (it must fail)")
@@ -123,11 +125,32 @@ def run(args: argparse.Namespace) -> int:
         _out(json.dumps(report_json(report), indent=2))
     else:
         _out(report_text(report))
+    wrong = gallery_proven(report)
+    if wrong:
+        # On stderr beside --json, so that stdout stays one JSON document.
+        if args.json:
+            print(wrong, file=sys.stderr)
+        else:
+            _out(wrong)
     if getattr(args, "junit", None):
         _write_junit(report, args.junit)
     if charts:
         _write_charts(report, args)
-    return EXIT_OK if report.verdict == "proven" else EXIT_FAILED
+    return EXIT_OK if report.verdict == "proven" and not wrong else EXIT_FAILED
+
+
+def gallery_proven(report: Any) -> str:
+    """The failure of a proof of a gallery variant, or "" (no --bug, or not proven).
+
+    Every variant of the gallery lets two values be chosen (the explorer
+    shows how): a model of one that Z3 proves safe has lost the bug, so the
+    proof says nothing about the variant and the run must not pass."""
+    if report.bug is None or report.verdict != "proven":
+        return ""
+    return (
+        f"FAILED: the gallery says {report.bug} is wrong (two values can be chosen), so a proof of it means "
+        "the proof model misses the bug"
+    )
 
 
 def _write_junit(report: Any, path: str) -> None:
@@ -142,6 +165,11 @@ def _write_junit(report: Any, path: str) -> None:
             case.failure = "\n".join(_outcome_text(o))
         elif o.result == "unknown":
             case.failure = f"{o.name}: Z3 answered unknown (not proven)"
+        cases.append(case)
+    wrong = gallery_proven(report)
+    if wrong:
+        case = Case("the variant is refuted", f"paxoscope.prove.{label}", 0.0)
+        case.failure = wrong
         cases.append(case)
     write_junit(path, f"paxoscope prove {label}", cases, report.seconds)
 
@@ -340,6 +368,8 @@ def report_json(report: Any) -> dict[str, Any]:
         "counterexamples": [x for x in (cex(o) for o in report.failed) if x is not None],
         "seconds": round(report.seconds, 4),
         "z3_version": report.z3_version,
+        # Why the run fails although every obligation was proven (a gallery variant), or None.
+        "failure": gallery_proven(report) or None,
     }
 
 

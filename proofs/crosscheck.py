@@ -6,11 +6,18 @@ every reachable state of a configuration:
 
 (a) each conjunct of the invariant (and Consistency), evaluated on the state,
     has the same truth value as the spec's Python predicate of that name;
-(b) the successors the model's transition relation allows (every parameter
+(b) the values the model calls chosen are the spec's chosen set (what its
+    Consistency counts, and Consensus's chosen under the refinement mapping):
+    Consistency is true on every state of correct Paxos, so comparing only
+    its truth would let a wrong ``chosen`` on either side go unnoticed;
+(c) the successors the model's transition relation allows (every parameter
     tuple of every action whose guard holds, with the action's updates
     applied) are exactly ``spec.next``'s successors, action labels included;
 
-and Init defines exactly ``spec.init()``'s states. The formulas evaluated are
+and Init defines exactly ``spec.init()``'s states. Every conjunct of the
+spec's invariant must have its counterpart in the proof model (``Inv``, the
+conjunction, is the model's whole invariant but TypeOK): one that has none
+would be checked by the explorer and never proved, and is reported by name. The formulas evaluated are
 the very objects ``proofs/smt.py`` hands to Z3 (``proofs/logic.py`` compiles
 them to Python), so a difference here is a difference in what was proved.
 
@@ -28,13 +35,18 @@ from ..explorer.bfs import reachable
 from ..spec.base import Action, action
 from ..spec.paxos import Paxos, PaxosState
 from .concrete import NotAState, apply_updates, empty_structure, materialize, spec_class, state_of, structure_of
-from .logic import compile_enumerator, compile_formula
-from .paxos import PaxosModel, pre_view
+from .logic import App, Formula, children, compile_enumerator, compile_formula, variables
+from .paxos import PaxosModel, V, member, pre_view
+
+#: The spec's conjunction of its conjuncts; its counterpart is the model's
+#: invariant without TypeOK (the spec states TypeOK on its own).
+CONJUNCTION = "Inv"
 
 
 @dataclass
 class Mismatch:
-    """Where the two encodings part: ``kind`` is "init", "conjunct" or "successors"."""
+    """Where the two encodings part: ``kind`` is "init", "missing" (a conjunct of
+    the spec with no counterpart), "conjunct", "chosen", "successors" or "z3"."""
 
     kind: str
     state: PaxosState | None
@@ -53,6 +65,8 @@ class CrossReport:
     complete: bool = True  # False: stopped at max_states
     compared: list[str] = field(default_factory=list)  # conjuncts both sides have
     proof_only: list[str] = field(default_factory=list)  # conjuncts only the proof model has
+    spec_only: list[str] = field(default_factory=list)  # conjuncts of the spec with no counterpart: a failure
+    chosen_states: int = 0  # states where the chosen sets were compared and a value was chosen
     falsified: dict[str, int] = field(default_factory=dict)  # conjunct -> states where it is false
     mismatches: list[Mismatch] = field(default_factory=list)
     mismatch_count: int = 0
@@ -84,6 +98,16 @@ class _Checker:
         pre = pre_view()
         formulas = {**model.invariant(pre), "Consistency": model.consistency(pre)}
         self.conjuncts = {name: compile_formula(f, (), name=name) for name, f in formulas.items()}
+        self.in_conjunction = [name for name in model.invariant(pre) if name != "TypeOK"]
+        (v,) = variables("v", V)
+        chosen = model.chosen_value(pre, v)
+        self.chosen = compile_formula(chosen, (v,), name="chosen")
+        self.values = self.base.domains[V]
+        # The model's chosen values, memoized on the variables its formula
+        # reads (the msg2b relation, as the model has it; member is the
+        # configuration's, the same in every state).
+        self.chosen_reads = sorted(_relations(chosen) - {member.name})
+        self._chosen_memo: dict[tuple, list[str]] = {}
         python = dict(spec.invariants)
         self.view = None
         from ..spec import paxos_invariants as pinv
@@ -93,10 +117,13 @@ class _Checker:
             # The spec's conjuncts are CONJUNCTS applied to one _View of the
             # state: build the view once per state, not once per conjunct.
             self.view = view
+            self.view_conjuncts = dict(pinv.CONJUNCTS)
             for name, g in pinv.CONJUNCTS.items():
                 python[name] = _OnView(g)
         self.pairs = [(n, f, python[n]) for n, f in self.conjuncts.items() if n in python]
         self.proof_only = [(n, f) for n, f in self.conjuncts.items() if n not in python]
+        self.spec_only = [n for n in python if n not in self.conjuncts and n != CONJUNCTION]
+        self.conjunction = python.get(CONJUNCTION)
         self.actions = []
         for act in model.actions():
             enum = compile_enumerator(act.params, act.guard, name=f"{act.name} guard")
@@ -104,6 +131,51 @@ class _Checker:
             shown.sort(key=lambda x: act.shown.index(x[0]))
             self.actions.append((act, enum, shown))
         self.max_mismatches = max_mismatches
+
+    def compare_conjuncts(self, s: PaxosState, st, falsified: dict[str, int]) -> list[str]:
+        """Where the two sides' conjuncts (and Inv, their conjunction) differ on
+        state ``s`` (``st``: the same state as a structure); counts in
+        ``falsified`` the conjuncts the model finds false."""
+        view = self.view(self.spec, s) if self.view is not None else None
+        out = []
+        ours: dict[str, bool] = {}
+        theirs: dict[str, bool] = {}
+        for name, f, g in self.pairs:
+            z = ours[name] = f(st)
+            theirs[name] = bool(g.f(view) if isinstance(g, _OnView) else g(s))
+            if not z:
+                falsified[name] += 1
+            if z != theirs[name]:
+                out.append(f"{name} is {z} in the proof model but {not z} in the spec")
+        for name, f in self.proof_only:
+            z = ours[name] = f(st)
+            if not z:
+                falsified[name] += 1
+        if self.conjunction is not None:
+            z = all(ours[name] for name in self.in_conjunction)
+            if z != self._spec_conjunction(s, view, theirs):
+                out.append(f"{CONJUNCTION} is {z} in the proof model but {not z} in the spec")
+        return out
+
+    def _spec_conjunction(self, s: PaxosState, view: Any, known: dict[str, bool]) -> bool:
+        if view is None:
+            return bool(self.conjunction(s))
+        # On a shared view Inv is the conjunction of CONJUNCTS: reuse the
+        # values just compared, evaluate only the others.
+        return all(known[n] if n in known else bool(g(view)) for n, g in self.view_conjuncts.items())
+
+    def compare_chosen(self, s: PaxosState, st) -> list[str]:
+        """Where the model's chosen values differ from the spec's chosen set
+        and from Consensus's chosen under the refinement mapping."""
+        key = tuple(frozenset(st.relations[name]) for name in self.chosen_reads)
+        ours = self._chosen_memo.get(key)
+        if ours is None:
+            ours = self._chosen_memo[key] = sorted((v for v in self.values if self.chosen(st, v)), key=str)
+        out = []
+        for where, theirs in (("the spec", self.spec.chosen(s.msgs)), ("Consensus", self.spec.to_consensus(s))):
+            if ours != sorted(theirs, key=str):
+                out.append(f"chosen is {_values(ours)} in the proof model but {_values(theirs)} in {where}")
+        return out
 
     def successors(self, st) -> tuple[set[tuple[Action, PaxosState]], list[str]]:
         out: set[tuple[Action, PaxosState]] = set()
@@ -131,14 +203,17 @@ def crosscheck(
     max_mismatches: int = 10,
     z3_every: int = 0,
     progress: Callable[[Progress], None] | None = None,
+    twin: type[Paxos] | None = None,
 ) -> CrossReport:
-    """Compare ``model`` with its executable twin (``spec_class(model)``) on
-    every reachable state of the given configuration; see the module doc.
+    """Compare ``model`` with its executable twin (``spec_class(model)``, or
+    ``twin``) on every reachable state of the given configuration; see the
+    module doc.
 
     With ``z3_every`` = k > 0, every k-th state (the first included) is also
     evaluated by Z3 itself (``proofs.z3eval``): the SMT-LIB terms of the
     proof against the Python reading of the same formulas."""
-    spec = spec_class(model)(acceptors=acceptors, values=values, ballots=ballots, quorums=quorums)
+    twin = twin or spec_class(model)
+    spec = twin(acceptors=acceptors, values=values, ballots=ballots, quorums=quorums)
     c = _Checker(model, spec, max_mismatches)
     report = CrossReport(
         spec=model.name,
@@ -146,6 +221,7 @@ def crosscheck(
         config=spec.config,
         compared=[n for n, _, _ in c.pairs],
         proof_only=[n for n, _ in c.proof_only],
+        spec_only=list(c.spec_only),
         falsified={n: 0 for n in c.conjuncts},
     )
     oracle = None
@@ -161,6 +237,10 @@ def crosscheck(
         if len(report.mismatches) < max_mismatches:
             report.mismatches.append(Mismatch(kind, s, detail))
 
+    for name in c.spec_only:
+        mismatch(
+            "missing", None, f"{name} is a conjunct of the spec's invariant with no counterpart in the proof model"
+        )
     # Init
     inits = set(spec.init())
     try:
@@ -175,19 +255,15 @@ def crosscheck(
     report.complete = max_states is None or len(states) < max_states
     for s in states:
         st = structure_of(spec, s, c.base)
-        view = c.view(spec, s) if c.view is not None else None
         # (a) conjunct by conjunct
-        for name, f, g in c.pairs:
-            z = f(st)
-            if not z:
-                report.falsified[name] += 1
-            if z != bool(g.f(view) if isinstance(g, _OnView) else g(s)):
-                mismatch("conjunct", s, f"{name} is {z} in the proof model but {not z} in the spec")
-        for name, f in c.proof_only:
-            if not f(st):
-                report.falsified[name] += 1
+        for detail in c.compare_conjuncts(s, st, report.falsified):
+            mismatch("conjunct", s, detail)
         report.evaluations += len(c.pairs)
-        # (b) successors
+        # (b) the chosen values
+        for detail in c.compare_chosen(s, st):
+            mismatch("chosen", s, detail)
+        report.chosen_states += bool(spec.chosen(s.msgs))
+        # (c) successors
         ours, problems = c.successors(st)
         theirs = set(spec.next(s))
         report.transitions += len(theirs)
@@ -207,6 +283,17 @@ def crosscheck(
                 progress(Progress(report.states, len(states) - report.states, now - start))
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _relations(f: Formula) -> set[str]:
+    """The names of the relations formula ``f`` reads."""
+    if isinstance(f, App):
+        return {f.rel.name}
+    return set().union(*(_relations(g) for g in children(f)))
+
+
+def _values(vs) -> str:
+    return "{" + ", ".join(sorted(map(str, vs))) + "}"
 
 
 def _difference(ours: set, theirs: set) -> str:
@@ -244,8 +331,11 @@ def report_text(r: CrossReport) -> str:
             f"  Z3 itself evaluated the proof's terms on {r.z3_states:,} of the states: "
             "conjuncts, guards and post-states"
         )
+    lines.append(f"  chosen sets compared on every state ({r.chosen_states:,} with a value chosen)")
     if r.proof_only:
         lines.append(f"  only in the proof model (evaluated, nothing to compare): {', '.join(r.proof_only)}")
+    if r.spec_only:
+        lines.append(f"  only in the spec (no counterpart in the proof model): {', '.join(r.spec_only)}")
     false = {n: k for n, k in r.falsified.items() if k}
     if false:
         lines.append("  false in some reachable state: " + ", ".join(f"{n} ({k:,})" for n, k in false.items()))
@@ -272,6 +362,8 @@ def report_json(r: CrossReport) -> dict[str, Any]:
         "seconds": round(r.seconds, 3),
         "compared": r.compared,
         "proof_only": r.proof_only,
+        "spec_only": r.spec_only,
+        "chosen_states": r.chosen_states,
         "falsified": r.falsified,
         "z3_states": r.z3_states,
         "mismatch_count": r.mismatch_count,

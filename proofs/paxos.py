@@ -303,6 +303,14 @@ class PaxosModel:
             implies(and_(le(b, c), self.chosen_at(S, v, b, q), self.chosen_at(S, w, c, r)), eq(v, w)),
         )
 
+    def chosen_value(self, S: View, v: Term) -> Formula:
+        """v is chosen: some quorum all voted for v in one ballot. Consistency
+        says this of at most one v; the cross-check compares the set of such v
+        with the spec's chosen set on every reachable state."""
+        (b,) = variables("b", B)
+        (q,) = variables("q", Q)
+        return exists([b, q], self.chosen_at(S, v, b, q))
+
     def chosen_at(self, S: View, v: Term, b: Term, q: Term) -> Formula:
         """Every member of quorum q voted for v in ballot b."""
         (a,) = variables("a", A)

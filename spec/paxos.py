@@ -68,6 +68,26 @@ class Msg2b(NamedTuple):
         return f"2b({self.acc}, bal={self.bal}, val={self.val})"
 
 
+class IllFormed1b(Msg1b):
+    """A 1b that Paxos never sends (it reports no vote below its ballot): a
+    variant's, kept in the state so that TypeOK can fail there (see MessageTable)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return f"ill-formed {super().__str__()}"
+
+
+class OutsideConfiguration(NamedTuple):
+    """A message that names no acceptor, ballot or value of the configuration
+    (a variant's; see MessageTable): only its presence is kept."""
+
+    what: str = "a message outside the configuration"
+
+    def __str__(self) -> str:
+        return self.what
+
+
 Message = Msg1a | Msg1b | Msg2a | Msg2b
 Step = tuple[Action, "PaxosState"]
 
@@ -340,8 +360,9 @@ class Paxos(Spec):
     def fingerprint(self, s: PaxosState) -> int:
         # hash(int) is the int modulo 2**61 - 1: bitmasks wider than that
         # would collide in patterns, so wide ones are hashed in chunks. A
-        # configuration whose messages fit in 60 bits uses plain hash (see
-        # _build_tables), which the explorer calls without a Python frame.
+        # configuration whose messages (and the ill-formed marker bit, see
+        # MessageTable) fit in 60 bits uses plain hash (see _build_tables),
+        # which the explorer calls without a Python frame.
         if s.msgs >> 60 or s.acc >> 60:
             return hash((*self.table.chunks(s.acc), 0, *self.table.chunks(s.msgs)))
         return hash(s)
@@ -367,7 +388,10 @@ class Paxos(Spec):
     def _build_tables(self) -> None:
         self.table = MessageTable(self.k)
         self.codec = AcceptorCodec(self.k)
-        if self.table.size <= 60 and self.codec.size <= 60:
+        # The marker bit of an ill-formed message (MessageTable) must fit too:
+        # it puts hash(msgs) of such a state at or above 2**size, where no
+        # well-formed state's is, whatever its one extra bit folds to.
+        if self.table.size < 60 and self.codec.size <= 60:
             self.fingerprint = hash  # see fingerprint()
         t = self.table
         self._acc_memo: dict[int, tuple] = {}
@@ -416,11 +440,19 @@ class MessageTable:
     1b and 2b messages in one block per acceptor (same layout in every
     block, which makes permuting acceptors cheap).
 
-    Only well-formed messages have a bit: a 1b reports a vote below its own
-    ballot (mbal < bal), with a value exactly when mbal >= 0. Paxos never
-    sends another (see the invariant Msg1bReportsVote), and a variant that
-    tries is stopped with an error naming the message. Keeping the universe
-    small keeps the default configuration's msgs within one machine word.
+    Only well-formed messages are in the universe: a 1b reports a vote
+    below its own ballot (mbal < bal), with a value exactly when mbal >= 0.
+    Paxos never sends another (see the invariant Msg1bReportsVote), and
+    keeping the universe small keeps the default configuration's msgs
+    within one machine word.
+
+    A variant that sends an ill-formed 1b (Phase1b on ``b >= maxBal[a]``
+    can report a vote in its own ballot) still gets a state, and TypeOK is
+    false there: bit ``size`` marks "an ill-formed message was sent" (TypeOK
+    is ``msgs >> size == 0``), and the bits above it name which one, by a
+    numbering of every (acceptor, bal, mbal, mval) that depends only on the
+    configuration (so every process agrees on it). A well-formed state never
+    touches these bits, so the explorer's steps pay nothing for them.
     """
 
     def __init__(self, k: Constants):
@@ -439,6 +471,42 @@ class MessageTable:
             for m in self.block:
                 self._add(m._replace(acc=a))
         self.size = len(self.messages)
+        self.ill_formed = 1 << self.size
+        self._acc_pos = {a: i for i, a in enumerate(k.acceptors)}
+        self._val_pos = {None: 0} | {v: i + 1 for i, v in enumerate(k.values)}
+
+    def ill_formed_bit(self, m: Message) -> int:
+        """The bits of a message outside the universe: the marker, and the
+        bit naming ``m`` when it is a 1b of this configuration's acceptors,
+        ballots and values (any mbal from -1, any mval or None)."""
+        k = self.k
+        if not (
+            isinstance(m, Msg1b)
+            and m.acc in self._acc_pos
+            and m.bal in k.ballots
+            and -1 <= m.mbal < len(k.ballots)
+            and m.mval in self._val_pos
+        ):
+            return self.ill_formed
+        nb, nv = len(k.ballots), len(self._val_pos)
+        rank = ((self._acc_pos[m.acc] * nb + m.bal) * (nb + 1) + m.mbal + 1) * nv + self._val_pos[m.mval]
+        return self.ill_formed | self.ill_formed << (1 + rank)
+
+    def _ill_formed_messages(self, high: int) -> list[IllFormed1b]:
+        """The messages named by the bits above the marker (``high``: msgs >> size + 1)."""
+        k = self.k
+        nb, nv = len(k.ballots), len(self._val_pos)
+        values = (None, *k.values)
+        out: list[IllFormed1b] = []
+        while high:
+            low = high & -high
+            rank = low.bit_length() - 1
+            high ^= low
+            rest, val = divmod(rank, nv)
+            rest, mbal = divmod(rest, nb + 1)
+            acc, bal = divmod(rest, nb)
+            out.append(IllFormed1b(k.acceptors[acc], bal, mbal - 1, values[val]))
+        return out
 
     @staticmethod
     def _block(k: Constants) -> list[Message]:
@@ -455,13 +523,18 @@ class MessageTable:
     def bit_1b_of(self, a: str) -> dict[tuple[int, int, str | None], int]:
         """(bal, mbal, mval) -> the bit of 1b(a, bal, mbal, mval)."""
         return _Reports(
-            a, {(m.bal, m.mbal, m.mval): bit for m, bit in self.bit.items() if isinstance(m, Msg1b) and m.acc == a}
+            self,
+            a,
+            {(m.bal, m.mbal, m.mval): bit for m, bit in self.bit.items() if isinstance(m, Msg1b) and m.acc == a},
         )
 
     def mask(self, pred) -> int:
         return sum(bit for m, bit in self.bit.items() if pred(m))
 
     def decode(self, msgs: int) -> list[Message]:
+        if msgs >> self.size:
+            named = self._ill_formed_messages(msgs >> (self.size + 1))
+            return self.decode(msgs & (self.ill_formed - 1)) + (named or [OutsideConfiguration()])
         out = []
         while msgs:
             low = msgs & -msgs
@@ -479,16 +552,18 @@ class MessageTable:
 
 
 class _Reports(dict):
-    def __init__(self, acc: str, bits: dict):
+    """(bal, mbal, mval) -> the bits of acceptor ``acc``'s 1b; an ill-formed
+    one (a variant's) gets the table's bits for it, which TypeOK rejects."""
+
+    def __init__(self, table: MessageTable, acc: str, bits: dict):
         super().__init__(bits)
+        self.table = table
         self.acc = acc
 
     def __missing__(self, key):
         bal, mbal, mval = key
-        raise ValueError(
-            f"{Msg1b(self.acc, bal, mbal, mval)} is not a well-formed 1b message (a 1b reports a vote below "
-            "its ballot, with a value exactly when mbal >= 0), and this spec cannot represent it"
-        )
+        bits = self[key] = self.table.ill_formed_bit(Msg1b(self.acc, bal, mbal, mval))
+        return bits
 
 
 class AcceptorCodec:
@@ -602,6 +677,8 @@ class _Canonicalizer:
     def __call__(self, s: PaxosState):
         t, n, apply = self.t, self.n, self._apply
         msgs = s.msgs
+        if msgs >> t.size:
+            return self._with_ill_formed(s)
         max_bal, max_vbal, max_val = self.spec.acceptor_vars(s)
         best = None
         for rename, shared_map, block_map, m1, m2 in self.value_perms:
@@ -614,6 +691,35 @@ class _Canonicalizer:
                     apply((msgs >> (t.block_base + a * self.block_len)) & self.block_mask, block_map, m2),
                 )
                 for a in range(n)
+            )
+            key = (shared, tuple(sigs))
+            if best is None or key < best:
+                best = key
+        return best
+
+    def _with_ill_formed(self, s: PaxosState):
+        """The canonical form of a state with ill-formed messages (see
+        MessageTable): that of its well-formed part, each acceptor's
+        signature extended with its ill-formed 1b messages, values renamed,
+        so that they move with their acceptor. (Rare: such a state breaks
+        TypeOK.)"""
+        t = self.t
+        well = PaxosState(s.acc, s.msgs & (t.ill_formed - 1))
+        max_bal, max_vbal, max_val = self.spec.acceptor_vars(s)
+        bad = [m for m in t.decode(s.msgs & ~(t.ill_formed - 1)) if isinstance(m, IllFormed1b)]
+        pos = {a: i for i, a in enumerate(t.k.acceptors)}
+        best = None
+        for rename, shared_map, block_map, m1, m2 in self.value_perms:
+            shared = self._apply(well.msgs & self.shared_mask, shared_map, m1)
+            sigs = sorted(
+                (
+                    max_bal[a],
+                    max_vbal[a],
+                    rename[max_val[a]] or "",
+                    self._apply((well.msgs >> (t.block_base + a * self.block_len)) & self.block_mask, block_map, m2),
+                    tuple(sorted((m.bal, m.mbal, rename[m.mval] or "") for m in bad if pos[m.acc] == a)),
+                )
+                for a in range(self.n)
             )
             key = (shared, tuple(sigs))
             if best is None or key < best:

@@ -4,8 +4,10 @@ What is pinned here: Paxos's invariant is proven inductive for every size,
 obligation by obligation; every variant of the bug gallery fails, at the
 obligations listed below, with a concrete counterexample that the explorer
 shows to be a real bug; the proof model and the executable spec agree state
-by state and step by step, and a deliberately wrong proof model (one that
-still proves!) is caught by that comparison.
+by state and step by step, chosen set by chosen set, and a deliberately
+wrong proof model (one that still proves!), a wrong chosen on either side and
+a conjunct the proof model lacks are each caught by that comparison; a model
+of a gallery variant that proves is a failure.
 """
 
 from __future__ import annotations
@@ -14,15 +16,27 @@ import json
 import re
 import subprocess
 import sys
+from functools import cached_property
 
 import pytest
 from paxoscope.proofs import logic as L
 from paxoscope.proofs.cli import add_parser, main
 from paxoscope.proofs.crosscheck import crosscheck, report_text
 from paxoscope.proofs.obligations import SOLVER_OPTIONS, Prover, prove
-from paxoscope.proofs.paxos import BUG_MODELS, A, B, PaxosModel, TwoProposalsPerBallot, maxBal, model_for, pre_view
+from paxoscope.proofs.paxos import (
+    BUG_MODELS,
+    A,
+    B,
+    PaxosModel,
+    TwoProposalsPerBallot,
+    maxBal,
+    member,
+    model_for,
+    pre_view,
+)
 from paxoscope.proofs.smt import solve
 from paxoscope.spec.bugs import BUGS
+from paxoscope.spec.paxos import Paxos
 from paxoscope.spec.paxos_invariants import CONJUNCTS
 
 ACTIONS = ["Phase1a", "Phase1b", "Phase2a", "Phase2b"]
@@ -187,8 +201,11 @@ def test_the_proof_model_agrees_with_the_spec_on_every_reachable_state(sizes, st
     assert r.transitions > 4 * states
     assert set(r.compared) == {*CONJUNCTS, "TypeOK", "Consistency"} - set(r.proof_only)
     assert set(r.proof_only) <= {"Msg2bBelowPromise"}
+    assert r.spec_only == []
     assert r.evaluations == states * len(r.compared)
     assert not any(r.falsified.values())
+    # The chosen sets were compared where they are not empty, not only where nothing is chosen.
+    assert 0 < r.chosen_states < states
 
 
 def test_z3_itself_reads_the_proof_terms_as_the_python_evaluator_does():
@@ -244,6 +261,108 @@ def test_a_conjunct_that_means_something_else_is_caught_by_the_cross_check():
     assert "Msg2aUnique is True in the proof model but False in the spec" in r.mismatches[0].detail
 
 
+class ChosenInAnyBallots(PaxosModel):
+    """A wrong chosen: a quorum whose members each voted for v, in any ballots."""
+
+    def chosen_at(self, S, v, b, q):
+        (a,) = L.variables("a", A)
+        (c,) = L.variables("c", B)
+        return L.forall([a], L.implies(member(a, q), L.exists([c], S.msg2b(a, c, v))))
+
+
+class ChosenByOneFewer(Paxos):
+    """A wrong chosen: every member of a quorum but one voted for v in one ballot."""
+
+    def chosen(self, msgs):
+        votes = self.votes(msgs)
+        return frozenset(
+            v
+            for b in self.k.ballots
+            for v in self.k.values
+            if any(sum((a, b, v) in votes for a in q) >= len(q) - 1 for q in self.k.quorums)
+        )
+
+
+def test_a_wrong_chosen_in_the_proof_model_is_caught_though_consistency_agrees():
+    r = crosscheck(ChosenInAnyBallots(), 3, 2, 2, max_mismatches=10**6)
+    assert not r.ok
+    # Consistency itself is true on both sides in every state: only the
+    # comparison of the chosen sets sees the difference.
+    assert {m.kind for m in r.mismatches} == {"chosen"}
+    assert r.falsified["Consistency"] == 0
+    assert "chosen is {v1} in the proof model but {} in the spec" in {m.detail for m in r.mismatches}
+
+
+def test_a_wrong_chosen_in_the_spec_is_caught():
+    r = crosscheck(model_for(), 3, 2, 2, twin=ChosenByOneFewer)
+    assert not r.ok
+    assert "chosen" in {m.kind for m in r.mismatches}
+    detail = next(m.detail for m in r.mismatches if m.kind == "chosen")
+    assert re.fullmatch(r"chosen is \{\} in the proof model but \{v\d\} in the spec", detail), detail
+
+
+class ExtraConjunct(Paxos):
+    """The spec's invariant with one conjunct more than the proof model has."""
+
+    @cached_property
+    def invariants(self):
+        return {**super().invariants, "Msg1aAboveNone": lambda s: True}
+
+
+def test_a_conjunct_of_the_spec_with_no_counterpart_fails_the_cross_check():
+    r = crosscheck(model_for(), 2, 1, 2, twin=ExtraConjunct)
+    assert not r.ok and r.spec_only == ["Msg1aAboveNone"]
+    assert r.mismatches[0].kind == "missing"
+    assert "Msg1aAboveNone" in r.mismatches[0].detail
+    assert "Msg1aAboveNone" in report_text(r)
+
+
+def test_a_conjunct_added_to_the_spec_invariant_fails_crosscheck_from_the_command(monkeypatch, capsys):
+    monkeypatch.setitem(CONJUNCTS, "Msg1aAboveNone", lambda w: True)
+    assert main(["--crosscheck", "--acceptors", "2", "--values", "1", "--ballots", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out
+    assert "missing: Msg1aAboveNone is a conjunct of the spec's invariant with no counterpart in the proof model" in out
+
+
+class PromiseNotKeptWithLaxInv(BUGS["promise-not-kept"]):
+    """The variant with an Inv that is not the conjunction of its conjuncts."""
+
+    @cached_property
+    def invariants(self):
+        return {**super().invariants, "Inv": lambda s: True}
+
+
+def test_inv_is_compared_with_the_conjunction_of_the_proof_models_conjuncts():
+    assert crosscheck(model_for("promise-not-kept"), 2, 1, 2).ok
+    r = crosscheck(model_for("promise-not-kept"), 2, 1, 2, twin=PromiseNotKeptWithLaxInv)
+    assert not r.ok and r.spec_only == []
+    assert {m.detail for m in r.mismatches} == {"Inv is False in the proof model but True in the spec"}
+
+
+class LikePaxos(PaxosModel):
+    """A model of a gallery variant that has lost its bug: it is Paxos."""
+
+    bug = "lost-its-bug"
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_a_gallery_variant_that_proves_is_a_failure(monkeypatch, capsys, tmp_path, json_out):
+    monkeypatch.setitem(BUG_MODELS, LikePaxos.bug, LikePaxos)
+    junit = tmp_path / "prove.xml"
+    argv = ["--bug", LikePaxos.bug, "--junit", str(junit)] + ["--json"] * json_out
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    line = "FAILED: the gallery says lost-its-bug is wrong (two values can be chosen), so a proof of it means"
+    if json_out:
+        doc = json.loads(out)
+        assert doc["verdict"] == "proven" and doc["failure"].startswith(line)
+        assert line in err
+    else:
+        assert "PROVEN: all 54 obligations" in out and line in out
+    assert 'failures="1"' in junit.read_text()
+
+
 # ---------------------------------------------------------------------------
 # The command
 # ---------------------------------------------------------------------------
@@ -253,6 +372,7 @@ def test_prove_json_report(capsys):
     assert main(["paxos", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["verdict"] == "proven" and doc["spec"] == "paxos" and doc["bug"] is None
+    assert doc["failure"] is None
     assert len(doc["obligations"]) == 54
     assert {"name", "result", "seconds"} <= set(doc["obligations"][0])
     assert {o["result"] for o in doc["obligations"]} == {"proven"}
