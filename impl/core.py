@@ -108,16 +108,12 @@ class Acceptor:
 
     def on_prepare(self, src: str, m: Prepare) -> Effects:
         """Phase1b: promise a ballot above every one promised, and report the
-        last vote. A ballot already promised (and not voted in since) is
-        promised again, which is the same message: a proposer whose promise
-        was lost can ask again."""
+        last vote. A ballot already promised is refused, as Paxos.tla does:
+        promised twice, it could serve a proposer that restarted, forgot the
+        2a it sent in that ballot, and would send a second, different one."""
         s = self.state
-        if m.bal == s.max_bal and s.max_vbal < m.bal:
-            return Effects(send=[(src, Promise(self.config.name, m.bal, s.max_vbal, s.max_val))])
-        if m.bal < s.max_bal:
+        if m.bal <= s.max_bal:
             return self._refuse(src, m.bal)
-        if m.bal == s.max_bal:  # voted in it: a new promise would hide that vote, and the proposer has it
-            return Effects()
         self.state = replace(s, max_bal=m.bal)
         reply = Promise(self.config.name, m.bal, s.max_vbal, s.max_val)
         return Effects(
