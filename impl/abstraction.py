@@ -150,9 +150,11 @@ class Checker:
             self._fail(before, after, run, f"{run.node} decides {run.effects.decide}, which is not chosen")
         broken = self.obligations.check(sim, run)
         if broken is not None:
-            self._fail(before, after, run, broken)
+            self._fail(before, after, run, broken, "broke an obligation of the implementation")
 
-    def _fail(self, before: PaxosState, after: PaxosState, run: HandlerRun, reason: str) -> None:
+    def _fail(
+        self, before: PaxosState, after: PaxosState, run: HandlerRun, reason: str, what: str = "left the spec"
+    ) -> None:
         allowed = tuple(dict.fromkeys(a for a, t in self.spec.next(before) if t != before))
         steps = [*self.trace.steps]
         if after != before:
@@ -161,7 +163,7 @@ class Checker:
         picture = trace_table(trace, mark)
         shown = ", ".join(map(str, allowed)) or "none"
         report = (
-            f"the implementation left the spec at step {len(steps)}, when {run.describe}\n\n{picture}\n\n"
+            f"the implementation {what} at step {len(steps)}, when {run.describe}\n\n{picture}\n\n"
             f"  the spec allowed here: {shown}"
         )
         raise Nonconformance(report, len(steps), allowed, trace, mark)
