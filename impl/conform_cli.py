@@ -29,6 +29,13 @@ def add_parser(sub: Any, positive: Any) -> None:
     p.add_argument("--values", type=positive, default=2, metavar="N", help="values (default 2)")
     p.add_argument("--ballots", type=positive, default=3, metavar="N", help="ballots 0..N-1 (default 3)")
     p.add_argument(
+        "--schedule-ballots",
+        type=positive,
+        metavar="N",
+        help="ballots 0..N-1 in the random schedules (default: --ballots + 2: they cost little more, and each "
+        "proposer then runs several ballots and meets stale rejections); the coverage walk runs --ballots",
+    )
+    p.add_argument(
         "--proposers",
         type=positive,
         default=2,
@@ -81,7 +88,9 @@ def _run(args: argparse.Namespace, out: Any) -> int:
     if args.proposers > args.acceptors:
         raise ConfigError(f"--proposers {args.proposers}: the proposers are acceptors, and there are {args.acceptors}")
     bugs = frozenset([args.bug] if args.bug else [])
-    config = SimConfig(args.acceptors, args.values, args.ballots, bugs, proposers=args.proposers)
+    if args.schedule_ballots is None:
+        args.schedule_ballots = args.ballots + 2
+    config = SimConfig(args.acceptors, args.values, args.schedule_ballots, bugs, proposers=args.proposers)
     if args.replay is not None:
         ops = parse_schedule(args.replay)
         check_schedule(config, ops)
@@ -96,11 +105,12 @@ def _run(args: argparse.Namespace, out: Any) -> int:
     if not args.json:
         out(
             f"conform · {args.acceptors} acceptors, {args.values} values, ballots 0..{args.ballots - 1}"
+            f" (random schedules: 0..{args.schedule_ballots - 1}, {args.proposers} proposers)"
             + (f" · bug {args.bug}" if args.bug else "")
         )
     report = conform(config, examples=args.examples, seed=args.seed)
     cov = cov_sym = None
-    walk = replace(config, proposers=0)  # one proposer per ballot: every spec state is reachable
+    walk = replace(config, ballots=args.ballots, proposers=0)  # one proposer per ballot: every spec state is reachable
     if not args.no_coverage and report.verdict == "ok":
         cov_sym = coverage(walk, symmetry=True)
         if not cov_sym.failure and args.ballots <= FULL_WALK_BALLOTS:
@@ -184,7 +194,8 @@ def parse_schedule(text: str) -> list:
 
 def _flags(args: argparse.Namespace) -> str:
     """The options that fix the configuration, so that a replay runs the same one."""
-    flags = f"--acceptors {args.acceptors} --values {args.values} --ballots {args.ballots} --proposers {args.proposers}"
+    flags = f"--acceptors {args.acceptors} --values {args.values} --ballots {args.ballots}"
+    flags += f" --schedule-ballots {args.schedule_ballots} --proposers {args.proposers}"
     return flags + (f" --bug {args.bug}" if args.bug else "")
 
 
@@ -259,9 +270,10 @@ def _text(report, cov, cov_sym, reachable, flags: str, incomplete: str | None) -
         lines += ["", f"the walk finds it again: paxoscope conform {flags}"]
         return "\n".join(lines)
     lines.append("OK: every step of every run was a step of the spec, and every decision was chosen")
-    if reachable:
-        up_to, visited = ("", report.visited) if cov else (" up to symmetry", report.visited_sym)
-        lines.append(f"  spec states the random runs passed through{up_to}: {len(visited):,} of {reachable:,}")
+    lines.append(
+        f"  spec states the random runs passed through: {len(report.visited):,} ({len(report.visited_sym):,} up to "
+        f"symmetry), the deepest {report.depth} steps from the initial state"
+    )
     if cov:
         lines.append(
             f"  spec -> implementation, states realised: {_ratio(cov.states)}; transitions: {_ratio(cov.transitions)}"
@@ -320,13 +332,13 @@ def _json(args, config, report, cov, cov_sym, reachable, incomplete) -> dict[str
         verdict, failure = "violation", {"report": walked.failure, "schedule": None}
     else:
         verdict, failure = ("incomplete" if incomplete else "ok"), ({"report": incomplete} if incomplete else None)
-    visited = len(report.visited) if cov is not None else len(report.visited_sym)
     return {
         "verdict": verdict,
         "config": {
             "acceptors": config.acceptors,
             "values": config.values,
-            "ballots": config.ballots,
+            "ballots": args.ballots,
+            "schedule_ballots": config.ballots,
             "proposers": config.proposers,
             "bug": args.bug,
         },
@@ -337,7 +349,7 @@ def _json(args, config, report, cov, cov_sym, reachable, incomplete) -> dict[str
         "coverage_symmetry": None
         if cov_sym is None
         else {"states": list(cov_sym.states), "transitions": list(cov_sym.transitions), "handlers": cov_sym.handlers},
-        "visited": None if reachable is None else [visited, reachable],
+        "visited": [len(report.visited), len(report.visited_sym), report.depth],
         "failure": failure,
     }
 

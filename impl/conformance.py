@@ -56,6 +56,7 @@ class Outcome:
     trace: Trace | None = None
     mark: dict[int, str] | None = None
     allowed: tuple = ()  # the spec actions enabled where the run left the spec
+    depth: int = 0  # spec steps the run took (stutters left out)
 
 
 HEAL = 200  # deliveries after a schedule's operations, at most
@@ -81,7 +82,7 @@ def run_schedule(config: SimConfig, ops: Sequence[Op], spec: Paxos | None = None
         reason = f"nodes decided different values: {sim.decisions}"
         trace = Trace(spec, list(checker.trace.steps))
         return Outcome(False, reason, checker.visited, sim.faults, dict(sim.decisions), trace, {len(trace): reason})
-    return Outcome(True, "", checker.visited, sim.faults, dict(sim.decisions))
+    return Outcome(True, "", checker.visited, sim.faults, dict(sim.decisions), depth=len(checker.trace.steps) - 1)
 
 
 # The fault kinds a schedule may enable, each with the operations it brings.
@@ -114,7 +115,7 @@ def schedules(config: SimConfig, max_size: int = 100):
         "loss": st.builds(Drop, index),
         "duplication": st.builds(Duplicate, index),
         "crashes": st.one_of(st.builds(Crash, node), st.builds(Restart, node)),
-        "timers": st.builds(Fire, node),
+        "timers": st.builds(Fire, st.sampled_from([config.node_names.index(p) for p in config.proposer_names])),
         "competition": st.builds(Request, st.integers(0, proposers - 1), value),
     }
 
@@ -135,6 +136,7 @@ class ConformReport:
     failure: str = ""
     schedule: list[Op] | None = None
     visited_sym: set = field(default_factory=set)  # the same states, up to symmetry
+    depth: int = 0  # the most spec steps one run took
 
 
 def conform(config: SimConfig, examples: int = 200, seed: int | None = 0, max_size: int = 100) -> ConformReport:
@@ -143,7 +145,7 @@ def conform(config: SimConfig, examples: int = 200, seed: int | None = 0, max_si
     from hypothesis import seed as seeded
 
     spec = spec_for(config)
-    stats = {"schedules": 0, "faults": 0}
+    stats = {"schedules": 0, "faults": 0, "depth": 0}
     visited: set[PaxosState] = set()
     failing: dict[str, Any] = {}
 
@@ -160,6 +162,7 @@ def conform(config: SimConfig, examples: int = 200, seed: int | None = 0, max_si
         stats["schedules"] += 1
         stats["faults"] += outcome.faults
         visited.update(outcome.visited)
+        stats["depth"] = max(stats["depth"], outcome.depth)
         if not outcome.ok:
             failing["ops"], failing["report"] = list(ops), outcome.report
             raise AssertionError(outcome.report)
@@ -174,7 +177,7 @@ def conform(config: SimConfig, examples: int = 200, seed: int | None = 0, max_si
         else:
             ops, verdict, failure = None, "ok", ""
     sym = {spec.symmetry(s) for s in visited}
-    return ConformReport(verdict, stats["schedules"], stats["faults"], visited, failure, ops, sym)
+    return ConformReport(verdict, stats["schedules"], stats["faults"], visited, failure, ops, sym, stats["depth"])
 
 
 def _pruned(config: SimConfig, ops: list[Op], spec: Paxos) -> list[Op]:

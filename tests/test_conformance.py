@@ -310,7 +310,9 @@ def test_conform_cli_draws_the_failing_run_as_a_chart(failing_chart):
     proc, where, ops = failing_chart
     assert proc.returncode == 1, proc.stderr
     # the printed schedule, replayed, fails the same way: that failure is what the chart must show
-    outcome = run_schedule(SimConfig(3, 2, 3, frozenset([CHART_BUG]), proposers=2), ops)
+    outcome = run_schedule(
+        SimConfig(3, 2, 5, frozenset([CHART_BUG]), proposers=2), ops
+    )  # the random schedules' defaults
     assert not outcome.ok and outcome.trace is not None
     mark = outcome.mark[len(outcome.trace)]
     assert mark in proc.stdout
