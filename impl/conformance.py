@@ -316,17 +316,20 @@ def drive_other_handlers(sim: Simulator, restarted: set) -> int:
     ``restarted`` holds the (acceptor, stored state) pairs already restarted
     from: a restart depends on nothing else, so each is driven once."""
     acceptors, proposers = sim.config.acceptor_names, sim.config.proposer_names
-    learner = acceptors[0]  # every learner runs the same code; this one proposes nothing, so votes stop no proposer
-    twin = _fork(sim)
-    # the learner receives every vote in flight to it; each acceptor receives one 1a or 2a it refuses, and each
-    # proposer its rejections; every proposer's timer fires
-    _deliver_all(twin, lambda dst, m: dst == learner and isinstance(m, Accepted))
-    for a in acceptors:
-        twin.deliver_to(a, lambda m, a=a: _refused(twin, a, m))
-    _deliver_all(twin, lambda dst, m: isinstance(m, Rejected))
-    for name in proposers:
-        twin.step(Fire(twin.names.index(name)))
-    runs = twin.observer.runs - sim.observer.runs
+    runs = 0
+    # each acceptor receives one 1a or 2a it refuses, and each proposer its rejections; every proposer's timer
+    # fires. Once as they are, and once after the learners received every vote in flight (a1, which proposes
+    # nothing, and the proposers, which stop once they learn a decision).
+    for learners in ((), (acceptors[0], *proposers)):
+        twin = _fork(sim)
+        _deliver_all(twin, lambda dst, m, to=learners: dst in to and isinstance(m, Accepted))
+        for a in acceptors:
+            twin.deliver_to(a, lambda m, a=a, twin=twin: _refused(twin, a, m))
+        _deliver_all(twin, lambda dst, m: isinstance(m, Rejected))
+        for name in proposers:
+            twin.step(Fire(twin.names.index(name)))
+        _deliver_all(twin, lambda dst, m: isinstance(m, Rejected))
+        runs += twin.observer.runs - sim.observer.runs
     # every proposer restarts and is asked again; every acceptor restarts from a stored state not restarted from yet
     twin = _fork(sim)
     for i, name in enumerate(twin.names):

@@ -89,14 +89,6 @@ class Effects:
     timer: bool = False
     durable_first: bool = True
 
-    def __iadd__(self, other: Effects) -> Effects:
-        self.persist = other.persist or self.persist
-        self.send += other.send
-        self.decide = other.decide or self.decide
-        self.timer |= other.timer
-        self.durable_first &= other.durable_first
-        return self
-
 
 # -- roles --------------------------------------------------------------------
 
@@ -149,13 +141,13 @@ class Proposer:
         self.proposed = False
         self.done = False
 
-    def on_client(self, value: str, floor: int = -1) -> Effects:
+    def on_client(self, value: str, floor: int) -> Effects:
         self.value = value
         if self.ballot is None and not self.done:
             return self._start(self._first_ballot(floor))
         return Effects()
 
-    def on_timeout(self, floor: int = -1) -> Effects:
+    def on_timeout(self, floor: int) -> Effects:
         """No decision in time: try again in this proposer's next ballot.
 
         ``floor`` is a ballot known to be promised already (the node's own
@@ -194,7 +186,7 @@ class Proposer:
             return self.value
         return max(votes, key=lambda r: r.mbal).mval  # type: ignore[return-value]
 
-    def _first_ballot(self, floor: int = -1) -> int:
+    def _first_ballot(self, floor: int) -> int:
         """The least ballot this proposer owns above ``floor``."""
         if "reuse-ballot" in self.config.bugs:
             return 0

@@ -22,7 +22,7 @@ def learner_across_ballots(self, m):
     return Effects()
 
 
-def retry_same_ballot(self, floor=-1):
+def retry_same_ballot(self, floor):
     if self.done or self.value is None:
         return Effects()
     if self.ballot is None:

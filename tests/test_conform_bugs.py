@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -116,9 +117,11 @@ def test_the_same_seed_gives_the_same_verdict_in_an_editable_and_a_regular_insta
     # its own, without its dependencies, which the running interpreter already has) is the other. Before
     # Hypothesis was kept from mining constants from local source files, this very command found the bug
     # in a regular install and reported OK in an editable one.
-    target = tmp_path / "site-packages"
+    target, source = tmp_path / "site-packages", tmp_path / "source"
+    # built from a copy: pip builds in the source folder, and the working tree is not the place for that
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__"))
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(ROOT)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
         capture_output=True,
         text=True,
     )
