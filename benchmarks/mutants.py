@@ -54,6 +54,9 @@ EQUIVALENT: dict[str, str] = {
     "core.py:Timeout: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an event is built, handled once and dropped: nothing assigns to it or hashes it"
     ),
+    "core.py:Timeout: @dataclass(frozen=True) => ": (
+        "Timeout has no fields: without the decorator it is built the same, and nothing compares or hashes it"
+    ),
 }
 
 # Mutants that are NOT equivalent but that no configuration conform checks can
@@ -158,12 +161,14 @@ def describe(item, diff: str) -> str:
     spec = item.mutations[0] if item.mutations else None
     name = spec.definition_name if spec else None
     if name is None:  # a decorator: named by the class or function it decorates, the next one in the diff
-        after = diff[diff.find("\n+", diff.find("+++")) :]
-        found = re.search(r"^[ +]\s*(?:class|def) (\w+)", after, flags=re.M)
+        changed = diff.find("+++")
+        after = diff[min(i for i in (diff.find("\n+", changed), diff.find("\n-", changed), len(diff)) if i >= 0) :]
+        found = re.search(r"^[ +-]\s*(?:class|def) (\w+)", after, flags=re.M)
         name = found.group(1) if found else None
     where = f"{Path(spec.module_path).name}:{name}" if spec else "?"
-    removed = [line[1:].strip() for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
-    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    rows = [line for line in diff.splitlines() if line[1:].strip() and not line.startswith(("---", "+++"))]
+    removed = [line[1:].strip() for line in rows if line.startswith("-")]
+    added = [line[1:].strip() for line in rows if line.startswith("+")]
     return f"{where}: {' / '.join(removed)} => {' / '.join(added)}"
 
 
