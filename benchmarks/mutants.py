@@ -54,6 +54,12 @@ EQUIVALENT: dict[str, str] = {
     "core.py:Timeout: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an event is built, handled once and dropped: nothing assigns to it or hashes it"
     ),
+    "core.py:__init__: self.proposed = False => self.proposed = True": (
+        "read only for the ballot being run, and starting a ballot sets it to False first"
+    ),
+    "core.py:_first_ballot: return 0 => return 1": (
+        "the line runs only under --bug reuse-ballot, a known-wrong variant, never in the implementation itself"
+    ),
     "core.py:Timeout: @dataclass(frozen=True) => ": (
         "Timeout has no fields: without the decorator it is built the same, and nothing compares or hashes it"
     ),

@@ -48,7 +48,8 @@ def test_the_correct_core_passes_the_default_conform_and_walks_three_ballots(cap
     code, out = conform(capsys, "--json")
     doc = json.loads(out)
     assert code == 0 and doc["verdict"] == "ok", doc["failure"]
-    assert doc["config"]["ballots"] == 3 and doc["config"]["proposers"] == 2
+    assert doc["config"]["ballots"] == 3 and doc["config"]["proposers"] == [2, 3]
+    assert doc["schedules"] == 400  # 200 with each layout of proposers
     walked = doc["coverage_symmetry"]
     assert walked["states"][0] == walked["states"][1] > 10_000  # every state, up to symmetry, of ballots 0..2
     assert walked["transitions"][0] == walked["transitions"][1]

@@ -268,7 +268,7 @@ def test_conform_cli_json(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "paxoscope.cli", *args], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["verdict"] == "ok" and doc["schedules"] == 50
+    assert doc["verdict"] == "ok" and doc["schedules"] == 100  # 50 with each layout of proposers
     assert doc["coverage"] == {"states": [73, 73], "transitions": [141, 141]}
     bad = subprocess.run(
         [sys.executable, "-m", "paxoscope.cli", "conform", "--bug", "nope"], capture_output=True, text=True
