@@ -6,6 +6,7 @@ import argparse
 import ast
 import json
 import sys
+from dataclasses import replace
 from typing import Any
 
 from ..spec.constants import ConfigError
@@ -21,16 +22,36 @@ def add_parser(sub: Any, positive: Any) -> None:
         "timers) through the simulator and check every step of the implementation against the spec; then "
         "drive the implementation along every transition of the spec's state graph and report coverage.",
         epilog=f"Implementation bugs for --bug: {', '.join(IMPL_BUGS)}. Exit codes: 0 conforms, 1 a step "
-        "leaves the spec (the shrunk schedule is printed), 2 bad usage.",
+        "leaves the spec or breaks an obligation of the implementation (the shrunk schedule is printed), or with "
+        "--strict the coverage is incomplete; 2 bad usage.",
     )
     p.add_argument("--acceptors", type=positive, default=3, metavar="N", help="acceptors (default 3)")
     p.add_argument("--values", type=positive, default=2, metavar="N", help="values (default 2)")
-    p.add_argument("--ballots", type=positive, default=2, metavar="N", help="ballots 0..N-1 (default 2)")
+    p.add_argument("--ballots", type=positive, default=3, metavar="N", help="ballots 0..N-1 (default 3)")
+    p.add_argument(
+        "--schedule-ballots",
+        type=positive,
+        metavar="N",
+        help="ballots 0..N-1 in the random schedules (default: --ballots + 2: they cost little more, and each "
+        "proposer then runs several ballots and meets stale rejections); the coverage walk runs --ballots",
+    )
+    p.add_argument(
+        "--proposers",
+        type=positive,
+        metavar="N",
+        help="in the random schedules, the first N acceptors also propose, each owning every N-th ballot (default: "
+        "--examples schedules with 2, then as many with 3); the coverage walk gives each ballot its own proposer",
+    )
     p.add_argument("--examples", type=positive, default=200, metavar="N", help="schedules to run (default 200)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="Hypothesis seed (default 0)")
     p.add_argument("--bug", metavar="NAME", help="switch on a known implementation bug")
     p.add_argument("--replay", metavar="SCHEDULE", help="run one printed schedule instead")
     p.add_argument("--no-coverage", action="store_true", help="skip the spec -> implementation coverage walk")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 1) when the coverage walk realises less than every spec state and transition, or is skipped",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per batch of schedules")
     p.add_argument("--svg", metavar="FILE", help="draw the failing run as a message sequence chart (SVG)")
@@ -63,9 +84,18 @@ def _run(args: argparse.Namespace, out: Any) -> int:
 
     if args.bug is not None and args.bug not in IMPL_BUGS:
         raise ConfigError(f"unknown implementation bug {args.bug!r}; known: {', '.join(IMPL_BUGS)}")
-    config = SimConfig(args.acceptors, args.values, args.ballots, frozenset([args.bug] if args.bug else []))
+    if args.proposers is not None and args.proposers > args.acceptors:
+        raise ConfigError(f"--proposers {args.proposers}: the proposers are acceptors, and there are {args.acceptors}")
+    bugs = frozenset([args.bug] if args.bug else [])
+    if args.schedule_ballots is None:
+        args.schedule_ballots = args.ballots + 2
+    layouts = [args.proposers] if args.proposers else [p for p in PROPOSERS if p <= args.acceptors] or [args.acceptors]
+    config = SimConfig(args.acceptors, args.values, args.schedule_ballots, bugs, proposers=layouts[0])
+    args.layouts = layouts
     if args.replay is not None:
+        args.proposers = layouts[0]
         ops = parse_schedule(args.replay)
+        check_schedule(config, ops)
         outcome = run_schedule(config, ops)
         if args.json:
             out(json.dumps({"verdict": "ok" if outcome.ok else "violation", "failure": outcome.report or None}))
@@ -77,27 +107,96 @@ def _run(args: argparse.Namespace, out: Any) -> int:
     if not args.json:
         out(
             f"conform · {args.acceptors} acceptors, {args.values} values, ballots 0..{args.ballots - 1}"
+            f" (random schedules: 0..{args.schedule_ballots - 1}, {' then '.join(map(str, layouts))} proposers)"
             + (f" · bug {args.bug}" if args.bug else "")
         )
-    report = conform(config, examples=args.examples, seed=args.seed)
+    report = None
+    for proposers in layouts:  # each layout runs --examples schedules, until one fails
+        config = replace(config, proposers=proposers)
+        args.proposers = proposers  # what a replay must name
+        one = conform(config, examples=args.examples, seed=args.seed)
+        report = one if report is None else _merged(report, one)
+        if one.verdict != "ok":
+            break
     cov = cov_sym = None
+    walk = replace(config, ballots=args.ballots, proposers=0)  # one proposer per ballot: every spec state is reachable
     if not args.no_coverage and report.verdict == "ok":
-        cov, cov_sym = coverage(config), coverage(config, symmetry=True)
-    from .abstraction import spec_for
-
-    reachable = cov.states[1] if cov else None
+        cov_sym = coverage(walk, symmetry=True)
+        if not cov_sym.failure and args.ballots <= FULL_WALK_BALLOTS:
+            cov = coverage(walk)
+    walked = cov or cov_sym
+    reachable = walked.states[1] if walked and not walked.failure else None
+    failure = report.failure or (walked.failure if walked else "")
+    incomplete = _incomplete(args, cov_sym) if not failure else None
     # The verdict first: a file that cannot be written then costs the reader nothing.
     if args.json:
-        out(json.dumps(_json(args, config, report, cov, cov_sym, reachable, spec_for(config)), indent=2))
+        out(json.dumps(_json(args, config, report, cov, cov_sym, reachable, incomplete), indent=2))
     else:
-        out(_text(report, cov, cov_sym, reachable, _flags(args)))
+        out(_text(report, cov, cov_sym, reachable, _flags(args), incomplete))
     if args.junit:
         _write_junit(args, report, cov, cov_sym)
     if args.svg or args.html:
-        # the shrunk schedule runs again, deterministically, to the same failure
-        failed = run_schedule(config, report.schedule) if report.schedule is not None else None
-        _write_chart(args, failed, report.schedule)
-    return 0 if report.verdict == "ok" else 1
+        if report.schedule is not None:  # the shrunk schedule runs again, deterministically, to the same failure
+            _write_chart(args, run_schedule(config, report.schedule), report.schedule)
+        else:
+            _write_chart(args, _walk_outcome(walked) if walked and walked.failure else None, None)
+    return 1 if failure or incomplete else 0
+
+
+# The proposer layouts the random schedules run by default, one after the
+# other: 2 proposers own ballots by parity, 3 (as many as the acceptors, as in
+# a cluster) by thirds; ballot arithmetic that holds for one may fail the other.
+PROPOSERS = (2, 3)
+
+
+def _merged(first, then):
+    """One report for two runs of schedules, ``then`` after ``first`` (its verdict decides)."""
+    from .conformance import ConformReport
+
+    return ConformReport(
+        then.verdict,
+        first.schedules + then.schedules,
+        first.faults + then.faults,
+        first.visited | then.visited,
+        then.failure,
+        then.schedule,
+        first.visited_sym | then.visited_sym,
+        max(first.depth, then.depth),
+    )
+
+
+# Above this many ballots the walk without symmetry is skipped by default: it
+# grows fast (3,921 states at 2 ballots; benchmarks/conform.py walks 3).
+FULL_WALK_BALLOTS = 2
+
+
+def _incomplete(args: argparse.Namespace, cov_sym) -> str | None:
+    """Under --strict, why the coverage is not complete (None: it is, or not strict)."""
+    if not args.strict:
+        return None
+    if cov_sym is None:
+        return "--strict: the coverage walk was skipped (--no-coverage), so coverage is not known to be complete"
+    if cov_sym.states[0] < cov_sym.states[1] or cov_sym.transitions[0] < cov_sym.transitions[1]:
+        shown = f"states {_ratio(cov_sym.states)}, transitions {_ratio(cov_sym.transitions)}"
+        return f"--strict: the implementation did not realise every spec state and transition ({shown})"
+    return None
+
+
+def check_schedule(config: SimConfig, ops: list) -> None:
+    """Refuse a schedule that names a node or value the configuration does not have."""
+    from . import sim
+
+    nodes, proposers = len(config.node_names), len(config.proposer_names)
+    for op in ops:
+        if isinstance(op, sim.Request):
+            if not 0 <= op.node < proposers:
+                raise ConfigError(f"--replay: {op} names proposer {op.node}; this configuration has {proposers}")
+            if not 0 <= op.value < config.values:
+                raise ConfigError(f"--replay: {op} names value {op.value}; this configuration has {config.values}")
+        elif isinstance(op, sim.Crash | sim.Restart | sim.Fire) and not 0 <= op.node < nodes:
+            raise ConfigError(f"--replay: {op} names node {op.node}; this configuration has {nodes}")
+        elif min(vars(op).values()) < 0:
+            raise ConfigError(f"--replay: {op} has a negative count")
 
 
 def parse_schedule(text: str) -> list:
@@ -127,6 +226,7 @@ def parse_schedule(text: str) -> list:
 def _flags(args: argparse.Namespace) -> str:
     """The options that fix the configuration, so that a replay runs the same one."""
     flags = f"--acceptors {args.acceptors} --values {args.values} --ballots {args.ballots}"
+    flags += f" --schedule-ballots {args.schedule_ballots} --proposers {args.proposers}"
     return flags + (f" --bug {args.bug}" if args.bug else "")
 
 
@@ -137,7 +237,8 @@ def _replay(flags: str, ops: list) -> str:
 
 
 def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
-    """Draw the failing run of ``outcome`` (the run of ``ops``) as --svg and --html ask."""
+    """Draw the failing run of ``outcome`` (the run of ``ops``, or None when the
+    coverage walk found it) as --svg and --html ask."""
     from ..explorer.chart import Section, write_page, write_svg
     from .sim import show_schedule
 
@@ -149,6 +250,12 @@ def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
     if args.html:
         what = outcome.report.splitlines()[0]
         title = f"paxoscope conform{' --bug ' + args.bug if args.bug else ''}: {what}"
+        if ops is None:
+            again = [("p", "The coverage walk found it; it finds it again with the same options:")]
+            again.append(("pre", f"paxoscope conform {_flags(args)}"))
+        else:
+            again = [("p", f"The schedule ({len(ops)} operations):"), ("pre", show_schedule(ops))]
+            again += [("p", "Replay it with:"), ("pre", _replay(_flags(args), ops))]
         sections = [
             Section(
                 "The failing run",
@@ -157,15 +264,7 @@ def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
                     ("p", "The spec allowed here: " + (", ".join(map(str, outcome.allowed)) or "nothing")),
                 ],
             ),
-            Section(
-                "Reproduce it",
-                [
-                    ("p", f"The schedule ({len(ops)} operations):"),
-                    ("pre", show_schedule(ops)),
-                    ("p", "Replay it with:"),
-                    ("pre", _replay(_flags(args), ops)),
-                ],
-            ),
+            Section("Reproduce it", again),
         ]
         intro = [
             "The run of the implementation as the spec sees it: each step is labelled with the spec action it "
@@ -175,7 +274,14 @@ def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
         write_page(args.html, title, sections, intro=intro)
 
 
-def _text(report, cov, cov_sym, reachable, flags: str) -> str:
+def _walk_outcome(walked):
+    """The coverage walk's failure as an ``Outcome`` (what the charts draw)."""
+    from .conformance import Outcome
+
+    return Outcome(False, walked.failure, trace=walked.trace, mark=walked.mark, allowed=walked.allowed)
+
+
+def _text(report, cov, cov_sym, reachable, flags: str, incomplete: str | None) -> str:
     lines = [f"schedules run: {report.schedules:,} · faults injected: {report.faults:,}"]
     if report.verdict != "ok":
         from .sim import show_schedule
@@ -189,18 +295,30 @@ def _text(report, cov, cov_sym, reachable, flags: str) -> str:
             f"replay it: {_replay(flags, report.schedule)}",
         ]
         return "\n".join(lines)
+    walked = cov_sym if cov_sym is not None and cov_sym.failure else cov or cov_sym
+    if walked is not None and walked.failure:
+        lines += ["", "VIOLATION (found by the coverage walk): " + walked.failure]
+        lines += ["", f"the walk finds it again: paxoscope conform {flags}"]
+        return "\n".join(lines)
     lines.append("OK: every step of every run was a step of the spec, and every decision was chosen")
-    if reachable:
-        lines.append(f"  spec states the random runs passed through: {len(report.visited):,} of {reachable:,}")
+    lines.append(
+        f"  spec states the random runs passed through: {len(report.visited):,} ({len(report.visited_sym):,} up to "
+        f"symmetry), the deepest {report.depth} steps from the initial state"
+    )
     if cov:
         lines.append(
             f"  spec -> implementation, states realised: {_ratio(cov.states)}; transitions: {_ratio(cov.transitions)}"
         )
+    if cov_sym:
         lines.append(
-            f"  the same up to symmetry, states: {_ratio(cov_sym.states)}; transitions: {_ratio(cov_sym.transitions)}"
+            f"  {'the same ' if cov else 'spec -> implementation, '}up to symmetry, states: {_ratio(cov_sym.states)}; "
+            f"transitions: {_ratio(cov_sym.transitions)}"
         )
-        for miss in cov.missed:
+        lines.append(f"  handler runs driven beyond the spec's transitions, all checked: {cov_sym.handlers:,}")
+        for miss in (cov or cov_sym).missed:
             lines.append(f"  not realised: {miss}")
+    if incomplete:
+        lines.append("FAIL " + incomplete)
     return "\n".join(lines)
 
 
@@ -224,7 +342,9 @@ def _write_junit(args: argparse.Namespace, report, cov, cov_sym) -> None:
     for name, c in (("coverage", cov), ("coverage up to symmetry", cov_sym)):
         if c is not None:
             case = Case(name, cls, output=f"states {_ratio(c.states)}; transitions {_ratio(c.transitions)}")
-            if c.states[0] < c.states[1] or c.transitions[0] < c.transitions[1]:
+            if c.failure:
+                case.failure = c.failure
+            elif c.states[0] < c.states[1] or c.transitions[0] < c.transitions[1]:
                 case.failure = f"not every spec state and transition was realised: {case.output}"
             cases.append(case)
     write_junit(args.junit, f"paxoscope conform {label}", cases, 0.0)
@@ -235,23 +355,35 @@ def _ratio(pair: tuple[int, int]) -> str:
     return f"{done:,} / {total:,} ({100 * done / total:.1f}%)" if total else "0 / 0"
 
 
-def _json(args, config, report, cov, cov_sym, reachable, spec) -> dict[str, Any]:
+def _json(args, config, report, cov, cov_sym, reachable, incomplete) -> dict[str, Any]:
     from .sim import show_schedule
 
+    walked = cov_sym if cov_sym is not None and cov_sym.failure else cov or cov_sym
+    if report.verdict != "ok":
+        verdict, failure = "violation", {"report": report.failure, "schedule": show_schedule(report.schedule)}
+    elif walked is not None and walked.failure:
+        verdict, failure = "violation", {"report": walked.failure, "schedule": None}
+    else:
+        verdict, failure = ("incomplete" if incomplete else "ok"), ({"report": incomplete} if incomplete else None)
     return {
-        "verdict": report.verdict,
-        "config": {"acceptors": config.acceptors, "values": config.values, "ballots": config.ballots, "bug": args.bug},
+        "verdict": verdict,
+        "config": {
+            "acceptors": config.acceptors,
+            "values": config.values,
+            "ballots": args.ballots,
+            "schedule_ballots": config.ballots,
+            "proposers": args.proposers if report.verdict != "ok" or len(args.layouts) == 1 else args.layouts,
+            "bug": args.bug,
+        },
         "schedules": report.schedules,
         "faults": report.faults,
         "seed": args.seed,
         "coverage": None if cov is None else {"states": list(cov.states), "transitions": list(cov.transitions)},
         "coverage_symmetry": None
         if cov_sym is None
-        else {"states": list(cov_sym.states), "transitions": list(cov_sym.transitions)},
-        "visited": None if reachable is None else [len(report.visited), reachable],
-        "failure": None
-        if report.verdict == "ok"
-        else {"report": report.failure, "schedule": show_schedule(report.schedule)},
+        else {"states": list(cov_sym.states), "transitions": list(cov_sym.transitions), "handlers": cov_sym.handlers},
+        "visited": [len(report.visited), len(report.visited_sym), report.depth],
+        "failure": failure,
     }
 
 

@@ -15,6 +15,7 @@ step. It reports spec states and transitions realised / reachable.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..explorer.trace import Trace
 from ..spec.base import Action
 from ..spec.paxos import Msg1b, Paxos, PaxosState
 from .abstraction import Checker, Nonconformance, abstract_state, spec_for
-from .messages import Accept, Prepare, Promise
+from .messages import Accept, Accepted, Prepare, Promise, Rejected
 from .sim import (
     Crash,
     Deliver,
@@ -55,15 +56,24 @@ class Outcome:
     trace: Trace | None = None
     mark: dict[int, str] | None = None
     allowed: tuple = ()  # the spec actions enabled where the run left the spec
+    depth: int = 0  # spec steps the run took (stutters left out)
+
+
+HEAL = 200  # deliveries after a schedule's operations, at most
 
 
 def run_schedule(config: SimConfig, ops: Sequence[Op], spec: Paxos | None = None) -> Outcome:
-    """Run one schedule, checking every step; never raises for a nonconformance."""
+    """Run one schedule, checking every step; never raises for a nonconformance.
+
+    After its operations the network heals: every message still in flight is
+    delivered (and those they cause, up to ``HEAL`` deliveries), so that every
+    schedule plays out what its faults set up, and goes deep."""
     spec = spec or spec_for(config)
     sim = Simulator(config)
     checker = Checker(spec, sim)
     try:
         sim.run(ops)
+        sim.step(Run(min(HEAL, len(sim.flight) * HEAL)))
     except Nonconformance as exc:
         decisions = dict(sim.decisions)
         return Outcome(False, exc.report, checker.visited, sim.faults, decisions, exc.trace, exc.mark, exc.allowed)
@@ -72,35 +82,49 @@ def run_schedule(config: SimConfig, ops: Sequence[Op], spec: Paxos | None = None
         reason = f"nodes decided different values: {sim.decisions}"
         trace = Trace(spec, list(checker.trace.steps))
         return Outcome(False, reason, checker.visited, sim.faults, dict(sim.decisions), trace, {len(trace): reason})
-    return Outcome(True, "", checker.visited, sim.faults, dict(sim.decisions))
+    return Outcome(True, "", checker.visited, sim.faults, dict(sim.decisions), depth=len(checker.trace.steps) - 1)
+
+
+# The fault kinds a schedule may enable, each with the operations it brings.
+MIN_OPS = 8  # Hypothesis averages about min_size + 5 operations: enough to go deep
+FAULT_KINDS = ("loss", "duplication", "crashes", "timers", "competition")
 
 
 def schedules(config: SimConfig, max_size: int = 100):
     """A Hypothesis strategy of schedules for ``config``.
 
+    Swarm testing (Groce et al., ISSTA 2012): each schedule first picks the
+    fault kinds it enables (message loss, duplication, crashes with restarts,
+    timers, requests to several proposers), then draws its operations from
+    those alone. A schedule with every kind at once spreads thin (about one
+    fault each); one with two kinds gets deep into what they do together.
     Deliveries dominate, as they do in a real run: a schedule of mostly
     faults makes no progress and so tests little."""
     from hypothesis import strategies as st
 
-    nodes = config.acceptors + config.ballots
+    nodes, proposers = len(config.node_names), len(config.proposer_names)
     # Wide indices: taken modulo what is in flight, they pick evenly, where
     # small ones (which Hypothesis favours) would always pick the oldest.
     index = st.integers(0, 2**20)
     node = st.integers(0, nodes - 1)
+    value = st.integers(0, config.values - 1)
     build = {
         "run": st.builds(Run, st.integers(1, 12)),
         "deliver": st.builds(Deliver, index),
-        "request": st.builds(Request, st.integers(0, config.ballots - 1), st.integers(0, config.values - 1)),
-        "drop": st.builds(Drop, index),
-        "duplicate": st.builds(Duplicate, index),
-        "crash": st.builds(Crash, node),
-        "restart": st.builds(Restart, node),
-        "fire": st.builds(Fire, node),
+        "request": st.builds(Request, st.just(0), value),
+        "loss": st.builds(Drop, index),
+        "duplication": st.builds(Duplicate, index),
+        "crashes": st.one_of(st.builds(Crash, node), st.builds(Restart, node)),
+        "timers": st.builds(Fire, st.sampled_from([config.node_names.index(p) for p in config.proposer_names])),
+        "competition": st.builds(Request, st.integers(0, proposers - 1), value),
     }
-    # Listed in the order Hypothesis shrinks towards; repeats weight the draw.
-    kinds = ["run", "deliver", "request", "run", "deliver", "request", "drop", "duplicate", "crash", "restart", "fire"]
-    op = st.sampled_from(kinds).flatmap(build.__getitem__)
-    return st.lists(op, max_size=max_size)
+
+    def ops(enabled: frozenset[str]):
+        # Listed in the order Hypothesis shrinks towards; repeats weight the draw.
+        kinds = ["run", "deliver", "request", "run", "deliver"] + [k for k in FAULT_KINDS if k in enabled] * 2
+        return st.lists(st.sampled_from(kinds).flatmap(build.__getitem__), min_size=MIN_OPS, max_size=max_size)
+
+    return st.frozensets(st.sampled_from(FAULT_KINDS)).flatmap(ops)
 
 
 @dataclass
@@ -111,6 +135,8 @@ class ConformReport:
     visited: set[PaxosState]
     failure: str = ""
     schedule: list[Op] | None = None
+    visited_sym: set = field(default_factory=set)  # the same states, up to symmetry
+    depth: int = 0  # the most spec steps one run took
 
 
 def conform(config: SimConfig, examples: int = 200, seed: int | None = 0, max_size: int = 100) -> ConformReport:
@@ -119,7 +145,7 @@ def conform(config: SimConfig, examples: int = 200, seed: int | None = 0, max_si
     from hypothesis import seed as seeded
 
     spec = spec_for(config)
-    stats = {"schedules": 0, "faults": 0}
+    stats = {"schedules": 0, "faults": 0, "depth": 0}
     visited: set[PaxosState] = set()
     failing: dict[str, Any] = {}
 
@@ -136,17 +162,62 @@ def conform(config: SimConfig, examples: int = 200, seed: int | None = 0, max_si
         stats["schedules"] += 1
         stats["faults"] += outcome.faults
         visited.update(outcome.visited)
+        stats["depth"] = max(stats["depth"], outcome.depth)
         if not outcome.ok:
             failing["ops"], failing["report"] = list(ops), outcome.report
             raise AssertionError(outcome.report)
 
     test = seeded(seed)(one) if seed is not None else one
+    with same_generation_everywhere():
+        try:
+            test()
+        except AssertionError:
+            ops = _pruned(config, failing["ops"], spec)  # the last failure Hypothesis ran is the shrunk one
+            verdict, failure = "violation", run_schedule(config, ops, spec).report
+        else:
+            ops, verdict, failure = None, "ok", ""
+    sym = {spec.symmetry(s) for s in visited}
+    return ConformReport(verdict, stats["schedules"], stats["faults"], visited, failure, ops, sym, stats["depth"])
+
+
+def _pruned(config: SimConfig, ops: list[Op], spec: Paxos) -> list[Op]:
+    """``ops`` without the operations the failure does not need. Schedules have
+    at least ``MIN_OPS`` operations, so Hypothesis pads a short failing one
+    with operations that do nothing; they would only clutter the replay."""
+    i = 0
+    while i < len(ops):
+        shorter = ops[:i] + ops[i + 1 :]
+        if not run_schedule(config, shorter, spec).ok:
+            ops = shorter
+        else:
+            i += 1
+    return ops
+
+
+@contextmanager
+def same_generation_everywhere():
+    """Make Hypothesis draw the same schedules for a seed wherever paxoscope
+    is installed. Hypothesis mixes into its draws integer and string constants
+    mined from the source of "local" modules: those loaded from outside
+    site-packages. An editable install is local and a regular one is not, so
+    the same --seed generated different schedules, and could reach a different
+    verdict. With no local constants, the draws depend on the seed alone."""
     try:
-        test()
-    except AssertionError:
-        ops = failing["ops"]  # the last failure Hypothesis ran is the shrunk one
-        return ConformReport("violation", stats["schedules"], stats["faults"], visited, failing["report"], ops)
-    return ConformReport("ok", stats["schedules"], stats["faults"], visited)
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without that module mines nothing
+        yield
+        return
+    mine = getattr(providers, "_get_local_constants", None)
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if mine is None or cache is None or not hasattr(providers, "Constants"):  # pragma: no cover - nothing mined
+        yield
+        return
+    # no local constants, and a fresh cache of the pools built from them
+    providers._get_local_constants, providers.CONSTANTS_CACHE = providers.Constants, type(cache)(cache.max_size)
+    try:
+        yield
+    finally:
+        providers._get_local_constants, providers.CONSTANTS_CACHE = mine, cache
 
 
 # -- spec -> implementation ---------------------------------------------------
@@ -157,18 +228,32 @@ class Coverage:
     states: tuple[int, int]  # (realised, reachable)
     transitions: tuple[int, int]
     missed: list[str] = field(default_factory=list)  # a few transitions not realised, for the report
+    handlers: int = 0  # handler runs the walk drove and checked, beyond realising transitions
+    failure: str = ""  # the first step that broke the spec or an obligation, as Nonconformance reports it
+    trace: Trace | None = None
+    mark: dict[int, str] | None = None
+    allowed: tuple = ()
 
 
 def coverage(config: SimConfig, symmetry: bool = False, limit_missed: int = 5) -> Coverage:
     """Walk the spec's state graph breadth-first and drive the implementation
     along every transition of it. Stutters (a step that changes nothing) are
     not transitions. With ``symmetry``, states and transitions are counted up
-    to renaming acceptors and values."""
+    to renaming acceptors and values.
+
+    Every handler run of the walk is checked as a random run's is (the spec's
+    step, the implementation's obligations); and at each state it realises,
+    the walk also drives the handlers that no spec transition needs: every
+    learner receives every vote in flight, every proposer's timer fires and
+    every refusal and rejection is delivered, and every node restarts from
+    its store and proposes again. The first failure stops the walk and is
+    returned in ``failure``."""
     from ..explorer.bfs import check
 
     spec = spec_for(config)
     canon = spec.symmetry if symmetry else (lambda s: s)
     start = Simulator(config)
+    root = Checker(spec, start)
     s0 = abstract_state(spec, start)
     found: dict[Any, PaxosState] = {canon(s0): s0}  # every spec state the walk reached
     sims: dict[Any, Simulator] = {canon(s0): start}  # the next level's states the implementation realised
@@ -177,32 +262,104 @@ def coverage(config: SimConfig, symmetry: bool = False, limit_missed: int = 5) -
     done: set[tuple[Any, Any]] = set()
     missed: list[str] = []
     frontier = [canon(s0)]
-    while frontier:
-        level, next_sims = [], {}
-        for key in frontier:
-            s, sim = found[key], sims.get(key)
-            for act, t in spec.next(s):
-                edge = (key, canon(t))
-                if t == s or edge in edges:
-                    continue
-                edges.add(edge)
-                if edge[1] not in found:
-                    found[edge[1]] = t
-                    level.append(edge[1])
-                if sim is None:
-                    continue
-                twin = sim.clone()
-                if realise(spec, twin, s, act) and canon(abstract_state(spec, twin)) == edge[1]:
-                    done.add(edge)
-                    realised.add(edge[1])
-                    if edge[1] in level and edge[1] not in next_sims:
-                        next_sims[edge[1]] = twin
-                elif len(missed) < limit_missed:
-                    missed.append(f"{act} from {spec.variables(s)}")
-        frontier, sims = level, next_sims
+    handlers = 0
+    restarted: set = set()
+    try:
+        while frontier:
+            level, in_level, next_sims = [], set(), {}
+            for key in frontier:
+                sim = sims.get(key)
+                s = sim.observer.trace.steps[-1].state if sim is not None else found[key]
+                if sim is not None:
+                    handlers += drive_other_handlers(sim, restarted)
+                for t, act in root.next_states(s).items():
+                    edge = (key, canon(t))
+                    if t == s or edge in edges:
+                        continue
+                    edges.add(edge)
+                    if edge[1] not in found:
+                        found[edge[1]] = t
+                        level.append(edge[1])
+                        in_level.add(edge[1])
+                    if sim is None:
+                        continue
+                    twin = _fork(sim)
+                    if realise(spec, twin, s, act) and canon(twin.observer.trace.steps[-1].state) == edge[1]:
+                        done.add(edge)
+                        realised.add(edge[1])
+                        if edge[1] in in_level and edge[1] not in next_sims:
+                            next_sims[edge[1]] = twin
+                    elif len(missed) < limit_missed:
+                        missed.append(f"{act} from {spec.variables(s)}")
+            frontier, sims = level, next_sims
+    except Nonconformance as exc:
+        return Coverage(
+            (len(realised), len(found)), (len(done), len(edges)), missed, handlers, exc.report, exc.trace, exc.mark,
+            exc.allowed,
+        )  # fmt: skip
     explored = check(spec, [], symmetry=symmetry)
     assert explored.distinct_states == len(found), "the walk and the explorer disagree on the state space"
-    return Coverage((len(realised), len(found)), (len(done), len(edges)), missed)
+    return Coverage((len(realised), len(found)), (len(done), len(edges)), missed, handlers)
+
+
+def _fork(sim: Simulator) -> Simulator:
+    """A clone of ``sim`` observed by a fork of its checker."""
+    twin = sim.clone()
+    sim.observer.fork(twin)
+    return twin
+
+
+def drive_other_handlers(sim: Simulator, restarted: set) -> int:
+    """Drive, on clones of ``sim``, the handlers no spec transition needs
+    (each run checked by the clone's checker); the number of handler runs.
+
+    ``restarted`` holds the (acceptor, stored state) pairs already restarted
+    from: a restart depends on nothing else, so each is driven once."""
+    acceptors, proposers = sim.config.acceptor_names, sim.config.proposer_names
+    runs = 0
+    # each acceptor receives one 1a or 2a it refuses, and each proposer its rejections; every proposer's timer
+    # fires. Once as they are, and once after the learners received every vote in flight (a1, which proposes
+    # nothing, and the proposers, which stop once they learn a decision).
+    for learners in ((), (acceptors[0], *proposers)):
+        twin = _fork(sim)
+        _deliver_all(twin, lambda dst, m, to=learners: dst in to and isinstance(m, Accepted))
+        for a in acceptors:
+            twin.deliver_to(a, lambda m, a=a, twin=twin: _refused(twin, a, m))
+        _deliver_all(twin, lambda dst, m: isinstance(m, Rejected))
+        for name in proposers:
+            twin.step(Fire(twin.names.index(name)))
+        _deliver_all(twin, lambda dst, m: isinstance(m, Rejected))
+        runs += twin.observer.runs - sim.observer.runs
+    # every proposer restarts and is asked again; every acceptor restarts from a stored state not restarted from yet
+    twin = _fork(sim)
+    for i, name in enumerate(twin.names):
+        if name in proposers or (name, sim.disk[name]) not in restarted:
+            restarted.add((name, sim.disk.get(name)))
+            twin.step(Crash(i))
+            twin.step(Restart(i))
+    for i in range(len(proposers)):
+        twin.step(Request(i, i))
+    return runs + twin.observer.runs - sim.observer.runs
+
+
+def _refused(sim: Simulator, dst: str, m) -> bool:
+    """Whether acceptor ``dst`` refuses ``m`` (a 1a or 2a below its promise): a stutter for the spec."""
+    state = sim.disk.get(dst)
+    if state is None:
+        return False
+    return (isinstance(m, Prepare) and m.bal <= state.max_bal) or (isinstance(m, Accept) and m.bal < state.max_bal)
+
+
+def _deliver_all(sim: Simulator, pred) -> int:
+    """Deliver every message in flight that satisfies ``pred(dst, msg)``, as
+    long as some does; the number delivered."""
+    delivered = 0
+    while True:
+        i = next((i for i, (_src, dst, m) in enumerate(sim.flight) if pred(dst, m)), None)
+        if i is None:
+            return delivered
+        sim.step(Deliver(i))
+        delivered += 1
 
 
 def realise(spec: Paxos, sim: Simulator, s: PaxosState, act: Action) -> bool:

@@ -89,14 +89,6 @@ class Effects:
     timer: bool = False
     durable_first: bool = True
 
-    def __iadd__(self, other: Effects) -> Effects:
-        self.persist = other.persist or self.persist
-        self.send += other.send
-        self.decide = other.decide or self.decide
-        self.timer |= other.timer
-        self.durable_first &= other.durable_first
-        return self
-
 
 # -- roles --------------------------------------------------------------------
 
@@ -108,16 +100,12 @@ class Acceptor:
 
     def on_prepare(self, src: str, m: Prepare) -> Effects:
         """Phase1b: promise a ballot above every one promised, and report the
-        last vote. A ballot already promised (and not voted in since) is
-        promised again, which is the same message: a proposer whose promise
-        was lost can ask again."""
+        last vote. A ballot already promised is refused, as Paxos.tla does:
+        promised twice, it could serve a proposer that restarted, forgot the
+        2a it sent in that ballot, and would send a second, different one."""
         s = self.state
-        if m.bal == s.max_bal and s.max_vbal < m.bal:
-            return Effects(send=[(src, Promise(self.config.name, m.bal, s.max_vbal, s.max_val))])
-        if m.bal < s.max_bal:
+        if m.bal <= s.max_bal:
             return self._refuse(src, m.bal)
-        if m.bal == s.max_bal:  # voted in it: a new promise would hide that vote, and the proposer has it
-            return Effects()
         self.state = replace(s, max_bal=m.bal)
         reply = Promise(self.config.name, m.bal, s.max_vbal, s.max_val)
         return Effects(
@@ -153,13 +141,13 @@ class Proposer:
         self.proposed = False
         self.done = False
 
-    def on_client(self, value: str, floor: int = -1) -> Effects:
+    def on_client(self, value: str, floor: int) -> Effects:
         self.value = value
         if self.ballot is None and not self.done:
             return self._start(self._first_ballot(floor))
         return Effects()
 
-    def on_timeout(self, floor: int = -1) -> Effects:
+    def on_timeout(self, floor: int) -> Effects:
         """No decision in time: try again in this proposer's next ballot.
 
         ``floor`` is a ballot known to be promised already (the node's own
@@ -198,7 +186,7 @@ class Proposer:
             return self.value
         return max(votes, key=lambda r: r.mbal).mval  # type: ignore[return-value]
 
-    def _first_ballot(self, floor: int = -1) -> int:
+    def _first_ballot(self, floor: int) -> int:
         """The least ballot this proposer owns above ``floor``."""
         if "reuse-ballot" in self.config.bugs:
             return 0

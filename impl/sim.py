@@ -18,9 +18,18 @@ Indices are taken modulo what exists, so every schedule is valid and
 shrinking never produces a meaningless one. Messages in flight are chosen
 by index, which gives every reordering.
 
-Nodes: acceptors a1..aN (also learners) and one proposer p{b+1} per ballot
-b (the proposer of ballot b; also a learner). Each handler run is reported
-to ``observer`` (see ``impl.abstraction``), which checks it against the spec.
+Nodes, two layouts (every node is also a learner):
+
+- ``proposers=0``: acceptors a1..aN and one proposer p{b+1} per ballot b.
+  Every spec state is reachable (any ballot can be started first), which the
+  coverage walk needs;
+- ``proposers=P``: acceptors a1..aN, the first P of which also propose, as
+  in a cluster where every node plays every role. Proposer i owns ballots
+  i, i+P, ...: a timeout or a rejection moves it to another ballot, and its
+  own acceptor's promise is the floor it starts above.
+
+Each handler run is reported to ``observer`` (see ``impl.abstraction``),
+which checks it against the spec.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import combinations
 
 from .core import AcceptorState, ClientRequest, Effects, Event, Node, NodeConfig, Receive, Timeout
@@ -91,34 +101,41 @@ class SimConfig:
     values: int = 2
     ballots: int = 2
     bugs: frozenset[str] = frozenset()
+    proposers: int = 0  # 0: one dedicated proposer per ballot; P: the first P acceptors propose
 
-    @property
+    @cached_property
     def acceptor_names(self) -> tuple[str, ...]:
         return tuple(f"a{i + 1}" for i in range(self.acceptors))
 
-    @property
+    @cached_property
     def proposer_names(self) -> tuple[str, ...]:
+        if self.proposers:
+            return self.acceptor_names[: self.proposers]
         return tuple(f"p{b + 1}" for b in range(self.ballots))
 
-    @property
+    @cached_property
+    def node_names(self) -> tuple[str, ...]:
+        return self.acceptor_names + tuple(p for p in self.proposer_names if p not in self.acceptor_names)
+
+    @cached_property
     def value_names(self) -> tuple[str, ...]:
         return tuple(f"v{i + 1}" for i in range(self.values))
 
     def node_configs(self) -> list[NodeConfig]:
-        acc, props = self.acceptor_names, self.proposer_names
+        acc, names = self.acceptor_names, self.node_names
         n = len(acc)
         quorums = tuple(frozenset(q) for k in range(n // 2 + 1, n + 1) for q in combinations(acc, k))
         return [
             NodeConfig(
                 name=name,
                 acceptors=acc,
-                proposers=props,
-                learners=acc + props,
+                proposers=self.proposer_names,
+                learners=names,
                 quorums=quorums,
                 ballots=self.ballots,
                 bugs=self.bugs,
             )
-            for name in acc + props
+            for name in names
         ]
 
 
@@ -127,9 +144,16 @@ class HandlerRun:
     """One event handled by one node, and what came of it."""
 
     node: str
-    event: Event
+    event: Event | Restarted
     effects: Effects
     describe: str
+    before: AcceptorState | None = None  # the node's acceptor state before the event (None: not an acceptor)
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """Not an event of the core: the node was rebuilt from its durable store
+    (reported so that the observer can compare what it rebuilt with the store)."""
 
 
 @dataclass
@@ -202,6 +226,8 @@ class Simulator:
                 self.faults += 1
                 self.up[name] = True
                 self.nodes[name] = Node(self.configs[name], self.disk.get(name))
+                if self.observer is not None:
+                    self.observer(self, HandlerRun(name, Restarted(), Effects(), f"{name} restarts from its store"))
         elif isinstance(op, Fire):
             name = self.names[op.node % len(self.names)]
             if self.up[name]:
@@ -224,6 +250,8 @@ class Simulator:
     def _handle(self, name: str, event: Event, describe: str) -> None:
         if name in self.pending:  # a write left pending by a buggy handler becomes durable now
             self.disk[name] = self.pending.pop(name)
+        acceptor = self.nodes[name].acceptor
+        before = acceptor.state if acceptor is not None else None
         effects = self.nodes[name].handle(event)
         if effects.persist is not None:
             if effects.durable_first:
@@ -236,18 +264,25 @@ class Simulator:
         if effects.decide is not None:
             self.decisions[name] = effects.decide
         if self.observer is not None:
-            self.observer(self, HandlerRun(name, event, effects, describe))
+            self.observer(self, HandlerRun(name, event, effects, describe, before))
 
 
 def _clone_node(node: Node) -> Node:
     """A copy of a node sharing only what is immutable (configs, messages, states)."""
-    twin = copy.copy(node)
+    twin = _shallow(node)
     if node.acceptor is not None:
-        twin.acceptor = copy.copy(node.acceptor)
-    twin.proposer = copy.copy(node.proposer)
+        twin.acceptor = _shallow(node.acceptor)
+    twin.proposer = _shallow(node.proposer)
     twin.proposer.promises = dict(node.proposer.promises)
-    twin.learner = copy.copy(node.learner)
+    twin.learner = _shallow(node.learner)
     twin.learner.votes = {k: set(v) for k, v in node.learner.votes.items()}
+    return twin
+
+
+def _shallow(obj):
+    """``copy.copy`` for a plain object, without its generic machinery (the walk clones a lot)."""
+    twin = object.__new__(type(obj))
+    twin.__dict__.update(obj.__dict__)
     return twin
 
 

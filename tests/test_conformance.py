@@ -59,9 +59,9 @@ def test_acceptor_promises_only_above_and_persists_before_answering():
     effects = a.handle(Receive("p2", Prepare(3)))
     assert effects.persist == AcceptorState(3, 0, "v1") and effects.durable_first
     assert effects.send == [("p2", Promise("a1", 3, 0, "v1"))]
-    # asking again for the same ballot gets the same promise, and writes nothing
+    # a ballot already promised is refused, as Paxos.tla refuses it (b > maxBal only)
     again = a.handle(Receive("p2", Prepare(3)))
-    assert again.persist is None and again.send == [("p2", Promise("a1", 3, 0, "v1"))]
+    assert again.persist is None and again.send == [("p2", Rejected("a1", 3, 3))]
 
 
 def test_acceptor_votes_at_or_above_its_promise_only():
@@ -72,7 +72,7 @@ def test_acceptor_votes_at_or_above_its_promise_only():
     assert {dst for dst, _ in effects.send} == set(ACC + ("p1", "p2"))
     assert all(m == Accepted("a1", 2, "v2") for _, m in effects.send)
     # once voted in 2, it does not promise 2 again: that 1b would hide its vote
-    assert a.handle(Receive("p1", Prepare(2))).send == []
+    assert a.handle(Receive("p1", Prepare(2))).send == [("p1", Rejected("a1", 2, 2))]
 
 
 def test_proposer_proposes_the_highest_reported_vote():
@@ -243,11 +243,24 @@ def test_the_implementation_realises_every_spec_state_and_transition(ballots):
     assert reduced.transitions[0] == reduced.transitions[1]
 
 
-def test_coverage_notices_what_an_implementation_cannot_do():
-    # with ballot reuse, ballot 1's proposer starts at ballot 0: ballot 1 is never run
+def test_the_walk_checks_every_step_it_drives():
+    # with ballot reuse, ballot 1's proposer starts ballot 0, which it does not own: the walk stops there
     cov = coverage(SimConfig(3, 2, 2, frozenset(["reuse-ballot"])))
-    assert cov.states[0] < cov.states[1]
-    assert cov.missed
+    assert "p2 starts ballot 0, but it does not own it" in cov.failure
+    assert "#  action" in cov.failure and cov.trace is not None and cov.mark
+
+
+def test_coverage_notices_what_an_implementation_cannot_do(monkeypatch):
+    # a walk that cannot make the implementation take Phase2b is incomplete (and nothing it drove was wrong)
+    from paxoscope.impl import conformance
+
+    real = conformance.realise
+    monkeypatch.setattr(
+        conformance, "realise", lambda spec, sim, s, act: act.name != "Phase2b" and real(spec, sim, s, act)
+    )
+    cov = coverage(SimConfig(3, 2, 1), symmetry=True)
+    assert not cov.failure and cov.states[0] < cov.states[1] and cov.transitions[0] < cov.transitions[1]
+    assert cov.missed and all("Phase2b" in m for m in cov.missed)
 
 
 def test_conform_cli_json(tmp_path):
@@ -255,7 +268,7 @@ def test_conform_cli_json(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "paxoscope.cli", *args], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["verdict"] == "ok" and doc["schedules"] == 50
+    assert doc["verdict"] == "ok" and doc["schedules"] == 100  # 50 with each layout of proposers
     assert doc["coverage"] == {"states": [73, 73], "transitions": [141, 141]}
     bad = subprocess.run(
         [sys.executable, "-m", "paxoscope.cli", "conform", "--bug", "nope"], capture_output=True, text=True
@@ -297,7 +310,9 @@ def test_conform_cli_draws_the_failing_run_as_a_chart(failing_chart):
     proc, where, ops = failing_chart
     assert proc.returncode == 1, proc.stderr
     # the printed schedule, replayed, fails the same way: that failure is what the chart must show
-    outcome = run_schedule(SimConfig(3, 2, 2, frozenset([CHART_BUG])), ops)
+    outcome = run_schedule(
+        SimConfig(3, 2, 5, frozenset([CHART_BUG]), proposers=2), ops
+    )  # the random schedules' defaults
     assert not outcome.ok and outcome.trace is not None
     mark = outcome.mark[len(outcome.trace)]
     assert mark in proc.stdout
