@@ -210,7 +210,9 @@ def fields_problem(values: dict[str, Any]) -> str | None:
     value come together (``mbal`` is -1 exactly when ``mval`` is null, the
     same for ``max_vbal`` and ``max_val``), an acceptor never voted above the
     ballot it promised, a promise for ``bal`` reports a vote below ``bal``, and
-    a refusal of ``bal`` names a promise above ``bal``."""
+    a refusal of ``bal`` names a promise at or above ``bal`` (an acceptor
+    refuses a ballot it has already promised: Paxos.tla's Phase1b needs one
+    above)."""
     for name, x in values.items():
         if problem := _field_problem(name, x):
             return problem
@@ -221,8 +223,8 @@ def fields_problem(values: dict[str, Any]) -> str | None:
         return f"max_vbal {values['max_vbal']} exceeds max_bal {values['max_bal']}"
     if "mbal" in values and "bal" in values and values["mbal"] >= values["bal"]:
         return f"a promise for ballot {values['bal']} reports a vote in ballot {values['mbal']}, not below it"
-    if "max_bal" in values and "bal" in values and values["max_bal"] <= values["bal"]:
-        return f"a refusal of ballot {values['bal']} names a promise of {values['max_bal']}, not above it"
+    if "max_bal" in values and "bal" in values and values["max_bal"] < values["bal"]:
+        return f"a refusal of ballot {values['bal']} names a promise of {values['max_bal']}, below it"
     return None
 
 

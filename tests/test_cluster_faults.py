@@ -208,7 +208,7 @@ FORGED = [
     b'{"v":1,"type":"1b","acc":"n2","bal":3,"mbal":-1,"mval":"forged"}',
     b'{"v":1,"type":"1b","acc":"n2","bal":3,"mbal":3,"mval":"forged"}',
     b'{"v":1,"type":"2b","acc":"","bal":1,"val":"forged"}',
-    b'{"v":1,"type":"nack","acc":"n2","bal":4,"max_bal":4}',
+    b'{"v":1,"type":"nack","acc":"n2","bal":4,"max_bal":3}',
     b'{"v":1,"type":"nack","acc":"n2","bal":4,"max_bal":' + str(2**63).encode() + b"}",
 ]
 

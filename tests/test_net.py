@@ -326,12 +326,13 @@ def test_promise_survives_sigkill(data):
     assert child.wait(timeout=TIMEOUT) == -signal.SIGKILL
     start_node(data, "n1")
 
-    # The promise survived: the node still holds b, promises b again (the
-    # same promise), promises nothing lower and votes for nothing lower.
+    # The promise survived: the node still holds b, promises nothing lower,
+    # votes for nothing lower, and does not promise b a second time (Paxos.tla's
+    # Phase1b needs a ballot above the promise).
     received = exchange(n1, Prepare(b - 1), Accept(b - 1, "low"), Prepare(b))
     *replies, status = received
-    # The lower 1a and 2a are refused, each answered with the ballot promised.
-    assert replies == [Rejected("n1", b - 1, b), Rejected("n1", b - 1, b), Promise("n1", b, -1, None)]
+    # Each is refused, answered with the ballot promised.
+    assert replies == [Rejected("n1", b - 1, b), Rejected("n1", b - 1, b), Rejected("n1", b, b)]
     assert (status.max_bal, status.max_vbal, status.max_val) == (b, -1, None)
 
     # The cluster still decides, and every node learns the same value.

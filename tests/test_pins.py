@@ -81,7 +81,9 @@ def test_junit_reports_have_the_usual_shape_and_carry_the_counterexample(tmp_pat
     conf = paxoscope(tmp_path, "conform", "--ballots", "1", "--examples", "120", "--junit", "k.xml")
     assert conf.returncode == 0
     names = [c.get("name") for c in ET.parse(tmp_path / "k.xml").getroot().iter("testcase")]
-    assert names[:2] == ["schedules 1-100", "schedules 101-120"] and "coverage" in names
+    batches = [tuple(map(int, n.split()[1].split("-"))) for n in names if n.startswith("schedules ")]
+    assert batches[0] == (1, 100) and all(b[0] == a[1] + 1 for a, b in zip(batches, batches[1:]))
+    assert batches[-1][1] % 120 == 0 and "coverage" in names  # --examples 120 for each proposer layout
     proof = paxoscope(tmp_path, "prove", "--junit", "p.xml")
     assert proof.returncode == 0
     suite = ET.parse(tmp_path / "p.xml").getroot().find("testsuite")
