@@ -195,7 +195,7 @@ def annotation_only(item, diff: str) -> bool:
         return False
     try:
         mutated = ast.parse(patched(original, diff))
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # a mutant that does not parse, or a diff that does not apply: not judged
         return False
     return ast.dump(_without_annotations(ast.parse(original))) == ast.dump(_without_annotations(mutated))
 
@@ -206,6 +206,8 @@ def patched(text: str, diff: str) -> str:
     hunks = re.split(r"^@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@.*$", diff, flags=re.M)[1:]
     for start, body in reversed(list(zip(hunks[::2], hunks[1::2], strict=True))):
         rows = [r or " " for r in body.strip("\n").splitlines()]  # an empty context line may lose its space
+        while rows and rows[-1] == " " and len(lines) < int(start) - 1 + sum(r[:1] in " -" for r in rows):
+            rows.pop()  # a blank context line past the end of the file
         old = [r[1:] for r in rows if r[:1] in (" ", "-")]
         new = [r[1:] for r in rows if r[:1] in (" ", "+")]
         at = int(start) - 1
