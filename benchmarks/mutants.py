@@ -57,8 +57,16 @@ EQUIVALENT: dict[str, str] = {
     "core.py:__init__: self.proposed = False => self.proposed = True": (
         "read only for the ballot being run, and starting a ballot sets it to False first"
     ),
-    "core.py:_first_ballot: return 0 => return 1": (
+    "core.py:_first_ballot: return 0 => *": (
         "the line runs only under --bug reuse-ballot, a known-wrong variant, never in the implementation itself"
+    ),
+    "core.py:handle: floor = self.acceptor.state.max_bal if self.acceptor is not None else -1 => "
+    "floor = self.acceptor.state.max_bal if self.acceptor is not None else ~1": (
+        "~1 is -2: for a node that is no acceptor, any floor below 0 gives the same first ballot (its least one)"
+    ),
+    "core.py:handle: floor = self.acceptor.state.max_bal if self.acceptor is not None else -1 => "
+    "floor = self.acceptor.state.max_bal if self.acceptor is not None else - 2": (
+        "for a node that is no acceptor, any floor below 0 gives the same first ballot (its least one)"
     ),
     "core.py:Timeout: @dataclass(frozen=True) => ": (
         "Timeout has no fields: without the decorator it is built the same, and nothing compares or hashes it"
@@ -82,6 +90,10 @@ EXPLAINED: dict[str, str] = {
     "=> if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal is self.ballot:": (
         "for small ints `is` is `==`, and `<=` differs from `==` only for a rejection whose max_bal is below its "
         "ballot, which no acceptor sends (it rejects only ballots at or below its promise)"
+    ),
+    "core.py:on_rejected: if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal <= self.ballot: "
+    "=> if self.done or self.ballot is None or m.bal > self.ballot or m.max_bal <= self.ballot:": (
+        "like the next one: the mutant also jumps on a stale rejection of an older ballot of this proposer"
     ),
     "core.py:on_rejected: if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal <= self.ballot: "
     "=> if self.done or self.ballot is None and m.bal != self.ballot or m.max_bal <= self.ballot:": (
