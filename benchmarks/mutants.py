@@ -54,6 +54,13 @@ EQUIVALENT: dict[str, str] = {
     "core.py:Timeout: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an event is built, handled once and dropped: nothing assigns to it or hashes it"
     ),
+    "core.py:on_promise: if q <= self.promises.keys(): => if q == self.promises.keys():": (
+        "promises arrive one acceptor at a time and every set of a majority is a quorum: the first time the "
+        "promisers hold a quorum, they are one (and the proposer stops counting)"
+    ),
+    "core.py:NodeConfig: @dataclass(frozen=True) => @dataclass(frozen=False)": (
+        "a node's configuration is built once and only read: nothing assigns to it or hashes it"
+    ),
     "core.py:__init__: self.proposed = False => self.proposed = True": (
         "read only for the ballot being run, and starting a ballot sets it to False first"
     ),
@@ -90,6 +97,10 @@ EXPLAINED: dict[str, str] = {
     "=> if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal is self.ballot:": (
         "for small ints `is` is `==`, and `<=` differs from `==` only for a rejection whose max_bal is below its "
         "ballot, which no acceptor sends (it rejects only ballots at or below its promise)"
+    ),
+    "core.py:on_rejected: if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal <= self.ballot: "
+    "=> if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal == self.ballot:": (
+        "`<=` differs from `==` only for a rejection whose max_bal is below its ballot, which no acceptor sends"
     ),
     "core.py:on_rejected: if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal <= self.ballot: "
     "=> if self.done or self.ballot is None or m.bal > self.ballot or m.max_bal <= self.ballot:": (
