@@ -61,6 +61,9 @@ EQUIVALENT: dict[str, str] = {
     "core.py:NodeConfig: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "a node's configuration is built once and only read: nothing assigns to it or hashes it"
     ),
+    "core.py:Effects: durable_first: bool = True => durable_first: bool = False": (
+        "read only with a write (persist), and every handler that writes sets it explicitly"
+    ),
     "core.py:__init__: self.proposed = False => self.proposed = True": (
         "read only for the ballot being run, and starting a ballot sets it to False first"
     ),
