@@ -54,11 +54,29 @@ EQUIVALENT: dict[str, str] = {
     "core.py:Timeout: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an event is built, handled once and dropped: nothing assigns to it or hashes it"
     ),
+    "core.py:on_promise: if q <= self.promises.keys(): => if q == self.promises.keys():": (
+        "promises arrive one acceptor at a time and every set of a majority is a quorum: the first time the "
+        "promisers hold a quorum, they are one (and the proposer stops counting)"
+    ),
+    "core.py:NodeConfig: @dataclass(frozen=True) => @dataclass(frozen=False)": (
+        "a node's configuration is built once and only read: nothing assigns to it or hashes it"
+    ),
+    "core.py:Effects: durable_first: bool = True => durable_first: bool = False": (
+        "read only with a write (persist), and every handler that writes sets it explicitly"
+    ),
     "core.py:__init__: self.proposed = False => self.proposed = True": (
         "read only for the ballot being run, and starting a ballot sets it to False first"
     ),
-    "core.py:_first_ballot: return 0 => return 1": (
+    "core.py:_first_ballot: return 0 => *": (
         "the line runs only under --bug reuse-ballot, a known-wrong variant, never in the implementation itself"
+    ),
+    "core.py:handle: floor = self.acceptor.state.max_bal if self.acceptor is not None else -1 => "
+    "floor = self.acceptor.state.max_bal if self.acceptor is not None else ~1": (
+        "~1 is -2: for a node that is no acceptor, any floor below 0 gives the same first ballot (its least one)"
+    ),
+    "core.py:handle: floor = self.acceptor.state.max_bal if self.acceptor is not None else -1 => "
+    "floor = self.acceptor.state.max_bal if self.acceptor is not None else - 2": (
+        "for a node that is no acceptor, any floor below 0 gives the same first ballot (its least one)"
     ),
     "core.py:Timeout: @dataclass(frozen=True) => ": (
         "Timeout has no fields: without the decorator it is built the same, and nothing compares or hashes it"
@@ -82,6 +100,14 @@ EXPLAINED: dict[str, str] = {
     "=> if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal is self.ballot:": (
         "for small ints `is` is `==`, and `<=` differs from `==` only for a rejection whose max_bal is below its "
         "ballot, which no acceptor sends (it rejects only ballots at or below its promise)"
+    ),
+    "core.py:on_rejected: if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal <= self.ballot: "
+    "=> if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal == self.ballot:": (
+        "`<=` differs from `==` only for a rejection whose max_bal is below its ballot, which no acceptor sends"
+    ),
+    "core.py:on_rejected: if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal <= self.ballot: "
+    "=> if self.done or self.ballot is None or m.bal > self.ballot or m.max_bal <= self.ballot:": (
+        "like the next one: the mutant also jumps on a stale rejection of an older ballot of this proposer"
     ),
     "core.py:on_rejected: if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal <= self.ballot: "
     "=> if self.done or self.ballot is None and m.bal != self.ballot or m.max_bal <= self.ballot:": (
@@ -195,7 +221,7 @@ def annotation_only(item, diff: str) -> bool:
         return False
     try:
         mutated = ast.parse(patched(original, diff))
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # a mutant that does not parse, or a diff that does not apply: not judged
         return False
     return ast.dump(_without_annotations(ast.parse(original))) == ast.dump(_without_annotations(mutated))
 
@@ -206,6 +232,8 @@ def patched(text: str, diff: str) -> str:
     hunks = re.split(r"^@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@.*$", diff, flags=re.M)[1:]
     for start, body in reversed(list(zip(hunks[::2], hunks[1::2], strict=True))):
         rows = [r or " " for r in body.strip("\n").splitlines()]  # an empty context line may lose its space
+        while rows and rows[-1] == " " and len(lines) < int(start) - 1 + sum(r[:1] in " -" for r in rows):
+            rows.pop()  # a blank context line past the end of the file
         old = [r[1:] for r in rows if r[:1] in (" ", "-")]
         new = [r[1:] for r in rows if r[:1] in (" ", "+")]
         at = int(start) - 1

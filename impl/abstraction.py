@@ -192,14 +192,14 @@ class Obligations:
         self.proposed: set[str] = set()  # proposers that sent their 2a in that ballot
         self.asked: dict[str, str] = {}  # the latest value a client asked each proposer for
         self.votes: dict[str, set[tuple[str, int, str]]] = {}  # the 2b each learner received
-        self.decided: set[str] = set()
+        self.decided: dict[str, str] = {}  # what each learner decided
 
     def copy(self) -> Obligations:
         twin = copy.copy(self)
         twin.ballot, twin.asked = dict(self.ballot), dict(self.asked)
         twin.promises = {n: dict(p) for n, p in self.promises.items()}
         twin.votes = {n: set(v) for n, v in self.votes.items()}
-        twin.proposed, twin.decided = set(self.proposed), set(self.decided)
+        twin.proposed, twin.decided = set(self.proposed), dict(self.decided)
         return twin
 
     def check(self, sim: Simulator, run: HandlerRun) -> str | None:
@@ -223,7 +223,7 @@ class Obligations:
         self.proposed.discard(n)
         self.asked.pop(n, None)
         self.votes.pop(n, None)
-        self.decided.discard(n)
+        self.decided.pop(n, None)
 
     def _sent(self, run: HandlerRun, kind: type) -> list[tuple[str, Message]]:
         return [(d, m) for d, m in run.effects.send if isinstance(m, kind)]
@@ -346,6 +346,8 @@ class Obligations:
         elif decide is not None:
             return f"{n} decides {decide} on an event that is not a vote"
         shown = self._chosen_by(self.votes.get(n, set()))
+        if sim.nodes[n].decided != (decide if decide is not None else self.decided.get(n)):
+            return f"{n} says it decided {sim.nodes[n].decided!r}, but it decided {self.decided.get(n, decide)!r}"
         if n in self.decided:
             return f"{n} decides again" if decide is not None else None
         if decide is None and shown:
@@ -353,7 +355,7 @@ class Obligations:
         if decide is not None and decide not in shown:
             return f"{n} decides {decide} without a quorum of votes for it in one ballot"
         if decide is not None:
-            self.decided.add(n)
+            self.decided[n] = decide
         return None
 
     def _chosen_by(self, votes: set[tuple[str, int, str]]) -> set[str]:

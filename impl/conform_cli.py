@@ -42,7 +42,13 @@ def add_parser(sub: Any, positive: Any) -> None:
         help="in the random schedules, the first N acceptors also propose, each owning every N-th ballot (default: "
         "--examples schedules with 2, then as many with 3); the coverage walk gives each ballot its own proposer",
     )
-    p.add_argument("--examples", type=positive, default=200, metavar="N", help="schedules to run (default 200)")
+    p.add_argument(
+        "--examples",
+        type=positive,
+        default=200,
+        metavar="N",
+        help="schedules to run with each layout of proposers (default 200)",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="Hypothesis seed (default 0)")
     p.add_argument("--bug", metavar="NAME", help="switch on a known implementation bug")
     p.add_argument("--replay", metavar="SCHEDULE", help="run one printed schedule instead")

@@ -114,7 +114,10 @@ def schedules(config: SimConfig, max_size: int = 100):
         "request": st.builds(Request, st.just(0), value),
         "loss": st.builds(Drop, index),
         "duplication": st.builds(Duplicate, index),
-        "crashes": st.one_of(st.builds(Crash, node), st.builds(Restart, node)),
+        # a crash, a restart, or both at once (a reboot: the node comes back with only its store)
+        "crashes": st.one_of(
+            st.builds(Crash, node), st.builds(Restart, node), node.map(lambda n: [Crash(n), Restart(n)])
+        ),
         "timers": st.builds(Fire, st.sampled_from([config.node_names.index(p) for p in config.proposer_names])),
         "competition": st.builds(Request, st.integers(0, proposers - 1), value),
     }
@@ -122,7 +125,8 @@ def schedules(config: SimConfig, max_size: int = 100):
     def ops(enabled: frozenset[str]):
         # Listed in the order Hypothesis shrinks towards; repeats weight the draw.
         kinds = ["run", "deliver", "request", "run", "deliver"] + [k for k in FAULT_KINDS if k in enabled] * 2
-        return st.lists(st.sampled_from(kinds).flatmap(build.__getitem__), min_size=MIN_OPS, max_size=max_size)
+        drawn = st.lists(st.sampled_from(kinds).flatmap(build.__getitem__), min_size=MIN_OPS, max_size=max_size)
+        return drawn.map(lambda ops: [o for op in ops for o in (op if isinstance(op, list) else [op])])
 
     return st.frozensets(st.sampled_from(FAULT_KINDS)).flatmap(ops)
 
