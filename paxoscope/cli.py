@@ -31,6 +31,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _refuse_what_cannot_fit(acceptors: int, values: int, ballots: int) -> None:
+    """Refuse (ConfigError) Paxos sizes whose tables cannot fit, for a command that builds them itself."""
+    from .sizing import check_fits
+
+    with check_fits("paxos", {"acceptors": acceptors, "values": values, "ballots": ballots}):
+        pass
+
+
 def _out(*parts: Any) -> None:
     """print() to stdout; a reader that went away (``| head``) ends the output, not the run."""
     global _stdout_closed
@@ -229,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "conform":
             from .impl import conform_cli
 
+            # The random schedules run two ballots more than the walk unless told otherwise.
+            schedule_ballots = args.schedule_ballots or args.ballots + 2
+            _refuse_what_cannot_fit(args.acceptors, args.values, max(args.ballots, schedule_ballots))
             return conform_cli.run(args, out=_out)
         if args.command == "prove":
             from .proofs import cli as prove_cli

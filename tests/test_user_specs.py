@@ -239,6 +239,18 @@ def test_a_size_that_cannot_fit_is_refused_at_once(tmp_path, args, size):
     assert "distinct states" not in proc.stdout
 
 
+@pytest.mark.parametrize(
+    "args, size",
+    [(["--acceptors", "50"], "50 acceptors"), (["--ballots", "100000000"], "ballots 0..100,000,001")],
+)
+def test_conform_refuses_a_size_that_cannot_fit_at_once(tmp_path, args, size):
+    proc = run(tmp_path, "conform", *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = one_line(proc)
+    assert size in line and "available" in line  # its random schedules run two ballots more
+    assert "schedules run" not in proc.stdout
+
+
 @pytest.mark.parametrize("acceptors, values, ballots", [(3, 2, 40), (5, 3, 16), (13, 2, 3), (3, 9, 20)])
 def test_the_estimate_is_within_a_factor_of_two_of_what_building_takes(acceptors, values, ballots):
     from paxoscope.spec.paxos import Paxos
