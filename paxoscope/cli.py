@@ -244,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "prove":
             from .proofs import cli as prove_cli
 
+            if args.crosscheck:  # the cross-check builds the executable spec of its sizes
+                _refuse_what_cannot_fit(args.acceptors or 3, args.values or 2, args.ballots or 3)
             return prove_cli.run(args)
         if args.command in ("cluster", "propose"):
             from .impl import cluster

@@ -251,6 +251,12 @@ def test_conform_refuses_a_size_that_cannot_fit_at_once(tmp_path, args, size):
     assert "schedules run" not in proc.stdout
 
 
+def test_the_crosscheck_refuses_a_size_that_cannot_fit_at_once(tmp_path):
+    proc = run(tmp_path, "prove", "--crosscheck", "--acceptors", "50")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "50 acceptors" in one_line(proc) and "states" not in proc.stdout
+
+
 @pytest.mark.parametrize("acceptors, values, ballots", [(3, 2, 40), (5, 3, 16), (13, 2, 3), (3, 9, 20)])
 def test_the_estimate_is_within_a_factor_of_two_of_what_building_takes(acceptors, values, ballots):
     from paxoscope.spec.paxos import Paxos
