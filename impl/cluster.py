@@ -863,6 +863,20 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_node_restart(parser: argparse.ArgumentParser) -> None:
+    """The options of a command that stops one node and starts it again."""
+    parser.add_argument("node", metavar="NODE", help="the node's name (n1, n2, ...)")
+    _add_data(parser)
+    parser.add_argument("--grace", type=_seconds, default=STOP_GRACE, metavar="S", help="seconds before SIGKILL")
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=START_TIMEOUT,
+        metavar="S",
+        help="give up if it does not serve by then",
+    )
+
+
 def add_parsers(subparsers: Any) -> None:
     """Add the ``cluster`` and ``propose`` commands to an argparse subparsers object."""
     cluster = subparsers.add_parser(
@@ -919,16 +933,7 @@ def add_parsers(subparsers: Any) -> None:
         epilog="Exit codes: 0 restarted, 2 bad usage, no such node, a missing or corrupt store, another command busy "
         "in the directory, 3 internal error.",
     )
-    restart.add_argument("node", metavar="NODE", help="the node's name (n1, n2, ...)")
-    _add_data(restart)
-    restart.add_argument("--grace", type=_seconds, default=STOP_GRACE, metavar="S", help="seconds before SIGKILL")
-    restart.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=START_TIMEOUT,
-        metavar="S",
-        help="give up if it does not serve by then",
-    )
+    _add_node_restart(restart)
     restart.set_defaults(cluster_run="restart")
 
     rejoin = actions.add_parser(
@@ -942,16 +947,7 @@ def add_parsers(subparsers: Any) -> None:
         epilog="Exit codes: 0 rejoined, 2 bad usage, no such node, another command busy in the directory, "
         "3 internal error.",
     )
-    rejoin.add_argument("node", metavar="NODE", help="the node's name (n1, n2, ...)")
-    _add_data(rejoin)
-    rejoin.add_argument("--grace", type=_seconds, default=STOP_GRACE, metavar="S", help="seconds before SIGKILL")
-    rejoin.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=START_TIMEOUT,
-        metavar="S",
-        help="give up if it does not serve by then",
-    )
+    _add_node_restart(rejoin)
     rejoin.set_defaults(cluster_run="rejoin")
 
     status = actions.add_parser(
