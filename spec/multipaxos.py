@@ -226,6 +226,7 @@ class MultiPaxos(Spec):
         self.majority_num = len(self.replicas) // 2 + 1
         self.ballots = range(1, max_ballot + 1)
         self.slots = range(1, self.num_commands + 1)
+        self._message_ok_memo: dict[Any, bool] = {}
 
     # ------------------------------------------------------------------
     # The protocol
@@ -412,6 +413,12 @@ class MultiPaxos(Spec):
         )
 
     def message_ok(self, m: Any) -> bool:
+        known = self._message_ok_memo.get(m)
+        if known is None:
+            known = self._message_ok_memo[m] = self._message_ok(m)
+        return known
+
+    def _message_ok(self, m: Any) -> bool:
         replicas, ballots, slots, commands = set(self.replicas), self.ballots, self.slots, set(self.commands)
         if type(m) is Prepare:
             return m.src in replicas and m.bal in ballots
@@ -529,6 +536,8 @@ class _Canonicalizer:
     def __init__(self, spec: MultiPaxos):
         self.index = {r: i for i, r in enumerate(spec.replicas)}
         self.replica_perms = [dict(zip(spec.replicas, p)) for p in permutations(spec.replicas)]
+        # Each renaming of a message or a node is computed once, then looked up.
+        self.renamed = [_Renamed(rename) for rename in self.replica_perms]
         cmd_perms = [
             {**dict(zip(spec.writes, w)), **dict(zip(spec.reads, q)), NIL: NIL, "": ""}
             for w in permutations(spec.writes)
@@ -538,18 +547,18 @@ class _Canonicalizer:
 
     def __call__(self, s: MPState):
         best = None
-        for rename in self.replica_perms:
+        order = list(self.index)
+        for rename, renamed in zip(self.replica_perms, self.renamed):
             node: list = [None] * len(s.node)
             pc: list = [None] * len(s.pc)
-            for r, n, p in zip(self.index, s.node, s.pc):
+            for r, n, p in zip(order, s.node, s.pc):
                 j = self.index[rename[r]]
-                node[j] = n if n.leader == NONE else n._replace(leader=rename[n.leader])
+                node[j] = renamed[n]
                 pc[j] = p
             head = (tuple(node), tuple(pc))
             if best is not None and head > best[0]:
                 continue
-            msgs = tuple(sorted(m._replace(src=rename[m.src]) if m.type != "CommitNotice" else m for m in s.msgs))
-            key = (head, msgs, s.pending, s.observed)
+            key = (head, tuple(sorted(map(renamed.__getitem__, s.msgs))), s.pending, s.observed)
             if best is None or key < best:
                 best = key
         if not self.cmd_perms:
@@ -587,4 +596,27 @@ class _Canonicalizer:
 
 class _ReplicasOnly(_Canonicalizer):
     def __init__(self, outer: _Canonicalizer):
-        self.index, self.replica_perms, self.cmd_perms = outer.index, outer.replica_perms, []
+        self.index, self.replica_perms, self.renamed, self.cmd_perms = (
+            outer.index,
+            outer.replica_perms,
+            outer.renamed,
+            [],
+        )
+
+
+class _Renamed(dict):
+    """Message or node -> the same with replicas renamed by ``rename``, computed on first use."""
+
+    def __init__(self, rename: dict[str, str]):
+        super().__init__()
+        self.rename = rename
+
+    def __missing__(self, x):
+        if type(x) is Node:
+            y = x if x.leader == NONE else x._replace(leader=self.rename[x.leader])
+        elif type(x) is CommitNotice:
+            y = x
+        else:
+            y = x._replace(src=self.rename[x.src])
+        self[x] = y
+        return y
