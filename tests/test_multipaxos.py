@@ -1,11 +1,11 @@
 """Multi-Paxos (MultiPaxos-SMR): state counts, TypeOK and Linearizability, symmetry, known-wrong variants.
 
 The full configuration of MultiPaxos_MC_small.cfg (3 replicas, 1 write, 1
-read, symmetry) takes about a minute: benchmarks/multipaxos.py runs it
+read, symmetry) takes half a minute: benchmarks/multipaxos.py runs it
 against TLC's figures. Here smaller configurations are counted twice: by the
 explorer and by a plain breadth-first search written below, whose symmetry
-reduction keys a state by its whole orbit (every renaming of the replicas),
-independently of the spec's canonical form.
+reduction keys a state by its whole orbit (every renaming of the replicas,
+writes and reads), independently of the spec's canonical form.
 """
 
 from itertools import permutations
@@ -29,11 +29,12 @@ from paxoscope.spec.multipaxos import (
 COUNTS = {
     (2, 1, 1): {False: (1_163, 1_893, 20), True: (582, 949, 20)},
     (3, 1, 0): {False: (15_709, 28_027, 19), True: (2_628, 4_697, 19)},
+    (2, 1, 2): {False: (12_663, 29_407, 26), True: (6_332, 14_706, 26)},
 }
 
 
 def rename(x, names: dict):
-    """``x`` with every replica name replaced as ``names`` says (names are the only strings that start with s)."""
+    """``x`` with every name (of a replica or a command) replaced as ``names`` says."""
     if isinstance(x, str):
         return names.get(x, x)
     if isinstance(x, frozenset):
@@ -45,15 +46,23 @@ def rename(x, names: dict):
     return x
 
 
+def renamings(names: tuple[str, ...]) -> list[dict[str, str]]:
+    return [dict(zip(names, p)) for p in permutations(names)]
+
+
 def orbit(spec: MultiPaxos, s: MPState) -> frozenset:
-    """Every renaming of the replicas of ``s``: equal orbits are the same state up to symmetry."""
+    """Every renaming of the replicas, the writes and the reads of ``s``:
+    equal orbits are the same state up to symmetry."""
     out = []
-    for perm in permutations(range(len(spec.replicas))):
-        names = {spec.replicas[i]: spec.replicas[j] for i, j in enumerate(perm)}
-        node, pc = [None] * len(perm), [None] * len(perm)
-        for i, j in enumerate(perm):
+    for replicas in renamings(spec.replicas):
+        node, pc = [None] * len(s.node), [None] * len(s.pc)
+        for i, r in enumerate(spec.replicas):
+            j = spec.replicas.index(replicas[r])
             node[j], pc[j] = s.node[i], s.pc[i]
-        out.append(rename(s._replace(node=tuple(node), pc=tuple(pc)), names))
+        moved = s._replace(node=tuple(node), pc=tuple(pc))
+        for writes in renamings(spec.writes):
+            for reads in renamings(spec.reads):
+                out.append(rename(moved, {**replicas, **writes, **reads}))
     return frozenset(out)
 
 
@@ -70,8 +79,9 @@ def plain_bfs(spec: MultiPaxos, symmetry: bool) -> tuple[int, int, int]:
         for s in frontier:
             for _, t in spec.next(s):
                 generated += 1
-                if key(t) not in seen:
-                    seen.add(key(t))
+                k = key(t)
+                if k not in seen:
+                    seen.add(k)
                     level.append(t)
         frontier = level
     return len(seen), generated, depth
