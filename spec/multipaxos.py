@@ -214,6 +214,9 @@ class MultiPaxos(Spec):
         "Exit",
         "Terminating",
     )
+    #: MultiPaxos_MC_small.cfg asks for CHECK_DEADLOCK TRUE: a state where no
+    #: replica can act before every request is acknowledged is a failure.
+    check_deadlock = True
 
     def __init__(self, replicas: int = 3, writes: int = 1, reads: int = 1, max_ballot: int = 2):
         self.replicas = _names("s", replicas, "replicas", 1)
