@@ -1,0 +1,625 @@
+"""Multi-Paxos for state machine replication, step for step as Guanzhou Hu's
+MultiPaxos.tla (TLA+ Examples, ``specifications/MultiPaxos-SMR``).
+
+Replicas s1..sN each keep a log of instances (one per slot); clients issue
+write commands w1..wW (each writes its own name as the value of a single key)
+and read commands r1..rR. A replica steps up as leader with a fresh ballot,
+gathers PrepareReplies (each carrying the replier's votes for every slot),
+re-proposes the highest voted command of every unfinished slot, fills empty
+slots with pending requests, commits a slot once a majority replied to its
+Accept, acknowledges the client and tells followers with a CommitNotice.
+
+Variables, as in the TLA+ (the PlusCal translation is the reference):
+
+- ``msgs``      every message ever sent (it only grows: loss, delay,
+  duplication and reordering are "a message may or may not be acted on");
+- ``node[r]``   replica r: leader, kvalue, commitUpTo, balPrepared,
+  balMaxKnown and insts (per slot: status, cmd, voted bal/cmd);
+- ``pending``   the client requests not yet acknowledged, in order;
+- ``observed``  the client-visible history of Req and Ack events;
+- ``pc[r]``     "rloop" while r runs its loop, "Done" once it left it.
+
+Each replica loops until ``terminated`` (every command requested and
+acknowledged); then each leaves its loop (``Exit``), and once all have,
+``Terminating`` stutters, so that only a state where nothing can happen
+before termination is a deadlock. Safety is ``Linearizability`` of the
+observed history at termination, as MultiPaxos_MC.tla states it.
+
+"nil" and "none" are kept as the strings the TLA+ uses: states then compare
+as plain tuples, which the symmetry's canonical form needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from itertools import permutations
+from typing import Any, NamedTuple
+
+from .base import Action, Spec, action, except_at
+from .constants import ConfigError
+
+NIL, NONE = "nil", "none"
+EMPTY, PREPARING, ACCEPTING, COMMITTED = "Empty", "Preparing", "Accepting", "Committed"
+RLOOP, DONE = "rloop", "Done"
+
+
+# ----------------------------------------------------------------------
+# Records (TLA+ records as named tuples; messages and events lead with
+# their type, so that a set of them sorts)
+# ----------------------------------------------------------------------
+
+
+class Vote(NamedTuple):
+    bal: int
+    cmd: str
+
+
+class Inst(NamedTuple):
+    status: str
+    cmd: str
+    voted: Vote
+
+
+class Node(NamedTuple):
+    leader: str
+    kvalue: str
+    commit_up_to: int
+    bal_prepared: int
+    bal_max_known: int
+    insts: tuple[Inst, ...]  # slot s is insts[s - 1]
+
+
+NULL_VOTE = Vote(0, NIL)
+NULL_INST = Inst(EMPTY, NIL, NULL_VOTE)
+
+
+class Prepare(NamedTuple):
+    type: str
+    src: str
+    bal: int
+
+    def __str__(self) -> str:
+        return f"Prepare({self.src}, bal={self.bal})"
+
+
+class PrepareReply(NamedTuple):
+    type: str
+    src: str
+    bal: int
+    votes: tuple[Vote, ...]  # slot s's vote is votes[s - 1]
+
+    def __str__(self) -> str:
+        votes = ", ".join(f"{v.cmd}@{v.bal}" for v in self.votes)
+        return f"PrepareReply({self.src}, bal={self.bal}, votes=[{votes}])"
+
+
+class Accept(NamedTuple):
+    type: str
+    src: str
+    bal: int
+    slot: int
+    cmd: str
+
+    def __str__(self) -> str:
+        return f"Accept({self.src}, bal={self.bal}, slot={self.slot}, cmd={self.cmd})"
+
+
+class AcceptReply(NamedTuple):
+    type: str
+    src: str
+    bal: int
+    slot: int
+
+    def __str__(self) -> str:
+        return f"AcceptReply({self.src}, bal={self.bal}, slot={self.slot})"
+
+
+class CommitNotice(NamedTuple):
+    type: str
+    upto: int
+
+    def __str__(self) -> str:
+        return f"CommitNotice(upto={self.upto})"
+
+
+class Event(NamedTuple):
+    """A client-observed event: ``Req(cmd)``, or ``Ack(cmd, val)`` with val the value read or overwritten."""
+
+    type: str
+    cmd: str
+    val: str = ""  # an Ack's; a Req has none
+
+    def __str__(self) -> str:
+        return f"Req({self.cmd})" if self.type == "Req" else f"Ack({self.cmd}, {self.val})"
+
+
+def prepare_msg(r: str, b: int) -> Prepare:
+    return Prepare("Prepare", r, b)
+
+
+def prepare_reply_msg(r: str, b: int, votes: tuple[Vote, ...]) -> PrepareReply:
+    return PrepareReply("PrepareReply", r, b, votes)
+
+
+def accept_msg(r: str, b: int, s: int, c: str) -> Accept:
+    return Accept("Accept", r, b, s, c)
+
+
+def accept_reply_msg(r: str, b: int, s: int) -> AcceptReply:
+    return AcceptReply("AcceptReply", r, b, s)
+
+
+def commit_notice_msg(u: int) -> CommitNotice:
+    return CommitNotice("CommitNotice", u)
+
+
+def req_event(c: str) -> Event:
+    return Event("Req", c)
+
+
+def ack_event(c: str, v: str) -> Event:
+    return Event("Ack", c, v)
+
+
+def votes_by_node(n: Node) -> tuple[Vote, ...]:
+    return tuple(inst.voted for inst in n.insts)
+
+
+def restart_preparing(insts: tuple[Inst, ...]) -> tuple[Inst, ...]:
+    """Every Accepting instance goes back to Preparing (a new ballot began)."""
+    return tuple(inst._replace(status=PREPARING) if inst.status == ACCEPTING else inst for inst in insts)
+
+
+def peak_voted_cmd(prs: list[PrepareReply], s: int) -> str:
+    """The command voted in slot ``s`` at the highest ballot among the replies ("nil": none voted).
+
+    TLA+'s CHOOSE picks one command if two replies tie at the highest ballot
+    with different commands; the protocol never sends such replies (one
+    leader per ballot, one command per slot in it), and the least name is
+    taken here so the choice is deterministic all the same."""
+    top = max(pr.votes[s - 1].bal for pr in prs)
+    if top == 0:
+        return NIL
+    return min(pr.votes[s - 1].cmd for pr in prs if pr.votes[s - 1].bal == top)
+
+
+class MPState(NamedTuple):
+    msgs: frozenset
+    node: tuple[Node, ...]  # indexed by replica position: s1 is 0
+    pending: tuple[str, ...]
+    observed: tuple[Event, ...]
+    pc: tuple[str, ...]
+
+
+Step = tuple[Action, MPState]
+
+
+def _names(prefix: str, count: Any, flag: str, least: int) -> tuple[str, ...]:
+    if not isinstance(count, int) or isinstance(count, bool) or count < least:
+        raise ConfigError(f"--{flag} must be a whole number of at least {least}, not {count!r}")
+    return tuple(f"{prefix}{i + 1}" for i in range(count))
+
+
+class MultiPaxos(Spec):
+    name = "multipaxos"
+    actions = (
+        "BecomeLeader",
+        "HandlePrepare",
+        "HandlePrepareReplies",
+        "TakeNewRequest",
+        "HandleAccept",
+        "HandleAcceptReplies",
+        "HandleCommitNotice",
+        "Exit",
+        "Terminating",
+    )
+    #: MultiPaxos_MC_small.cfg asks for CHECK_DEADLOCK TRUE: a state where no
+    #: replica can act before every request is acknowledged is a failure.
+    check_deadlock = True
+
+    def __init__(self, replicas: int = 3, writes: int = 1, reads: int = 1, max_ballot: int = 2):
+        self.replicas = _names("s", replicas, "replicas", 1)
+        self.writes = _names("w", writes, "writes", 1)
+        self.reads = _names("r", reads, "reads", 0)
+        if not isinstance(max_ballot, int) or isinstance(max_ballot, bool) or max_ballot < 2:
+            raise ConfigError(f"--max-ballot must be a whole number of at least 2, not {max_ballot!r}")
+        self.commands = self.writes + self.reads
+        self.num_commands = len(self.commands)
+        self.majority_num = len(self.replicas) // 2 + 1
+        self.ballots = range(1, max_ballot + 1)
+        self.slots = range(1, self.num_commands + 1)
+        self._message_ok_memo: dict[Any, bool] = {}
+
+    # ------------------------------------------------------------------
+    # The protocol
+    # ------------------------------------------------------------------
+
+    def init(self) -> Iterator[MPState]:
+        null_node = Node(NONE, NIL, 0, 0, 0, (NULL_INST,) * self.num_commands)
+        n = len(self.replicas)
+        # InitPending: the writes, then the reads (any order is symmetric to this one).
+        yield MPState(frozenset(), (null_node,) * n, self.writes + self.reads, (), (RLOOP,) * n)
+
+    def next(self, s: MPState) -> Iterator[Step]:
+        msgs = sorted(s.msgs)  # a fixed order of steps, whatever the hash seed
+        done = self.terminated(s)
+        for i, r in enumerate(self.replicas):
+            if s.pc[i] != RLOOP:
+                continue
+            if done:
+                yield action("Exit", r=r), s._replace(pc=except_at(s.pc, i, DONE))
+                continue
+            yield from self.become_leader(s, i, r)
+            yield from self.handle_prepare(s, i, r, msgs)
+            yield from self.handle_prepare_replies(s, i, r, msgs)
+            yield from self.take_new_request(s, i, r)
+            yield from self.handle_accept(s, i, r, msgs)
+            yield from self.handle_accept_replies(s, i, r, msgs)
+            yield from self.handle_commit_notice(s, i, r, msgs)
+        if all(pc == DONE for pc in s.pc):
+            # Terminating: infinite stuttering once every replica is done, so
+            # that termination is no deadlock.
+            yield action("Terminating"), s
+
+    def become_leader(self, s: MPState, i: int, r: str) -> Iterator[Step]:
+        """A replica that is not leader picks a ballot above any it knows and
+        no one else prepared, prepares it and replies to itself at once."""
+        n = s.node[i]
+        if n.leader == r:
+            return
+        taken = {m.bal for m in s.msgs if m.type == "Prepare"}
+        for b in self.ballots:
+            if b > n.bal_max_known and b not in taken:
+                node = n._replace(leader=r, bal_prepared=0, bal_max_known=b, insts=restart_preparing(n.insts))
+                sent = {prepare_msg(r, b), prepare_reply_msg(r, b, votes_by_node(node))}
+                yield action("BecomeLeader", r=r, b=b), self.update(s, i, node, sent)
+
+    def handle_prepare(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
+        """On a Prepare above any ballot it knows, a replica follows its
+        sender and replies with its votes for every slot."""
+        n = s.node[i]
+        for m in msgs:
+            if m.type == "Prepare" and m.bal > n.bal_max_known:
+                node = n._replace(leader=m.src, bal_max_known=m.bal, insts=restart_preparing(n.insts))
+                sent = {prepare_reply_msg(r, m.bal, votes_by_node(node))}
+                yield action("HandlePrepare", r=r, m=m), self.update(s, i, node, sent)
+
+    def handle_prepare_replies(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
+        """A leader with a majority of PrepareReplies for its ballot is prepared:
+        each slot takes the highest voted command reported, and every slot in
+        progress is proposed again with an Accept."""
+        n = s.node[i]
+        if not (n.leader == r and n.bal_prepared == 0):
+            return
+        prs = [m for m in msgs if m.type == "PrepareReply" and m.bal == n.bal_max_known]
+        if len(prs) >= self.majority_num:
+            insts = []
+            for slot, inst in zip(self.slots, n.insts):
+                peak = peak_voted_cmd(prs, slot)
+                resume = inst.status == PREPARING or (inst.status == EMPTY and peak != NIL)
+                insts.append(inst._replace(status=ACCEPTING if resume else inst.status, cmd=peak))
+            node = n._replace(bal_prepared=n.bal_max_known, insts=tuple(insts))
+            sent = {
+                accept_msg(r, node.bal_prepared, slot, inst.cmd)
+                for slot, inst in zip(self.slots, node.insts)
+                if inst.status == ACCEPTING
+            }
+            yield action("HandlePrepareReplies", r=r), self.update(s, i, node, sent)
+
+    def take_new_request(self, s: MPState, i: int, r: str) -> Iterator[Step]:
+        """A prepared leader puts the first pending request it has not logged
+        yet into its first empty slot, votes for it and sends Accepts."""
+        n = s.node[i]
+        if not (n.leader == r and n.bal_prepared == n.bal_max_known):
+            return
+        empty = [slot for slot, inst in zip(self.slots, n.insts) if inst.status == EMPTY]
+        unseen = self.unseen_pending(s, n.insts)
+        if empty and unseen:
+            slot, c, b = empty[0], unseen[0], n.bal_prepared
+            node = n._replace(insts=except_at(n.insts, slot - 1, Inst(ACCEPTING, c, Vote(b, c))))
+            sent = {accept_msg(r, b, slot, c), accept_reply_msg(r, b, slot)}
+            observed = observe(s.observed, req_event(c))
+            yield action("TakeNewRequest", r=r), self.update(s, i, node, sent, observed=observed)
+
+    def handle_accept(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
+        """On an Accept at a ballot it may vote in, above its vote in that
+        slot, a replica follows the sender, votes and replies."""
+        n = s.node[i]
+        for m in msgs:
+            if m.type == "Accept" and m.bal >= n.bal_max_known and m.bal > n.insts[m.slot - 1].voted.bal:
+                inst = Inst(ACCEPTING, m.cmd, Vote(m.bal, m.cmd))
+                node = n._replace(leader=m.src, bal_max_known=m.bal, insts=except_at(n.insts, m.slot - 1, inst))
+                sent = {accept_reply_msg(r, m.bal, m.slot)}
+                yield action("HandleAccept", r=r, m=m), self.update(s, i, node, sent)
+
+    def handle_accept_replies(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
+        """A prepared leader whose next slot to commit has a majority of
+        AcceptReplies at its ballot commits it, applies the command,
+        acknowledges the client and sends a CommitNotice."""
+        n = s.node[i]
+        if not (n.leader == r and n.bal_prepared == n.bal_max_known and self.next_slot_accepting(n)):
+            return
+        slot = n.commit_up_to + 1
+        c, v = n.insts[slot - 1].cmd, n.kvalue
+        ars = [m for m in msgs if m.type == "AcceptReply" and m.slot == slot and m.bal == n.bal_prepared]
+        if len(ars) >= self.majority_num:
+            yield action("HandleAcceptReplies", r=r), self.commit(s, i, slot, {commit_notice_msg(slot)}, ack=(c, v))
+
+    def handle_commit_notice(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
+        """A follower whose next slot to commit is Accepting commits it on a
+        CommitNotice for that slot, and applies its command."""
+        n = s.node[i]
+        if not (n.leader != r and self.next_slot_accepting(n)):
+            return
+        slot = n.commit_up_to + 1
+        for m in msgs:
+            if m.type == "CommitNotice" and m.upto == slot:
+                yield action("HandleCommitNotice", r=r, upto=slot), self.commit(s, i, slot, set())
+
+    # -- helpers of the actions ------------------------------------------
+
+    def next_slot_accepting(self, n: Node) -> bool:
+        return n.commit_up_to < self.num_commands and n.insts[n.commit_up_to].status == ACCEPTING
+
+    def commit(self, s: MPState, i: int, slot: int, sent: set, ack: tuple[str, str] | None = None) -> MPState:
+        """Replica i marks ``slot`` Committed and applies its command; with
+        ``ack`` (the leader's case) the client sees the Ack and the command
+        leaves pending."""
+        n = s.node[i]
+        c = n.insts[slot - 1].cmd
+        insts = except_at(n.insts, slot - 1, n.insts[slot - 1]._replace(status=COMMITTED))
+        kvalue = c if c in self.writes else n.kvalue
+        node = n._replace(insts=insts, commit_up_to=slot, kvalue=kvalue)
+        if ack is None:
+            return self.update(s, i, node, sent)
+        pending = tuple(p for p in s.pending if p != ack[0])
+        return self.update(s, i, node, sent, observed=observe(s.observed, ack_event(*ack)), pending=pending)
+
+    def update(self, s: MPState, i: int, node: Node, sent: set, **changes: Any) -> MPState:
+        """``s`` with replica i's node replaced and ``sent`` added to msgs."""
+        msgs = s.msgs if sent <= s.msgs else s.msgs | sent
+        return s._replace(node=except_at(s.node, i, node), msgs=msgs, **changes)
+
+    def unseen_pending(self, s: MPState, insts: tuple[Inst, ...]) -> tuple[str, ...]:
+        logged = {inst.cmd for inst in insts}
+        return tuple(c for c in s.pending if c not in logged)
+
+    def terminated(self, s: MPState) -> bool:
+        reqs = {e.cmd for e in s.observed if e.type == "Req"}
+        acks = {e.cmd for e in s.observed if e.type == "Ack"}
+        return not s.pending and len(reqs) == self.num_commands and len(acks) == self.num_commands
+
+    # ------------------------------------------------------------------
+    # Properties, as MultiPaxos_MC.tla states them
+    # ------------------------------------------------------------------
+
+    @cached_property
+    def invariants(self):
+        return {"TypeOK": self.type_ok, "Linearizability": self.linearizability}
+
+    def type_ok(self, s: MPState) -> bool:
+        commands = set(self.commands)
+        reqs = {e.cmd for e in s.observed if e.type == "Req"}
+        acks = {e.cmd for e in s.observed if e.type == "Ack"}
+        return (
+            all(self.message_ok(m) for m in s.msgs)
+            and len(s.node) == len(self.replicas)
+            and all(self.node_ok(n) for n in s.node)
+            and len(s.pending) <= self.num_commands
+            and len(set(s.pending)) == len(s.pending)
+            and set(s.pending) <= commands
+            and len(s.observed) <= 2 * self.num_commands
+            and len(set(s.observed)) == len(s.observed)
+            and len(reqs) >= len(acks)
+            and all(self.event_ok(e) for e in s.observed)
+        )
+
+    def message_ok(self, m: Any) -> bool:
+        known = self._message_ok_memo.get(m)
+        if known is None:
+            known = self._message_ok_memo[m] = self._message_ok(m)
+        return known
+
+    def _message_ok(self, m: Any) -> bool:
+        replicas, ballots, slots, commands = set(self.replicas), self.ballots, self.slots, set(self.commands)
+        if type(m) is Prepare:
+            return m.src in replicas and m.bal in ballots
+        if type(m) is PrepareReply:
+            return m.src in replicas and m.bal in ballots and self.votes_ok(m.votes)
+        if type(m) is Accept:
+            return m.src in replicas and m.bal in ballots and m.slot in slots and m.cmd in commands
+        if type(m) is AcceptReply:
+            return m.src in replicas and m.bal in ballots and m.slot in slots
+        return type(m) is CommitNotice and m.upto in slots
+
+    def votes_ok(self, votes: tuple) -> bool:
+        return len(votes) == self.num_commands and all(self.vote_ok(v) for v in votes)
+
+    def vote_ok(self, v: Any) -> bool:
+        return type(v) is Vote and (v.bal == 0 or v.bal in self.ballots) and (v.cmd == NIL or v.cmd in self.commands)
+
+    def node_ok(self, n: Node) -> bool:
+        statuses = (EMPTY, PREPARING, ACCEPTING, COMMITTED)
+        return (
+            (n.leader == NONE or n.leader in self.replicas)
+            and (n.kvalue == NIL or n.kvalue in self.writes)
+            and (n.commit_up_to == 0 or n.commit_up_to in self.slots)
+            and (n.bal_prepared == 0 or n.bal_prepared in self.ballots)
+            and (n.bal_max_known == 0 or n.bal_max_known in self.ballots)
+            and len(n.insts) == self.num_commands
+            and all(
+                inst.status in statuses and (inst.cmd == NIL or inst.cmd in self.commands) and self.vote_ok(inst.voted)
+                for inst in n.insts
+            )
+        )
+
+    def event_ok(self, e: Event) -> bool:
+        if e.type == "Req":
+            return e.cmd in self.commands and e.val == ""
+        return e.type == "Ack" and e.cmd in self.commands and (e.val == NIL or e.val in self.writes)
+
+    def linearizability(self, s: MPState) -> bool:
+        """Once terminated, some order of all the commands explains every
+        result (each read sees, each write overwrites, the last write before
+        it) and respects real time (a command acknowledged before another
+        was requested comes first)."""
+        if not self.terminated(s):
+            return True
+        # CHOOSE i \in 1..Len(observed): TLC takes the first such position.
+        req_pos, ack_pos, result = {}, {}, {}
+        for pos, e in enumerate(s.observed, 1):
+            if e.type == "Req":
+                req_pos.setdefault(e.cmd, pos)
+            elif e.cmd not in ack_pos:
+                ack_pos[e.cmd], result[e.cmd] = pos, e.val
+        return any(
+            self.is_linear_order(order, result) and obeys_real_time(order, req_pos, ack_pos)
+            for order in permutations(self.commands)
+        )
+
+    def is_linear_order(self, order: tuple[str, ...], result: dict[str, str]) -> bool:
+        last_write = NIL
+        for c in order:
+            if result[c] != last_write:
+                return False
+            if c in self.writes:
+                last_write = c
+        return True
+
+    # ------------------------------------------------------------------
+    # Symmetry, reporting
+    # ------------------------------------------------------------------
+
+    @cached_property
+    def symmetry(self):
+        return _Canonicalizer(self)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {
+            "replicas": len(self.replicas),
+            "writes": len(self.writes),
+            "reads": len(self.reads),
+            "max_ballot": len(self.ballots),
+        }
+
+    def variables(self, s: MPState) -> dict[str, Any]:
+        return {
+            "msgs": frozenset(str(m) for m in s.msgs),
+            "node": {r: dict(n._asdict()) for r, n in zip(self.replicas, s.node)},
+            "pending": s.pending,
+            "observed": tuple(str(e) for e in s.observed),
+            "pc": dict(zip(self.replicas, s.pc)),
+        }
+
+
+def observe(observed: tuple[Event, ...], e: Event) -> tuple[Event, ...]:
+    """Observe(e): append the event unless it was observed already."""
+    return observed if e in observed else (*observed, e)
+
+
+def obeys_real_time(order: tuple[str, ...], req_pos: dict[str, int], ack_pos: dict[str, int]) -> bool:
+    index = {c: j for j, c in enumerate(order)}
+    return all(
+        index[c1] < index[c2] for c1 in order for c2 in order if c1 in ack_pos and ack_pos[c1] < req_pos.get(c2, 0)
+    )
+
+
+class _Canonicalizer:
+    """The canonical form of a state under renamings of replicas, of writes
+    and of reads (MultiPaxos_MC.tla's SymmetricPerms): the least renamed
+    state, compared as (node, pc, sorted msgs, pending, observed).
+
+    TLC takes its least state over the union of the three permutation sets;
+    here it is over every combination of them (the group they generate), so
+    that equal forms are exactly the renamings of one another. With one
+    write and one read (MultiPaxos_MC_small.cfg) the two coincide."""
+
+    def __init__(self, spec: MultiPaxos):
+        self.index = {r: i for i, r in enumerate(spec.replicas)}
+        self.replica_perms = [dict(zip(spec.replicas, p)) for p in permutations(spec.replicas)]
+        # Each renaming of a message or a node is computed once, then looked up.
+        self.renamed = [_Renamed(rename) for rename in self.replica_perms]
+        cmd_perms = [
+            {**dict(zip(spec.writes, w)), **dict(zip(spec.reads, q)), NIL: NIL, "": ""}
+            for w in permutations(spec.writes)
+            for q in permutations(spec.reads)
+        ]
+        self.cmd_perms = cmd_perms if len(cmd_perms) > 1 else []
+
+    def __call__(self, s: MPState):
+        best = None
+        order = list(self.index)
+        for rename, renamed in zip(self.replica_perms, self.renamed):
+            node: list = [None] * len(s.node)
+            pc: list = [None] * len(s.pc)
+            for r, n, p in zip(order, s.node, s.pc):
+                j = self.index[rename[r]]
+                node[j] = renamed[n]
+                pc[j] = p
+            head = (tuple(node), tuple(pc))
+            if best is not None and head > best[0]:
+                continue
+            key = (head, tuple(sorted(map(renamed.__getitem__, s.msgs))), s.pending, s.observed)
+            if best is None or key < best:
+                best = key
+        if not self.cmd_perms:
+            return best
+        return min(self._rename_commands(best, c) for c in self.cmd_perms)
+
+    def _rename_commands(self, key, c: dict):
+        """A replica-canonical key with commands renamed by ``c``, then put
+        back in canonical order (renaming commands reorders states too)."""
+        (node, pc), msgs, pending, observed = key
+
+        def vote(v):
+            return Vote(v.bal, c[v.cmd])
+
+        node = tuple(
+            n._replace(
+                kvalue=c[n.kvalue],
+                insts=tuple(Inst(x.status, c[x.cmd], vote(x.voted)) for x in n.insts),
+            )
+            for n in node
+        )
+        renamed = []
+        for m in msgs:
+            if m.type == "PrepareReply":
+                m = m._replace(votes=tuple(vote(v) for v in m.votes))
+            elif m.type == "Accept":
+                m = m._replace(cmd=c[m.cmd])
+            renamed.append(m)
+        observed = tuple(Event(e.type, c[e.cmd], c[e.val]) for e in observed)
+        pending = tuple(c[p] for p in pending)
+        state = MPState(frozenset(renamed), node, pending, observed, pc)
+        # Renaming commands can change which replica order is least: canonicalise replicas again.
+        return _ReplicasOnly(self)(state)
+
+
+class _ReplicasOnly(_Canonicalizer):
+    def __init__(self, outer: _Canonicalizer):
+        self.index, self.replica_perms, self.renamed, self.cmd_perms = (
+            outer.index,
+            outer.replica_perms,
+            outer.renamed,
+            [],
+        )
+
+
+class _Renamed(dict):
+    """Message or node -> the same with replicas renamed by ``rename``, computed on first use."""
+
+    def __init__(self, rename: dict[str, str]):
+        super().__init__()
+        self.rename = rename
+
+    def __missing__(self, x):
+        if type(x) is Node:
+            y = x if x.leader == NONE else x._replace(leader=self.rename[x.leader])
+        elif type(x) is CommitNotice:
+            y = x
+        else:
+            y = x._replace(src=self.rename[x.src])
+        self[x] = y
+        return y
