@@ -47,6 +47,15 @@ def repromise_without_vote(self, src, m):
     return _on_prepare(self, src, m)
 
 
+def first_ballot_shift(self, floor):
+    # `>>` typed for `-`: the same ballots for floors up to 2; above, a rebooted proposer whose own acceptor
+    # promised one of its ballots starts that ballot again
+    mine, step = self.index or 0, len(self.config.proposers)
+    if floor < mine:
+        return mine
+    return mine + ((floor >> mine) // step + 1) * step
+
+
 # name -> (class, method, replacement)
 HANDMADE = {
     "first-reported-vote": (core.Proposer, "_safe_value", first_reported_vote),
@@ -54,4 +63,5 @@ HANDMADE = {
     "retry-same-ballot": (core.Proposer, "on_timeout", retry_same_ballot),
     "restart-forgets-promise": (core.Acceptor, "__init__", restart_forgets_promise),
     "repromise-without-vote": (core.Acceptor, "on_prepare", repromise_without_vote),
+    "first-ballot-shift": (core.Proposer, "_first_ballot", first_ballot_shift),
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from handmade_bugs import HANDMADE
 from paxoscope.impl.conform_cli import parse_schedule
-from paxoscope.impl.conformance import run_schedule
+from paxoscope.impl.conformance import restart_ladders, run_schedule
 from paxoscope.impl.core import IMPL_BUGS, AcceptorState
 from paxoscope.impl.sim import Crash, Deliver, Drop, Request, Restart, Run, SimConfig, Simulator
 
@@ -77,6 +77,25 @@ def test_a_proposer_jumps_above_a_high_promise_in_one_round_trip():
     sim.run([Request(1, 0), Run(40)])
     ballots = list(dict.fromkeys(m.bal for m in sim.sent if m.type == "1a"))  # each 1a went to 3 acceptors
     assert ballots == [1, 33] and set(sim.decisions.values()) == {"v1"}
+
+
+@pytest.mark.parametrize("proposers", [2, 3])
+def test_the_restart_ladders_ask_each_rebooted_proposer_again_from_every_promise(proposers):
+    # each proposing acceptor is rebooted and asked to propose with each ballot of the schedules as its promise
+    config = SimConfig(3, 2, 5, proposers=proposers)
+    ladders = restart_ladders(config)
+    assert len(ladders) == proposers
+    for name, ops in zip(config.proposer_names, ladders, strict=True):
+        sim, rebooted, floors = Simulator(config), False, set()
+        for op in ops:
+            sim.step(op)
+            if isinstance(op, Restart) and config.node_names[op.node] == name:
+                rebooted = True
+            elif isinstance(op, Request) and config.proposer_names[op.node] == name and rebooted:
+                floors.add(sim.disk[name].max_bal)
+                rebooted = False
+        assert floors == set(range(config.ballots)), (name, floors)
+        assert run_schedule(config, ops).ok  # the correct core climbs every ladder
 
 
 # -- conform --replay and --strict -----------------------------------------------------
