@@ -55,6 +55,7 @@ def test_the_correct_core_passes_the_default_conform_and_walks_three_ballots(cap
     assert walked["transitions"][0] == walked["transitions"][1]
     assert walked["handlers"] > walked["transitions"][1]  # timeouts, rejections, learners and restarts besides
     assert doc["visited"][0] > 50  # the random schedules go beyond the first few states
+    assert doc["visited_symmetry"] <= doc["visited"][0] and doc["depth"] > 10
 
 
 def test_a_restarted_proposer_cannot_send_a_second_2a_in_its_ballot():
