@@ -227,6 +227,7 @@ class MultiPaxos(Spec):
         self.commands = self.writes + self.reads
         self.num_commands = len(self.commands)
         self.majority_num = len(self.replicas) // 2 + 1
+        self.replies_to_commit = self.majority_num  # AcceptReplies a leader needs to commit a slot
         self.ballots = range(1, max_ballot + 1)
         self.slots = range(1, self.num_commands + 1)
         self._message_ok_memo: dict[Any, bool] = {}
@@ -343,7 +344,7 @@ class MultiPaxos(Spec):
         slot = n.commit_up_to + 1
         c, v = n.insts[slot - 1].cmd, n.kvalue
         ars = [m for m in msgs if m.type == "AcceptReply" and m.slot == slot and m.bal == n.bal_prepared]
-        if len(ars) >= self.majority_num:
+        if len(ars) >= self.replies_to_commit:
             yield action("HandleAcceptReplies", r=r), self.commit(s, i, slot, {commit_notice_msg(slot)}, ack=(c, v))
 
     def handle_commit_notice(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:

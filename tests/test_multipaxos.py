@@ -13,7 +13,6 @@ from itertools import permutations
 import pytest
 from paxoscope.explorer.bfs import check, reachable
 from paxoscope.explorer.trace import validate
-from paxoscope.spec.base import action
 from paxoscope.spec.constants import ConfigError
 from paxoscope.spec.multipaxos import (
     ACCEPTING,
@@ -22,7 +21,6 @@ from paxoscope.spec.multipaxos import (
     Event,
     MPState,
     MultiPaxos,
-    commit_notice_msg,
 )
 
 # (replicas, writes, reads) -> (distinct states, states generated, depth), without and with symmetry.
@@ -132,15 +130,9 @@ class CommitOnTooFewReplies(MultiPaxos):
     """The README's first way to break it: a leader commits a slot on one
     AcceptReply fewer than a majority."""
 
-    def handle_accept_replies(self, s, i, r, msgs):
-        n = s.node[i]
-        if not (n.leader == r and n.bal_prepared == n.bal_max_known and self.next_slot_accepting(n)):
-            return
-        slot = n.commit_up_to + 1
-        c, v = n.insts[slot - 1].cmd, n.kvalue
-        ars = [m for m in msgs if m.type == "AcceptReply" and m.slot == slot and m.bal == n.bal_prepared]
-        if len(ars) >= self.majority_num - 1:
-            yield action("HandleAcceptReplies", r=r), self.commit(s, i, slot, {commit_notice_msg(slot)}, ack=(c, v))
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.replies_to_commit = self.majority_num - 1
 
 
 class SilentAcceptor(MultiPaxos):
