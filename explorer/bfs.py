@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..spec.base import Action, Refinement, Spec, State
+from ..spec.base import Action, Refinement, Spec, State, action
 from ..spec.constants import ConfigError
 from .trace import Step, Trace
 
@@ -507,7 +507,9 @@ class PlainSpec(Spec):
         return self.obj.init()
 
     def next(self, state: State) -> Iterable[tuple[Action, State]]:
-        return self.obj.next(state)
+        # An action may be given by its name alone, as a plain class is likely to.
+        for act, successor in self.obj.next(state):
+            yield (action(act) if isinstance(act, str) else act), successor
 
     invariants = property(lambda self: self.__dict__.get("_invariants", {}))
     action_properties = property(lambda self: self.__dict__.get("_action_properties", {}))

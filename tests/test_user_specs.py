@@ -80,6 +80,33 @@ def test_a_plain_class_violation_has_its_trace(project):
     assert "Inc(by=1)" in proc.stdout
 
 
+def test_a_plain_class_may_name_its_actions_with_strings(tmp_path):
+    (tmp_path / "lazy.py").write_text(
+        textwrap.dedent(
+            """
+            class Lazy:
+                actions = ("Inc", "Reset")
+
+                def init(self):
+                    yield 0
+
+                def next(self, s):
+                    if s < 3:
+                        yield "Inc", s + 1
+
+                invariants = {"Small": lambda s: s <= 2}
+            """
+        ),
+        encoding="utf-8",
+    )
+    proc = run(tmp_path, "check", "lazy.py:Lazy")
+    assert proc.returncode == 1 and "Inc" in proc.stdout and "Small fails" in proc.stdout, proc.stdout + proc.stderr
+    proc = run(tmp_path, "check", "lazy.py:Lazy", "--invariant", "Small", "--max-states", "3", "--json")
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 0 and doc["verdict"] == "incomplete" and doc["distinct_states"] == 3, proc.stderr
+    assert any("Reset" in w for w in doc["warnings"])  # the name declared, never taken
+
+
 def test_params_are_python_literals_and_bare_words(project):
     doc = json.loads(
         run(project, "check", "counter.py:Counter", "--param", "n=8", "--param", "step=2", "--json").stdout
