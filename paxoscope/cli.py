@@ -10,25 +10,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
+from . import console
+from .console import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    EXIT_VIOLATION,
+    UsageError,
+)
+from .console import (
+    Parser as _Parser,
+)
+from .console import out as _out
 from .spec.constants import positive_int as _positive
-
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-
-class UsageError(Exception):
-    """Bad usage or bad input: reported in one line, exit 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, not argparse's usage block: scripts and people read it the same.
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _refuse_what_cannot_fit(acceptors: int, values: int, ballots: int) -> None:
@@ -37,27 +36,6 @@ def _refuse_what_cannot_fit(acceptors: int, values: int, ballots: int) -> None:
 
     with check_fits("paxos", {"acceptors": acceptors, "values": values, "ballots": ballots}):
         pass
-
-
-def _out(*parts: Any) -> None:
-    """print() to stdout; a reader that went away (``| head``) ends the output, not the run."""
-    global _stdout_closed
-    if _stdout_closed:
-        return
-    try:
-        print(*parts, flush=True)
-    except BrokenPipeError:
-        _stdout_closed = True
-        # Keep the interpreter's final flush from complaining as well.
-        sys.stdout = open(os.devnull, "w")
-
-
-_stdout_closed = False
-
-
-def stdout_closed() -> bool:
-    """Whether the reader of stdout went away, so that long output can stop early."""
-    return _stdout_closed
 
 
 def _quorum(text: str) -> list[str]:
@@ -223,52 +201,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    try:
-        if args.command == "check":
-            return cmd_check(args)
-        if args.command == "bugs":
-            return cmd_bugs(args)
-        if args.command == "pin":
-            return cmd_pin(args)
-        if args.command == "tour":
-            from . import tour
+    return console.run(f"paxoscope {args.command}", lambda: _dispatch(args))
 
-            return tour.run(args, out=_out)
-        if args.command == "conform":
-            from .impl import conform_cli
 
-            # The random schedules run two ballots more than the walk unless told otherwise.
-            schedule_ballots = args.schedule_ballots or args.ballots + 2
-            _refuse_what_cannot_fit(args.acceptors, args.values, max(args.ballots, schedule_ballots))
-            return conform_cli.run(args, out=_out)
-        if args.command == "prove":
-            from .proofs import cli as prove_cli
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check":
+        return cmd_check(args)
+    if args.command == "bugs":
+        return cmd_bugs(args)
+    if args.command == "pin":
+        return cmd_pin(args)
+    if args.command == "tour":
+        from . import tour
 
-            if args.crosscheck:  # the cross-check builds the executable spec of its sizes
-                _refuse_what_cannot_fit(args.acceptors or 3, args.values or 2, args.ballots or 3)
-            return prove_cli.run(args)
-        if args.command in ("cluster", "propose"):
-            from .impl import cluster
+        return tour.run(args, out=_out)
+    if args.command == "conform":
+        from .impl import conform_cli
 
-            return cluster.run(args, out=_out)
-    except KeyboardInterrupt:
-        print("\npaxoscope: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        from .explorer.bfs import SpecError
-        from .spec.constants import ConfigError
+        # The random schedules run two ballots more than the walk unless told otherwise.
+        schedule_ballots = args.schedule_ballots or args.ballots + 2
+        _refuse_what_cannot_fit(args.acceptors, args.values, max(args.ballots, schedule_ballots))
+        return conform_cli.run(args, out=_out)
+    if args.command == "prove":
+        from .proofs import cli as prove_cli
 
-        if isinstance(exc, (ConfigError, SpecError, UsageError)):
-            print(f"paxoscope {args.command}: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        if isinstance(exc, OSError) and exc.filename:
-            print(f"paxoscope {args.command}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
-            return EXIT_USAGE
-        import traceback
+        if args.crosscheck:  # the cross-check builds the executable spec of its sizes
+            _refuse_what_cannot_fit(args.acceptors or 3, args.values or 2, args.ballots or 3)
+        return prove_cli.run(args)
+    if args.command in ("cluster", "propose"):
+        from .impl import cluster
 
-        traceback.print_exc()
-        print(f"paxoscope {args.command}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+        return cluster.run(args, out=_out)
     raise AssertionError(args.command)
 
 
@@ -306,7 +269,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         "max_states": args.max_states,
         "deadlock": args.deadlock,
     }
-    progress = _ProgressLine() if sys.stderr.isatty() else None
+    progress = console.ProgressLine(_exploring) if console.ProgressLine.wanted() else None
     if not args.json:
         about = describe_config(spec.config)
         _out(f"{args.spec}{' --bug ' + args.bug if args.bug else ''}{' · ' + about if about else ''}")
@@ -481,31 +444,12 @@ def _write_itf(result, path: str) -> None:
         json.dump(doc, f, indent=1)
 
 
-class _ProgressLine:
-    """One self-overwriting line on stderr: states, depth, rate, queue."""
-
-    def __init__(self) -> None:
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, p) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.25:
-            return
-        self.last = now
-        rate = p.distinct_states / p.seconds if p.seconds > 0 else 0
-        line = (
-            f"  {p.distinct_states:,} states · depth {p.depth} · {rate:,.0f} states/s · "
-            f"queue {p.queue:,} · {p.seconds:.0f} s"
-        )
-        sys.stderr.write("\r\x1b[K" + line)
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
+def _exploring(p) -> str:
+    rate = p.distinct_states / p.seconds if p.seconds > 0 else 0
+    return (
+        f"  {p.distinct_states:,} states · depth {p.depth} · {rate:,.0f} states/s · "
+        f"queue {p.queue:,} · {p.seconds:.0f} s"
+    )
 
 
 def describe_config(config: dict[str, Any]) -> str:

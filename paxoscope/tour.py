@@ -77,7 +77,7 @@ class Stop:
 
 
 def run(args: argparse.Namespace, out: Any = print) -> int:
-    from .cli import stdout_closed
+    from .console import stdout_closed
     from .spec.bugs import BUGS
     from .spec.constants import ConfigError
 
