@@ -1,16 +1,19 @@
-"""``paxoscope tour``: a walk through the bug gallery for learners.
+"""``paxoscope tour [PROTOCOL]``: a walk through a protocol's bug gallery for learners.
 
-Each stop is one known-wrong variant of Paxos, shown five ways: the code
-that was changed (a diff against the correct spec), why the change looks
-harmless and how it goes wrong, the shortest run in which two values are
-chosen (found by the explorer, drawn as a message sequence chart), the proof
+Each stop is one known-wrong variant, shown five ways: the code that was
+changed (a diff against the readable spec it overrides), why the change
+looks harmless and how it goes wrong, the shortest run that breaks safety
+(found by the explorer, drawn as a message sequence chart), the proof
 obligation that the change breaks (found by Z3, with its counterexample to
-induction), and the one-line fix. Everything but the prose is computed
-afresh on each run, so the tour cannot drift from the code it describes.
+induction; a variant without a proof model says so), and the one-line fix.
+Everything but the prose is computed afresh on each run, so the tour cannot
+drift from the code it describes.
 
-In a terminal the tour pauses after each variant; ``--html DIR`` writes the
-whole tour as one page, ``DIR/index.html``, with each chart also as
-``DIR/NAME.svg``.
+A ``Tour`` says, for one protocol, where its gallery is, how to find a
+variant's shortest counterexample and how to prove it; ``TOURS`` holds one
+per protocol that has a gallery. In a terminal the tour pauses after each
+variant; ``--html DIR`` writes the whole tour as one page,
+``DIR/index.html``, with each chart also as ``DIR/NAME.svg``.
 """
 
 from __future__ import annotations
@@ -18,18 +21,19 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import importlib
 import inspect
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the specs are imported when the tour runs, not when the command line is parsed
     from .explorer.trace import Trace
-    from .spec.bugs import Bug
 
-MAX_BALLOTS = 4  # the explorer looks for a counterexample with ballots 0..0, then 0..1, ... up to this
+MAX_BALLOTS = 4  # the explorer looks for a Paxos counterexample with ballots 0..0, then 0..1, ... up to this
 WIDTH = 88
 
 
@@ -37,13 +41,19 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "tour",
         help="a guided tour of the bug gallery: the change, the counterexample, the broken proof, the fix",
-        description="Walk through the gallery of known-wrong Paxos variants, one at a time: what was "
-        "changed, why it looks harmless, the shortest counterexample as a message sequence chart, which "
-        "proof obligation breaks, and the one-line fix. Every counterexample and proof is computed as the "
-        "tour runs (about fifteen seconds for the whole gallery).",
+        description="Walk through the gallery of known-wrong variants of a protocol (Paxos unless one is "
+        f"named first: {', '.join(TOURS)}), one at a time: what was changed, why it looks harmless, the "
+        "shortest counterexample as a message sequence chart, which proof obligation breaks, and the "
+        "one-line fix. Every counterexample and proof is computed as the tour runs (about fifteen seconds "
+        "for the whole Paxos gallery).",
         epilog="Exit codes: 0 every variant was caught as the gallery says, 1 a variant was not caught, 2 bad usage.",
     )
-    p.add_argument("names", nargs="*", metavar="NAME", help="only these variants (default: the whole gallery)")
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"a protocol first ({', '.join(TOURS)}; default paxos), then only these variants (default: all)",
+    )
     p.add_argument(
         "--html", metavar="DIR", help="write the tour as one HTML page, DIR/index.html, instead of printing it"
     )
@@ -51,49 +61,173 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-color", action="store_true", help="no colours in the terminal chart (also: NO_COLOR=1)")
 
 
+# ---------------------------------------------------------------------------
+# A tour: one protocol's gallery, and how to catch each of its variants
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the explorer found for one variant: its shortest counterexample (None: none
+    in the configurations tried), how many distinct states it visited, the command that
+    finds it again, and what fails at the trace's last state."""
+
+    trace: Trace | None
+    explored: int
+    command: str
+    failure: str
+    tried: str  # the configurations searched, for "None found with ..."
+
+
+@dataclass(frozen=True)
+class Tour:
+    """One protocol's tour. ``gallery`` (``module:NAME``) maps variant names to classes with
+    ``name``, ``summary``, ``explanation`` and ``fix``, each a small override of ``reference``
+    (``module:NAME``), the readable spec. ``find(variant, status)`` finds the shortest
+    counterexample; ``prove(name)`` gives the proof report of a variant, or None when
+    the variant has no proof model; ``prove_command`` shows how to run that proof."""
+
+    protocol: str
+    title: str
+    gallery: str
+    reference: str
+    find: Callable[[type, Callable[[str], None]], Found]
+    prove: Callable[[str], Any] | None
+    prove_command: str
+    intro: str
+
+    def variants(self) -> dict[str, type]:
+        return _resolve(self.gallery)
+
+    def reference_spec(self) -> type:
+        return _resolve(self.reference)
+
+
+def _resolve(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _first_failure(runs: list[tuple[str, Callable[[], Any]]], status: Callable[[str], None]) -> Found:
+    """Check each (command, check) in order until one finds a violation: the smallest
+    configuration that shows the variant, and its shortest counterexample there."""
+    explored, command, result = 0, "", None
+    for command, run in runs:
+        status(f"exploring: {command} ...")
+        result = run()
+        explored = result.distinct_states
+        if result.violation is not None:
+            return Found(result.violation.trace, explored, command, result.violation.property, command)
+    return Found(None, explored, command, "", command)
+
+
+def find_paxos(bug: type, status: Callable[[str], None]) -> Found:
+    from .explorer.bfs import check
+
+    runs = [
+        (
+            f"paxoscope check --bug {bug.name} --ballots {ballots} --invariant Consistency",
+            lambda ballots=ballots: check(bug(ballots=ballots), ["Consistency"]),
+        )
+        for ballots in range(1, MAX_BALLOTS + 1)
+    ]
+    found = _first_failure(runs, status)
+    tried = f"up to {MAX_BALLOTS} ballots"
+    return Found(found.trace, found.explored, found.command, "Consistency fails: two values are chosen", tried)
+
+
+def prove_paxos(name: str) -> Any:
+    from .proofs.obligations import prove
+    from .proofs.paxos import model_for
+
+    return prove(model_for(name))
+
+
+PAXOS = Tour(
+    protocol="paxos",
+    title="Paxos",
+    gallery="paxoscope.spec.bugs:BUGS",
+    reference="paxoscope.spec.paxos_reference:PaxosReference",
+    find=find_paxos,
+    prove=prove_paxos,
+    prove_command="paxoscope prove --bug {name}",
+    intro="Each variant below is Paxos with one small change that looks harmless, and each lets two different "
+    "values be chosen.",
+)
+
+TOURS: dict[str, Tour] = {t.protocol: t for t in (PAXOS,)}
+
+
+# ---------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------
+
+
 @dataclass
 class Stop:
     """One variant, with everything the tour shows of it."""
 
     number: int
-    bug: type[Bug]
+    bug: type
     diff: str
-    check_command: str
-    trace: Trace | None
-    explored: int  # distinct states the explorer visited to find the trace
-    report: Any  # the proof report (proofs.obligations.Report)
+    found: Found
+    report: Any  # the proof report (proofs.obligations.Report), or None: the variant has no proof model
+    tour: Tour = PAXOS
 
     @property
     def name(self) -> str:
         return self.bug.name
 
     @property
+    def trace(self) -> Trace | None:
+        return self.found.trace
+
+    @property
+    def check_command(self) -> str:
+        return self.found.command
+
+    @property
+    def explored(self) -> int:
+        return self.found.explored
+
+    @property
     def mark(self) -> dict[int, str]:
-        return {len(self.trace): "Consistency fails: two values are chosen"} if self.trace else {}
+        return {len(self.trace): self.found.failure} if self.trace else {}
 
     @property
     def caught(self) -> bool:
-        return self.trace is not None and self.report.verdict != "proven"
+        return self.trace is not None and (self.report is None or self.report.verdict != "proven")
+
+
+def choose(names: list[str]) -> tuple[Tour, list[str]]:
+    """The tour a command line names (its first word, if a protocol; else Paxos's) and its variants."""
+    from .spec.constants import ConfigError
+
+    tour = TOURS.get(names[0]) if names else None
+    names = names[1:] if tour is not None else names
+    tour = tour or PAXOS
+    gallery = tour.variants()
+    unknown = [n for n in names if n not in gallery]
+    if unknown:
+        raise ConfigError(f"unknown bug {unknown[0]!r}; the {tour.title} gallery has: {', '.join(gallery)}")
+    return tour, names or list(gallery)
 
 
 def run(args: argparse.Namespace, out: Any = print) -> int:
     from .console import stdout_closed
-    from .spec.bugs import BUGS
     from .spec.constants import ConfigError
 
-    unknown = [n for n in args.names if n not in BUGS]
-    if unknown:
-        raise ConfigError(f"unknown bug {unknown[0]!r}; the gallery has: {', '.join(BUGS)}")
-    names = args.names or list(BUGS)
+    tour, names = choose(args.names)
     if args.html and Path(args.html).exists() and not Path(args.html).is_dir():
         raise ConfigError(f"--html: {args.html} is a file; give a directory for index.html and the charts")
     colour = sys.stdout.isatty() and not args.no_color and not _no_color_env()
     pause = sys.stdin.isatty() and sys.stdout.isatty() and not args.no_pause and not args.html
+    gallery = tour.variants()
     stops = []
     for number, name in enumerate(names, start=1):
         if args.html:
             out(f"{number}/{len(names)} {name} ...")
-        stop = visit(number, BUGS[name], status=_status if sys.stderr.isatty() else None)
+        stop = visit(number, gallery[name], status=_status if sys.stderr.isatty() else None, tour=tour)
         stops.append(stop)
         if args.html:
             out(f"    {_verdicts(stop)}")
@@ -109,7 +243,7 @@ def run(args: argparse.Namespace, out: Any = print) -> int:
             if answer.strip().lower().startswith("q"):
                 break
     if args.html:
-        page = write_html(stops, Path(args.html))
+        page = write_html(stops, Path(args.html), tour)
         out(f"wrote the tour of {len(stops)} variant{'s' * (len(stops) != 1)} to {page}")
     missed = [s.name for s in stops if not s.caught]
     if missed:
@@ -134,34 +268,24 @@ def _status(text: str) -> None:
     sys.stderr.flush()
 
 
-def visit(number: int, bug: type[Bug], status: Any = None) -> Stop:
+def visit(number: int, bug: type, status: Any = None, tour: Tour = PAXOS) -> Stop:
     """Find the shortest counterexample of ``bug`` and prove it, reporting
     what is being done to ``status`` (which is called with "" at the end)."""
-    from .explorer.bfs import check
-    from .proofs.obligations import prove
-    from .proofs.paxos import model_for
-
     status = status or (lambda text: None)
-    trace, explored, command = None, 0, ""
-    for ballots in range(1, MAX_BALLOTS + 1):  # the smallest configuration with a counterexample
-        status(f"{bug.name}: exploring with ballots 0..{ballots - 1} ...")
-        result = check(bug(ballots=ballots), ["Consistency"])
-        explored = result.distinct_states
-        command = f"paxoscope check --bug {bug.name} --ballots {ballots} --invariant Consistency"
-        if result.violation is not None:
-            trace = result.violation.trace
-            break
-    status(f"{bug.name}: proving with Z3 ...")
-    report = prove(model_for(bug.name))
+    found = tour.find(bug, status)
+    report = None
+    if tour.prove is not None:
+        status(f"{bug.name}: proving with Z3 ...")
+        report = tour.prove(bug.name)
     status("")
-    return Stop(number, bug, changed_code(bug), command, trace, explored, report)
+    return Stop(number, bug, changed_code(bug, tour.reference_spec()), found, report, tour)
 
 
-def changed_code(bug: type[Bug]) -> str:
+def changed_code(bug: type, reference: type | None = None) -> str:
     """The methods of ``bug`` that carry a ``# BUG`` line, as a unified diff
-    against the method of the correct spec (docstrings left out)."""
-    from .spec.paxos import Paxos
-
+    against the method of ``reference``, the readable spec it overrides
+    (Paxos's by default; docstrings left out)."""
+    reference = reference or PAXOS.reference_spec()
     parts = []
     for name, member in vars(bug).items():
         if not inspect.isfunction(member):
@@ -169,12 +293,19 @@ def changed_code(bug: type[Bug]) -> str:
         new = _code(member)
         if not any("# BUG" in line for line in new):
             continue
-        base = getattr(Paxos, name, None)
+        base = getattr(reference, name, None)
         old = _code(base) if inspect.isfunction(base) else []
-        where = f"Paxos.{name}  spec/paxos.py" if old else f"spec/paxos.py (Paxos has no {name})"
-        diff = difflib.unified_diff(old, new, where, f"{bug.__name__}.{name}  spec/bugs.py", n=2)
+        here, there = _file(bug), _file(reference)
+        where = f"{reference.__name__}.{name}  {there}" if old else f"{there} ({reference.__name__} has no {name})"
+        diff = difflib.unified_diff(old, new, where, f"{bug.__name__}.{name}  {here}", n=2)
         parts.append("\n".join(line.rstrip("\n") for line in diff))
     return "\n\n".join(parts)
+
+
+def _file(cls: type) -> str:
+    """Where a class is written, as its folder and file (``spec/bugs.py``)."""
+    path = Path(inspect.getsourcefile(cls))
+    return f"{path.parent.name}/{path.name}"
 
 
 def _code(function: Any) -> list[str]:
@@ -188,7 +319,7 @@ def _code(function: Any) -> list[str]:
 
 
 def failed(stop: Stop) -> list[Any]:
-    return [o for o in stop.report.outcomes if o.result != "proven"]
+    return [o for o in stop.report.outcomes if o.result != "proven"] if stop.report is not None else []
 
 
 def obligation_sentence(o: Any) -> str:
@@ -216,6 +347,8 @@ def reachability(cti: Any) -> str:
 
 def _verdicts(stop: Stop) -> str:
     found = f"counterexample of {len(stop.trace)} states" if stop.trace else "NO counterexample"
+    if stop.report is None:
+        return f"{found}; no proof model"
     broken = ", ".join(o.name for o in failed(stop)) or "NO obligation fails"
     return f"{found}; proof: {broken}"
 
@@ -228,8 +361,6 @@ def _verdicts(stop: Stop) -> str:
 def stop_blocks(stop: Stop) -> list[tuple]:
     """The stop as blocks of ``explorer.chart.Section``: ``("p", text)``,
     ``("h3", text)``, ``("pre", text)`` and ``("trace", trace, mark)``."""
-    from .proofs.cli import mark_broken
-
     blocks: list[tuple] = [
         ("p", stop.bug.summary),
         ("h3", "What was changed"),
@@ -239,23 +370,31 @@ def stop_blocks(stop: Stop) -> list[tuple]:
         ("h3", "The shortest counterexample"),
     ]
     if stop.trace is None:
-        blocks.append(("p", f"None found with up to {MAX_BALLOTS} ballots: the variant is NOT caught."))
+        blocks.append(("p", f"None found with {stop.found.tried}: the variant is NOT caught."))
     else:
         blocks.append(("pre", stop.check_command))
         blocks.append(("p", f"{len(stop.trace)} states, found among {stop.explored:,}:"))
         blocks.append(("trace", stop.trace, stop.mark))
+    blocks += [("h3", "The proof obligation that breaks"), *proof_blocks(stop)]
+    blocks += [("h3", "The one-line fix"), ("p", stop.bug.fix)]
+    return blocks
+
+
+def proof_blocks(stop: Stop) -> list[tuple]:
+    """The obligations the variant breaks, and the first counterexample to induction, charted."""
+    from .proofs.cli import mark_broken
+
+    if stop.report is None:
+        return [("p", "This variant has no proof model yet: only the explorer's counterexample above shows it wrong.")]
     broken = failed(stop)
     sentences = "\n".join(obligation_sentence(o) for o in broken)
-    blocks += [
-        ("h3", "The proof obligation that breaks"),
-        ("pre", f"paxoscope prove --bug {stop.name}\n{sentences or 'every obligation is proven: NOT caught'}"),
-    ]
+    command = stop.tour.prove_command.format(name=stop.name)
+    blocks: list[tuple] = [("pre", f"{command}\n{sentences or 'every obligation is proven: NOT caught'}")]
     cti = next((o.counterexample for o in broken if o.counterexample is not None), None)
     if cti is not None:
         blocks.append(("p", f"{CTI} The counterexample to induction of {broken[0].name}:"))
         blocks.append(("trace", cti.trace(), mark_broken(cti, cti.trace())))
         blocks.append(("p", reachability(cti)))
-    blocks += [("h3", "The one-line fix"), ("p", stop.bug.fix)]
     return blocks
 
 
@@ -309,7 +448,7 @@ def _paint_diff(diff: str, colour: bool) -> str:
 # ---------------------------------------------------------------------------
 
 
-def write_html(stops: list[Stop], directory: Path) -> Path:
+def write_html(stops: list[Stop], directory: Path, tour: Tour = PAXOS) -> Path:
     from .explorer.chart import write_page, write_svg
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -317,15 +456,15 @@ def write_html(stops: list[Stop], directory: Path) -> Path:
     for stop in stops:
         if stop.trace is not None:
             write_svg(stop.trace, directory / f"{stop.name}.svg", stop.mark)
+    command = "paxoscope tour" + ("" if tour is PAXOS else f" {tour.protocol}")
     intro = [
-        "Each variant below is Paxos with one small change that looks harmless, and each lets two different "
-        "values be chosen. For each one: the change, why it looks harmless and why it is not, the shortest "
+        f"{tour.intro} For each one: the change, why it looks harmless and why it is not, the shortest "
         "run that goes wrong (found by exhaustive search, drawn as a message sequence chart beside its step "
         "table), the proof obligation that the change breaks (found by Z3), and the fix.",
-        "Written by: paxoscope tour --html DIR. In a terminal: paxoscope tour.",
+        f"Written by: {command} --html DIR. In a terminal: {command}.",
     ]
     page = directory / "index.html"
-    write_page(page, "A tour of the Paxos bug gallery", sections, intro)
+    write_page(page, f"A tour of the {tour.title} bug gallery", sections, intro)
     return page
 
 

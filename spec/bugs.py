@@ -1,7 +1,7 @@
 """The bug gallery: known-wrong variants of Paxos, each one small change.
 
-Every variant is a subclass of ``Paxos`` that overrides one piece; the line
-that differs is marked ``# BUG``. Each looks harmless and each lets two
+Every variant is a subclass of the readable spec (``spec/paxos_reference.py``)
+that overrides one small piece; the line that differs is marked ``# BUG``. Each looks harmless and each lets two
 different values be chosen. The explorer finds the shortest way there; the
 tests pin how short it is, so the gallery keeps proving that the checker
 catches what it claims to catch.
@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from .base import action
-from .paxos import Msg1b, Paxos, PaxosState, State, Step
+from .base import action, except_at
+from .paxos import Msg1b, Msg2a
+from .paxos_reference import PaxosReference, State, Step, send, sent
 
 
-class Bug(Paxos):
+class Bug(PaxosReference):
     """A known-wrong Paxos. ``summary``: one line; ``explanation``: why it
     looks harmless and how it goes wrong; ``fix``: the one-line fix."""
 
@@ -60,7 +61,7 @@ class IgnoreReportedValues(Bug):
     )
     fix = "If any 1b in the quorum reports a vote, propose the value of the one with the highest ballot."
 
-    def safe_values(self, reports: list[Msg1b]) -> tuple[str, ...]:
+    def safe_values(self, q1b: list[Msg1b]) -> tuple[str, ...]:
         return self.k.values  # BUG: the reports are not looked at
 
 
@@ -75,11 +76,11 @@ class AnyReportedValue(Bug):
     )
     fix = "Among the 1b reports with a vote, take the value of the one with the highest mbal."
 
-    def safe_values(self, reports: list[Msg1b]) -> tuple[str, ...]:
-        votes = [m for m in reports if m.mbal >= 0]
-        if not votes:
+    def safe_values(self, q1b: list[Msg1b]) -> tuple[str, ...]:
+        q1bv = [m for m in q1b if m.mbal >= 0]
+        if not q1bv:
             return self.k.values
-        return tuple(sorted({m.mval for m in votes}))  # BUG: not only those with the highest mbal
+        return tuple(sorted({m.mval for m in q1bv}))  # BUG: not only those with the highest mbal
 
 
 class PromiseNotKept(Bug):
@@ -93,16 +94,9 @@ class PromiseNotKept(Bug):
     )
     fix = "In Phase1b, set maxBal[a] := b before sending the 1b."
 
-    def phase1b(self, s: PaxosState) -> list[Step]:
-        steps = []
-        max_bal, max_vbal, max_val = self.acceptor_vars(s)
-        for a in self.acceptor_ids:
-            for b in self.k.ballots:
-                if s.msgs & self.bit_1a[b] and b > max_bal[a]:
-                    report = self.bit_1b[a][b, max_vbal[a], max_val[a]]
-                    act = self.act_1b[a][b]
-                    steps.append((act, State(s.acc, s.msgs | report)))  # BUG: maxBal[a] is not raised
-        return steps
+    def promise(self, s: State, i: int, b: int) -> State:
+        report = Msg1b(self.k.acceptors[i], b, s.max_vbal[i], s.max_val[i])
+        return send(s, report)  # BUG: maxBal[a] is not raised
 
 
 class AcceptBelowPromise(Bug):
@@ -116,13 +110,13 @@ class AcceptBelowPromise(Bug):
     )
     fix = "In Phase2b, vote only if b >= maxBal[a]."
 
-    def phase2b(self, s: PaxosState) -> list[Step]:
-        steps = []
-        for a in self.acceptor_ids:
-            for b, v in self.proposals(s.msgs):  # BUG: no check of b against maxBal[a]
-                act, keep, voted, sent = self.vote[a][b, v]
-                steps.append((act, State(s.acc & keep | voted, s.msgs | sent)))
-        return steps
+    def phase2b(self, s: State) -> list[Step]:
+        return [
+            (action("Phase2b", a=a, b=m.bal, v=m.val), self.vote(s, i, m))
+            for i, a in self.acceptors
+            for m in sent(s, Msg2a)
+            # BUG: no check of b against maxBal[a]
+        ]
 
 
 class TwoProposalsPerBallot(Bug):
@@ -136,12 +130,14 @@ class TwoProposalsPerBallot(Bug):
     )
     fix = "In Phase2a, send 2a(b, v) only if no 2a with ballot b was sent before."
 
-    def phase2a(self, s: PaxosState) -> list[Step]:
-        steps = []
-        for b in self.k.ballots:  # BUG: no check that ballot b has no 2a yet
-            for v in self.proposable(s.msgs, b):
-                steps.append((self.act_2a[b, v], self.send(s, self.bit_2a[b, v])))
-        return steps
+    def phase2a(self, s: State) -> list[Step]:
+        return [
+            (action("Phase2a", b=b, v=v), send(s, Msg2a(b, v)))
+            for b in self.k.ballots
+            # BUG: no check that ballot b has no 2a yet
+            for v in self.k.values
+            if any(v in self.safe_values(q1b) for q1b in self.quorum_reports(s, b))  # a quorum answered; v is safe
+        ]
 
 
 class AmnesiaRestart(Bug):
@@ -155,23 +151,19 @@ class AmnesiaRestart(Bug):
     )
     fix = "Keep maxBal, maxVBal and maxVal on stable storage and restore them on restart."
 
-    actions = (*Paxos.actions, "Restart")
+    actions = (*PaxosReference.actions, "Restart")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.act_restart = [action("Restart", a=a) for a in self.k.acceptors]
-        self.forget = [self.codec.write(i, max_bal=-1, max_vbal=-1, max_val=None) for i in self.acceptor_ids]
-
-    def next(self, s: PaxosState) -> list[Step]:
+    def next(self, s: State) -> list[Step]:
         return super().next(s) + self.restart(s)
 
-    def restart(self, s: PaxosState) -> list[Step]:
+    def restart(self, s: State) -> list[Step]:
         """Restart(a): acceptor a comes back with its initial variables."""
-        steps = []
-        for a in self.acceptor_ids:
-            keep, initial = self.forget[a]
-            steps.append((self.act_restart[a], State(s.acc & keep | initial, s.msgs)))  # BUG: state lost
-        return steps
+        return [(action("Restart", a=a), self.forget(s, i)) for i, a in self.acceptors]  # BUG: its state is lost
+
+    def forget(self, s: State, i: int) -> State:
+        """maxBal[a], maxVBal[a] and maxVal[a] back to their initial values; msgs keeps what was sent."""
+        none = {"max_bal": -1, "max_vbal": -1, "max_val": None}
+        return s._replace(**{name: except_at(getattr(s, name), i, x) for name, x in none.items()})
 
 
 BUGS: dict[str, type[Bug]] = {

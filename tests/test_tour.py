@@ -15,6 +15,7 @@ from paxoscope.explorer.bfs import check
 from paxoscope.explorer.chart import sequence_svg
 from paxoscope.explorer.trace import validate
 from paxoscope.spec.bugs import BUGS
+from paxoscope.spec.paxos_reference import PaxosReference
 from test_proofs import FAILS
 
 from paxoscope.cli import main
@@ -37,6 +38,15 @@ def test_the_diff_shows_each_line_marked_as_the_bug(name):
     added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
     assert bug_lines(name) and all(line in added for line in bug_lines(name))
     assert '"""' not in diff  # docstrings are left out
+
+
+@pytest.mark.parametrize("name", list(BUGS))
+def test_each_variant_changes_a_few_lines_of_the_readable_spec(name):
+    assert issubclass(BUGS[name], PaxosReference)
+    diff = changed_code(BUGS[name])
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert 1 <= len(changed) <= 6, diff
+    assert "spec/paxos_reference.py" in diff and "spec/bugs.py" in diff
 
 
 @pytest.mark.parametrize("name", list(CHANGED))
