@@ -34,9 +34,10 @@ from typing import Any
 from ..explorer.bfs import reachable
 from ..spec.base import Action, action
 from ..spec.paxos import Paxos, PaxosState
-from .concrete import NotAState, apply_updates, empty_structure, materialize, spec_class, state_of, structure_of
+from .concrete import empty_structure, spec_class, state_of, structure_of
+from .finite import NotAState, apply_updates, materialize
 from .logic import App, Formula, children, compile_enumerator, compile_formula, variables
-from .paxos import PaxosModel, V, member, pre_view
+from .paxos import PaxosModel, V, member
 
 #: The spec's conjunction of its conjuncts; its counterpart is the model's
 #: invariant without TypeOK (the spec states TypeOK on its own).
@@ -95,7 +96,7 @@ class _Checker:
     def __init__(self, model: PaxosModel, spec: Paxos, max_mismatches: int):
         self.model, self.spec = model, spec
         self.base = empty_structure(spec)
-        pre = pre_view()
+        pre = model.pre_view()
         formulas = {**model.invariant(pre), "Consistency": model.consistency(pre)}
         self.conjuncts = {name: compile_formula(f, (), name=name) for name, f in formulas.items()}
         self.in_conjunction = [name for name in model.invariant(pre) if name != "TypeOK"]
@@ -244,7 +245,7 @@ def crosscheck(
     # Init
     inits = set(spec.init())
     try:
-        model_init = {state_of(spec, materialize(model.init_view(), c.base))}
+        model_init = {state_of(spec, materialize(model, model.init_view(), c.base))}
     except NotAState as exc:
         model_init = set()
         mismatch("init", None, f"the model's Init is no state of the spec: {exc}")

@@ -519,7 +519,7 @@ def test_prove_charts_do_not_go_with_explain_or_crosscheck(tmp_path, capsys, opt
 
 
 def test_a_counterexample_is_shown_in_one_form_whatever_names_z3_gave_its_acceptors_and_values():
-    from paxoscope.proofs.cti import canonical
+    from paxoscope.proofs.concrete import canonical
     from paxoscope.proofs.paxos import V
 
     (a,) = L.variables("a", A)
