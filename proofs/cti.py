@@ -73,6 +73,7 @@ class Counterexample:
     reach_note: str = ""
     path: Trace | None = None  # when reachable: a shortest run from Init to ``pre``
     real: Trace | None = None  # when not: a run on which the same obligation fails, if one exists
+    where: str = ""  # the configuration, in words
 
     def trace(self) -> Trace:
         """The counterexample as a trace: the pre-state and the failing step."""
@@ -275,6 +276,7 @@ def _explain(prover: Prover, ob: Obligation, spec: Any, pre: L.Structure, env: d
             guard = L.compile_formula(act.guard, act.params, name=act.name)
             agrees = agrees and guard(pre, *(env[p] for p in act.params))
             agrees = agrees and not inv[ob.conjunct](post)
+    cex.where = twin.describe(spec.config)
     if not agrees:
         cex.note = (cex.note + "; " if cex.note else "") + "the Python evaluator disagrees with Z3's model here"
     _reachability(prover, ob, cex)

@@ -138,6 +138,8 @@ class ProofModel:
     safety_name = "Safety"
     #: What the safety property says, in words (for reports and --explain).
     safety_text = ""
+    #: What a gallery variant lets happen (a proof of one means the model misses its bug).
+    variant_text = ""
     #: What every number of is covered ("acceptors, ballots and values").
     sizes_text = ""
     #: One sentence per conjunct, and what the definitions inside them mean.

@@ -81,6 +81,7 @@ class Report:
     z3_version: str = field(default_factory=z3.get_version_string)
     safety_name: str = "Consistency"  # what the invariant must imply
     sizes_text: str = "acceptors, ballots and values"  # what every number of is covered
+    variant_text: str = "two values can be chosen"  # what a gallery variant lets happen
 
     @property
     def verdict(self) -> str:
@@ -205,4 +206,12 @@ def prove(
     prover = Prover(model, timeout)
     outcomes = [prover.discharge(ob, counterexamples) for ob in prover.obligations]
     seconds = time.perf_counter() - start
-    return Report(model.name, model.bug, outcomes, seconds, safety_name=model.safety_name, sizes_text=model.sizes_text)
+    return Report(
+        model.name,
+        model.bug,
+        outcomes,
+        seconds,
+        safety_name=model.safety_name,
+        sizes_text=model.sizes_text,
+        variant_text=model.variant_text,
+    )

@@ -116,6 +116,7 @@ class PaxosModel(ProofModel):
     fixed = (member,)
     safety_name = "Consistency"
     safety_text = "at most one value is chosen"
+    variant_text = "two values can be chosen"
     sizes_text = "acceptors, ballots and values"
     signature_text = (
         "Sorts: Acceptor, Ballot (totally ordered by ≤, with -1 below every ballot), Value (with None),\n"
