@@ -520,3 +520,19 @@ def model_for(bug: str | None = None) -> MultiPaxosModel:
             raise ConfigError(f"{bug} has no proof variant: {NO_PROOF[bug]}")
         raise ConfigError(f"unknown bug {bug!r}; the gallery's proof variants are: {', '.join(BUG_MODELS)}")
     return BUG_MODELS[bug]()
+
+
+def twin_spec(model: MultiPaxosModel, sizes: dict[str, int]) -> Any:
+    """The executable Multi-Paxos (or the gallery's variant of ``model``) of the given sizes."""
+    from ..spec.multipaxos import MultiPaxos
+
+    cls = MultiPaxos
+    if model.bug is not None:
+        from ..spec.constants import ConfigError
+
+        try:
+            from ..spec.multipaxos_bugs import BUGS
+        except ImportError:
+            raise ConfigError("the executable Multi-Paxos gallery (spec/multipaxos_bugs.py) is not installed") from None
+        cls = BUGS[model.bug]
+    return cls(**sizes)
