@@ -567,6 +567,8 @@ class PlainSpec(Spec):
             self.fingerprint = obj.fingerprint
         if callable(getattr(obj, "variables", None)):
             self.variables = obj.variables
+        if callable(getattr(obj, "chart", None)):
+            self.chart = obj.chart
 
     def init(self) -> Iterable[State]:
         return self.obj.init()
