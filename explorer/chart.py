@@ -214,10 +214,10 @@ def sequence_svg(trace: Trace, mark: dict[int, str] | None = None) -> str:
 def _svg_arrow(c: _Canvas, arrow: Arrow, x: dict[str, float], ay: float, colour: str) -> None:
     """One message at height ``ay``: a line from its sender with a head at
     each receiver, or a small loop for a message a lane sends to itself."""
-    xs = x[arrow.source]
     ends = [x[t] for t in arrow.targets if t in x]
-    if not ends:
+    if not ends or arrow.source not in x:
         return
+    xs = x[arrow.source]
     if ends == [xs]:
         top, bottom, out = ay - 5, ay + 3, xs + 16
         c.line(xs, top, out, top, stroke=colour, width=1.5)
@@ -227,13 +227,17 @@ def _svg_arrow(c: _Canvas, arrow: Arrow, x: dict[str, float], ay: float, colour:
         c.head(xs + 1, bottom, -1, colour)
         c.text(out + 8, ay + 2, arrow.label, "message", fill=colour)
         return
-    far = max(ends, key=lambda e: abs(e - xs))
-    direction = 1 if far > xs else -1
-    c.line(xs, ay, far - 2 * direction, ay, stroke=colour, width=1.5)
+    if min(ends) < xs < max(ends):  # a broadcast to both sides of its sender
+        c.line(min(ends) + 2, ay, max(ends) - 2, ay, stroke=colour, width=1.5)
+        start = xs
+    else:
+        far = max(ends, key=lambda e: abs(e - xs))
+        c.line(xs, ay, far - 2 * (1 if far > xs else -1), ay, stroke=colour, width=1.5)
+        start = min(xs, far)
     c.parts.append(f'<circle cx="{xs:.1f}" cy="{ay:.1f}" r="2.5" fill="{colour}"/>')
     for e in ends:
-        c.head(e, ay, direction, colour)
-    c.text(min(xs, far) + 10, ay - 5, arrow.label, "message", fill=colour)
+        c.head(e, ay, 1 if e > xs else -1, colour)
+    c.text(start + 10, ay - 5, arrow.label, "message", fill=colour)
 
 
 # ---------------------------------------------------------------------------
@@ -278,15 +282,14 @@ class _Columns:
         itself), or None if no receiver is drawn."""
         col = self.col
         ends = [col[t] for t in arrow.targets if t in col]
-        if not ends:
+        if not ends or arrow.source not in col:
             return None
         s = col[arrow.source]
-        far = max(ends, key=lambda e: abs(e - s))
-        lo, hi = min(s, far), max(s, far)
+        lo, hi = min(s, *ends), max(s, *ends)
         fill = {i: "─" for i in range(lo, hi + 1)}
         fill.update({col[n]: "┼" for n in self.lanes if lo < col[n] < hi})
-        cells = {e: "▶" if far > s else "◀" for e in ends}
-        cells[s] = "●" if far != s else "↺"
+        cells = {e: "▶" if e > s else "◀" for e in ends}
+        cells[s] = "●" if lo < hi else "↺"
         drawn = self.row(cells, fill)
         return drawn[:lo] + paint(drawn[lo : hi + 1], arrow.kind) + drawn[hi + 1 :]
 
