@@ -283,30 +283,15 @@ def _explain(prover: Prover, ob: Obligation, spec: Any, pre: L.Structure, env: d
     return cex
 
 
-class _Target:
-    """``spec`` with only the given properties: the explorer then stops at the
-    first state (or step) that breaks one, with a shortest trace to it."""
-
-    refinements: tuple = ()
-    sometimes: dict = {}
-    default_properties = None
-    symmetry = None
-    constraint = None
-
-    def __init__(self, spec: Any, invariants: dict | None = None, steps: dict | None = None):
-        self._spec = spec
-        self.invariants = invariants or {}
-        self.action_properties = steps or {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._spec, name)
-
-
 def _explore(spec: Any, invariants: dict | None = None, steps: dict | None = None):
-    from ..explorer.bfs import check
+    """Search ``spec`` for the first state (or step) that breaks one of the given
+    properties, none of the spec's own: a shortest trace to it."""
+    from ..explorer.bfs import CheckOptions, check
 
-    target = _Target(spec, invariants, steps)
-    return check(target, [*(invariants or {}), *(steps or {})], max_states=MAX_STATES)
+    options = CheckOptions(
+        properties=(), invariants=invariants or {}, action_properties=steps or {}, max_states=MAX_STATES
+    )
+    return check(spec, options)
 
 
 def _reachability(prover: Prover, ob: Obligation, cex: Counterexample) -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..explorer.bfs import reachable
 from ..spec.paxos import Paxos
@@ -173,15 +172,9 @@ class _Mined(PaxosModel):
         return {"TypeOK": self.type_ok(S), **{n: raw[i] for n, i in self.chosen.items()}}
 
 
-class _OnlySafety:
-    """Stands for a model whose consecution is already proven: only the
-    safety obligation (and initiation) are discharged again."""
-
-    def __init__(self, model: _Mined):
-        self._model = model
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
+class _OnlySafety(_Mined):
+    """A mined model whose consecution is already proven: only initiation and
+    the safety obligation are discharged again."""
 
     def actions(self) -> list:
         return []
@@ -270,7 +263,7 @@ def houdini(
     dropped: list[str] = []
     mined = _Mined(dict(alive))
     if _inductive_at_once(mined):
-        report = prove(_OnlySafety(mined), timeout=10.0, counterexamples=False)
+        report = prove(_OnlySafety(mined.chosen), timeout=10.0, counterexamples=False)
     else:
         while True:
             report = prove(_Mined(dict(alive)), timeout=2.0, counterexamples=False)
