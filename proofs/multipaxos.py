@@ -112,13 +112,15 @@ class MultiPaxosModel(ProofModel):
         "report(r, b, s, m, c) that r's PrepareReply for b reports vote (m, c) in slot s; accept(b, s, c),\n"
         "accepted(r, b, s) (an AcceptReply) and committed(s, c) mean that happened."
     )
-    # Universes searched for counterexamples: (replicas, ballots, slots, commands, quorums), without
-    # the ballot 0 and the command nil; one slot is enough for a per-slot bug, smallest first.
+    # Universes searched for counterexamples: (replicas, ballots, commands, quorums) without the ballot 0
+    # and the command nil, smallest first, with one slot (enough for a per-slot bug), then a few with two
+    # (a replica's maxBal is shared by its slots).
     cti_sizes = [
         {R: r, B: b + 1, S: k, C: c + 1, Q: q}
-        for k in (1, 2)
+        for k, bound in ((1, 3), (2, 2))
         for r, b, c, q in sorted(
-            itertools.product(range(1, 4), range(1, 4), range(1, 3), range(1, 4)), key=lambda x: (sum(x), x)
+            itertools.product(range(1, bound + 1), range(1, bound + 1), range(1, 3), range(1, bound + 1)),
+            key=lambda x: (sum(x), x),
         )
     ]
     # The explorer decides a counterexample's reachability up to these sizes (with the constants).
