@@ -428,7 +428,7 @@ def crosscheck_abstraction(
     MAX_PATH model steps (the run's states stay between the two mapped states)."""
     fm = FiniteModel(model, base)
     pre = model.pre_view()
-    formulas = {**model.invariant(pre), model.safety_name: model.safety(pre)}
+    formulas = {**model.invariant(pre), **model.safety_parts(pre)}
     compiled = {n: compile_formula(f, (), name=n) for n, f in formulas.items()}
     report = CrossReport(
         spec=model.name, bug=model.bug, config=spec.config, kind="abstraction", proof_only=list(compiled)

@@ -261,7 +261,7 @@ def _explain(prover: Prover, ob: Obligation, spec: Any, pre: L.Structure, env: d
         agrees = all(f(pre) for f in inv.values())
         if ob.kind == "safety":
             agrees = agrees and not L.compile_formula(ob.goal, (), name=ob.name)(pre)
-            cex = Counterexample(ob.name, prover.model.safety_name, spec, pre_state)
+            cex = Counterexample(ob.name, ob.conjunct or prover.model.safety_name, spec, pre_state)
         else:
             act = ob.action
             post = apply_updates(pre, act.updates, env)

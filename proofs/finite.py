@@ -146,7 +146,7 @@ class FiniteModel(Spec):
             self._actions.append((act, enum))
         self.actions = tuple(a.name for a, _ in self._actions)
         pre = model.pre_view()
-        formulas = {**model.invariant(pre), model.safety_name: model.safety(pre)}
+        formulas = {**model.invariant(pre), **model.safety_parts(pre)}
         self._invariants = {n: compile_formula(f, (), name=n) for n, f in formulas.items()}
 
     def structure(self, s: tuple) -> Structure:

@@ -169,6 +169,11 @@ class ProofModel:
     def safety(self, S: View) -> Formula:
         raise NotImplementedError
 
+    def safety_parts(self, S: View) -> dict[str, Formula]:
+        """The safety property as named parts, each its own obligation
+        (``safety/NAME``; one part: the obligation ``safety``)."""
+        return {self.safety_name: self.safety(S)}
+
     def preferences(self, pre: View) -> list[Formula]:
         """True of every reachable state, not needed by the invariant: asked
         of a counterexample's pre-state where possible, so that it looks like

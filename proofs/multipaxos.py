@@ -16,8 +16,9 @@ Prepare covering every slot:
 - ``report(r, b, s, m, c)``: r's PrepareReply for ballot b reports its vote
   (m, c) in slot s (one reply reports every slot: it is sent by ``Extend``);
 - ``accept(b, s, c)``: an Accept of c in slot s at ballot b was sent;
-  ``accepted(r, b, s)``: r's AcceptReply to it (it names no command: the
-  Accept of (b, s) does);
+  ``accepted(r, b, s, c)``: r's AcceptReply to it (the spec's AcceptReply
+  names no command; the mapping gives it the command of the Accept of
+  (b, s) it answers, which is one: ProposalUnique);
 - ``committed(s, c)``: a replica committed c in slot s.
 
 Actions: ``Promise(r, b)`` (BecomeLeader and HandlePrepare: raise maxBal,
@@ -83,7 +84,7 @@ maxBal = Rel("maxBal", (R, B))
 vote = Rel("vote", (R, S, B, C))
 report = Rel("report", (R, B, S, B, C))
 accept = Rel("accept", (B, S, C))
-accepted = Rel("accepted", (R, B, S))
+accepted = Rel("accepted", (R, B, S, C))
 committed = Rel("committed", (S, C))
 
 STATE = (maxBal, vote, report, accept, accepted, committed)
@@ -110,7 +111,7 @@ class MultiPaxosModel(ProofModel):
         "Quorum (member(r, q); any two quorums share a replica). The variables are relations:\n"
         "maxBal(r, b) means balMaxKnown[r] = b, vote(r, s, b, c) that r's last vote in slot s is (b, c);\n"
         "report(r, b, s, m, c) that r's PrepareReply for b reports vote (m, c) in slot s; accept(b, s, c),\n"
-        "accepted(r, b, s) (an AcceptReply) and committed(s, c) mean that happened."
+        "accepted(r, b, s, c) (an AcceptReply to that Accept) and committed(s, c) mean that happened."
     )
     # Universes searched for counterexamples: (replicas, ballots, commands, quorums) without the ballot 0
     # and the command nil, smallest first, with one slot (enough for a per-slot bug), then a few with two
@@ -169,7 +170,7 @@ class MultiPaxosModel(ProofModel):
                 "vote": lambda r, s, b, c: and_(eq(b, NONE), eq(c, NIL)),
                 "report": lambda r, b, s, m, c: FALSE,
                 "accept": lambda b, s, c: FALSE,
-                "accepted": lambda r, b, s: FALSE,
+                "accepted": lambda r, b, s, c: FALSE,
                 "committed": lambda s, c: FALSE,
             }
         )
@@ -247,7 +248,7 @@ class MultiPaxosModel(ProofModel):
         (s,) = variables("s", S)
         (c,) = variables("c", C)
         guard = and_(accept(b, s, c), self.vote_allowed(r, b, n))
-        updates = (Assign(maxBal, r, b), Assign(vote, (r, s), (b, c)), Insert(accepted, (r, b, s)))
+        updates = (Assign(maxBal, r, b), Assign(vote, (r, s), (b, c)), Insert(accepted, (r, b, s, c)))
         params = (b, s, c, r, n) if n in _free(guard) else (b, s, c, r)
         return ActionDef("Vote", params, guard, updates, ("r", "b", "s", "c"))
 
@@ -262,30 +263,29 @@ class MultiPaxosModel(ProofModel):
         (s,) = variables("s", S)
         (c,) = variables("c", C)
         (q,) = variables("q", Q)
-        guard = and_(accept(b, s, c), self.replies_enough(b, s, q))
+        guard = and_(accept(b, s, c), self.replies_enough(b, s, c, q))
         params = (s, c, b, q) if q in _free(guard) else (s, c, b)
         return ActionDef("Commit", params, guard, (Insert(committed, (s, c)),), ("s", "c"))
 
-    def replies_enough(self, b: Var, s: Var, q: Var) -> Formula:
+    def replies_enough(self, b: Var, s: Var, c: Var, q: Var) -> Formula:
         """Every member of quorum q sent an AcceptReply for (b, s)."""
         (r,) = variables("r", R)
-        return forall([r], implies(member(r, q), accepted(r, b, s)))
+        return forall([r], implies(member(r, q), accepted(r, b, s, c)))
 
     # -- Properties ------------------------------------------------------
 
-    def voted_for(self, S: View, r: Term, b: Term, s: Term, c: Term) -> Formula:
-        """r voted for c in slot s at ballot b: it replied to the Accept of (b, s), which proposed c."""
-        return and_(S.accepted(r, b, s), S.accept(b, s, c))
-
     def chosen_at(self, S: View, s: Term, c: Term, b: Term, q: Term) -> Formula:
-        """c was proposed in slot s at ballot b and every member of quorum q accepted it."""
+        """Every member of quorum q accepted c in slot s at ballot b."""
         (r,) = variables("r", R)
-        return and_(S.accept(b, s, c), forall([r], implies(member(r, q), S.accepted(r, b, s))))
+        return forall([r], implies(member(r, q), S.accepted(r, b, s, c)))
 
     def safety(self, S: View) -> Formula:
-        """Agreement: per slot, at most one command is chosen and at most one is
-        committed. The first chosen's ballot is at most the second's: no loss
-        of generality (≤ is total)."""
+        return and_(*self.safety_parts(S).values())
+
+    def safety_parts(self, S: View) -> dict[str, Formula]:
+        """Agreement, per slot: at most one command is chosen, and at most one
+        committed. Of two chosen, the first one's ballot is at most the
+        second's: no loss of generality (≤ is total)."""
         (s,) = variables("s", S_)
         c, d = variables("c d", C)
         b, e = variables("b e", B)
@@ -295,7 +295,7 @@ class MultiPaxosModel(ProofModel):
             implies(and_(le(b, e), self.chosen_at(S, s, c, b, q), self.chosen_at(S, s, d, e, p)), eq(c, d)),
         )
         commits = forall([s, c, d], implies(and_(S.committed(s, c), S.committed(s, d)), eq(c, d)))
-        return and_(chosen, commits)
+        return {"ChosenAgreement": chosen, "CommittedAgreement": commits}
 
     def invariant(self, S: View) -> dict[str, Formula]:
         r = variables("r", R)[0]
@@ -308,10 +308,10 @@ class MultiPaxosModel(ProofModel):
             "VoteAtMostBal": forall([r, s, m, u, n], implies(and_(S.vote(r, s, m, u), S.maxBal(r, n)), le(m, n))),
             "NoVoteIsNil": forall([r, s, u], implies(S.vote(r, s, NONE, u), eq(u, NIL))),
             "LastVoteSent": forall(
-                [r, s, m, u], implies(and_(S.vote(r, s, m, u), ne(m, NONE)), self.voted_for(S, r, m, s, u))
+                [r, s, m, u], implies(and_(S.vote(r, s, m, u), ne(m, NONE)), S.accepted(r, m, s, u))
             ),
             "NoVoteAboveLast": forall(
-                [r, b, s, m, u], implies(and_(S.accepted(r, b, s), S.vote(r, s, m, u)), le(b, m))
+                [r, b, s, c, m, u], implies(and_(S.accepted(r, b, s, c), S.vote(r, s, m, u)), le(b, m))
             ),
             "ReportBelowPromise": forall(
                 [r, b, s, m, u, n], implies(and_(S.report(r, b, s, m, u), S.maxBal(r, n)), le(b, n))
@@ -320,17 +320,19 @@ class MultiPaxosModel(ProofModel):
                 [r, b, s, m, u],
                 implies(
                     S.report(r, b, s, m, u),
-                    or_(and_(eq(m, NONE), eq(u, NIL)), and_(ne(m, NONE), self.voted_for(S, r, m, s, u))),
+                    or_(and_(eq(m, NONE), eq(u, NIL)), and_(ne(m, NONE), S.accepted(r, m, s, u))),
                 ),
             ),
             "ReportHidesNoVote": forall(
-                [r, b, s, m, u, d],
-                implies(and_(S.report(r, b, s, m, u), lt(m, d), lt(d, b)), not_(S.accepted(r, d, s))),
+                [r, b, s, m, u, d, c],
+                implies(and_(S.report(r, b, s, m, u), lt(m, d), lt(d, b)), not_(S.accepted(r, d, s, c))),
             ),
             "ProposalUnique": forall([b, s, c, w], implies(and_(S.accept(b, s, c), S.accept(b, s, w)), eq(c, w))),
             "ProposalSafe": forall([b, s, c], implies(S.accept(b, s, c), self.safe_at(S, b, s, c))),
-            "AcceptedHasProposal": forall([r, b, s], implies(S.accepted(r, b, s), exists([c], S.accept(b, s, c)))),
-            "AcceptedBelowPromise": forall([r, b, s, n], implies(and_(S.accepted(r, b, s), S.maxBal(r, n)), le(b, n))),
+            "AcceptedHasProposal": forall([r, b, s, c], implies(S.accepted(r, b, s, c), S.accept(b, s, c))),
+            "AcceptedBelowPromise": forall(
+                [r, b, s, c, n], implies(and_(S.accepted(r, b, s, c), S.maxBal(r, n)), le(b, n))
+            ),
             "CommittedIsChosen": forall(
                 [s, c], implies(S.committed(s, c), exists([b, q], self.chosen_at(S, s, c, b, q)))
             ),
@@ -355,7 +357,7 @@ class MultiPaxosModel(ProofModel):
             ),
             forall([r, b, s, m, u], implies(S.report(r, b, s, m, u), and_(ne(b, NONE), lt(m, b)))),
             forall([b, s, c], implies(S.accept(b, s, c), ne(b, NONE))),
-            forall([r, b, s], implies(S.accepted(r, b, s), ne(b, NONE))),
+            forall([r, b, s, c], implies(S.accepted(r, b, s, c), ne(b, NONE))),
         )
 
     def safe_at(self, S: View, b: Term, s: Term, c: Term) -> Formula:
@@ -364,13 +366,14 @@ class MultiPaxosModel(ProofModel):
         (d,) = variables("d", B)
         (q,) = variables("q", Q)
         (r,) = variables("r", R)
-        each = forall([r], implies(member(r, q), or_(self.voted_for(S, r, d, s, c), self.wont_vote_in(S, r, d, s))))
+        each = forall([r], implies(member(r, q), or_(S.accepted(r, d, s, c), self.wont_vote_in(S, r, d, s))))
         return forall([d], implies(and_(ne(d, NONE), lt(d, b)), exists([q], each)))
 
     def wont_vote_in(self, S: View, r: Term, d: Term, s: Term) -> Formula:
         """WontVoteIn(r, d, s): maxBal[r] > d and r did not vote in s at d."""
         (n,) = variables("n", B)
-        return and_(forall([n], implies(S.maxBal(r, n), lt(d, n))), not_(S.accepted(r, d, s)))
+        (w,) = variables("w", C)
+        return and_(forall([n], implies(S.maxBal(r, n), lt(d, n))), forall([w], not_(S.accepted(r, d, s, w))))
 
     def preferences(self, pre: View) -> list[Formula]:
         (b,) = variables("b", B)
@@ -404,13 +407,12 @@ EXPLANATIONS: dict[str, str] = {
     "ProposalUnique": "At most one command is proposed for a slot in each ballot.",
     "ProposalSafe": "Every proposal is safe: for each Accept of c in s at b and each ballot d < b, some quorum's "
     "members each voted for c in s at d or never will (SafeAt(b, s, c)).",
-    "AcceptedHasProposal": "Every AcceptReply answers an Accept.",
+    "AcceptedHasProposal": "Every AcceptReply answers an Accept of its command.",
     "AcceptedBelowPromise": "An AcceptReply at b is at most the replica's maxBal.",
     "CommittedIsChosen": "A command is committed in a slot only once a quorum accepted it there at one ballot.",
 }
 
 DEFINITIONS: dict[str, str] = {
-    "voted for c in s at b": "the replica sent an AcceptReply for (b, s), whose Accept proposed c.",
     "WontVoteIn(r, d, s)": "r knows a ballot above d and did not vote in s at d: it never will.",
     "SafeAt(b, s, c)": "for every ballot d < b, some quorum's members each voted for c in s at d or WontVoteIn: "
     "no command other than c was or can be chosen in s below b.",
@@ -458,8 +460,12 @@ def structure_of_spec(spec: Any, s: Any, base: Structure) -> Structure:
             rels["report"].update((m.src, m.bal, slot, v.bal, v.cmd) for slot, v in zip(spec.slots, m.votes))
         elif m.type == "Accept":
             rels["accept"].add((m.bal, m.slot, m.cmd))
-        elif m.type == "AcceptReply":
-            rels["accepted"].add((m.src, m.bal, m.slot))
+    accepts: dict[tuple[int, int], list[str]] = {}
+    for b, slot, c in rels["accept"]:
+        accepts.setdefault((b, slot), []).append(c)
+    for m in s.msgs:
+        if m.type == "AcceptReply":
+            rels["accepted"].update((m.src, m.bal, m.slot, c) for c in accepts.get((m.bal, m.slot), ()))
     return Structure(base.domains, base.constants, rels)
 
 
@@ -471,10 +477,10 @@ def structure_of_spec(spec: Any, s: Any, base: Structure) -> Structure:
 class CommitOnTooFewReplies(MultiPaxosModel):
     bug = "commit-on-too-few-replies"
 
-    def replies_enough(self, b: Var, s: Var, q: Var) -> Formula:
+    def replies_enough(self, b: Var, s: Var, c: Var, q: Var) -> Formula:
         (r,) = variables("r", R)
         # BUG: one fewer than a majority need not meet every quorum: a single reply stands for it
-        return exists([r], accepted(r, b, s))
+        return exists([r], accepted(r, b, s, c))
 
 
 class IgnorePrepareVotes(MultiPaxosModel):

@@ -138,7 +138,10 @@ class Prover:
                     goal=f,
                     framed=self.tr.text(f) == self.tr.text(inv[name]),
                 )
-        yield Obligation("safety", "safety", hypotheses=base, goal=model.safety(self.pre))
+        parts = model.safety_parts(self.pre)
+        for name, goal in parts.items():
+            label = "safety" if len(parts) == 1 else f"safety/{name}"
+            yield Obligation(label, "safety", conjunct=name, hypotheses=base, goal=goal)
 
     def query(self, ob: Obligation) -> list[z3.BoolRef]:
         tr = self.tr
