@@ -323,7 +323,7 @@ def failed(stop: Stop) -> list[Any]:
 
 
 def obligation_sentence(o: Any) -> str:
-    from .proofs.cli import what_failed
+    from .proofs.report import what_failed
 
     if o.result == "unknown":
         return f"{o.name}: Z3 could not decide it (unknown)"
@@ -382,7 +382,7 @@ def stop_blocks(stop: Stop) -> list[tuple]:
 
 def proof_blocks(stop: Stop) -> list[tuple]:
     """The obligations the variant breaks, and the first counterexample to induction, charted."""
-    from .proofs.cli import mark_broken
+    from .proofs.report import mark_broken
 
     if stop.report is None:
         return [("p", "This variant has no proof model yet: only the explorer's counterexample above shows it wrong.")]

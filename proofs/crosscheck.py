@@ -34,9 +34,11 @@ from typing import Any
 from ..explorer.bfs import reachable
 from ..spec.base import Action, action
 from ..spec.paxos import Paxos, PaxosState
-from .concrete import NotAState, apply_updates, empty_structure, materialize, spec_class, state_of, structure_of
+from .concrete import empty_structure, spec_class, state_of, structure_of
+from .finite import FiniteModel, NotAState, apply_updates, materialize
 from .logic import App, Formula, children, compile_enumerator, compile_formula, variables
-from .paxos import PaxosModel, V, member, pre_view
+from .model import ProofModel
+from .paxos import PaxosModel, V, member
 
 #: The spec's conjunction of its conjuncts; its counterpart is the model's
 #: invariant without TypeOK (the spec states TypeOK on its own).
@@ -58,6 +60,7 @@ class CrossReport:
     spec: str
     bug: str | None
     config: dict[str, Any]
+    kind: str = "exact"  # "exact": the model is the spec, step for step; "abstraction": it abstracts the spec
     states: int = 0
     transitions: int = 0  # (action, successor) pairs compared
     evaluations: int = 0  # conjunct values compared
@@ -95,7 +98,7 @@ class _Checker:
     def __init__(self, model: PaxosModel, spec: Paxos, max_mismatches: int):
         self.model, self.spec = model, spec
         self.base = empty_structure(spec)
-        pre = pre_view()
+        pre = model.pre_view()
         formulas = {**model.invariant(pre), "Consistency": model.consistency(pre)}
         self.conjuncts = {name: compile_formula(f, (), name=name) for name, f in formulas.items()}
         self.in_conjunction = [name for name in model.invariant(pre) if name != "TypeOK"]
@@ -244,7 +247,7 @@ def crosscheck(
     # Init
     inits = set(spec.init())
     try:
-        model_init = {state_of(spec, materialize(model.init_view(), c.base))}
+        model_init = {state_of(spec, materialize(model, model.init_view(), c.base))}
     except NotAState as exc:
         model_init = set()
         mismatch("init", None, f"the model's Init is no state of the spec: {exc}")
@@ -313,6 +316,8 @@ def _difference(ours: set, theirs: set) -> str:
 
 
 def report_text(r: CrossReport) -> str:
+    if r.kind == "abstraction":
+        return _abstraction_text(r)
     cfg = r.config
 
     def n(k: int, word: str) -> str:
@@ -349,9 +354,34 @@ def report_text(r: CrossReport) -> str:
     return "\n".join(lines)
 
 
+def _abstraction_text(r: CrossReport) -> str:
+    config = ", ".join(f"{k} {v}" for k, v in r.config.items())
+    lines = [
+        f"cross-check of the proof model against the executable spec ({r.spec}"
+        f"{' --bug ' + r.bug if r.bug else ''}: {config})",
+        f"  {r.states:,} reachable states{'' if r.complete else ' (stopped at --max-states)'}, "
+        f"{r.transitions:,} steps mapped to runs of the model or stutters, {r.evaluations:,} conjunct values "
+        f"evaluated, {r.seconds:.1f} s",
+        f"  conjuncts evaluated on every state: {', '.join(r.proof_only)}",
+        f"  {r.chosen_states:,} states with a committed slot",
+    ]
+    false = {n: k for n, k in r.falsified.items() if k}
+    if false:
+        lines.append("  false in some reachable state: " + ", ".join(f"{n} ({k:,})" for n, k in false.items()))
+    if r.ok:
+        lines.append("OK: every reachable state satisfies the invariant and every step is a step of the model")
+    else:
+        lines.append(f"MISMATCH: {r.mismatch_count:,} difference{'s' * (r.mismatch_count != 1)}; the first:")
+        lines += [
+            f"  {m.kind}: {m.detail}" + ("" if m.state is None else f" (in state {m.state})") for m in r.mismatches
+        ]
+    return "\n".join(lines)
+
+
 def report_json(r: CrossReport) -> dict[str, Any]:
     return {
         "verdict": "agree" if r.ok else "mismatch",
+        "kind": r.kind,
         "spec": r.spec,
         "bug": r.bug,
         "config": r.config,
@@ -369,3 +399,101 @@ def report_json(r: CrossReport) -> dict[str, Any]:
         "mismatch_count": r.mismatch_count,
         "mismatches": [{"kind": m.kind, "detail": m.detail} for m in r.mismatches],
     }
+
+
+# ---------------------------------------------------------------------------
+# A model that abstracts its spec: every state satisfies the invariant, every
+# step is a run of model steps or a stutter
+# ---------------------------------------------------------------------------
+
+#: Model steps that one spec step may take at most (a leader's HandlePrepareReplies
+#: proposes every unfinished slot at once; TakeNewRequest proposes and votes).
+MAX_PATH = 8
+
+
+def crosscheck_abstraction(
+    model: ProofModel,
+    spec: Any,
+    base: Any,
+    structure_of: Callable[[Any, Any, Any], Any],
+    *,
+    max_states: int | None = None,
+    max_mismatches: int = 10,
+    progress: Callable[[Progress], None] | None = None,
+) -> CrossReport:
+    """Check ``model`` against ``spec`` under the mapping ``structure_of(spec,
+    state, base)`` on every reachable state: the spec's initial states map to
+    the model's; every conjunct of the invariant and the safety property hold
+    on every mapped state; every step maps to a stutter or to a run of at most
+    MAX_PATH model steps (the run's states stay between the two mapped states)."""
+    fm = FiniteModel(model, base)
+    pre = model.pre_view()
+    formulas = {**model.invariant(pre), **model.safety_parts(pre)}
+    compiled = {n: compile_formula(f, (), name=n) for n, f in formulas.items()}
+    report = CrossReport(
+        spec=model.name, bug=model.bug, config=spec.config, kind="abstraction", proof_only=list(compiled)
+    )
+    report.falsified = {n: 0 for n in compiled}
+    start = last = time.perf_counter()
+
+    def mismatch(kind: str, s: Any, detail: str) -> None:
+        report.mismatch_count += 1
+        if len(report.mismatches) < max_mismatches:
+            report.mismatches.append(Mismatch(kind, s, detail))
+
+    def image(s: Any) -> tuple:
+        return fm.freeze(structure_of(spec, s, base))
+
+    model_init = set(fm.init())
+    for s in spec.init():
+        if image(s) not in model_init:
+            mismatch("init", s, "an initial state of the spec maps to no initial state of the model")
+    states = reachable(spec, max_states)
+    report.complete = max_states is None or len(states) < max_states
+    steps_ok: set[tuple] = set()
+    for s in states:
+        x = image(s)
+        st = fm.structure(x)
+        for name, f in compiled.items():
+            report.evaluations += 1
+            if not f(st):
+                report.falsified[name] += 1
+                mismatch("invariant", s, f"{name} is false on the model's image of a reachable state")
+        report.chosen_states += any(x[i] for i, r in enumerate(model.state) if r.name == "committed")
+        for a, t in spec.next(s):
+            report.transitions += 1
+            y = image(t)
+            if y == x or (x, y) in steps_ok:
+                continue
+            if model_run(fm, x, y) is None:
+                mismatch("successors", s, f"{a} maps to no run of the model's steps")
+            else:
+                steps_ok.add((x, y))
+        report.states += 1
+        if progress is not None and report.states % 500 == 0:
+            now = time.perf_counter()
+            if now - last >= 0.25:
+                last = now
+                progress(Progress(report.states, len(states) - report.states, now - start))
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def model_run(fm: FiniteModel, x: tuple, y: tuple) -> list[Action] | None:
+    """The labels of a shortest run of ``fm`` from state ``x`` to state ``y``
+    through states whose every tuple is in ``x`` or ``y``, or None."""
+    between = [a | b for a, b in zip(x, y)]
+    frontier = [(x, [])]
+    seen = {x}
+    for _ in range(MAX_PATH):
+        level = []
+        for u, path in frontier:
+            for a, v in fm.next(u):
+                if v in seen or any(not (r <= w) for r, w in zip(v, between)):
+                    continue
+                if v == y:
+                    return [*path, a]
+                seen.add(v)
+                level.append((v, [*path, a]))
+        frontier = level
+    return None

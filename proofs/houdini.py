@@ -30,13 +30,13 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..explorer.bfs import reachable
 from ..spec.paxos import Paxos
 from . import logic as L
-from .concrete import apply_updates, empty_structure, structure_of
+from .concrete import PaxosTwin, empty_structure, structure_of
 from .cti import read_model, solve_small
+from .finite import apply_updates
 from .obligations import prove
 from .paxos import NIL, NONE, SORTS, STATE, A, B, PaxosModel, Q, V, View, post_view, pre_view
 from .smt import Translator
@@ -172,15 +172,9 @@ class _Mined(PaxosModel):
         return {"TypeOK": self.type_ok(S), **{n: raw[i] for n, i in self.chosen.items()}}
 
 
-class _OnlySafety:
-    """Stands for a model whose consecution is already proven: only the
-    safety obligation (and initiation) are discharged again."""
-
-    def __init__(self, model: _Mined):
-        self._model = model
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
+class _OnlySafety(_Mined):
+    """A mined model whose consecution is already proven: only initiation and
+    the safety obligation are discharged again."""
 
     def actions(self) -> list:
         return []
@@ -234,6 +228,7 @@ def houdini(
     # 3. Houdini on steps found in small universes.
     t = time.perf_counter()
     tr = Translator(SORTS, B)
+    twin = PaxosTwin(model)
     hypotheses = [*model.axioms().values(), model.type_ok(pre)]
     rounds = 0
     changed = True
@@ -246,10 +241,12 @@ def houdini(
                 while alive:
                     goal = L.and_(*(raw_post[i] for i in alive.values()))
                     now = [raw_pre[i] for i in alive.values()]
-                    found = solve_small(tr, pre, [*hypotheses, *now, act.guard, L.not_(goal)], act.params, size)
+                    counts = dict(zip((A, B, V, Q), (size[0], size[1] + 1, size[2] + 1, size[3])))
+                    formulas = [*hypotheses, *now, act.guard, L.not_(goal)]
+                    found = solve_small(tr, model, pre, formulas, act.params, counts)
                     if found is None:
                         break
-                    st, env = read_model(tr, found[1], found[2], act.params)
+                    st, env = read_model(tr, found[1], found[2], twin, act.params)
                     after = apply_updates(st, act.updates, env)
                     broken = [n for n in alive if not compiled[n](after)]
                     if not broken:  # the evaluator and Z3 disagree: stop rather than loop
@@ -266,7 +263,7 @@ def houdini(
     dropped: list[str] = []
     mined = _Mined(dict(alive))
     if _inductive_at_once(mined):
-        report = prove(_OnlySafety(mined), timeout=10.0, counterexamples=False)
+        report = prove(_OnlySafety(mined.chosen), timeout=10.0, counterexamples=False)
     else:
         while True:
             report = prove(_Mined(dict(alive)), timeout=2.0, counterexamples=False)

@@ -529,6 +529,12 @@ class MultiPaxos(Spec):
             "pc": dict(zip(self.replicas, s.pc)),
         }
 
+    def chart(self, steps):
+        """A lane per replica and for the clients, slots and ballots on the messages (see ``multipaxos_chart``)."""
+        from .multipaxos_chart import multipaxos_chart
+
+        return multipaxos_chart(self, steps)
+
 
 def observe(observed: tuple[Event, ...], e: Event) -> tuple[Event, ...]:
     """Observe(e): append the event unless it was observed already."""
