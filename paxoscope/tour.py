@@ -84,8 +84,8 @@ class Tour:
     """One protocol's tour. ``gallery`` (``module:NAME``) maps variant names to classes with
     ``name``, ``summary``, ``explanation`` and ``fix``, each a small override of ``reference``
     (``module:NAME``), the readable spec. ``find(variant, status)`` finds the shortest
-    counterexample; ``prove(name)`` gives the proof report of a variant, or None when
-    the variant has no proof model; ``prove_command`` shows how to run that proof."""
+    counterexample; ``prove(name)`` gives the proof report of a variant, or (a string)
+    why the variant has no proof model; ``prove_command`` shows how to run that proof."""
 
     protocol: str
     title: str
@@ -155,7 +155,53 @@ PAXOS = Tour(
     "values be chosen.",
 )
 
-TOURS: dict[str, Tour] = {t.protocol: t for t in (PAXOS,)}
+# Two replicas and one write first (a replica that never replies already deadlocks there),
+# then MultiPaxos_MC_small.cfg's three replicas, one write and one read.
+MULTIPAXOS_SIZES = ((2, 1, 0), (3, 1, 1))
+MULTIPAXOS_FAILURES = {
+    "Linearizability": "Linearizability fails: no order of the commands explains what the clients saw",
+    "Deadlock": "deadlock: nothing more can happen, and a request is still unanswered",
+}
+
+
+def find_multipaxos(bug: type, status: Callable[[str], None]) -> Found:
+    from .explorer.bfs import check
+
+    runs = [
+        (
+            f"paxoscope check multipaxos --bug {bug.name} --replicas {r} --writes {w} --reads {n} --symmetry",
+            lambda sizes=(r, w, n): check(bug(*sizes), symmetry=True, deadlock=True),
+        )
+        for r, w, n in MULTIPAXOS_SIZES
+    ]
+    found = _first_failure(runs, status)
+    failure = MULTIPAXOS_FAILURES.get(found.failure, f"{found.failure} fails")
+    tried = " and with ".join(f"{r} replicas, {w} write(s) and {n} read(s)" for r, w, n in MULTIPAXOS_SIZES)
+    return Found(found.trace, found.explored, found.command, failure, tried)
+
+
+def prove_multipaxos(name: str) -> Any:
+    """The proof report of a variant that breaks per-slot agreement; for another, why it has no proof model."""
+    from .proofs.multipaxos import NO_PROOF, model_for
+    from .proofs.obligations import prove
+
+    return NO_PROOF[name] if name in NO_PROOF else prove(model_for(name))
+
+
+MULTIPAXOS = Tour(
+    protocol="multipaxos",
+    title="Multi-Paxos",
+    gallery="paxoscope.spec.multipaxos_bugs:BUGS",
+    reference="paxoscope.spec.multipaxos:MultiPaxos",
+    find=find_multipaxos,
+    prove=prove_multipaxos,
+    prove_command="paxoscope prove multipaxos --bug {name}",
+    intro="Each variant below is Multi-Paxos (MultiPaxos-SMR: a replicated log of client writes and reads) with "
+    "one small change that looks harmless. Each either lets the clients see a history that no order of their "
+    "commands explains (Linearizability fails), or leaves a request unanswered forever (a deadlock).",
+)
+
+TOURS: dict[str, Tour] = {t.protocol: t for t in (PAXOS, MULTIPAXOS)}
 
 
 # ---------------------------------------------------------------------------
@@ -173,6 +219,7 @@ class Stop:
     found: Found
     report: Any  # the proof report (proofs.obligations.Report), or None: the variant has no proof model
     tour: Tour = PAXOS
+    no_proof: str = ""  # why the variant has no proof model
 
     @property
     def name(self) -> str:
@@ -273,18 +320,20 @@ def visit(number: int, bug: type, status: Any = None, tour: Tour = PAXOS) -> Sto
     what is being done to ``status`` (which is called with "" at the end)."""
     status = status or (lambda text: None)
     found = tour.find(bug, status)
-    report = None
+    report, no_proof = None, "the protocol has no proof model"
     if tour.prove is not None:
         status(f"{bug.name}: proving with Z3 ...")
         report = tour.prove(bug.name)
+        report, no_proof = (None, report) if isinstance(report, str) else (report, "")
     status("")
-    return Stop(number, bug, changed_code(bug, tour.reference_spec()), found, report, tour)
+    return Stop(number, bug, changed_code(bug, tour.reference_spec()), found, report, tour, no_proof)
 
 
 def changed_code(bug: type, reference: type | None = None) -> str:
     """The methods of ``bug`` that carry a ``# BUG`` line, as a unified diff
     against the method of ``reference``, the readable spec it overrides
-    (Paxos's by default; docstrings left out)."""
+    (Paxos's by default; docstrings left out). A method that calls the one it
+    overrides is shown whole, as added lines: the call keeps the original."""
     reference = reference or PAXOS.reference_spec()
     parts = []
     for name, member in vars(bug).items():
@@ -294,9 +343,13 @@ def changed_code(bug: type, reference: type | None = None) -> str:
         if not any("# BUG" in line for line in new):
             continue
         base = getattr(reference, name, None)
-        old = _code(base) if inspect.isfunction(base) else []
         here, there = _file(bug), _file(reference)
-        where = f"{reference.__name__}.{name}  {there}" if old else f"{there} ({reference.__name__} has no {name})"
+        if not inspect.isfunction(base):
+            old, where = [], f"{there} ({reference.__name__} has no {name})"
+        elif f"super().{name}(" in "".join(new):  # an extension: what it adds is the change
+            old, where = [], f"{reference.__name__}.{name}  {there} (called by the override, unchanged)"
+        else:
+            old, where = _code(base), f"{reference.__name__}.{name}  {there}"
         diff = difflib.unified_diff(old, new, where, f"{bug.__name__}.{name}  {here}", n=2)
         parts.append("\n".join(line.rstrip("\n") for line in diff))
     return "\n\n".join(parts)
@@ -385,7 +438,7 @@ def proof_blocks(stop: Stop) -> list[tuple]:
     from .proofs.report import mark_broken
 
     if stop.report is None:
-        return [("p", "This variant has no proof model yet: only the explorer's counterexample above shows it wrong.")]
+        return [("p", f"None: this variant has no proof model, because {stop.no_proof}.")]
     broken = failed(stop)
     sentences = "\n".join(obligation_sentence(o) for o in broken)
     command = stop.tour.prove_command.format(name=stop.name)

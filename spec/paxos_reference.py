@@ -284,6 +284,8 @@ class PaxosReference(Spec):
     def config(self) -> dict[str, Any]:
         return self.k.describe()
 
+    chart = Paxos.chart  # the same picture: a lane per proposer, per acceptor and for the learners
+
     def variables(self, s: State) -> dict[str, Any]:
         acc = self.k.acceptors
         return {

@@ -15,11 +15,15 @@ from paxoscope.explorer.bfs import check
 from paxoscope.explorer.chart import sequence_svg
 from paxoscope.explorer.trace import validate
 from paxoscope.spec.bugs import BUGS
+from paxoscope.spec.multipaxos import MultiPaxos
+from paxoscope.spec.multipaxos_bugs import BUGS as MP_BUGS
 from paxoscope.spec.paxos_reference import PaxosReference
+from test_multipaxos_bugs import CAUGHT
 from test_proofs import FAILS
+from test_prove_multipaxos import FAILS as MP_FAILS
 
 from paxoscope.cli import main
-from paxoscope.tour import MAX_BALLOTS, changed_code, visit
+from paxoscope.tour import MAX_BALLOTS, MULTIPAXOS, changed_code, visit
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "tour"
@@ -44,8 +48,7 @@ def test_the_diff_shows_each_line_marked_as_the_bug(name):
 def test_each_variant_changes_a_few_lines_of_the_readable_spec(name):
     assert issubclass(BUGS[name], PaxosReference)
     diff = changed_code(BUGS[name])
-    changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    assert 1 <= len(changed) <= 6, diff
+    assert 1 <= len(changed_lines(diff)) <= 6, diff
     assert "spec/paxos_reference.py" in diff and "spec/bugs.py" in diff
 
 
@@ -205,3 +208,77 @@ def test_on_a_terminal_the_tour_pauses_after_each_variant_and_q_stops_it():
     text = seen.decode()
     assert "1/2 · promise-not-kept" in text and "2/2" not in text
     assert "\x1b[" in text  # colours on a terminal
+
+
+# ---------------------------------------------------------------------------
+# The Multi-Paxos tour
+# ---------------------------------------------------------------------------
+
+
+def changed_lines(diff: str) -> list[str]:
+    return [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+@pytest.mark.parametrize("name", list(MP_BUGS))
+def test_each_multipaxos_variant_changes_a_few_lines_of_the_spec(name):
+    diff = changed_code(MP_BUGS[name], MultiPaxos)
+    assert 1 <= len(changed_lines(diff)) <= 8, diff
+    assert "spec/multipaxos.py" in diff and "spec/multipaxos_bugs.py" in diff
+    marked = [line.strip() for line in inspect.getsource(MP_BUGS[name]).splitlines() if "# BUG" in line]
+    assert marked and all(line in [x[1:].strip() for x in changed_lines(diff)] for line in marked)
+
+
+@pytest.mark.parametrize("name", ["commit-on-too-few-replies", "silent-acceptor"])
+def test_a_multipaxos_stop_has_the_pinned_shortest_counterexample(name):
+    stop = visit(1, MP_BUGS[name], tour=MULTIPAXOS)
+    sizes, prop, length = CAUGHT[name]
+    spec = stop.trace.spec
+    assert type(spec) is MP_BUGS[name] and (len(spec.replicas), len(spec.writes), len(spec.reads)) == sizes
+    assert len(stop.trace) == length and validate(spec, stop.trace) is None
+    assert stop.mark[length].startswith(prop.lower() if prop == "Deadlock" else prop)
+    assert {o.name for o in stop.report.failed} == MP_FAILS[name] if name in MP_FAILS else stop.report is None
+    assert stop.caught
+
+
+def test_the_multipaxos_tour_in_a_terminal(capsys):
+    names = ["commit-on-too-few-replies", "stale-leader-read"]
+    assert main(["tour", "multipaxos", *names, "--no-pause"]) == 0
+    out = capsys.readouterr().out
+    assert "1/2 · commit-on-too-few-replies" in out and "2/2 · stale-leader-read" in out
+    for name in names:
+        bug = MP_BUGS[name]
+        assert bug.summary in out and " ".join(bug.fix.split()[:6]) in " ".join(out.split())
+    assert "self.replies_to_commit = self.majority_num - 1  # BUG: a majority is needed" in out
+    assert re.search(r"^\s+C\s+s1\s+s2\s+s3$", out, re.M)  # a lane for the clients, one per replica
+    assert "slot=1" in out  # the log slot on the messages
+    assert out.count("✗ Linearizability fails") == 2
+    assert "Commit/CommittedIsChosen: a counterexample to induction: Commit breaks CommittedIsChosen" in out
+    assert "✗ CommittedIsChosen fails here" in out
+    assert "this variant has no proof model, because a leader that answers a read" in " ".join(out.split())
+
+
+def test_a_name_of_another_gallery_is_refused_and_paxos_is_the_default(capsys):
+    assert main(["tour", "multipaxos", "promise-not-kept"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown bug 'promise-not-kept'; the Multi-Paxos gallery has: commit-on-too-few-replies" in err
+    assert main(["tour", "silent-acceptor"]) == 2
+    assert "the Paxos gallery has: non-intersecting-quorums" in capsys.readouterr().err
+
+
+def test_the_committed_multipaxos_tour_in_docs_is_current():
+    """docs/tour/multipaxos is written by `paxoscope tour multipaxos --html docs/tour/multipaxos`."""
+    sections = read_page(DOCS / "multipaxos" / "index.html")
+    assert list(sections) == list(MP_BUGS)
+    for name, s in sections.items():
+        assert s["headings"][1:4] == PARTS
+        assert s["charts"] == (2 if name in MP_FAILS else 1)
+        if name in MP_FAILS:
+            assert set(re.findall(r"^(\S+/\S+):", "\n".join(s["pre"]), re.M)) == MP_FAILS[name]
+        found = MULTIPAXOS.find(MP_BUGS[name], lambda text: None)
+        svg = sequence_svg(found.trace, {len(found.trace): found.failure})
+        assert (DOCS / "multipaxos" / f"{name}.svg").read_text(encoding="utf-8") == svg
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert (
+        "docs/tour/multipaxos/index.html" in readme
+        and "paxoscope tour multipaxos --html docs/tour/multipaxos" in readme
+    )
