@@ -81,31 +81,26 @@ class Found:
 
 @dataclass(frozen=True)
 class Tour:
-    """One protocol's tour. ``gallery`` (``module:NAME``) maps variant names to classes with
-    ``name``, ``summary``, ``explanation`` and ``fix``, each a small override of ``reference``
-    (``module:NAME``), the readable spec. ``find(variant, status)`` finds the shortest
-    counterexample; ``prove(name)`` gives the proof report of a variant, or (a string)
-    why the variant has no proof model; ``prove_command`` shows how to run that proof."""
+    """One protocol's tour. ``gallery`` is the module whose ``BUGS`` maps variant names to
+    classes (``spec.gallery.Variant``s), each a small override of the readable spec.
+    ``find(variant, status)`` finds the shortest counterexample; ``prove(name)`` gives the
+    proof report of a variant, or (a string) why the variant has no proof model (no
+    ``prove``: the protocol has no proof)."""
 
     protocol: str
     title: str
     gallery: str
-    reference: str
     find: Callable[[type, Callable[[str], None]], Found]
     prove: Callable[[str], Any] | None
-    prove_command: str
     intro: str
 
+    def prove_command(self, name: str) -> str:
+        # Paxos is what `prove` takes when no protocol is named, as in the Paxos tour's pages
+        protocol = "" if self.protocol == "paxos" else f" {self.protocol}"
+        return f"paxoscope prove{protocol} --bug {name}"
+
     def variants(self) -> dict[str, type]:
-        return _resolve(self.gallery)
-
-    def reference_spec(self) -> type:
-        return _resolve(self.reference)
-
-
-def _resolve(ref: str) -> Any:
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
+        return importlib.import_module(self.gallery).BUGS
 
 
 def _first_failure(runs: list[tuple[str, Callable[[], Any]]], status: Callable[[str], None]) -> Found:
@@ -143,17 +138,11 @@ def prove_paxos(name: str) -> Any:
     return prove(model_for(name))
 
 
-PAXOS = Tour(
-    protocol="paxos",
-    title="Paxos",
-    gallery="paxoscope.spec.bugs:BUGS",
-    reference="paxoscope.spec.paxos_reference:PaxosReference",
-    find=find_paxos,
-    prove=prove_paxos,
-    prove_command="paxoscope prove --bug {name}",
-    intro="Each variant below is Paxos with one small change that looks harmless, and each lets two different "
-    "values be chosen.",
+PAXOS_INTRO = (
+    "Each variant below is Paxos with one small change that looks harmless, and each lets two different values "
+    "be chosen."
 )
+PAXOS = Tour("paxos", "Paxos", "paxoscope.spec.bugs", find_paxos, prove_paxos, PAXOS_INTRO)
 
 # Two replicas and one write first (a replica that never replies already deadlocks there),
 # then MultiPaxos_MC_small.cfg's three replicas, one write and one read.
@@ -188,17 +177,13 @@ def prove_multipaxos(name: str) -> Any:
     return NO_PROOF[name] if name in NO_PROOF else prove(model_for(name))
 
 
+MP_INTRO = (
+    "Each variant below is Multi-Paxos (MultiPaxos-SMR: a replicated log of client writes and reads) with one "
+    "small change that looks harmless. Each either lets the clients see a history that no order of their "
+    "commands explains (Linearizability fails), or leaves a request unanswered forever (a deadlock)."
+)
 MULTIPAXOS = Tour(
-    protocol="multipaxos",
-    title="Multi-Paxos",
-    gallery="paxoscope.spec.multipaxos_bugs:BUGS",
-    reference="paxoscope.spec.multipaxos:MultiPaxos",
-    find=find_multipaxos,
-    prove=prove_multipaxos,
-    prove_command="paxoscope prove multipaxos --bug {name}",
-    intro="Each variant below is Multi-Paxos (MultiPaxos-SMR: a replicated log of client writes and reads) with "
-    "one small change that looks harmless. Each either lets the clients see a history that no order of their "
-    "commands explains (Linearizability fails), or leaves a request unanswered forever (a deadlock).",
+    "multipaxos", "Multi-Paxos", "paxoscope.spec.multipaxos_bugs", find_multipaxos, prove_multipaxos, MP_INTRO
 )
 
 TOURS: dict[str, Tour] = {t.protocol: t for t in (PAXOS, MULTIPAXOS)}
@@ -326,15 +311,22 @@ def visit(number: int, bug: type, status: Any = None, tour: Tour = PAXOS) -> Sto
         report = tour.prove(bug.name)
         report, no_proof = (None, report) if isinstance(report, str) else (report, "")
     status("")
-    return Stop(number, bug, changed_code(bug, tour.reference_spec()), found, report, tour, no_proof)
+    return Stop(number, bug, changed_code(bug), found, report, tour, no_proof)
 
 
-def changed_code(bug: type, reference: type | None = None) -> str:
+def reference_of(bug: type) -> type:
+    """The spec a gallery variant changes: the first of its classes that is no ``Variant``."""
+    from .spec.gallery import Variant
+
+    return next(cls for cls in bug.__mro__ if not issubclass(cls, Variant))
+
+
+def changed_code(bug: type) -> str:
     """The methods of ``bug`` that carry a ``# BUG`` line, as a unified diff
-    against the method of ``reference``, the readable spec it overrides
-    (Paxos's by default; docstrings left out). A method that calls the one it
-    overrides is shown whole, as added lines: the call keeps the original."""
-    reference = reference or PAXOS.reference_spec()
+    against the method of the spec it changes (docstrings left out). A method
+    that calls the one it overrides is shown whole, as added lines: the call
+    keeps the original."""
+    reference = reference_of(bug)
     parts = []
     for name, member in vars(bug).items():
         if not inspect.isfunction(member):
@@ -441,7 +433,7 @@ def proof_blocks(stop: Stop) -> list[tuple]:
         return [("p", f"None: this variant has no proof model, because {stop.no_proof}.")]
     broken = failed(stop)
     sentences = "\n".join(obligation_sentence(o) for o in broken)
-    command = stop.tour.prove_command.format(name=stop.name)
+    command = stop.tour.prove_command(stop.name)
     blocks: list[tuple] = [("pre", f"{command}\n{sentences or 'every obligation is proven: NOT caught'}")]
     cti = next((o.counterexample for o in broken if o.counterexample is not None), None)
     if cti is not None:

@@ -14,21 +14,13 @@ from __future__ import annotations
 from itertools import combinations
 
 from .base import action, except_at
+from .gallery import Variant
 from .paxos import Msg1b, Msg2a
 from .paxos_reference import PaxosReference, State, Step, send, sent
 
 
-class Bug(PaxosReference):
-    """A known-wrong Paxos. ``summary``: one line; ``explanation``: why it
-    looks harmless and how it goes wrong; ``fix``: the one-line fix."""
-
-    summary = ""
-    explanation = ""
-    fix = ""
-
-    @property
-    def config(self):
-        return {**super().config, "bug": self.name}
+class Bug(Variant, PaxosReference):
+    """A known-wrong Paxos (see ``Variant`` for its story's fields)."""
 
 
 class NonIntersectingQuorums(Bug):

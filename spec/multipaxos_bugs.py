@@ -13,20 +13,12 @@ finds the shortest way there; tests/test_multipaxos_bugs.py pins how short.
 
 from __future__ import annotations
 
+from .gallery import Variant
 from .multipaxos import Accept, MPState, MultiPaxos, Node, PrepareReply, ack_event, observe, req_event
 
 
-class MultiPaxosBug(MultiPaxos):
-    """A known-wrong Multi-Paxos. ``summary``: one line; ``explanation``: why
-    it looks harmless and how it goes wrong; ``fix``: the one-line fix."""
-
-    summary = ""
-    explanation = ""
-    fix = ""
-
-    @property
-    def config(self):
-        return {**super().config, "bug": self.name}
+class MultiPaxosBug(Variant, MultiPaxos):
+    """A known-wrong Multi-Paxos (see ``Variant`` for its story's fields)."""
 
 
 class CommitOnTooFewReplies(MultiPaxosBug):
