@@ -36,8 +36,9 @@ from functools import cached_property
 from itertools import permutations
 from typing import Any, NamedTuple
 
-from .base import Action, Spec, action, except_at
+from .base import Action, Refinement, Spec, action, except_at
 from .constants import ConfigError
+from .log import Log, LogState
 
 NIL, NONE = "nil", "none"
 EMPTY, PREPARING, ACCEPTING, COMMITTED = "Empty", "Preparing", "Accepting", "Committed"
@@ -217,6 +218,9 @@ class MultiPaxos(Spec):
     #: MultiPaxos_MC_small.cfg asks for CHECK_DEADLOCK TRUE: a state where no
     #: replica can act before every request is acknowledged is a failure.
     check_deadlock = True
+    #: What TLC checks on MultiPaxos_MC_small.cfg; the refinement to the log
+    #: (RefinesLog) is checked when named.
+    default_properties = ("TypeOK", "Linearizability")
 
     def __init__(self, replicas: int = 3, writes: int = 1, reads: int = 1, max_ballot: int = 2):
         self.replicas = _names("s", replicas, "replicas", 1)
@@ -231,6 +235,8 @@ class MultiPaxos(Spec):
         self.ballots = range(1, max_ballot + 1)
         self.slots = range(1, self.num_commands + 1)
         self._message_ok_memo: dict[Any, bool] = {}
+        self._chosen_memo: dict[frozenset, LogState] = {}
+        self._log_memo: dict[LogState, LogState] = {}
 
     # ------------------------------------------------------------------
     # The protocol
@@ -318,7 +324,12 @@ class MultiPaxos(Spec):
         empty = [slot for slot, inst in zip(self.slots, n.insts) if inst.status == EMPTY]
         unseen = self.unseen_pending(s, n.insts)
         if empty and unseen:
-            yield action("TakeNewRequest", r=r), self.propose_request(s, i, r, empty[0], unseen[0])
+            step = action("TakeNewRequest", r=r), self.propose_request(s, i, r, empty[0], unseen[0])
+            # TLC enumerates the witnesses of the guard "\E s \in Slots: insts[s].status = "Empty"",
+            # generating this same step once per empty slot; yielding it as often keeps "states
+            # generated" equal to TLC's.
+            for _ in empty:
+                yield step
 
     def propose_request(self, s: MPState, i: int, r: str, slot: int, c: str) -> MPState:
         """Leader r logs request ``c`` in ``slot``: it votes for it, replies
@@ -502,6 +513,47 @@ class MultiPaxos(Spec):
             if c in self.writes:
                 last_write = c
         return True
+
+    # ------------------------------------------------------------------
+    # Refinement: every slot of the log is a Consensus
+    # ------------------------------------------------------------------
+
+    @cached_property
+    def log(self) -> Log:
+        return Log(len(self.slots), self.commands)
+
+    @cached_property
+    def refinements(self) -> tuple[Refinement, ...]:
+        return (Refinement(self.log, self.to_log),)
+
+    def to_log(self, s: MPState) -> LogState:
+        """Per slot, the commands chosen: voted by a majority in one ballot
+        (AcceptReplies for that ballot and slot, whose Accept carried the
+        command), or committed by some replica."""
+        by_votes = self.chosen_by_votes(s.msgs)
+        image = tuple(
+            chosen | {n.insts[k].cmd for n in s.node if n.insts[k].status == COMMITTED}
+            for k, chosen in enumerate(by_votes)
+        )
+        # Equal images are one object: the explorer then sees a stutter of the log by identity.
+        return self._log_memo.setdefault(image, image)
+
+    def chosen_by_votes(self, msgs: frozenset) -> LogState:
+        known = self._chosen_memo.get(msgs)
+        if known is None:
+            known = self._chosen_memo[msgs] = self._chosen_by_votes(msgs)
+        return known
+
+    def _chosen_by_votes(self, msgs: frozenset) -> LogState:
+        voters: dict[tuple[int, int], set[str]] = {}
+        for m in msgs:
+            if m.type == "AcceptReply":
+                voters.setdefault((m.bal, m.slot), set()).add(m.src)
+        chosen: list[set[str]] = [set() for _ in self.slots]
+        for m in msgs:
+            if m.type == "Accept" and len(voters.get((m.bal, m.slot), ())) >= self.majority_num:
+                chosen[m.slot - 1].add(m.cmd)
+        return tuple(frozenset(c) for c in chosen)
 
     # ------------------------------------------------------------------
     # Symmetry, reporting
