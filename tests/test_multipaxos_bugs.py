@@ -8,7 +8,7 @@ breadth-first search makes the shortest there is.
 import pytest
 from paxoscope.explorer.bfs import check
 from paxoscope.explorer.trace import validate
-from paxoscope.spec.multipaxos import ACCEPTING, MultiPaxos
+from paxoscope.spec.multipaxos import ACCEPTING
 from paxoscope.spec.multipaxos_bugs import BUGS, MultiPaxosBug
 
 # name -> ((replicas, writes, reads), property that fails, states in the shortest trace)
@@ -63,3 +63,27 @@ def test_a_stale_leader_answers_the_read_without_logging_it():
     last = check(spec, deadlock=True).violation.trace.states[-1]
     logged = {inst.cmd for n in last.node for inst in n.insts}
     assert "r1" not in logged and ("Ack", "r1", "nil") in [tuple(e) for e in last.observed]
+
+
+# The refinement to the log catches every variant that breaks the log, at the step that breaks it.
+BREAKS_THE_LOG = {"commit-on-too-few-replies": 10, "ignore-prepare-votes": 12, "accept-below-promise": 12}
+
+
+@pytest.mark.parametrize("name", sorted(BREAKS_THE_LOG))
+def test_the_log_refinement_catches_the_variants_that_break_the_log(name):
+    sizes, _, _ = CAUGHT[name]
+    r = check(BUGS[name](*sizes), ["RefinesLog"], symmetry=True)
+    assert r.verdict == "violation" and r.violation.property == "RefinesLog"
+    assert len(r.violation.trace) == BREAKS_THE_LOG[name]
+
+
+def test_a_stale_read_leaves_the_log_intact():
+    """The stale leader answers without touching the log: every step of its
+    counterexample is a step (or a stutter) of the log, so only the client's
+    history shows what went wrong."""
+    spec = BUGS["stale-leader-read"](3, 1, 1)
+    states = check(spec, deadlock=True).violation.trace.states
+    images = [spec.to_log(s) for s in states]
+    for u, v in zip(images, images[1:]):
+        assert v == u or v in {after for _, after in spec.log.next(u)}
+    assert images[-1] == (frozenset({"w1"}), frozenset())
