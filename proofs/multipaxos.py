@@ -50,7 +50,6 @@ from .logic import (
     TRUE,
     Const,
     Formula,
-    Le,
     Rel,
     Sort,
     Structure,
@@ -68,7 +67,7 @@ from .logic import (
     or_,
     variables,
 )
-from .model import ActionDef, Assign, Extend, Insert, ProofModel, View
+from .model import ActionDef, Assign, Extend, Insert, ProofModel, View, ballot_order, quorums_intersect
 
 R = Sort("Replica")
 B = Sort("Ballot")
@@ -90,6 +89,33 @@ committed = Rel("committed", (S, C))
 STATE = (maxBal, vote, report, accept, accepted, committed)
 
 
+#: One sentence per conjunct, for ``paxoscope prove multipaxos --explain``.
+EXPLANATIONS: dict[str, str] = {
+    "TypeOK": "maxBal gives each replica at most one ballot, vote each (replica, slot) at most one vote, a "
+    "PrepareReply reports at most one vote per slot, below its own ballot, and nothing is sent at ballot 0.",
+    "VoteAtMostBal": "A replica never votes above the highest ballot it knows.",
+    "NoVoteIsNil": "A replica that has not voted in a slot holds no command there.",
+    "LastVoteSent": "A replica's last vote in a slot was sent: it replied to that Accept.",
+    "NoVoteAboveLast": "A replica's last vote in a slot is its highest there.",
+    "ReportBelowPromise": "A PrepareReply for b is a promise the replica keeps: b ≤ maxBal[r].",
+    "ReportIsVote": "A PrepareReply reports, for each slot, no vote or a vote really cast.",
+    "ReportHidesNoVote": "A PrepareReply for b reporting (m, _) in a slot hides no vote there between m and b.",
+    "ProposalUnique": "At most one command is proposed for a slot in each ballot.",
+    "ProposalSafe": "Every proposal is safe: for each Accept of c in s at b and each ballot d < b, some quorum's "
+    "members each voted for c in s at d or never will (SafeAt(b, s, c)).",
+    "AcceptedHasProposal": "Every AcceptReply answers an Accept of its command.",
+    "AcceptedBelowPromise": "An AcceptReply at b is at most the replica's maxBal.",
+    "CommittedIsChosen": "A command is committed in a slot only once a quorum accepted it there at one ballot.",
+}
+
+DEFINITIONS: dict[str, str] = {
+    "WontVoteIn(r, d, s)": "r knows a ballot above d and did not vote in s at d: it never will.",
+    "SafeAt(b, s, c)": "for every ballot d < b, some quorum's members each voted for c in s at d or WontVoteIn: "
+    "no command other than c was or can be chosen in s below b.",
+    "chosen in s at b by q": "c was proposed in s at b and every member of quorum q accepted it.",
+}
+
+
 class MultiPaxosModel(ProofModel):
     """The multi-instance voting model of Multi-Paxos; variants override one piece."""
 
@@ -103,6 +129,8 @@ class MultiPaxosModel(ProofModel):
     fixed = (member,)
     function_keys = {"vote": 2}
     safety_name = "Agreement"
+    explanations = EXPLANATIONS
+    definitions = DEFINITIONS
     safety_text = "no slot has two different commands chosen or committed"
     variant_text = "two commands can be committed in one slot"
     sizes_text = "replicas, ballots and slots"
@@ -127,14 +155,6 @@ class MultiPaxosModel(ProofModel):
     # The explorer decides a counterexample's reachability up to these sizes (with the constants).
     max_explore = {R: 3, B: 3, S: 2, C: 3}
 
-    @property
-    def explanations(self) -> dict[str, str]:
-        return EXPLANATIONS
-
-    @property
-    def definitions(self) -> dict[str, str]:
-        return DEFINITIONS
-
     def elements(self, sort: Sort, count: int) -> list[Any]:
         """Replicas s1.., ballots 0.., slots 1.., commands nil, c1.., quorums q1.."""
         if sort is B:
@@ -148,17 +168,7 @@ class MultiPaxosModel(ProofModel):
     # -- constants -------------------------------------------------------
 
     def axioms(self) -> dict[str, Formula]:
-        x, y, z = variables("x y z", B)
-        q, p = variables("q p", Q)
-        (r,) = variables("r", R)
-        return {
-            "≤ is reflexive": forall([x], Le(x, x)),
-            "≤ is antisymmetric": forall([x, y], implies(and_(Le(x, y), Le(y, x)), eq(x, y))),
-            "≤ is transitive": forall([x, y, z], implies(and_(Le(x, y), Le(y, z)), Le(x, z))),
-            "≤ is total": forall([x, y], or_(Le(x, y), Le(y, x))),
-            "0 is below every ballot": forall([x], Le(NONE, x)),
-            "any two quorums intersect": forall([q, p], exists([r], and_(member(r, q), member(r, p)))),
-        }
+        return {**ballot_order(NONE), **quorums_intersect(member)}
 
     # -- Init ------------------------------------------------------------
 
@@ -391,33 +401,6 @@ def _free(f: Formula) -> frozenset:
     from .logic import free_vars
 
     return free_vars(f)
-
-
-#: One sentence per conjunct, for ``paxoscope prove multipaxos --explain``.
-EXPLANATIONS: dict[str, str] = {
-    "TypeOK": "maxBal gives each replica at most one ballot, vote each (replica, slot) at most one vote, a "
-    "PrepareReply reports at most one vote per slot, below its own ballot, and nothing is sent at ballot 0.",
-    "VoteAtMostBal": "A replica never votes above the highest ballot it knows.",
-    "NoVoteIsNil": "A replica that has not voted in a slot holds no command there.",
-    "LastVoteSent": "A replica's last vote in a slot was sent: it replied to that Accept.",
-    "NoVoteAboveLast": "A replica's last vote in a slot is its highest there.",
-    "ReportBelowPromise": "A PrepareReply for b is a promise the replica keeps: b ≤ maxBal[r].",
-    "ReportIsVote": "A PrepareReply reports, for each slot, no vote or a vote really cast.",
-    "ReportHidesNoVote": "A PrepareReply for b reporting (m, _) in a slot hides no vote there between m and b.",
-    "ProposalUnique": "At most one command is proposed for a slot in each ballot.",
-    "ProposalSafe": "Every proposal is safe: for each Accept of c in s at b and each ballot d < b, some quorum's "
-    "members each voted for c in s at d or never will (SafeAt(b, s, c)).",
-    "AcceptedHasProposal": "Every AcceptReply answers an Accept of its command.",
-    "AcceptedBelowPromise": "An AcceptReply at b is at most the replica's maxBal.",
-    "CommittedIsChosen": "A command is committed in a slot only once a quorum accepted it there at one ballot.",
-}
-
-DEFINITIONS: dict[str, str] = {
-    "WontVoteIn(r, d, s)": "r knows a ballot above d and did not vote in s at d: it never will.",
-    "SafeAt(b, s, c)": "for every ballot d < b, some quorum's members each voted for c in s at d or WontVoteIn: "
-    "no command other than c was or can be chosen in s below b.",
-    "chosen in s at b by q": "c was proposed in s at b and every member of quorum q accepted it.",
-}
 
 
 # ---------------------------------------------------------------------------
