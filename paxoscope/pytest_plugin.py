@@ -92,7 +92,7 @@ class Paxoscope:
 
         if spec != "paxos":
             pytest.fail(f"paxoscope prove: a proof model exists for the paxos spec only, not {spec!r}", pytrace=False)
-        from .proofs.cli import report_text
+        from .proofs.report import report_text
         from .proofs.obligations import prove
         from .proofs.paxos import model_for
 

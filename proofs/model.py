@@ -174,6 +174,11 @@ class ProofModel:
         (``safety/NAME``; one part: the obligation ``safety``)."""
         return {self.safety_name: self.safety(S)}
 
+    def quorum_templates(self, S: View) -> list[Formula]:
+        """Candidate conjuncts with a quorum in them, which no clause of
+        Houdini's templates can express (Paxos's SafeAt of the proposals)."""
+        return []
+
     def preferences(self, pre: View) -> list[Formula]:
         """True of every reachable state, not needed by the invariant: asked
         of a counterexample's pre-state where possible, so that it looks like

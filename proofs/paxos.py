@@ -337,6 +337,14 @@ class PaxosModel(ProofModel):
         parts.append(forall([a, b, v], implies(S.msg2b(a, b, v), and_(ne(b, NONE), ne(v, NIL)))))
         return and_(*parts)
 
+    def quorum_templates(self, S: View) -> list[Formula]:
+        """Proposals (a relation over ballots and values) are safe."""
+        (b,) = variables("b", B)
+        (v,) = variables("v", V)
+        return [
+            forall([b, v], implies(getattr(S, r.name)(b, v), self.safe_at(S, b, v))) for r in STATE if r.sorts == (B, V)
+        ]
+
     def preferences(self, pre: View) -> list[Formula]:
         (a,) = variables("a", A)
         b, m, n = variables("b m n", B)
