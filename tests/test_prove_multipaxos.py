@@ -233,3 +233,15 @@ def test_houdini_templates_are_mined_from_the_multipaxos_model_too():
     assert "∀r, b, s, c. accepted(r, b, s, c) ⇒ accept(b, s, c)" in names  # AcceptedHasProposal
     assert "∀b, s, c. accept(b, s, c) ⇒ b ≠ 0" in names  # part of TypeOK
     assert not any("msg" in n for n in names)  # nothing of Paxos's
+
+
+def test_the_registry_can_name_the_model_without_paying_for_z3():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from paxoscope.proofs.multipaxos import BUG_MODELS, NO_PROOF, model_for; "
+        "model_for('ignore-prepare-votes'); print('z3' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
