@@ -92,9 +92,9 @@ class Paxoscope:
 
         if spec != "paxos":
             pytest.fail(f"paxoscope prove: a proof model exists for the paxos spec only, not {spec!r}", pytrace=False)
-        from .proofs.cli import report_text
         from .proofs.obligations import prove
         from .proofs.paxos import model_for
+        from .proofs.report import report_text
 
         try:
             model = model_for(bug)

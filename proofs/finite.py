@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from ..spec.base import Action, Spec, action
+from ..spec.base import Action, Arrow, Chart, Frame, Spec, action
 from .logic import Sort, Structure, Var, compile_enumerator, compile_formula, variables
 from .model import Assign, Extend, Insert, Update, View
 
@@ -185,6 +185,41 @@ class FiniteModel(Spec):
     @property
     def config(self) -> dict[str, Any]:
         return {sort.name: len(xs) for sort, xs in self.base.domains.items()}
+
+    def chart(self, steps) -> Chart:
+        """A lane per element of the model's first sort (a replica, an
+        acceptor) with its functions beside it (maxBal, votes); each message
+        that names one as its first argument is an arrow from its lane, the
+        others (proposals, commits) are notes under the step."""
+        lane_sort = self.model.sorts[0]
+        lanes = tuple(map(str, self.base.domains[lane_sort]))
+        own = [r for r in self.model.messages if r.sorts[0] is lane_sort]
+        frames, previous = [], None
+        for _, s in steps:
+            rels = dict(zip((r.name for r in self.model.state), s))
+            beside = {
+                lane: {r.name: _rows_of(rels[r.name], x) for r in self.model.functions}
+                for lane, x in zip(lanes, self.base.domains[lane_sort])
+            }
+            notes = {r.name: _sorted(rels[r.name]) for r in self.model.messages if r not in own}
+            arrows = []
+            for r in own:
+                for t in _sorted(rels[r.name] - (previous[r.name] if previous else frozenset())):
+                    lane = str(t[0])
+                    arrows.append(Arrow(r.name, lane, (lane,), f"{r.name}({', '.join(map(str, t[1:]))})"))
+            frames.append(Frame(beside, notes, tuple(arrows)))
+            previous = rels
+        return Chart(lanes, tuple(frames), kinds=tuple(r.name for r in own))
+
+
+def _sorted(rows: frozenset) -> tuple:
+    return tuple(sorted(rows, key=repr))
+
+
+def _rows_of(rows: frozenset, key: Any) -> Any:
+    """A function's value at ``key`` (the rest of its one row), or its rows there."""
+    mine = [t[1:] for t in _sorted(rows) if t[0] == key]
+    return mine[0][0] if len(mine) == 1 and len(mine[0]) == 1 else tuple(mine)
 
 
 class ModelTwin(Twin):

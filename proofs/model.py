@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .logic import Const, Formula, Rel, Sort, Term, Var, and_, eq, ite, or_
+from .logic import Const, Formula, Le, Rel, Sort, Term, Var, and_, eq, exists, forall, implies, ite, or_, variables
 
 
 class View:
@@ -174,6 +174,11 @@ class ProofModel:
         (``safety/NAME``; one part: the obligation ``safety``)."""
         return {self.safety_name: self.safety(S)}
 
+    def quorum_templates(self, S: View) -> list[Formula]:
+        """Candidate conjuncts with a quorum in them, which no clause of
+        Houdini's templates can express (Paxos's SafeAt of the proposals)."""
+        return []
+
     def preferences(self, pre: View) -> list[Formula]:
         """True of every reachable state, not needed by the invariant: asked
         of a counterexample's pre-state where possible, so that it looks like
@@ -185,3 +190,22 @@ class ProofModel:
         from .finite import ModelTwin
 
         return ModelTwin(self)
+
+
+def ballot_order(bottom: Const) -> dict[str, Formula]:
+    """The axioms of a total order on ``bottom``'s sort, with ``bottom`` below every element."""
+    x, y, z = variables("x y z", bottom.sort)
+    return {
+        "≤ is reflexive": forall([x], Le(x, x)),
+        "≤ is antisymmetric": forall([x, y], implies(and_(Le(x, y), Le(y, x)), eq(x, y))),
+        "≤ is transitive": forall([x, y, z], implies(and_(Le(x, y), Le(y, z)), Le(x, z))),
+        "≤ is total": forall([x, y], or_(Le(x, y), Le(y, x))),
+        f"{bottom.label} is below every ballot": forall([x], Le(bottom, x)),
+    }
+
+
+def quorums_intersect(member: Rel) -> dict[str, Formula]:
+    """Any two quorums (the second sort of ``member``) share a member (its first sort)."""
+    (a,) = variables("a", member.sorts[0])
+    q, r = variables("q r", member.sorts[1])
+    return {"any two quorums intersect": forall([q, r], exists([a], and_(member(a, q), member(a, r))))}

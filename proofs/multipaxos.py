@@ -45,49 +45,55 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from .logic import (
-    FALSE,
-    TRUE,
-    Const,
-    Formula,
-    Le,
-    Rel,
-    Sort,
-    Structure,
-    Term,
-    Var,
-    and_,
-    eq,
-    exists,
-    forall,
-    implies,
-    le,
-    lt,
-    ne,
-    not_,
-    or_,
-    variables,
-)
-from .model import ActionDef, Assign, Extend, Insert, ProofModel, View
+from . import logic as L
+from .logic import and_, eq, exists, forall, implies, le, lt, ne, not_, or_, variables
+from .model import ActionDef, Assign, Extend, Insert, ProofModel, View, ballot_order, quorums_intersect
 
-R = Sort("Replica")
-B = Sort("Ballot")
-S = Sort("Slot")
-C = Sort("Cmd")
-Q = Sort("Quorum")
+R = L.Sort("Replica")
+B = L.Sort("Ballot")
+S = L.Sort("Slot")
+C = L.Sort("Cmd")
+Q = L.Sort("Quorum")
 
-NONE = Const("none", B, label="0")  # below every ballot: no vote, no promise
-NIL = Const("nil", C, label="nil")
+NONE = L.Const("none", B, label="0")  # below every ballot: no vote, no promise
+NIL = L.Const("nil", C, label="nil")
 
-member = Rel("member", (R, Q))
-maxBal = Rel("maxBal", (R, B))
-vote = Rel("vote", (R, S, B, C))
-report = Rel("report", (R, B, S, B, C))
-accept = Rel("accept", (B, S, C))
-accepted = Rel("accepted", (R, B, S, C))
-committed = Rel("committed", (S, C))
+member = L.Rel("member", (R, Q))
+maxBal = L.Rel("maxBal", (R, B))
+vote = L.Rel("vote", (R, S, B, C))
+report = L.Rel("report", (R, B, S, B, C))
+accept = L.Rel("accept", (B, S, C))
+accepted = L.Rel("accepted", (R, B, S, C))
+committed = L.Rel("committed", (S, C))
 
 STATE = (maxBal, vote, report, accept, accepted, committed)
+
+
+#: One sentence per conjunct, for ``paxoscope prove multipaxos --explain``.
+EXPLANATIONS: dict[str, str] = {
+    "TypeOK": "maxBal gives each replica at most one ballot, vote each (replica, slot) at most one vote, a "
+    "PrepareReply reports at most one vote per slot, below its own ballot, and nothing is sent at ballot 0.",
+    "VoteAtMostBal": "A replica never votes above the highest ballot it knows.",
+    "NoVoteIsNil": "A replica that has not voted in a slot holds no command there.",
+    "LastVoteSent": "A replica's last vote in a slot was sent: it replied to that Accept.",
+    "NoVoteAboveLast": "A replica's last vote in a slot is its highest there.",
+    "ReportBelowPromise": "A PrepareReply for b is a promise the replica keeps: b ≤ maxBal[r].",
+    "ReportIsVote": "A PrepareReply reports, for each slot, no vote or a vote really cast.",
+    "ReportHidesNoVote": "A PrepareReply for b reporting (m, _) in a slot hides no vote there between m and b.",
+    "ProposalUnique": "At most one command is proposed for a slot in each ballot.",
+    "ProposalSafe": "Every proposal is safe: for each Accept of c in s at b and each ballot d < b, some quorum's "
+    "members each voted for c in s at d or never will (SafeAt(b, s, c)).",
+    "AcceptedHasProposal": "Every AcceptReply answers an Accept of its command.",
+    "AcceptedBelowPromise": "An AcceptReply at b is at most the replica's maxBal.",
+    "CommittedIsChosen": "A command is committed in a slot only once a quorum accepted it there at one ballot.",
+}
+
+DEFINITIONS: dict[str, str] = {
+    "WontVoteIn(r, d, s)": "r knows a ballot above d and did not vote in s at d: it never will.",
+    "SafeAt(b, s, c)": "for every ballot d < b, some quorum's members each voted for c in s at d or WontVoteIn: "
+    "no command other than c was or can be chosen in s below b.",
+    "chosen in s at b by q": "c was proposed in s at b and every member of quorum q accepted it.",
+}
 
 
 class MultiPaxosModel(ProofModel):
@@ -103,6 +109,8 @@ class MultiPaxosModel(ProofModel):
     fixed = (member,)
     function_keys = {"vote": 2}
     safety_name = "Agreement"
+    explanations = EXPLANATIONS
+    definitions = DEFINITIONS
     safety_text = "no slot has two different commands chosen or committed"
     variant_text = "two commands can be committed in one slot"
     sizes_text = "replicas, ballots and slots"
@@ -127,15 +135,7 @@ class MultiPaxosModel(ProofModel):
     # The explorer decides a counterexample's reachability up to these sizes (with the constants).
     max_explore = {R: 3, B: 3, S: 2, C: 3}
 
-    @property
-    def explanations(self) -> dict[str, str]:
-        return EXPLANATIONS
-
-    @property
-    def definitions(self) -> dict[str, str]:
-        return DEFINITIONS
-
-    def elements(self, sort: Sort, count: int) -> list[Any]:
+    def elements(self, sort: L.Sort, count: int) -> list[Any]:
         """Replicas s1.., ballots 0.., slots 1.., commands nil, c1.., quorums q1.."""
         if sort is B:
             return list(range(count))
@@ -147,18 +147,8 @@ class MultiPaxosModel(ProofModel):
 
     # -- constants -------------------------------------------------------
 
-    def axioms(self) -> dict[str, Formula]:
-        x, y, z = variables("x y z", B)
-        q, p = variables("q p", Q)
-        (r,) = variables("r", R)
-        return {
-            "≤ is reflexive": forall([x], Le(x, x)),
-            "≤ is antisymmetric": forall([x, y], implies(and_(Le(x, y), Le(y, x)), eq(x, y))),
-            "≤ is transitive": forall([x, y, z], implies(and_(Le(x, y), Le(y, z)), Le(x, z))),
-            "≤ is total": forall([x, y], or_(Le(x, y), Le(y, x))),
-            "0 is below every ballot": forall([x], Le(NONE, x)),
-            "any two quorums intersect": forall([q, p], exists([r], and_(member(r, q), member(r, p)))),
-        }
+    def axioms(self) -> dict[str, L.Formula]:
+        return {**ballot_order(NONE), **quorums_intersect(member)}
 
     # -- Init ------------------------------------------------------------
 
@@ -168,10 +158,10 @@ class MultiPaxosModel(ProofModel):
             {
                 "maxBal": lambda r, b: eq(b, NONE),
                 "vote": lambda r, s, b, c: and_(eq(b, NONE), eq(c, NIL)),
-                "report": lambda r, b, s, m, c: FALSE,
-                "accept": lambda b, s, c: FALSE,
-                "accepted": lambda r, b, s, c: FALSE,
-                "committed": lambda s, c: FALSE,
+                "report": lambda r, b, s, m, c: L.FALSE,
+                "accept": lambda b, s, c: L.FALSE,
+                "accepted": lambda r, b, s, c: L.FALSE,
+                "committed": lambda s, c: L.FALSE,
             }
         )
 
@@ -185,7 +175,7 @@ class MultiPaxosModel(ProofModel):
         (r,) = variables("r", R)
         b, n = variables("b n", B)
 
-        def rows(S: View, r2: Term, b2: Term, s: Term, m: Term, c: Term) -> Formula:
+        def rows(S: View, r2: L.Term, b2: L.Term, s: L.Term, m: L.Term, c: L.Term) -> L.Formula:
             return and_(eq(r2, r), eq(b2, b), S.vote(r, s, m, c))
 
         guard = and_(maxBal(r, n), lt(n, b))
@@ -210,19 +200,19 @@ class MultiPaxosModel(ProofModel):
         params = (b, s, q, r, c) if r in _free(guard) else (b, s, q, c)
         return ActionDef("Propose", params, guard, (Insert(accept, (b, s, c)),), ("b", "s", "c"))
 
-    def fresh(self, b: Var, s: Var) -> Formula:
+    def fresh(self, b: L.Var, s: L.Var) -> L.Formula:
         """No Accept for slot s at ballot b was sent."""
         (w,) = variables("w", C)
         return forall([w], not_(accept(b, s, w)))
 
-    def quorum_reported(self, b: Term, s: Term, q: Term, S: View | None = None) -> Formula:
+    def quorum_reported(self, b: L.Term, s: L.Term, q: L.Term, S: View | None = None) -> L.Formula:
         S = S or self.pre_view()
         (r,) = variables("r", R)
         (m,) = variables("m", B)
         (u,) = variables("u", C)
         return forall([r], implies(member(r, q), exists([m, u], S.report(r, b, s, m, u))))
 
-    def proposal_value(self, r: Var, b: Var, s: Var, q: Var, c: Var) -> Formula:
+    def proposal_value(self, r: L.Var, b: L.Var, s: L.Var, q: L.Var, c: L.Var) -> L.Formula:
         """c is safe on q's reports for slot s: none reports a vote, or c is the
         command of one with the highest ballot (r is a witness some variants use)."""
         a, a2 = variables("a a2", R)
@@ -252,7 +242,7 @@ class MultiPaxosModel(ProofModel):
         params = (b, s, c, r, n) if n in _free(guard) else (b, s, c, r)
         return ActionDef("Vote", params, guard, updates, ("r", "b", "s", "c"))
 
-    def vote_allowed(self, r: Var, b: Var, n: Var) -> Formula:
+    def vote_allowed(self, r: L.Var, b: L.Var, n: L.Var) -> L.Formula:
         """b ≥ maxBal[r] (n is maxBal[r])."""
         return and_(maxBal(r, n), le(n, b))
 
@@ -267,22 +257,22 @@ class MultiPaxosModel(ProofModel):
         params = (s, c, b, q) if q in _free(guard) else (s, c, b)
         return ActionDef("Commit", params, guard, (Insert(committed, (s, c)),), ("s", "c"))
 
-    def replies_enough(self, b: Var, s: Var, c: Var, q: Var) -> Formula:
+    def replies_enough(self, b: L.Var, s: L.Var, c: L.Var, q: L.Var) -> L.Formula:
         """Every member of quorum q sent an AcceptReply for (b, s)."""
         (r,) = variables("r", R)
         return forall([r], implies(member(r, q), accepted(r, b, s, c)))
 
     # -- Properties ------------------------------------------------------
 
-    def chosen_at(self, S: View, s: Term, c: Term, b: Term, q: Term) -> Formula:
+    def chosen_at(self, S: View, s: L.Term, c: L.Term, b: L.Term, q: L.Term) -> L.Formula:
         """Every member of quorum q accepted c in slot s at ballot b."""
         (r,) = variables("r", R)
         return forall([r], implies(member(r, q), S.accepted(r, b, s, c)))
 
-    def safety(self, S: View) -> Formula:
+    def safety(self, S: View) -> L.Formula:
         return and_(*self.safety_parts(S).values())
 
-    def safety_parts(self, S: View) -> dict[str, Formula]:
+    def safety_parts(self, S: View) -> dict[str, L.Formula]:
         """Agreement, per slot: at most one command is chosen, and at most one
         committed. Of two chosen, the first one's ballot is at most the
         second's: no loss of generality (≤ is total)."""
@@ -297,7 +287,7 @@ class MultiPaxosModel(ProofModel):
         commits = forall([s, c, d], implies(and_(S.committed(s, c), S.committed(s, d)), eq(c, d)))
         return {"ChosenAgreement": chosen, "CommittedAgreement": commits}
 
-    def invariant(self, S: View) -> dict[str, Formula]:
+    def invariant(self, S: View) -> dict[str, L.Formula]:
         r = variables("r", R)[0]
         b, d, m, n = variables("b d m n", B)
         (s,) = variables("s", S_)
@@ -338,7 +328,7 @@ class MultiPaxosModel(ProofModel):
             ),
         }
 
-    def type_ok(self, S: View) -> Formula:
+    def type_ok(self, S: View) -> L.Formula:
         """maxBal and vote give at most one value per key, a report at most one
         vote per slot, below its ballot; nothing is sent at ballot 0."""
         r = variables("r", R)[0]
@@ -360,7 +350,7 @@ class MultiPaxosModel(ProofModel):
             forall([r, b, s, c], implies(S.accepted(r, b, s, c), ne(b, NONE))),
         )
 
-    def safe_at(self, S: View, b: Term, s: Term, c: Term) -> Formula:
+    def safe_at(self, S: View, b: L.Term, s: L.Term, c: L.Term) -> L.Formula:
         """SafeAt(b, s, c): for every ballot d < b, some quorum's members each
         voted for c in slot s at d or will never vote in s at d."""
         (d,) = variables("d", B)
@@ -369,13 +359,13 @@ class MultiPaxosModel(ProofModel):
         each = forall([r], implies(member(r, q), or_(S.accepted(r, d, s, c), self.wont_vote_in(S, r, d, s))))
         return forall([d], implies(and_(ne(d, NONE), lt(d, b)), exists([q], each)))
 
-    def wont_vote_in(self, S: View, r: Term, d: Term, s: Term) -> Formula:
+    def wont_vote_in(self, S: View, r: L.Term, d: L.Term, s: L.Term) -> L.Formula:
         """WontVoteIn(r, d, s): maxBal[r] > d and r did not vote in s at d."""
         (n,) = variables("n", B)
         (w,) = variables("w", C)
         return and_(forall([n], implies(S.maxBal(r, n), lt(d, n))), forall([w], not_(S.accepted(r, d, s, w))))
 
-    def preferences(self, pre: View) -> list[Formula]:
+    def preferences(self, pre: View) -> list[L.Formula]:
         (b,) = variables("b", B)
         (s,) = variables("s", S_)
         (c,) = variables("c", C)
@@ -387,37 +377,10 @@ class MultiPaxosModel(ProofModel):
 S_ = S  # the Slot sort, where ``S`` names a view
 
 
-def _free(f: Formula) -> frozenset:
+def _free(f: L.Formula) -> frozenset:
     from .logic import free_vars
 
     return free_vars(f)
-
-
-#: One sentence per conjunct, for ``paxoscope prove multipaxos --explain``.
-EXPLANATIONS: dict[str, str] = {
-    "TypeOK": "maxBal gives each replica at most one ballot, vote each (replica, slot) at most one vote, a "
-    "PrepareReply reports at most one vote per slot, below its own ballot, and nothing is sent at ballot 0.",
-    "VoteAtMostBal": "A replica never votes above the highest ballot it knows.",
-    "NoVoteIsNil": "A replica that has not voted in a slot holds no command there.",
-    "LastVoteSent": "A replica's last vote in a slot was sent: it replied to that Accept.",
-    "NoVoteAboveLast": "A replica's last vote in a slot is its highest there.",
-    "ReportBelowPromise": "A PrepareReply for b is a promise the replica keeps: b ≤ maxBal[r].",
-    "ReportIsVote": "A PrepareReply reports, for each slot, no vote or a vote really cast.",
-    "ReportHidesNoVote": "A PrepareReply for b reporting (m, _) in a slot hides no vote there between m and b.",
-    "ProposalUnique": "At most one command is proposed for a slot in each ballot.",
-    "ProposalSafe": "Every proposal is safe: for each Accept of c in s at b and each ballot d < b, some quorum's "
-    "members each voted for c in s at d or never will (SafeAt(b, s, c)).",
-    "AcceptedHasProposal": "Every AcceptReply answers an Accept of its command.",
-    "AcceptedBelowPromise": "An AcceptReply at b is at most the replica's maxBal.",
-    "CommittedIsChosen": "A command is committed in a slot only once a quorum accepted it there at one ballot.",
-}
-
-DEFINITIONS: dict[str, str] = {
-    "WontVoteIn(r, d, s)": "r knows a ballot above d and did not vote in s at d: it never will.",
-    "SafeAt(b, s, c)": "for every ballot d < b, some quorum's members each voted for c in s at d or WontVoteIn: "
-    "no command other than c was or can be chosen in s below b.",
-    "chosen in s at b by q": "c was proposed in s at b and every member of quorum q accepted it.",
-}
 
 
 # ---------------------------------------------------------------------------
@@ -425,7 +388,7 @@ DEFINITIONS: dict[str, str] = {
 # ---------------------------------------------------------------------------
 
 
-def empty_structure(spec: Any) -> Structure:
+def empty_structure(spec: Any) -> L.Structure:
     """The domains of ``spec``'s configuration (a MultiPaxos), with only
     ``member`` filled in: the quorums are the majorities."""
     replicas = list(spec.replicas)
@@ -437,10 +400,10 @@ def empty_structure(spec: Any) -> Structure:
         C: ["nil", *spec.commands],
         Q: quorums,
     }
-    return Structure(domains, {"none": 0, "nil": "nil"}, {member.name: {(r, q) for q in quorums for r in q}})
+    return L.Structure(domains, {"none": 0, "nil": "nil"}, {member.name: {(r, q) for q in quorums for r in q}})
 
 
-def structure_of_spec(spec: Any, s: Any, base: Structure) -> Structure:
+def structure_of_spec(spec: Any, s: Any, base: L.Structure) -> L.Structure:
     """State ``s`` of the executable Multi-Paxos as a structure of the model.
 
     A slot is committed at a replica once its commitUpTo reached it: the
@@ -466,7 +429,7 @@ def structure_of_spec(spec: Any, s: Any, base: Structure) -> Structure:
     for m in s.msgs:
         if m.type == "AcceptReply":
             rels["accepted"].update((m.src, m.bal, m.slot, c) for c in accepts.get((m.bal, m.slot), ()))
-    return Structure(base.domains, base.constants, rels)
+    return L.Structure(base.domains, base.constants, rels)
 
 
 # ---------------------------------------------------------------------------
@@ -477,7 +440,7 @@ def structure_of_spec(spec: Any, s: Any, base: Structure) -> Structure:
 class CommitOnTooFewReplies(MultiPaxosModel):
     bug = "commit-on-too-few-replies"
 
-    def replies_enough(self, b: Var, s: Var, c: Var, q: Var) -> Formula:
+    def replies_enough(self, b: L.Var, s: L.Var, c: L.Var, q: L.Var) -> L.Formula:
         (r,) = variables("r", R)
         # BUG: one fewer than a majority need not meet every quorum: a single reply stands for it
         return exists([r], accepted(r, b, s, c))
@@ -486,7 +449,7 @@ class CommitOnTooFewReplies(MultiPaxosModel):
 class IgnorePrepareVotes(MultiPaxosModel):
     bug = "ignore-prepare-votes"
 
-    def proposal_value(self, r: Var, b: Var, s: Var, q: Var, c: Var) -> Formula:
+    def proposal_value(self, r: L.Var, b: L.Var, s: L.Var, q: L.Var, c: L.Var) -> L.Formula:
         m, m2 = variables("m m2", B)
         (u,) = variables("u", C)
         # BUG: only the leader r's own report is read
@@ -498,8 +461,8 @@ class IgnorePrepareVotes(MultiPaxosModel):
 class AcceptBelowPromise(MultiPaxosModel):
     bug = "accept-below-promise"
 
-    def vote_allowed(self, r: Var, b: Var, n: Var) -> Formula:
-        return TRUE  # BUG: no check of b against maxBal[r]
+    def vote_allowed(self, r: L.Var, b: L.Var, n: L.Var) -> L.Formula:
+        return L.TRUE  # BUG: no check of b against maxBal[r]
 
 
 BUG_MODELS: dict[str, type[MultiPaxosModel]] = {

@@ -49,7 +49,6 @@ from .logic import (
     TRUE,
     Const,
     Formula,
-    Le,
     Rel,
     Sort,
     Term,
@@ -69,7 +68,7 @@ from .logic import (
     or_,
     variables,
 )
-from .model import ActionDef, Assign, Insert, ProofModel, Update, View, post_view
+from .model import ActionDef, Assign, Insert, ProofModel, Update, View, ballot_order, post_view, quorums_intersect
 
 __all__ = ["ActionDef", "Assign", "Insert", "Update", "View", "post_view", "PaxosModel", "model_for", "BUG_MODELS"]
 
@@ -125,14 +124,6 @@ class PaxosModel(ProofModel):
         "msg2a(b, v) and msg2b(a, b, v) mean that message was sent."
     )
 
-    @property
-    def explanations(self) -> dict[str, str]:
-        return EXPLANATIONS
-
-    @property
-    def definitions(self) -> dict[str, str]:
-        return DEFINITIONS
-
     def twin(self) -> Any:
         from .concrete import PaxosTwin
 
@@ -141,20 +132,12 @@ class PaxosModel(ProofModel):
     # -- constants -------------------------------------------------------
 
     def axioms(self) -> dict[str, Formula]:
-        x, y, z = variables("x y z", B)
         q, r = variables("q r", Q)
         (a,) = variables("a", A)
-        return {
-            "≤ is reflexive": forall([x], le_(x, x)),
-            "≤ is antisymmetric": forall([x, y], implies(and_(le_(x, y), le_(y, x)), eq(x, y))),
-            "≤ is transitive": forall([x, y, z], implies(and_(le_(x, y), le_(y, z)), le_(x, z))),
-            "≤ is total": forall([x, y], or_(le_(x, y), le_(y, x))),
-            "-1 is below every ballot": forall([x], le_(NONE, x)),
-            **self.quorum_axioms(a, q, r),
-        }
+        return {**ballot_order(NONE), **self.quorum_axioms(a, q, r)}
 
     def quorum_axioms(self, a: Var, q: Var, r: Var) -> dict[str, Formula]:
-        return {"any two quorums intersect": forall([q, r], exists([a], and_(member(a, q), member(a, r))))}
+        return quorums_intersect(member)
 
     # -- Init ------------------------------------------------------------
 
@@ -354,6 +337,14 @@ class PaxosModel(ProofModel):
         parts.append(forall([a, b, v], implies(S.msg2b(a, b, v), and_(ne(b, NONE), ne(v, NIL)))))
         return and_(*parts)
 
+    def quorum_templates(self, S: View) -> list[Formula]:
+        """Proposals (a relation over ballots and values) are safe."""
+        (b,) = variables("b", B)
+        (v,) = variables("v", V)
+        return [
+            forall([b, v], implies(getattr(S, r.name)(b, v), self.safe_at(S, b, v))) for r in STATE if r.sorts == (B, V)
+        ]
+
     def preferences(self, pre: View) -> list[Formula]:
         (a,) = variables("a", A)
         b, m, n = variables("b m n", B)
@@ -425,9 +416,8 @@ DEFINITIONS: dict[str, str] = {
 }
 
 
-def le_(x: Term, y: Term) -> Formula:
-    """``x ≤ y`` even for the same variable (the reflexivity axiom needs the atom)."""
-    return Le(x, y)
+# The conjuncts' sentences are the model's (defined after it, for reading order).
+PaxosModel.explanations, PaxosModel.definitions = EXPLANATIONS, DEFINITIONS
 
 
 # ---------------------------------------------------------------------------

@@ -122,8 +122,12 @@ def test_prove_multipaxos_from_the_command(capsys):
     assert len(doc["obligations"]) == 1 + len(ACTIONS) * 13 + 2
 
 
-def test_prove_multipaxos_bug_fails_with_exit_1(capsys):
-    assert paxoscope(["prove", "multipaxos", "--bug", "commit-on-too-few-replies"]) == 1
+def test_prove_multipaxos_bug_fails_with_exit_1(capsys, tmp_path):
+    svg = tmp_path / "cti.svg"
+    assert paxoscope(["prove", "multipaxos", "--bug", "commit-on-too-few-replies", "--svg", str(svg)]) == 1
+    # The counterexample is charted with a lane per replica.
+    chart = svg.read_text()
+    assert ">s1</text>" in chart and ">s2</text>" in chart and "CommittedIsChosen fails here" in chart
     out = capsys.readouterr().out
     assert "FAILED: 1 failed (Commit/CommittedIsChosen) of 55 obligations" in out
     assert "a counterexample to induction: Commit breaks CommittedIsChosen" in out
@@ -220,3 +224,24 @@ def test_a_spec_step_is_found_as_a_run_of_model_steps():
             x, y = (fm.freeze(mp.structure_of_spec(spec, u, base)) for u in (s, t))
             assert [a.name for a in model_run(fm, x, y)] == ["Propose", "Vote"]
         s = t
+
+
+def test_houdini_templates_are_mined_from_the_multipaxos_model_too():
+    from paxoscope.proofs.houdini import templates
+
+    names = templates(mp.model_for())
+    assert "∀r, b, s, c. accepted(r, b, s, c) ⇒ accept(b, s, c)" in names  # AcceptedHasProposal
+    assert "∀b, s, c. accept(b, s, c) ⇒ b ≠ 0" in names  # part of TypeOK
+    assert not any("msg" in n for n in names)  # nothing of Paxos's
+
+
+def test_the_registry_can_name_the_model_without_paying_for_z3():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from paxoscope.proofs.multipaxos import BUG_MODELS, NO_PROOF, model_for; "
+        "model_for('ignore-prepare-votes'); print('z3' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -29,6 +29,31 @@ from ..spec.constants import positive_seconds as _seconds
 # With --crosscheck, Z3 itself also evaluates the proof's terms on every
 # Z3_EVERY-th state (about a tenth of a second each).
 Z3_EVERY = 1000
+TIMEOUT_HELP = (
+    "Z3 time per query (default 2; if Z3 gives up and no small universe has a counterexample, "
+    "one retry with twice as long)"
+)
+CROSSCHECK_HELP = (
+    "instead of proving: compare invariant values and successors on every reachable state of a configuration"
+)
+OUTPUT_OPTIONS: dict[str, dict[str, Any]] = {
+    "--json": {"action": "store_true", "help": "print one JSON report on stdout"},
+    "--junit": {"metavar": "FILE", "help": "write a JUnit XML report: one test case per obligation"},
+    "--explain": {
+        "action": "store_true",
+        "help": "print the invariant in readable math, a sentence per conjunct (no proof)",
+    },
+    "--svg": {
+        "metavar": "FILE",
+        "help": "draw the counterexample to induction of the first failed obligation as a message sequence chart "
+        "(SVG); nothing is written when every obligation is proven",
+    },
+    "--html": {
+        "metavar": "FILE",
+        "help": "write a self-contained page with a section per failed obligation: what failed, its counterexample "
+        "and the run from Init (or why it is unreachable), each as a step table beside its chart",
+    },
+}
 #: The specs with a proof model, and the cross-check's size flags of each (flag -> default).
 SIZES = {
     "paxos": {"acceptors": 3, "values": 2, "ballots": 3},
@@ -55,54 +80,39 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("spec", nargs="?", default="paxos", metavar="SPEC", help="the spec to prove (default: paxos)")
     p.add_argument("--bug", metavar="NAME", help="prove a variant from the bug gallery (it must fail)")
-    p.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=2.0,
-        metavar="SECONDS",
-        help="Z3 time per query (default 2; if Z3 gives up and no small universe has a counterexample, "
-        "one retry with twice as long)",
-    )
+    p.add_argument("--timeout", type=_seconds, default=2.0, metavar="SECONDS", help=TIMEOUT_HELP)
     out = p.add_argument_group("output")
-    out.add_argument("--json", action="store_true", help="print one JSON report on stdout")
-    out.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per obligation")
-    out.add_argument(
-        "--explain",
-        action="store_true",
-        help="print the invariant in readable math, a sentence per conjunct (no proof)",
-    )
-    out.add_argument(
-        "--svg",
-        metavar="FILE",
-        help="draw the counterexample to induction of the first failed obligation as a message sequence chart "
-        "(SVG); nothing is written when every obligation is proven",
-    )
-    out.add_argument(
-        "--html",
-        metavar="FILE",
-        help="write a self-contained page with a section per failed obligation: what failed, its counterexample "
-        "and the run from Init (or why it is unreachable), each as a step table beside its chart",
-    )
+    for flag, keywords in OUTPUT_OPTIONS.items():
+        out.add_argument(flag, **keywords)
     cross = p.add_argument_group("cross-check of the proof model against the executable spec")
-    cross.add_argument(
-        "--crosscheck",
-        action="store_true",
-        help="instead of proving: compare invariant values and successors on every reachable state of a configuration",
-    )
-    cross.add_argument("--acceptors", type=_positive, metavar="N", help="acceptors a1..aN (default 3)")
-    cross.add_argument("--values", type=_positive, metavar="N", help="values v1..vN (default 2)")
-    cross.add_argument("--ballots", type=_positive, metavar="N", help="ballots 0..N-1 (default 3)")
-    cross.add_argument("--replicas", type=_positive, metavar="N", help="multipaxos: replicas s1..sN (default 2)")
-    cross.add_argument("--writes", type=_positive, metavar="N", help="multipaxos: write commands (default 1)")
-    cross.add_argument("--reads", type=_nonnegative, metavar="N", help="multipaxos: read commands (default 1)")
-    cross.add_argument("--max-ballot", type=_positive, metavar="N", help="multipaxos: ballots 1..N (default 2)")
+    cross.add_argument("--crosscheck", action="store_true", help=CROSSCHECK_HELP)
+    for spec, sizes in SIZES.items():
+        for name, default in sizes.items():
+            kind, meaning = SIZE_FLAGS[name]
+            prefix = "" if spec == "paxos" else f"{spec}: "
+            cross.add_argument(
+                f"--{_flag(name)}", type=kind, metavar="N", help=f"{prefix}{meaning} (default {default})"
+            )
     return p
 
 
 def _nonnegative(text: str) -> int:
+    """A whole number of at least 0 (a configuration may have no reads)."""
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, not {text!r}")
     return int(text)
+
+
+#: What each size flag means, and its type.
+SIZE_FLAGS = {
+    "acceptors": (_positive, "acceptors a1..aN"),
+    "values": (_positive, "values v1..vN"),
+    "ballots": (_positive, "ballots 0..N-1"),
+    "replicas": (_positive, "replicas s1..sN"),
+    "writes": (_positive, "write commands"),
+    "reads": (_nonnegative, "read commands"),
+    "max_ballot": (_positive, "ballots 1..N"),
+}
 
 
 def _model(spec: str, bug: str | None) -> Any:
