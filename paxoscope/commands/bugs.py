@@ -74,7 +74,9 @@ def listing_text(groups: list[tuple[registry.Protocol, list[registry.Variant]]])
         lines += [f"  {v.name:<{width}}  {_parts(v):<{parts_width}}  {v.summary}" for v in variants]
         lines += [] if variants else ["  (no variants)"]
         lines.append("")
-    lines.append("explain one: paxoscope bugs NAME · check one: paxoscope check --bug NAME")
+    lines.append(
+        "explain one: paxoscope bugs NAME · catch one: paxoscope check|prove|conform --bug NAME (spec|proof|impl)"
+    )
     return "\n".join(lines)
 
 
