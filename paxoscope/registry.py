@@ -270,6 +270,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
             ),
         ),
         Gallery(spec="paxoscope.spec.multipaxos_bugs:BUGS", varies="multipaxos"),
+        tour="paxoscope tour multipaxos",
     ),
 )
 

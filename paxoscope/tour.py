@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
-import importlib
 import inspect
 import sys
 import textwrap
@@ -81,15 +80,14 @@ class Found:
 
 @dataclass(frozen=True)
 class Tour:
-    """One protocol's tour. ``gallery`` is the module whose ``BUGS`` maps variant names to
-    classes (``spec.gallery.Variant``s), each a small override of the readable spec.
+    """One protocol's tour of its gallery (the registry's: variant classes, each a
+    ``spec.gallery.Variant`` and a small override of the readable spec).
     ``find(variant, status)`` finds the shortest counterexample; ``prove(name)`` gives the
     proof report of a variant, or (a string) why the variant has no proof model (no
     ``prove``: the protocol has no proof)."""
 
     protocol: str
     title: str
-    gallery: str
     find: Callable[[type, Callable[[str], None]], Found]
     prove: Callable[[str], Any] | None
     intro: str
@@ -100,7 +98,10 @@ class Tour:
         return f"paxoscope prove{protocol} --bug {name}"
 
     def variants(self) -> dict[str, type]:
-        return importlib.import_module(self.gallery).BUGS
+        """The protocol's gallery of spec variants, as the registry names it."""
+        from . import registry
+
+        return registry.resolve(registry.protocol(self.protocol).gallery.spec)
 
 
 def _first_failure(runs: list[tuple[str, Callable[[], Any]]], status: Callable[[str], None]) -> Found:
@@ -142,7 +143,7 @@ PAXOS_INTRO = (
     "Each variant below is Paxos with one small change that looks harmless, and each lets two different values "
     "be chosen."
 )
-PAXOS = Tour("paxos", "Paxos", "paxoscope.spec.bugs", find_paxos, prove_paxos, PAXOS_INTRO)
+PAXOS = Tour("paxos", "Paxos", find_paxos, prove_paxos, PAXOS_INTRO)
 
 # Two replicas and one write first (a replica that never replies already deadlocks there),
 # then MultiPaxos_MC_small.cfg's three replicas, one write and one read.
@@ -182,9 +183,7 @@ MP_INTRO = (
     "small change that looks harmless. Each either lets the clients see a history that no order of their "
     "commands explains (Linearizability fails), or leaves a request unanswered forever (a deadlock)."
 )
-MULTIPAXOS = Tour(
-    "multipaxos", "Multi-Paxos", "paxoscope.spec.multipaxos_bugs", find_multipaxos, prove_multipaxos, MP_INTRO
-)
+MULTIPAXOS = Tour("multipaxos", "Multi-Paxos", find_multipaxos, prove_multipaxos, MP_INTRO)
 
 TOURS: dict[str, Tour] = {t.protocol: t for t in (PAXOS, MULTIPAXOS)}
 
@@ -233,9 +232,12 @@ class Stop:
 
 def choose(names: list[str]) -> tuple[Tour, list[str]]:
     """The tour a command line names (its first word, if a protocol; else Paxos's) and its variants."""
+    from . import registry
     from .spec.constants import ConfigError
 
     tour = TOURS.get(names[0]) if names else None
+    if names and tour is None and names[0] in {p.name for p in registry.protocols()}:
+        raise ConfigError(f"{names[0]} has no gallery to tour; the tours: {', '.join(TOURS)}")
     names = names[1:] if tour is not None else names
     tour = tour or PAXOS
     gallery = tour.variants()

@@ -54,7 +54,8 @@ def test_every_spec_variant_builds_its_spec_variant(variant):
     assert registry.protocol_of(variant.spec).name == variant.protocol
     spec = entry.build({}, variant.build)
     base = registry.resolve(entry.factory) if isinstance(entry.factory, str) else entry.factory
-    assert isinstance(spec, base)  # a small override of the spec it varies
+    # a small override of the spec it varies, or of that spec's readable twin (spec/paxos_reference.py)
+    assert isinstance(spec, base) or base.name in {vars(c).get("name") for c in type(spec).__mro__}
     assert next(iter(spec.init())) is not None
     assert variant.summary and variant.explanation and variant.fix
 

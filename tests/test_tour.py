@@ -264,6 +264,8 @@ def test_a_name_of_another_gallery_is_refused_and_paxos_is_the_default(capsys):
     assert "unknown bug 'promise-not-kept'; the Multi-Paxos gallery has: commit-on-too-few-replies" in err
     assert main(["tour", "silent-acceptor"]) == 2
     assert "the Paxos gallery has: non-intersecting-quorums" in capsys.readouterr().err
+    assert main(["tour", "twophase"]) == 2
+    assert "twophase has no gallery to tour; the tours: paxos, multipaxos" in capsys.readouterr().err
 
 
 def test_the_committed_multipaxos_tour_in_docs_is_current():
