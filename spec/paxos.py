@@ -1,4 +1,9 @@
-"""Single-decree Paxos, step for step as Lamport's Paxos.tla (TLA+ Examples).
+"""Single-decree Paxos, step for step as Lamport's Paxos.tla (TLA+ Examples), encoded for speed.
+
+To learn Paxos, read ``spec/paxos_reference.py``: the same spec written the
+way the TLA+ is (records, sets, each action its guard then its effect). This
+one is what ``paxoscope check`` runs; the tests check that both reach the
+same states, state for state (tests/test_reference.py).
 
 Constants: acceptors a1..aN, values v1..vV, ballots 0..B-1 and a family of
 quorums (every majority by default).
@@ -12,15 +17,16 @@ Variables, as in Paxos.tla:
   duplication and reordering are all "a message in msgs may or may not be
   acted on".
 
-The four actions below are the whole protocol. Read them first; everything
-after them is bookkeeping (how ``msgs`` is stored, invariants, mappings).
+The four actions below are the whole protocol; everything after them is
+bookkeeping (how ``msgs`` is stored, invariants, mappings).
 
 Storage: a state is two ints. ``msgs`` is a bitmask over the configuration's
 possible messages (``MessageTable``), and the acceptors' variables are packed
 into ``acc`` (``AcceptorCodec``). A student can ignore this: ``acceptor_vars``,
 ``messages`` and ``state`` read and build states in Paxos.tla's terms, and the
 actions only use tables (``promise``, ``vote``, ``bit_1a``...) built once per
-configuration. It is what lets the explorer visit 185,369 states in seconds.
+configuration. It is what lets the explorer visit 185,369 states in seconds
+(about seven times as fast as the reference: ``benchmarks/reference.py``).
 """
 
 from __future__ import annotations
