@@ -39,6 +39,8 @@ from .voting import Voting, VotingState
 
 
 class State(NamedTuple):
+    """Paxos.tla's four variables (the first three indexed by acceptor position, see the module doc)."""
+
     max_bal: tuple[int, ...]
     max_vbal: tuple[int, ...]
     max_val: tuple[str | None, ...]
@@ -49,7 +51,7 @@ Step = tuple[Action, State]
 
 
 def send(s: State, m: Message) -> State:
-    """Send(m) == msgs' = msgs \\cup {m}"""
+    r"""Send(m) == msgs' = msgs \cup {m}"""
     return s._replace(msgs=s.msgs | {m})
 
 
@@ -83,11 +85,16 @@ class PaxosReference(Spec):
     # ------------------------------------------------------------------
 
     def phase1a(self, s: State) -> list[Step]:
-        """Phase1a(b): the proposer of ballot b asks for promises. No guard."""
+        """Phase1a(b): the proposer of ballot b asks for promises. No guard.
+
+        Phase1a(b) == Send([type |-> "1a", bal |-> b])"""
         return [(action("Phase1a", b=b), send(s, Msg1a(b))) for b in self.k.ballots]
 
     def phase1b(self, s: State) -> list[Step]:
-        """Phase1b(a): acceptor a answers a 1a(b) with b above its maxBal."""
+        r"""Phase1b(a): acceptor a answers a 1a(b) with b above its maxBal.
+
+        Phase1b(a) == \E m \in msgs : /\ m.type = "1a" /\ m.bal > maxBal[a]
+                                    /\ (the effect: ``promise``)"""
         return [
             (action("Phase1b", a=a, b=m.bal), self.promise(s, i, m.bal))
             for i, a in self.acceptors
@@ -101,7 +108,11 @@ class PaxosReference(Spec):
         return send(s._replace(max_bal=except_at(s.max_bal, i, b)), report)
 
     def phase2a(self, s: State) -> list[Step]:
-        """Phase2a(b, v): the proposer of ballot b proposes v."""
+        r"""Phase2a(b, v): the proposer of ballot b proposes v.
+
+        Phase2a(b, v) == /\ ~ \E m \in msgs : m.type = "2a" /\ m.bal = b
+                         /\ \E Q \in Quorum : (every a in Q sent a 1b(b), and v is safe by their Q1b)
+                         /\ Send([type |-> "2a", bal |-> b, val |-> v])"""
         return [
             (action("Phase2a", b=b, v=v), send(s, Msg2a(b, v)))
             for b in self.k.ballots
@@ -111,7 +122,10 @@ class PaxosReference(Spec):
         ]
 
     def phase2b(self, s: State) -> list[Step]:
-        """Phase2b(a): acceptor a votes for a 2a(b, v) with b at least its maxBal."""
+        r"""Phase2b(a): acceptor a votes for a 2a(b, v) with b at least its maxBal.
+
+        Phase2b(a) == \E m \in msgs : /\ m.type = "2a" /\ m.bal >= maxBal[a]
+                                    /\ (the effect: ``vote``)"""
         return [
             (action("Phase2b", a=a, b=m.bal, v=m.val), self.vote(s, i, m))
             for i, a in self.acceptors
