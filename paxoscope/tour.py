@@ -25,7 +25,7 @@ import inspect
 import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,17 +104,18 @@ class Tour:
         return registry.resolve(registry.protocol(self.protocol).gallery.spec)
 
 
-def _first_failure(runs: list[tuple[str, Callable[[], Any]]], status: Callable[[str], None]) -> Found:
+def _first_failure(runs: list[tuple[str, Callable[[], Any]]], status: Callable[[str], None], tried: str) -> Found:
     """Check each (command, check) in order until one finds a violation: the smallest
-    configuration that shows the variant, and its shortest counterexample there."""
-    explored, command, result = 0, "", None
+    configuration that shows the variant, and its shortest counterexample there.
+    ``failure`` is left as the name of the property that fails."""
+    explored, command = 0, ""
     for command, run in runs:
         status(f"exploring: {command} ...")
         result = run()
         explored = result.distinct_states
         if result.violation is not None:
-            return Found(result.violation.trace, explored, command, result.violation.property, command)
-    return Found(None, explored, command, "", command)
+            return Found(result.violation.trace, explored, command, result.violation.property, tried)
+    return Found(None, explored, command, "", tried)
 
 
 def find_paxos(bug: type, status: Callable[[str], None]) -> Found:
@@ -127,9 +128,8 @@ def find_paxos(bug: type, status: Callable[[str], None]) -> Found:
         )
         for ballots in range(1, MAX_BALLOTS + 1)
     ]
-    found = _first_failure(runs, status)
-    tried = f"up to {MAX_BALLOTS} ballots"
-    return Found(found.trace, found.explored, found.command, "Consistency fails: two values are chosen", tried)
+    found = _first_failure(runs, status, f"up to {MAX_BALLOTS} ballots")
+    return replace(found, failure="Consistency fails: two values are chosen")
 
 
 def prove_paxos(name: str) -> Any:
@@ -164,10 +164,9 @@ def find_multipaxos(bug: type, status: Callable[[str], None]) -> Found:
         )
         for r, w, n in MULTIPAXOS_SIZES
     ]
-    found = _first_failure(runs, status)
-    failure = MULTIPAXOS_FAILURES.get(found.failure, f"{found.failure} fails")
     tried = " and with ".join(f"{r} replicas, {w} write(s) and {n} read(s)" for r, w, n in MULTIPAXOS_SIZES)
-    return Found(found.trace, found.explored, found.command, failure, tried)
+    found = _first_failure(runs, status, tried)
+    return replace(found, failure=MULTIPAXOS_FAILURES.get(found.failure, f"{found.failure} fails"))
 
 
 def prove_multipaxos(name: str) -> Any:
