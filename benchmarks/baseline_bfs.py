@@ -1,19 +1,24 @@
-"""The yardstick: a straightforward breadth-first search over Paxos.tla.
+"""The yardsticks: straightforward breadth-first searches, the way one first
+writes a model checker in Python, with a seen set of whole states.
 
-States are tuples with ``msgs`` a frozenset of message tuples, and the seen
-set holds whole states: the way one first writes a model checker in Python.
-``explore.py`` runs it beside paxoscope's explorer on the same configuration
-and prints the ratio. Checks Consistency on every state, like the explorer
-run it is compared with.
+- ``paxos_bfs``: Paxos.tla with states as tuples, ``msgs`` a frozenset of
+  message tuples; checks Consistency on every state. ``explore.py`` runs it
+  beside the explorer on the same configuration and prints the ratio.
+- ``multipaxos_bfs``: the Multi-Paxos spec's own steps, each new state
+  checked for TypeOK and Linearizability, a state without successors a
+  deadlock, and symmetry as the least of the state's replica renamings
+  (each written out in full, messages sorted). ``multipaxos.py`` runs it
+  beside the explorer.
 
-Run alone: ``python benchmarks/baseline_bfs.py [ballots]``.
+Run alone: ``python benchmarks/baseline_bfs.py [ballots]`` (Paxos) or
+``python benchmarks/baseline_bfs.py multipaxos [reads]`` (3 replicas, 1 write).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from itertools import combinations
+from itertools import combinations, permutations
 
 
 def paxos_bfs(n_acc: int = 3, n_val: int = 2, n_bal: int = 3) -> tuple[int, int, int]:
@@ -83,8 +88,57 @@ def paxos_bfs(n_acc: int = 3, n_val: int = 2, n_bal: int = 3) -> tuple[int, int,
     return len(seen), depth, generated
 
 
+def multipaxos_bfs(replicas: int = 3, writes: int = 1, reads: int = 1) -> tuple[int, int, int]:
+    """(distinct states, depth, states generated) with replica symmetry;
+    raises if an invariant fails or a state deadlocks."""
+    from paxoscope.spec.multipaxos import NONE, MultiPaxos
+
+    spec = MultiPaxos(replicas, writes, reads)
+    names = spec.replicas
+
+    def renamed(s, perm):
+        new = dict(zip(names, perm))
+        node, pc = [None] * len(names), [None] * len(names)
+        for i, r in enumerate(names):
+            j = names.index(new[r])
+            n = s.node[i]
+            node[j] = n if n.leader == NONE else n._replace(leader=new[n.leader])
+            pc[j] = s.pc[i]
+        msgs = sorted(m if m.type == "CommitNotice" else m._replace(src=new[m.src]) for m in s.msgs)
+        return tuple(node), tuple(pc), tuple(msgs), s.pending, s.observed
+
+    def canonical(s):
+        return min(renamed(s, perm) for perm in permutations(names))
+
+    init = list(spec.init())
+    seen = {canonical(s) for s in init}
+    frontier = init
+    depth = 1
+    generated = len(init)
+    while frontier:
+        level = []
+        for s in frontier:
+            successors = list(spec.next(s))
+            if not successors:
+                raise AssertionError("deadlock")
+            for _, t in successors:
+                generated += 1
+                k = canonical(t)
+                if k not in seen:
+                    if not (spec.type_ok(t) and spec.linearizability(t)):
+                        raise AssertionError("invariant violated")
+                    seen.add(k)
+                    level.append(t)
+        frontier = level
+        if frontier:
+            depth += 1
+    return len(seen), depth, generated
+
+
 if __name__ == "__main__":
-    ballots = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     t0 = time.perf_counter()
-    distinct, depth, generated = paxos_bfs(n_bal=ballots)
+    if sys.argv[1:2] == ["multipaxos"]:
+        distinct, depth, generated = multipaxos_bfs(reads=int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+    else:
+        distinct, depth, generated = paxos_bfs(n_bal=int(sys.argv[1]) if len(sys.argv) > 1 else 3)
     print(f"baseline: {distinct} states, depth {depth}, {generated} generated, {time.perf_counter() - t0:.2f} s")

@@ -8,6 +8,7 @@ reduction keys a state by its whole orbit (every renaming of the replicas,
 writes and reads), independently of the spec's canonical form.
 """
 
+from functools import cache
 from itertools import permutations
 
 import pytest
@@ -31,14 +32,19 @@ COUNTS = {
 
 def rename(x, names: dict):
     """``x`` with every name (of a replica or a command) replaced as ``names`` says."""
+    return renamed(x, tuple(names.items()))
+
+
+@cache  # messages, nodes and events recur in many states: each is renamed once per renaming
+def renamed(x, names: tuple[tuple[str, str], ...]):
     if isinstance(x, str):
-        return names.get(x, x)
+        return dict(names).get(x, x)
     if isinstance(x, frozenset):
-        return frozenset(rename(y, names) for y in x)
+        return frozenset(renamed(y, names) for y in x)
     if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(rename(y, names) for y in x))
+        return type(x)(*(renamed(y, names) for y in x))
     if isinstance(x, tuple):
-        return tuple(rename(y, names) for y in x)
+        return tuple(renamed(y, names) for y in x)
     return x
 
 
