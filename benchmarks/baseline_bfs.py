@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from itertools import combinations, permutations
 
 
@@ -68,24 +69,7 @@ def paxos_bfs(n_acc: int = 3, n_val: int = 2, n_bal: int = 3) -> tuple[int, int,
                     yield tuple(mb), tuple(mvb), tuple(mv), msgs | {("2b", a, m[1], m[2])}
 
     init = ((-1,) * n_acc, (-1,) * n_acc, (None,) * n_acc, frozenset())
-    seen = {init}
-    frontier = [init]
-    depth = 1
-    generated = 1
-    while frontier:
-        level = []
-        for s in frontier:
-            for t in successors(s):
-                generated += 1
-                if t not in seen:
-                    if len(chosen(t[3])) > 1:
-                        raise AssertionError("Consistency violated")
-                    seen.add(t)
-                    level.append(t)
-        frontier = level
-        if frontier:
-            depth += 1
-    return len(seen), depth, generated
+    return bfs([init], successors, lambda s: len(chosen(s[3])) <= 1)
 
 
 def multipaxos_bfs(replicas: int = 3, writes: int = 1, reads: int = 1) -> tuple[int, int, int]:
@@ -110,22 +94,30 @@ def multipaxos_bfs(replicas: int = 3, writes: int = 1, reads: int = 1) -> tuple[
     def canonical(s):
         return min(renamed(s, perm) for perm in permutations(names))
 
-    init = list(spec.init())
-    seen = {canonical(s) for s in init}
+    def successors(s):
+        after = [t for _, t in spec.next(s)]
+        if not after:
+            raise AssertionError("deadlock")
+        return after
+
+    return bfs(list(spec.init()), successors, lambda s: spec.type_ok(s) and spec.linearizability(s), canonical)
+
+
+def bfs(init: list, successors: Callable, ok: Callable, key: Callable | None = None) -> tuple[int, int, int]:
+    """(distinct states, depth, states generated): the seen set holds whole
+    states (or their ``key``); raises if a new state is not ``ok``."""
+    seen = {s if key is None else key(s) for s in init}
     frontier = init
     depth = 1
     generated = len(init)
     while frontier:
         level = []
         for s in frontier:
-            successors = list(spec.next(s))
-            if not successors:
-                raise AssertionError("deadlock")
-            for _, t in successors:
+            for t in successors(s):
                 generated += 1
-                k = canonical(t)
+                k = t if key is None else key(t)
                 if k not in seen:
-                    if not (spec.type_ok(t) and spec.linearizability(t)):
+                    if not ok(t):
                         raise AssertionError("invariant violated")
                     seen.add(k)
                     level.append(t)

@@ -52,36 +52,27 @@ states, depth, generated = multipaxos_bfs(3, 1, {reads})
 verdict = "ok"
 """
 
+
+def explorer(reads: int, symmetry: bool, props: list[str] | None = None) -> str:
+    return EXPLORER.format(reads=reads, props=props, symmetry=symmetry)
+
+
 BASELINE_NAME = "baseline: plain BFS, whole states, symmetry"
-# name -> (the run, (distinct states, states generated, depth) pinned, only with --all)
-CONFIGS = {
-    "3 replicas, 1 write, 1 read, symmetry (MultiPaxos_MC_small.cfg)": (
-        EXPLORER.format(reads=1, props=None, symmetry=True),
+REFINES = ["TypeOK", "Linearizability", "RefinesLog"]
+# name, the run, (distinct states, states generated, depth) pinned, only with --all
+CONFIGS = [
+    (
+        "3 replicas, 1 write, 1 read, symmetry (MultiPaxos_MC_small.cfg)",
+        explorer(1, True),
         (343_796, 736_012, 28),
         False,
     ),
-    BASELINE_NAME: (BASELINE.format(here=HERE, reads=1), (343_796, 736_012, 28), False),
-    "the same, and RefinesLog on every step": (
-        EXPLORER.format(reads=1, props=["TypeOK", "Linearizability", "RefinesLog"], symmetry=True),
-        (343_796, 736_012, 28),
-        True,
-    ),
-    "3 replicas, 1 write, 0 reads, symmetry": (
-        EXPLORER.format(reads=0, props=None, symmetry=True),
-        (2_628, 4_697, 19),
-        True,
-    ),
-    "3 replicas, 1 write, 0 reads, no symmetry": (
-        EXPLORER.format(reads=0, props=None, symmetry=False),
-        (15_709, 28_027, 19),
-        True,
-    ),
-    "3 replicas, 1 write, 1 read, no symmetry": (
-        EXPLORER.format(reads=1, props=None, symmetry=False),
-        (2_062_561, 4_415_485, 28),
-        True,
-    ),
-}
+    (BASELINE_NAME, BASELINE.format(here=HERE, reads=1), (343_796, 736_012, 28), False),
+    ("the same, and RefinesLog on every step", explorer(1, True, REFINES), (343_796, 736_012, 28), True),
+    ("3 replicas, 1 write, 0 reads, symmetry", explorer(0, True), (2_628, 4_697, 19), True),
+    ("3 replicas, 1 write, 0 reads, no symmetry", explorer(0, False), (15_709, 28_027, 19), True),
+    ("3 replicas, 1 write, 1 read, no symmetry", explorer(1, False), (2_062_561, 4_415_485, 28), True),
+]
 
 
 def run(body: str) -> dict:
@@ -97,7 +88,7 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="also run without symmetry, with 0 reads, with RefinesLog")
     args = parser.parse_args()
     rows = {}
-    for name, (body, pinned, extra) in CONFIGS.items():
+    for name, body, pinned, extra in CONFIGS:
         if extra and not args.all:
             continue
         r = rows[name] = run(body)
