@@ -113,6 +113,19 @@ def test_one_replica_commits_alone_and_terminates():
     assert all(s.observed == (Event("Req", "w1"), Event("Ack", "w1", "nil")) for s in finished)
 
 
+def test_a_request_is_taken_once_per_empty_slot_as_tlc_counts_it():
+    """TLC enumerates the witnesses of TakeNewRequest's "\\E s \\in Slots:
+    insts[s].status = "Empty"": the same step once per empty slot."""
+    spec = MultiPaxos(1, 1, 1)
+    s = next(iter(spec.init()))
+    for name in ("BecomeLeader", "HandlePrepareReplies"):
+        s = next(t for act, t in spec.next(s) if act.name == name)
+    takes = [t for act, t in spec.next(s) if act.name == "TakeNewRequest"]
+    assert len(takes) == 2 and takes[0] == takes[1]  # two empty slots, one step
+    takes = [t for act, t in spec.next(takes[0]) if act.name == "TakeNewRequest"]
+    assert len(takes) == 1  # one empty slot left
+
+
 def test_linearizability_judges_the_observed_history():
     spec = MultiPaxos(2, 1, 1)
     done = next(iter(spec.init()))._replace(pending=())
