@@ -8,6 +8,7 @@ reduction keys a state by its whole orbit (every renaming of the replicas,
 writes and reads), independently of the spec's canonical form.
 """
 
+from functools import cache
 from itertools import permutations
 
 import pytest
@@ -31,14 +32,19 @@ COUNTS = {
 
 def rename(x, names: dict):
     """``x`` with every name (of a replica or a command) replaced as ``names`` says."""
+    return renamed(x, tuple(names.items()))
+
+
+@cache  # messages, nodes and events recur in many states: each is renamed once per renaming
+def renamed(x, names: tuple[tuple[str, str], ...]):
     if isinstance(x, str):
-        return names.get(x, x)
+        return dict(names).get(x, x)
     if isinstance(x, frozenset):
-        return frozenset(rename(y, names) for y in x)
+        return frozenset(renamed(y, names) for y in x)
     if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(rename(y, names) for y in x))
+        return type(x)(*(renamed(y, names) for y in x))
     if isinstance(x, tuple):
-        return tuple(rename(y, names) for y in x)
+        return tuple(renamed(y, names) for y in x)
     return x
 
 
@@ -105,6 +111,19 @@ def test_one_replica_commits_alone_and_terminates():
     finished = [s for s in reachable(spec) if s.pc == (DONE,)]
     assert finished and all(s.node[0].insts[0].status == COMMITTED for s in finished)
     assert all(s.observed == (Event("Req", "w1"), Event("Ack", "w1", "nil")) for s in finished)
+
+
+def test_a_request_is_taken_once_per_empty_slot_as_tlc_counts_it():
+    """TLC enumerates the witnesses of TakeNewRequest's "\\E s \\in Slots:
+    insts[s].status = "Empty"": the same step once per empty slot."""
+    spec = MultiPaxos(1, 1, 1)
+    s = next(iter(spec.init()))
+    for name in ("BecomeLeader", "HandlePrepareReplies"):
+        s = next(t for act, t in spec.next(s) if act.name == name)
+    takes = [t for act, t in spec.next(s) if act.name == "TakeNewRequest"]
+    assert len(takes) == 2 and takes[0] == takes[1]  # two empty slots, one step
+    takes = [t for act, t in spec.next(takes[0]) if act.name == "TakeNewRequest"]
+    assert len(takes) == 1  # one empty slot left
 
 
 def test_linearizability_judges_the_observed_history():
