@@ -103,10 +103,11 @@ class AcceptBelowPromise(Bug):
     fix = "In Phase2b, vote only if b >= maxBal[a]."
 
     def phase2b(self, s: State) -> list[Step]:
+        two_a = sent(s, Msg2a)
         return [
             (action("Phase2b", a=a, b=m.bal, v=m.val), self.vote(s, i, m))
             for i, a in self.acceptors
-            for m in sent(s, Msg2a)
+            for m in two_a
             # BUG: no check of b against maxBal[a]
         ]
 
@@ -127,8 +128,7 @@ class TwoProposalsPerBallot(Bug):
             (action("Phase2a", b=b, v=v), send(s, Msg2a(b, v)))
             for b in self.k.ballots
             # BUG: no check that ballot b has no 2a yet
-            for v in self.k.values
-            if any(v in self.safe_values(q1b) for q1b in self.quorum_reports(s, b))  # a quorum answered; v is safe
+            for v in self.proposable(s, b)
         ]
 
 

@@ -51,17 +51,13 @@ Step = tuple[Action, State]
 
 
 def send(s: State, m: Message) -> State:
-    r"""Send(m) == msgs' = msgs \cup {m}"""
-    return s._replace(msgs=s.msgs | {m})
+    r"""Send(m) == msgs' = msgs \cup {m}  (sending a message again changes nothing: the same state)"""
+    return s if m in s.msgs else State(s.max_bal, s.max_vbal, s.max_val, s.msgs | {m})
 
 
 def sent(s: State, kind: type) -> list:
-    """The messages of one kind in msgs, in a fixed order (so runs are reproducible)."""
-    return sorted((m for m in s.msgs if type(m) is kind), key=_order)
-
-
-def _order(m: Message) -> tuple:
-    return tuple("" if x is None else x for x in m)  # None sorts first, as no value
+    """The 1a or 2a messages in msgs, in order (so that every run takes its steps in the same order)."""
+    return sorted(m for m in s.msgs if type(m) is kind)
 
 
 class PaxosReference(Spec):
@@ -95,10 +91,11 @@ class PaxosReference(Spec):
 
         Phase1b(a) == \E m \in msgs : /\ m.type = "1a" /\ m.bal > maxBal[a]
                                     /\ (the effect: ``promise``)"""
+        one_a = sent(s, Msg1a)
         return [
             (action("Phase1b", a=a, b=m.bal), self.promise(s, i, m.bal))
             for i, a in self.acceptors
-            for m in sent(s, Msg1a)
+            for m in one_a
             if m.bal > s.max_bal[i]
         ]
 
@@ -116,9 +113,8 @@ class PaxosReference(Spec):
         return [
             (action("Phase2a", b=b, v=v), send(s, Msg2a(b, v)))
             for b in self.k.ballots
-            if not any(m.bal == b for m in sent(s, Msg2a))  # one proposal per ballot
-            for v in self.k.values
-            if any(v in self.safe_values(q1b) for q1b in self.quorum_reports(s, b))  # a quorum answered; v is safe
+            if not any(Msg2a(b, w) in s.msgs for w in self.k.values)  # one proposal per ballot
+            for v in self.proposable(s, b)
         ]
 
     def phase2b(self, s: State) -> list[Step]:
@@ -126,33 +122,38 @@ class PaxosReference(Spec):
 
         Phase2b(a) == \E m \in msgs : /\ m.type = "2a" /\ m.bal >= maxBal[a]
                                     /\ (the effect: ``vote``)"""
+        two_a = sent(s, Msg2a)
         return [
             (action("Phase2b", a=a, b=m.bal, v=m.val), self.vote(s, i, m))
             for i, a in self.acceptors
-            for m in sent(s, Msg2a)
+            for m in two_a
             if m.bal >= s.max_bal[i]
         ]
 
     def vote(self, s: State, i: int, m: Msg2a) -> State:
         """Phase2b's effect: maxBal[a] := maxVBal[a] := b, maxVal[a] := v; send 2b(a, b, v)."""
-        voted = State(
+        return State(
             max_bal=except_at(s.max_bal, i, m.bal),
             max_vbal=except_at(s.max_vbal, i, m.bal),
             max_val=except_at(s.max_val, i, m.val),
-            msgs=s.msgs,
+            msgs=s.msgs | {Msg2b(self.k.acceptors[i], m.bal, m.val)},
         )
-        return send(voted, Msg2b(self.k.acceptors[i], m.bal, m.val))
 
     # ------------------------------------------------------------------
     # Definitions the actions use
     # ------------------------------------------------------------------
 
+    def proposable(self, s: State, b: int) -> list[str]:
+        """The values v with some quorum Q whose every member sent a 1b(b), v being safe by their reports."""
+        return sorted({v for q1b in self.quorum_reports(s, b) for v in self.safe_values(q1b)})
+
     def quorum_reports(self, s: State, b: int) -> Iterator[list[Msg1b]]:
         """Q1b for every quorum Q whose every member has sent a 1b(b): their 1b(b) messages."""
+        one_b = [m for m in s.msgs if type(m) is Msg1b and m.bal == b]
+        answered = {m.acc for m in one_b}
         for q in self.k.quorums:
-            q1b = [m for m in sent(s, Msg1b) if m.acc in q and m.bal == b]
-            if {m.acc for m in q1b} == q:
-                yield q1b
+            if q <= answered:
+                yield [m for m in one_b if m.acc in q]
 
     def safe_values(self, q1b: list[Msg1b]) -> tuple[str, ...]:
         """The values a proposer may propose on a quorum's 1b reports: any value
@@ -168,11 +169,8 @@ class PaxosReference(Spec):
 
     def chosen(self, msgs: frozenset[Message]) -> frozenset[str]:
         """The values some quorum voted for in one ballot (2b with the same b, v from each member)."""
-        return frozenset(
-            v
-            for v in self.k.values
-            if any(all(Msg2b(a, b, v) in msgs for a in q) for b in self.k.ballots for q in self.k.quorums)
-        )
+        votes = self.votes(msgs)
+        return frozenset(v for _, b, v in votes if any(all((a, b, v) in votes for a in q) for q in self.k.quorums))
 
     # ------------------------------------------------------------------
     # Properties
@@ -185,31 +183,21 @@ class PaxosReference(Spec):
         return {"TypeOK": self.type_ok, "Consistency": self.consistency} | inv.conjuncts(self)
 
     def type_ok(self, s: State) -> bool:
-        """Every variable holds a value of its type; every message is a well-formed message of the configuration."""
+        r"""TypeOK: every variable holds a value of its type, and msgs \subseteq Message."""
         bal, val = {-1, *self.k.ballots}, {None, *self.k.values}
-        return (
-            set(s.max_bal) <= bal
-            and set(s.max_vbal) <= bal
-            and set(s.max_val) <= val
-            and all(self.well_formed(m) for m in s.msgs)
-        )
+        return set(s.max_bal) <= bal and set(s.max_vbal) <= bal and set(s.max_val) <= val and s.msgs <= self.message
 
-    def well_formed(self, m: Message) -> bool:
-        """A message Paxos can send: a 1b reports a vote below its own ballot, with a value exactly when it has one."""
+    @cached_property
+    def message(self) -> frozenset[Message]:
+        """Message: every message of the configuration. A 1b reports a vote below its
+        own ballot, with a value exactly when it has one (the only 1b Paxos sends)."""
         k = self.k
-        if type(m) is Msg1a:
-            return m.bal in k.ballots
-        if type(m) is Msg2a:
-            return m.bal in k.ballots and m.val in k.values
-        if type(m) is Msg2b:
-            return m.acc in k.acceptors and m.bal in k.ballots and m.val in k.values
-        return (
-            isinstance(m, Msg1b)
-            and m.acc in k.acceptors
-            and m.bal in k.ballots
-            and -1 <= m.mbal < m.bal
-            and (m.mval is None) == (m.mbal == -1)
-            and m.mval in (None, *k.values)
+        return frozenset(
+            [Msg1a(b) for b in k.ballots]
+            + [Msg1b(a, b, -1, None) for a in k.acceptors for b in k.ballots]
+            + [Msg1b(a, b, mbal, v) for a in k.acceptors for b in k.ballots for mbal in range(b) for v in k.values]
+            + [Msg2a(b, v) for b in k.ballots for v in k.values]
+            + [Msg2b(a, b, v) for a in k.acceptors for b in k.ballots for v in k.values]
         )
 
     def consistency(self, s: State) -> bool:
@@ -230,7 +218,7 @@ class PaxosReference(Spec):
 
     def adopts_reported_vote(self, s: State) -> bool:
         """Some 2a re-proposes a value reported by a 1b with a vote (Phase2a's constraint actually bit)."""
-        reported = {(m.bal, m.mval) for m in sent(s, Msg1b) if m.mbal >= 0}
+        reported = {(m.bal, m.mval) for m in s.msgs if type(m) is Msg1b and m.mbal >= 0}
         return any((m.bal, m.val) in reported for m in sent(s, Msg2a))
 
     # ------------------------------------------------------------------
@@ -262,26 +250,25 @@ class PaxosReference(Spec):
 
     @cached_property
     def symmetry(self):
-        """The least encoding of a state over every renaming of acceptors and of values."""
-        acc, vals = self.k.acceptors, self.k.values
-        renamings = [
-            (dict(zip(acc, a)), dict(zip(vals, v)) | {None: None})
-            for a in permutations(acc)
-            for v in permutations(vals)
-        ]
-        return lambda s: min(encoding(self.renamed(s, *r)) for r in renamings)
+        """A canonical form under renaming acceptors and values (nothing in Paxos names one):
+        for each renaming of the values, the messages that name no acceptor, and each
+        acceptor's variables and own messages, sorted so that the acceptors' names drop
+        out; the least of these over the value renamings."""
+        values = self.k.values
+        renamings = [dict(zip(values, other)) | {None: ""} for other in permutations(values)]
+        return lambda s: min(self.canonical_under(s, val) for val in renamings)
 
-    def renamed(self, s: State, acc: dict[str, str], val: dict[str | None, str | None]) -> State:
-        """``s`` with acceptor a called acc[a] and value v called val[v]."""
-        position = {a: i for i, a in self.acceptors}
-        order = sorted(position.values(), key=lambda i: position[acc[self.k.acceptors[i]]])
-        msgs = frozenset(_renamed_message(m, acc, val) for m in s.msgs)
-        return State(
-            tuple(s.max_bal[i] for i in order),
-            tuple(s.max_vbal[i] for i in order),
-            tuple(val[s.max_val[i]] for i in order),
-            msgs,
-        )
+    def canonical_under(self, s: State, val: dict[str | None, str]) -> tuple:
+        """The canonical form of ``s`` with value v called val[v] (None: "")."""
+        shared = sorted(m._replace(val=val[m.val]) if type(m) is Msg2a else m for m in s.msgs if not hasattr(m, "acc"))
+        own: dict[str, list[tuple]] = {a: [] for a in self.k.acceptors}
+        for m in s.msgs:
+            if type(m) is Msg1b:
+                own[m.acc].append((1, m.bal, m.mbal, val[m.mval]))
+            elif type(m) is Msg2b:
+                own[m.acc].append((2, m.bal, val[m.val]))
+        mine = [(s.max_bal[i], s.max_vbal[i], val[s.max_val[i]], tuple(sorted(own[a]))) for i, a in self.acceptors]
+        return tuple(shared), tuple(sorted(mine))
 
     def acceptor_vars(self, s: State) -> tuple[tuple[int, ...], tuple[int, ...], tuple[str | None, ...]]:
         """(maxBal, maxVBal, maxVal), each a tuple indexed by acceptor position."""
@@ -308,16 +295,6 @@ class PaxosReference(Spec):
             "maxVal": dict(zip(acc, s.max_val)),
             "msgs": s.msgs,
         }
-
-
-def _renamed_message(m: Message, acc: dict, val: dict) -> Message:
-    if type(m) is Msg1a:
-        return m
-    if type(m) is Msg2a:
-        return m._replace(val=val[m.val])
-    if type(m) is Msg2b:
-        return m._replace(acc=acc[m.acc], val=val[m.val])
-    return m._replace(acc=acc[m.acc], mval=val.get(m.mval, m.mval))
 
 
 # ----------------------------------------------------------------------

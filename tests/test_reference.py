@@ -15,7 +15,7 @@ CONFIGS = [
     {"ballots": 1},
     {"ballots": 2},
     {"acceptors": 2, "values": 3, "ballots": 2},
-    {"acceptors": 4, "values": 1, "ballots": 2},
+    {"acceptors": 4, "values": 1, "ballots": 1},
     {"acceptors": 3, "ballots": 2, "quorums": [["a1", "a2"], ["a1", "a3"]]},
 ]
 
