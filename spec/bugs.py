@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from .base import action, except_at
+from .base import except_at
 from .gallery import Variant
 from .paxos import Msg1b, Msg2a
-from .paxos_reference import PaxosReference, State, Step, send, sent
+from .paxos_reference import PaxosReference, State, Step, action, send, sent
 
 
 class Bug(Variant, PaxosReference):

@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import permutations
 from typing import Any, NamedTuple
 
-from .base import Action, Refinement, Spec, action, except_at
+from .base import Action, Refinement, Spec, except_at
+from .base import action as new_action
 from .constants import Constants
 from .paxos import Message, Msg1a, Msg1b, Msg2a, Msg2b, Paxos, PaxosState
 from .voting import Voting, VotingState
+
+action = cache(new_action)  # Phase1b(a=a1, b=0) and the like: each built once, then reused
 
 
 class State(NamedTuple):
