@@ -25,6 +25,12 @@ acknowledged); then each leaves its loop (``Exit``), and once all have,
 before termination is a deadlock. Safety is ``Linearizability`` of the
 observed history at termination, as MultiPaxos_MC.tla states it.
 
+Beyond the TLA+: every slot refines Consensus (``RefinesLog``, the per-slot
+log of spec/log.py), and ``CommittedIsChosen`` says that replicas commit only
+chosen commands; MultiPaxos-SMR does not have that property (a follower
+commits on a CommitNotice whatever its instance holds), so it is checked
+only when named.
+
 "nil" and "none" are kept as the strings the TLA+ uses: states then compare
 as plain tuples, which the symmetry's canonical form needs.
 """
