@@ -9,7 +9,7 @@ and in any order: a protocol may choose slot 2 before slot 1.
 
 A log protocol refines this spec by mapping each of its states to the
 values chosen in every slot (for Multi-Paxos: by a majority of votes in one
-ballot, or committed by some replica). A step that chooses a second value
+ballot). A step that chooses a second value
 in a slot, or replaces one, is no step of this spec: the refinement check
 reports it at the step where it happens.
 """

@@ -25,6 +25,12 @@ acknowledged); then each leaves its loop (``Exit``), and once all have,
 before termination is a deadlock. Safety is ``Linearizability`` of the
 observed history at termination, as MultiPaxos_MC.tla states it.
 
+Beyond the TLA+: every slot refines Consensus (``RefinesLog``, the per-slot
+log of spec/log.py), and ``CommittedIsChosen`` says that replicas commit only
+chosen commands; MultiPaxos-SMR does not have that property (a follower
+commits on a CommitNotice whatever its instance holds), so it is checked
+only when named.
+
 "nil" and "none" are kept as the strings the TLA+ uses: states then compare
 as plain tuples, which the symmetry's canonical form needs.
 """
@@ -230,7 +236,7 @@ class MultiPaxos(Spec):
     #: replica can act before every request is acknowledged is a failure.
     check_deadlock = True
     #: What TLC checks on MultiPaxos_MC_small.cfg; the refinement to the log
-    #: (RefinesLog) is checked when named.
+    #: (RefinesLog) and CommittedIsChosen are checked when named.
     default_properties = ("TypeOK", "Linearizability")
 
     def __init__(self, replicas: int = 3, writes: int = 1, reads: int = 1, max_ballot: int = 2):
@@ -436,7 +442,11 @@ class MultiPaxos(Spec):
 
     @cached_property
     def invariants(self):
-        return {"TypeOK": self.type_ok, "Linearizability": self.linearizability}
+        return {
+            "TypeOK": self.type_ok,
+            "Linearizability": self.linearizability,
+            "CommittedIsChosen": self.committed_is_chosen,
+        }
 
     def type_ok(self, s: MPState) -> bool:
         commands = set(self.commands)
@@ -536,20 +546,31 @@ class MultiPaxos(Spec):
     def to_log(self, s: MPState) -> LogState:
         """Per slot, the commands chosen: voted by a majority in one ballot
         (AcceptReplies for that ballot and slot, whose Accept carried the
-        command), or committed by some replica."""
-        by_votes = self.chosen_by_votes(s.msgs)
-        image = tuple(
-            chosen | {n.insts[k].cmd for n in s.node if n.insts[k].status == COMMITTED}
-            for k, chosen in enumerate(by_votes)
-        )
-        # Equal images are one object: the explorer then sees a stutter of the log by identity.
-        return self._log_memo.setdefault(image, image)
+        command), as Paxos's value is chosen by a quorum of 2b messages.
 
-    def chosen_by_votes(self, msgs: frozenset) -> LogState:
-        known = self._chosen_memo.get(msgs)
+        Commits are not counted: a follower commits on a CommitNotice, which
+        names a slot but no ballot or command, whatever its own instance
+        holds, and that may be a command never chosen there (see
+        ``committed_is_chosen``)."""
+        known = self._chosen_memo.get(s.msgs)
         if known is None:
-            known = self._chosen_memo[msgs] = self._chosen_by_votes(msgs)
+            image = self._chosen_by_votes(s.msgs)
+            # Equal images are one object: the explorer then sees a stutter of the log by identity.
+            known = self._chosen_memo[s.msgs] = self._log_memo.setdefault(image, image)
         return known
+
+    def committed_is_chosen(self, s: MPState) -> bool:
+        """CommittedIsChosen: a replica commits, and applies, in each slot only
+        the command chosen there.
+
+        Not a property of MultiPaxos-SMR, and not checked unless named: a
+        deposed leader logs a request in a slot with its own vote alone,
+        follows the new leader, and on the CommitNotice for that slot commits
+        its own command, while the new leader chose another one there. The
+        clients never see it (followers answer no one), so Linearizability
+        holds; the replica's state machine has diverged all the same."""
+        chosen = self.to_log(s)
+        return all(inst.cmd in chosen[k] for n in s.node for k, inst in enumerate(n.insts) if inst.status == COMMITTED)
 
     def _chosen_by_votes(self, msgs: frozenset) -> LogState:
         voters: dict[tuple[int, int], set[str]] = {}

@@ -160,6 +160,20 @@ def test_the_log_holds_every_command_once_terminated():
         assert sorted(c for chosen in log for c in chosen) == ["w1", "w2"]
 
 
+def test_a_follower_may_commit_a_command_never_chosen_in_its_slot():
+    """MultiPaxos-SMR's CommitNotice names a slot, not a ballot or command:
+    a deposed leader that logged r1 in slot 1 alone follows the new leader,
+    which chose w1 there, and commits r1 on the notice. No client sees it."""
+    spec = MultiPaxos(3, 1, 1)
+    r = check(spec, ["CommittedIsChosen"], symmetry=True)
+    assert r.violation.property == "CommittedIsChosen" and len(r.violation.trace) == 14
+    assert r.violation.trace.actions[-1].name == "HandleCommitNotice"
+    last = r.violation.trace.states[-1]
+    chosen = spec.to_log(last)[0]
+    committed = {n.insts[0].cmd for n in last.node if n.insts[0].status == COMMITTED}
+    assert len(chosen) == 1 and len(committed) == 2 and chosen < committed
+
+
 def test_symmetry_canonical_form_is_shared_by_exactly_the_renamings():
     spec = MultiPaxos(3, 1, 1)
     states = reachable(spec, max_states=3_000)

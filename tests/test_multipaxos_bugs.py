@@ -65,8 +65,8 @@ def test_a_stale_leader_answers_the_read_without_logging_it():
     assert "r1" not in logged and ("Ack", "r1", "nil") in [tuple(e) for e in last.observed]
 
 
-# The refinement to the log catches every variant that breaks the log, at the step that breaks it.
-BREAKS_THE_LOG = {"commit-on-too-few-replies": 10, "ignore-prepare-votes": 12, "accept-below-promise": 12}
+# The refinement to the log catches every variant that chooses two commands in a slot, at the step that does.
+BREAKS_THE_LOG = {"ignore-prepare-votes": 12, "accept-below-promise": 12}
 
 
 @pytest.mark.parametrize("name", sorted(BREAKS_THE_LOG))
@@ -75,6 +75,16 @@ def test_the_log_refinement_catches_the_variants_that_break_the_log(name):
     r = check(BUGS[name](*sizes), ["RefinesLog"], symmetry=True)
     assert r.verdict == "violation" and r.violation.property == "RefinesLog"
     assert len(r.violation.trace) == BREAKS_THE_LOG[name]
+
+
+def test_committing_on_too_few_replies_applies_a_command_never_chosen():
+    """The log itself stays consistent (w1 is never chosen by a majority):
+    the leader commits and applies w1 where r1 will be chosen."""
+    spec = BUGS["commit-on-too-few-replies"](3, 1, 1)
+    r = check(spec, ["CommittedIsChosen"], symmetry=True)
+    assert r.violation.property == "CommittedIsChosen" and len(r.violation.trace) == 6
+    assert r.violation.trace.actions[-1].name == "HandleAcceptReplies"
+    assert spec.to_log(r.violation.trace.states[-1]) == (frozenset(), frozenset())
 
 
 def test_a_stale_read_leaves_the_log_intact():
