@@ -26,7 +26,7 @@ into ``acc`` (``AcceptorCodec``). A student can ignore this: ``acceptor_vars``,
 ``messages`` and ``state`` read and build states in Paxos.tla's terms, and the
 actions only use tables (``promise``, ``vote``, ``bit_1a``...) built once per
 configuration. It is what lets the explorer visit 185,369 states in seconds
-(about seven times as fast as the reference: ``benchmarks/reference.py``).
+(three to four times as fast as the reference: ``benchmarks/reference.py``).
 """
 
 from __future__ import annotations
