@@ -78,8 +78,8 @@ class Paxoscope:
         report (each failed obligation and its counterexample as a trace
         table). Returns the proof Report."""
         from . import registry
-        from .proofs.cli import report_text
         from .proofs.obligations import prove
+        from .proofs.report import report_text
         from .spec.constants import ConfigError
 
         try:

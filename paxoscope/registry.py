@@ -269,7 +269,13 @@ PROTOCOLS: tuple[Protocol, ...] = (
                 ),
             ),
         ),
-        Gallery(spec="paxoscope.spec.multipaxos_bugs:BUGS", varies="multipaxos"),
+        Gallery(
+            spec="paxoscope.spec.multipaxos_bugs:BUGS",
+            varies="multipaxos",
+            proof="paxoscope.proofs.multipaxos:BUG_MODELS",
+        ),
+        proof="paxoscope.proofs.multipaxos:model_for",
+        chart="a lifeline per replica and one for the clients, with ballots and log slots on the messages",
     ),
 )
 

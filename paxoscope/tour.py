@@ -192,7 +192,7 @@ def failed(stop: Stop) -> list[Any]:
 
 
 def obligation_sentence(o: Any) -> str:
-    from .proofs.cli import what_failed
+    from .proofs.report import what_failed
 
     if o.result == "unknown":
         return f"{o.name}: Z3 could not decide it (unknown)"
@@ -228,7 +228,7 @@ def _verdicts(stop: Stop) -> str:
 def stop_blocks(stop: Stop) -> list[tuple]:
     """The stop as blocks of ``explorer.chart.Section``: ``("p", text)``,
     ``("h3", text)``, ``("pre", text)`` and ``("trace", trace, mark)``."""
-    from .proofs.cli import mark_broken
+    from .proofs.report import mark_broken
 
     blocks: list[tuple] = [
         ("p", stop.bug.summary),

@@ -5,9 +5,9 @@ structure of the proof model's signature: acceptors ``a1..aN``, ballots
 ``-1, 0..B-1`` (ints, so the order is Python's), values ``None, v1..vV``,
 quorums as frozensets of acceptor names, ``member`` as membership, and one
 set of tuples per variable. ``structure_of`` and ``state_of`` convert both
-ways; ``apply_updates`` performs an action's effect on a structure exactly as
-the proof model states it. The cross-check and the counterexamples to
-induction both stand on these three functions.
+ways; ``PaxosTwin`` hands them (with the universes to search for
+counterexamples and the renaming of interchangeable acceptors and values)
+to the engines of ``proofs``.
 
 Nothing here imports z3.
 """
@@ -18,12 +18,21 @@ import itertools
 from typing import Any
 
 from ..spec.paxos import Msg1a, Msg1b, Msg2a, Msg2b, Paxos, PaxosState
-from .logic import Structure, Var, compile_formula, variables
-from .paxos import FUNCTIONS, STATE, A, Assign, B, PaxosModel, Q, Update, V, View, member
+from . import logic as L
+from .finite import NotAState, Twin, apply_updates
+from .logic import Sort, Structure, Var
+from .paxos import FUNCTIONS, A, B, PaxosModel, Q, V, member
 
+__all__ = ["NotAState", "PaxosTwin", "apply_updates", "empty_structure", "spec_class", "state_of", "structure_of"]
 
-class NotAState(ValueError):
-    """A structure that no state of the executable spec represents."""
+# Universe sizes searched for a counterexample, as (acceptors, ballots,
+# values, quorums) not counting the ballot -1 and the value None, smallest first.
+SIZES = sorted(
+    itertools.product(range(1, 4), range(1, 4), range(1, 3), range(1, 4)),
+    key=lambda s: (sum(s), s),
+)
+# The explorer decides reachability for configurations up to this size.
+MAX_EXPLORE = {"acceptors": 3, "ballots": 3, "values": 2}
 
 
 def spec_class(model: PaxosModel) -> type[Paxos]:
@@ -106,35 +115,90 @@ def state_of(spec: Paxos, st: Structure) -> PaxosState:
     return s
 
 
-def apply_updates(st: Structure, updates: tuple[Update, ...], env: dict[Var, Any]) -> Structure:
-    """The structure after an action with parameters ``env``: each Insert adds
-    a tuple, each Assign replaces a function's value at a key."""
-    rels = dict(st.relations)
-    for u in updates:
-        name = u.rel.name
-        if isinstance(u, Assign):
-            key, value = _value(u.key, env, st), _value(u.value, env, st)
-            rels[name] = {t for t in rels[name] if t[0] != key} | {(key, value)}
-        else:
-            rels[name] = rels[name] | {tuple(_value(t, env, st) for t in u.args)}
-    return Structure(st.domains, st.constants, rels)
+class PaxosTwin(Twin):
+    """``spec/paxos.py`` (or the gallery's variant) as the twin of a Paxos proof model."""
+
+    sizes = [{A: a, B: b + 1, V: v + 1, Q: q} for a, b, v, q in SIZES]
+
+    def elements(self, sort: Sort, count: int) -> list[Any]:
+        """Acceptors a1.., ballots -1, 0.., values None, v1.."""
+        if sort is A:
+            return [f"a{i + 1}" for i in range(count)]
+        if sort is B:
+            return list(range(-1, count - 1))
+        return [None, *(f"v{i}" for i in range(1, count))]
+
+    def name_elements(self, universe: dict, holds: Any) -> dict[Sort, dict[Any, Any]]:
+        """Quorums are the frozensets of their members' names."""
+        named = {s: dict(zip(universe[s], self.elements(s, len(universe[s])))) for s in (A, B, V)}
+        named[Q] = {q: frozenset(name for a, name in named[A].items() if holds(member, (a, q))) for q in universe[Q]}
+        return named
+
+    def spec_for(self, st: Structure) -> Paxos:
+        quorums = sorted(st.domains[Q], key=lambda q: (len(q), sorted(q)))
+        return spec_class(self.model)(
+            acceptors=len(st.domains[A]),
+            values=len(st.domains[V]) - 1,
+            ballots=len(st.domains[B]) - 1,
+            quorums=[sorted(q) for q in quorums],
+        )
+
+    def empty_structure(self, spec: Paxos) -> Structure:
+        return empty_structure(spec)
+
+    def structure_of(self, spec: Paxos, s: PaxosState, base: Structure | None = None) -> Structure:
+        return structure_of(spec, s, base)
+
+    def state_of(self, spec: Paxos, st: Structure) -> PaxosState:
+        return state_of(spec, st)
+
+    def canonical(self, st: Structure, env: dict[Var, Any]) -> tuple[Structure, dict[Var, Any]]:
+        return canonical(st, env)
+
+    def too_large(self, spec: Paxos) -> bool:
+        k = spec.k
+        sizes = {"acceptors": len(k.acceptors), "ballots": len(k.ballots), "values": len(k.values)}
+        return any(sizes[x] > MAX_EXPLORE[x] for x in sizes)
+
+    def describe(self, cfg: dict[str, Any]) -> str:
+        def plural(n: int, word: str) -> str:
+            return f"{n} {word}{'s' * (n != 1)}"
+
+        quorums = "{" + ", ".join("{" + ",".join(q) + "}" for q in cfg["quorums"]) + "}"
+        return (
+            f"{plural(cfg['acceptors'], 'acceptor')}, {plural(cfg['values'], 'value')}, "
+            f"ballots 0..{cfg['ballots'] - 1}, quorums {quorums}"
+        )
 
 
-def _value(t: Any, env: dict[Var, Any], st: Structure) -> Any:
-    if t in env:
-        return env[t]
-    return st.constants[t.name]
+def canonical(st: L.Structure, env: dict[L.Var, Any]) -> tuple[L.Structure, dict[L.Var, Any]]:
+    """The same counterexample with acceptors and values renamed to the least
+    form: acceptors and values are interchangeable, and Z3 may return either
+    of two mirror-image models, so a reader sees the same one every time."""
+    acceptors = [a for a in st.domains[A]]
+    values = [v for v in st.domains[V] if v is not None]
+
+    def key(rename: dict) -> tuple:
+        return (
+            sorted((name, sorted(map(repr, _renamed(tuples, rename)))) for name, tuples in st.relations.items()),
+            sorted((p.name, repr(_renamed(x, rename))) for p, x in env.items()),
+        )
+
+    renames = [
+        {**dict(zip(acceptors, pa)), **dict(zip(values, pv))}
+        for pa in itertools.permutations(acceptors)
+        for pv in itertools.permutations(values)
+    ]
+    best = min(renames, key=key)
+    domains = {sort: [_renamed(x, best) for x in xs] for sort, xs in st.domains.items()}
+    domains[A], domains[V] = acceptors, st.domains[V]  # the same names, in the same order
+    relations = {name: _renamed(tuples, best) for name, tuples in st.relations.items()}
+    return L.Structure(domains, st.constants, relations), {p: _renamed(x, best) for p, x in env.items()}
 
 
-def materialize(view: View, base: Structure) -> Structure:
-    """The relations a view defines (Init, say), computed over ``base``'s domains."""
-    rels = {member.name: base.relations[member.name]}
-    for rel in STATE:
-        xs = [variables(f"x{i}", s)[0] for i, s in enumerate(rel.sorts)]
-        f = compile_formula(getattr(view, rel.name)(*xs), xs, name=f"{rel.name} of a view")
-        rels[rel.name] = {t for t in _product(base, rel.sorts) if f(base, *t)}
-    return Structure(base.domains, base.constants, rels)
-
-
-def _product(st: Structure, sorts) -> list[tuple]:
-    return list(itertools.product(*(st.domains[s] for s in sorts)))
+def _renamed(x: Any, rename: dict) -> Any:
+    if isinstance(x, (set, frozenset)):
+        return type(x)(_renamed(y, rename) for y in x)
+    if isinstance(x, tuple):
+        return tuple(_renamed(y, rename) for y in x)
+    return rename.get(x, x) if isinstance(x, str) else x

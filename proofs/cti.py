@@ -1,15 +1,16 @@
 """Counterexamples to induction: from a failed query to a concrete, small, explained step.
 
 When an obligation fails (or Z3 gives up on it), the query is run again in
-small finite universes: 1 to 3 acceptors, 1 to 3 ballots, 1 or 2 values and
-1 to 3 quorums, smallest first, with every quantifier expanded over the
-universe (a quantifier-free problem) and every variable required to be a
-total function (so the model is a state the executable spec can hold). The
-first model found is polished: it is made to look like a state Paxos can
-reach where it can be (every 1b answers a 1a, ...), then stripped of every
-message whose absence keeps it a counterexample. It is read back into a state
-of the executable spec for that configuration and checked with the Python
-evaluator: the pre-state satisfies the invariant, the step is the action's,
+small finite universes (the model's twin lists them: for Paxos, 1 to 3
+acceptors, 1 to 3 ballots, 1 or 2 values and 1 to 3 quorums), smallest
+first, with every quantifier expanded over the universe (a quantifier-free
+problem) and every function variable required to be total (so the model is a
+state the executable spec can hold). The first model found is polished: it
+is made to look like a state the protocol can reach where it can be (the
+model's ``preferences``: for Paxos, every 1b answers a 1a, ...), then
+stripped of every message whose absence keeps it a counterexample. It is
+read back into a state of the twin's executable spec for that configuration
+and checked with the Python evaluator: the pre-state satisfies the invariant, the step is the action's,
 the post-state breaks the conjunct. Finally the explorer searches the
 configuration from Init to tell a real bug (the pre-state is reachable) from
 an invariant that is too weak (it is not), and in the second case looks for
@@ -27,27 +28,18 @@ from typing import TYPE_CHECKING, Any
 import z3
 
 from ..spec.base import Action, action
-from ..spec.paxos import Paxos, PaxosState
 from . import logic as L
-from .concrete import NotAState, apply_updates, empty_structure, materialize, spec_class, state_of, structure_of
-from .paxos import FUNCTIONS, MESSAGES, NIL, NONE, A, B, Q, V, member
+from .finite import NotAState, apply_updates, materialize
 
 if TYPE_CHECKING:
     from ..explorer.trace import Trace
+    from .model import ProofModel
     from .obligations import Obligation, Prover
     from .smt import Translator
 
-# Universe sizes tried, as (acceptors, ballots, values, quorums) not counting
-# the ballot -1 and the value None, smallest first.
-SIZES = sorted(
-    itertools.product(range(1, 4), range(1, 4), range(1, 3), range(1, 4)),
-    key=lambda s: (sum(s), s),
-)
 # Per universe: the problems are quantifier-free and small, decided in
 # milliseconds; this only guards against a pathological one.
 SEARCH_TIMEOUT_MS = 20_000
-# The explorer decides reachability for configurations up to this size.
-MAX_EXPLORE = {"acceptors": 3, "ballots": 3, "values": 2}
 MAX_STATES = 400_000
 
 
@@ -72,15 +64,16 @@ class Counterexample:
 
     obligation: str
     broken: str
-    spec: Paxos
-    pre: PaxosState
+    spec: Any
+    pre: Any
     action: Action | None = None
-    post: PaxosState | None = None  # None: the post-state is no state of the spec (see note)
+    post: Any = None  # None: the post-state is no state of the spec (see note)
     note: str = ""
     reachable: bool | None = None  # None: not decided (see reach_note)
     reach_note: str = ""
     path: Trace | None = None  # when reachable: a shortest run from Init to ``pre``
     real: Trace | None = None  # when not: a run on which the same obligation fails, if one exists
+    where: str = ""  # the configuration, in words
 
     def trace(self) -> Trace:
         """The counterexample as a trace: the pre-state and the failing step."""
@@ -106,86 +99,64 @@ class Counterexample:
 
 
 def find_counterexample(prover: Prover, ob: Obligation) -> Counterexample | None:
-    """A small concrete counterexample to ``ob``, or None if no universe up to SIZES has one."""
-    for sizes in SIZES:
+    """A small concrete counterexample to ``ob``, or None if no universe of the twin's has one."""
+    for sizes in prover.twin.sizes:
         found = _search(prover, ob, sizes)
         if found is not None:
             return found
     return None
 
 
-def _preferences(pre) -> list[L.Formula]:
-    """True of every reachable state, not needed by the invariant: asked of a
-    counterexample's pre-state where possible, so that it looks like a state
-    Paxos can reach (and the explorer may find it)."""
-    a, a2 = L.variables("a a2", A)
-    b, m, n = L.variables("b m n", B)
-    u, v = L.variables("u v", V)
-    (q,) = L.variables("q", Q)
-    return [
-        # every 1b answers a 1a
-        L.forall([a, b, m, u], L.implies(pre.msg1b(a, b, m, u), pre.msg1a(b))),
-        # every 2a had a quorum of 1b
-        L.forall(
-            [b, v],
-            L.implies(
-                pre.msg2a(b, v),
-                L.exists([q], L.forall([a2], L.implies(member(a2, q), L.exists([m, u], pre.msg1b(a2, b, m, u))))),
-            ),
-        ),
-        # an acceptor's maxBal was set by a 1b or a 2b it sent
-        L.forall(
-            [a, n],
-            L.implies(
-                L.and_(pre.maxBal(a, n), L.ne(n, NONE)),
-                L.or_(L.exists([m, u], pre.msg1b(a, n, m, u)), L.exists([v], pre.msg2b(a, n, v))),
-            ),
-        ),
-    ]
-
-
-def _search(prover: Prover, ob: Obligation, sizes: tuple[int, int, int, int]) -> Counterexample | None:
+def _search(prover: Prover, ob: Obligation, sizes: dict[L.Sort, int]) -> Counterexample | None:
     params = ob.action.params if ob.action is not None else ()
-    found = solve_small(prover.tr, prover.pre, [*ob.hypotheses, L.not_(ob.goal)], params, sizes)
+    model = prover.model
+    found = solve_small(prover.tr, model, prover.pre, [*ob.hypotheses, L.not_(ob.goal)], params, sizes)
     if found is None:
         return None
-    s, model, universe, g = found
+    s, z, universe, g = found
     if ob.kind != "initiation":
-        model = _polish(s, model, [g(f) for f in _preferences(prover.pre)], universe, prover.tr)
-    return _read(prover, ob, model, universe)
+        z = _polish(s, z, [g(f) for f in model.preferences(prover.pre)], universe, prover.tr, model)
+    return _read(prover, ob, z, universe)
 
 
 def solve_small(
-    tr: Translator, pre: Any, formulas: list[L.Formula], params: tuple[L.Var, ...], sizes: tuple[int, int, int, int]
+    tr: Translator,
+    model: ProofModel,
+    pre: Any,
+    formulas: list[L.Formula],
+    params: tuple[L.Var, ...],
+    sizes: dict[L.Sort, int],
 ) -> tuple[z3.Solver, z3.ModelRef, dict, Any] | None:
-    """A model of ``formulas`` (with the variables of ``pre`` total functions)
-    in a universe of the given sizes (acceptors, ballots, values, quorums; the
-    ballot -1 and the value None come on top), or None.
+    """A model of ``formulas`` (with the function variables of ``pre`` total)
+    in a universe with ``sizes[sort]`` elements of each sort, the model's
+    constants first (the ballot -1 and the value None of Paxos, say), or None.
 
     Every quantifier is expanded over the universe: a quantifier-free problem
-    Z3 decides quickly. The elements are interchangeable, so -1 and None may
-    be the first ballot and value and the order of ballots that of the
+    Z3 decides quickly. The elements are interchangeable, so the constants
+    may be the first elements and the order of the ordered sort that of the
     elements, with no loss. Returns the solver (for more questions), the
     model, the universe (constants by sort) and the grounding function."""
-    n_a, n_b, n_v, n_q = sizes
-    counts = {A: n_a, B: n_b + 1, V: n_v + 1, Q: n_q}
-    universe = {s: [L.Const(f"{s.name[0].lower()}{i}!e", s) for i in range(k)] for s, k in counts.items()}
+    universe = {s: [L.Const(f"{s.name[0].lower()}{i}!e", s) for i in range(k)] for s, k in sizes.items()}
     rank = {c: i for consts in universe.values() for i, c in enumerate(consts)}
-    env: dict[L.Term, L.Term] = {NONE: universe[B][0], NIL: universe[V][0]}
+    env: dict[L.Term, L.Term] = {}
+    for sort in universe:
+        for i, c in enumerate(k for k in model.constants if k.sort is sort):
+            env[c] = universe[sort][i]
 
     def g(f: L.Formula) -> L.Formula:
         return L.ground(f, universe, env, rank)
 
     hard = [g(f) for f in formulas]
     # Total functions: the pre-state must be a state of the executable spec.
-    for rel in FUNCTIONS:
-        (a,) = L.variables("a", A)
-        (y,) = L.variables("y", rel.sorts[1])
-        hard.append(g(L.forall([a], L.exists([y], getattr(pre, rel.name)(a, y)))))
+    for rel in model.functions:
+        k = model.key_arity(rel)
+        keys = [L.Var(f"k{i}", s) for i, s in enumerate(rel.sorts[:k])]
+        ys = [L.Var(f"y{i}", s) for i, s in enumerate(rel.sorts[k:])]
+        hard.append(g(L.forall(keys, L.exists(ys, getattr(pre, rel.name)(*keys, *ys)))))
     # The action's parameters are elements too; the order is fixed.
     for p in params:
         hard.append(L.or_(*(L.Eq(p, c) for c in universe[p.sort])))
-    bs = universe[B]
+    bs = universe[model.ordered]
     hard += [L.Le(x, y) if rank[x] <= rank[y] else L.Not(L.Le(x, y)) for x in bs for y in bs]
     hard += [L.Not(L.Eq(x, y)) for consts in universe.values() for x, y in itertools.combinations(consts, 2)]
     if any(f is L.FALSE for f in hard):
@@ -198,7 +169,9 @@ def solve_small(
     return s, s.model(), universe, g
 
 
-def _polish(s: z3.Solver, model: z3.ModelRef, preferences: list[L.Formula], universe, tr) -> z3.ModelRef:
+def _polish(
+    s: z3.Solver, model: z3.ModelRef, preferences: list[L.Formula], universe, tr, proof_model: ProofModel
+) -> z3.ModelRef:
     """Keep each preference the counterexample can meet, then drop every
     message whose absence keeps it a counterexample."""
 
@@ -216,7 +189,7 @@ def _polish(s: z3.Solver, model: z3.ModelRef, preferences: list[L.Formula], univ
 
     for z in tr.batch(preferences):
         attempt(z)
-    for rel in reversed(MESSAGES):
+    for rel in reversed(proof_model.messages):
         for args in itertools.product(*(universe[x] for x in rel.sorts)):
             atom = tr.rel(rel)(*(tr.term(c) for c in args))
             if z3.is_true(model.eval(atom, model_completion=True)):
@@ -225,93 +198,56 @@ def _polish(s: z3.Solver, model: z3.ModelRef, preferences: list[L.Formula], univ
 
 
 def read_model(
-    tr: Translator, model: z3.ModelRef, universe: dict, params: tuple[L.Var, ...] = ()
+    tr: Translator, model: z3.ModelRef, universe: dict, twin: Any, params: tuple[L.Var, ...] = ()
 ) -> tuple[L.Structure, dict[L.Var, Any]]:
-    """The model as a structure of Python values (acceptors a1.., ballots -1,
-    0.., values None, v1.., quorums as frozensets of acceptors), and the
-    parameters' values."""
+    """The model as a structure of Python values (the twin names the
+    elements: for Paxos, acceptors a1.., ballots -1, 0.., values None, v1..,
+    quorums as frozensets of acceptors), and the parameters' values."""
 
     def holds(f: z3.BoolRef) -> bool:
         return z3.is_true(model.eval(f, model_completion=True))
 
-    acceptors = {c: f"a{i + 1}" for i, c in enumerate(universe[A])}
-    python: dict[L.Sort, dict[L.Term, Any]] = {
-        A: acceptors,
-        B: {c: i - 1 for i, c in enumerate(universe[B])},
-        V: {c: (f"v{i}" if i else None) for i, c in enumerate(universe[V])},
-        Q: {
-            q: frozenset(acceptors[a] for a in universe[A] if holds(tr.rel(member)(tr.term(a), tr.term(q))))
-            for q in universe[Q]
-        },
-    }
-    rels = {member.name: {(a, q) for q in python[Q].values() for a in q}}
-    for rel in (*FUNCTIONS, *MESSAGES):
+    def holds_rel(rel: L.Rel, args: tuple) -> bool:
+        return holds(tr.rel(rel)(*(tr.term(c) for c in args)))
+
+    proof_model = twin.model
+    python = twin.name_elements(universe, holds_rel)
+    rels = {}
+    for rel in (*proof_model.fixed, *proof_model.state):
         rels[rel.name] = {
             tuple(python[x][c] for x, c in zip(rel.sorts, args))
             for args in itertools.product(*(universe[x] for x in rel.sorts))
-            if holds(tr.rel(rel)(*(tr.term(c) for c in args)))
+            if holds_rel(rel, args)
         }
     domains = {sort: list(dict.fromkeys(values.values())) for sort, values in python.items()}
-    st = L.Structure(domains, {"none": -1, "nil": None}, rels)
+    constants = {}
+    for sort in universe:
+        for i, c in enumerate(k for k in proof_model.constants if k.sort is sort):
+            constants[c.name] = python[sort][universe[sort][i]]
+    st = L.Structure(domains, constants, rels)
     env = {p: next(python[p.sort][c] for c in universe[p.sort] if holds(tr.term(p) == tr.term(c))) for p in params}
     return st, env
 
 
 def _read(prover: Prover, ob: Obligation, model: z3.ModelRef, universe) -> Counterexample | None:
     """The model as states of the executable spec, in the model's configuration."""
+    twin = prover.twin
     params = ob.action.params if ob.action is not None else ()
-    st, env = canonical(*read_model(prover.tr, model, universe, params))
-    quorums = sorted(st.domains[Q], key=lambda q: (len(q), sorted(q)))
-    spec = spec_class(prover.model)(
-        acceptors=len(universe[A]),
-        values=len(universe[V]) - 1,
-        ballots=len(universe[B]) - 1,
-        quorums=[sorted(q) for q in quorums],
-    )
-    base = empty_structure(spec)
+    st, env = twin.canonical(*read_model(prover.tr, model, universe, twin, params))
+    spec = twin.spec_for(st)
+    base = twin.empty_structure(spec)
     if ob.kind == "initiation":
-        st = materialize(prover.model.init_view(), base)
+        st = materialize(prover.model, prover.model.init_view(), base)
     else:
-        st = L.Structure(base.domains, base.constants, {**st.relations, member.name: base.relations[member.name]})
+        fixed = {r.name: base.relations[r.name] for r in prover.model.fixed}
+        st = L.Structure(base.domains, base.constants, {**st.relations, **fixed})
     return _explain(prover, ob, spec, st, env)
 
 
-def canonical(st: L.Structure, env: dict[L.Var, Any]) -> tuple[L.Structure, dict[L.Var, Any]]:
-    """The same counterexample with acceptors and values renamed to the least
-    form: acceptors and values are interchangeable, and Z3 may return either
-    of two mirror-image models, so a reader sees the same one every time."""
-    acceptors = [a for a in st.domains[A]]
-    values = [v for v in st.domains[V] if v is not None]
-
-    def key(rename: dict) -> tuple:
-        return (
-            sorted((name, sorted(map(repr, _renamed(tuples, rename)))) for name, tuples in st.relations.items()),
-            sorted((p.name, repr(_renamed(x, rename))) for p, x in env.items()),
-        )
-
-    renames = [
-        {**dict(zip(acceptors, pa)), **dict(zip(values, pv))}
-        for pa in itertools.permutations(acceptors)
-        for pv in itertools.permutations(values)
-    ]
-    best = min(renames, key=key)
-    domains = {sort: [_renamed(x, best) for x in xs] for sort, xs in st.domains.items()}
-    domains[A], domains[V] = acceptors, st.domains[V]  # the same names, in the same order
-    relations = {name: _renamed(tuples, best) for name, tuples in st.relations.items()}
-    return L.Structure(domains, st.constants, relations), {p: _renamed(x, best) for p, x in env.items()}
-
-
-def _renamed(x: Any, rename: dict) -> Any:
-    if isinstance(x, (set, frozenset)):
-        return type(x)(_renamed(y, rename) for y in x)
-    if isinstance(x, tuple):
-        return tuple(_renamed(y, rename) for y in x)
-    return rename.get(x, x) if isinstance(x, str) else x
-
-
-def _explain(prover: Prover, ob: Obligation, spec: Paxos, pre: L.Structure, env: dict) -> Counterexample | None:
+def _explain(prover: Prover, ob: Obligation, spec: Any, pre: L.Structure, env: dict) -> Counterexample | None:
+    twin = prover.twin
     try:
-        pre_state = state_of(spec, pre)
+        pre_state = twin.state_of(spec, pre)
     except NotAState:
         return None
     inv = {n: L.compile_formula(f, (), name=n) for n, f in prover.inv.items()}
@@ -325,7 +261,7 @@ def _explain(prover: Prover, ob: Obligation, spec: Paxos, pre: L.Structure, env:
         agrees = all(f(pre) for f in inv.values())
         if ob.kind == "safety":
             agrees = agrees and not L.compile_formula(ob.goal, (), name=ob.name)(pre)
-            cex = Counterexample(ob.name, "Consistency", spec, pre_state)
+            cex = Counterexample(ob.name, ob.conjunct or prover.model.safety_name, spec, pre_state)
         else:
             act = ob.action
             post = apply_updates(pre, act.updates, env)
@@ -333,43 +269,29 @@ def _explain(prover: Prover, ob: Obligation, spec: Paxos, pre: L.Structure, env:
             label = action(act.name, **{p.name: env[p] for p in shown})
             note = ""
             try:
-                post_state = state_of(spec, post)
+                post_state = twin.state_of(spec, post)
             except NotAState as exc:
                 post_state, note = None, f"the post-state is not a state of the spec: {exc}"
             cex = Counterexample(ob.name, ob.conjunct, spec, pre_state, label, post_state, note)
             guard = L.compile_formula(act.guard, act.params, name=act.name)
             agrees = agrees and guard(pre, *(env[p] for p in act.params))
             agrees = agrees and not inv[ob.conjunct](post)
+    cex.where = twin.describe(spec.config)
     if not agrees:
         cex.note = (cex.note + "; " if cex.note else "") + "the Python evaluator disagrees with Z3's model here"
     _reachability(prover, ob, cex)
     return cex
 
 
-class _Target:
-    """``spec`` with only the given properties: the explorer then stops at the
-    first state (or step) that breaks one, with a shortest trace to it."""
+def _explore(spec: Any, invariants: dict | None = None, steps: dict | None = None):
+    """Search ``spec`` for the first state (or step) that breaks one of the given
+    properties, none of the spec's own: a shortest trace to it."""
+    from ..explorer.bfs import CheckOptions, check
 
-    refinements: tuple = ()
-    sometimes: dict = {}
-    default_properties = None
-    symmetry = None
-    constraint = None
-
-    def __init__(self, spec: Paxos, invariants: dict | None = None, steps: dict | None = None):
-        self._spec = spec
-        self.invariants = invariants or {}
-        self.action_properties = steps or {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._spec, name)
-
-
-def _explore(spec: Paxos, invariants: dict | None = None, steps: dict | None = None):
-    from ..explorer.bfs import check
-
-    target = _Target(spec, invariants, steps)
-    return check(target, [*(invariants or {}), *(steps or {})], max_states=MAX_STATES)
+    options = CheckOptions(
+        properties=(), invariants=invariants or {}, action_properties=steps or {}, max_states=MAX_STATES
+    )
+    return check(spec, options)
 
 
 def _reachability(prover: Prover, ob: Obligation, cex: Counterexample) -> None:
@@ -377,9 +299,8 @@ def _reachability(prover: Prover, ob: Obligation, cex: Counterexample) -> None:
     reachable step of the same configuration all the same?"""
     from ..explorer.trace import Step, Trace
 
-    k = cex.spec.k
-    sizes = {"acceptors": len(k.acceptors), "ballots": len(k.ballots), "values": len(k.values)}
-    if any(sizes[x] > MAX_EXPLORE[x] for x in sizes):
+    twin = prover.twin
+    if twin.too_large(cex.spec):
         cex.reach_note = "the configuration is too large to explore"
         return
     if ob.kind == "initiation":
@@ -401,22 +322,22 @@ def _reachability(prover: Prover, ob: Obligation, cex: Counterexample) -> None:
     # The same obligation may still fail from a reachable state: then the
     # protocol is wrong, whatever the invariant.
     spec = cex.spec
-    base = empty_structure(spec)
+    base = twin.empty_structure(spec)
     inv = [L.compile_formula(f, (), name=n) for n, f in prover.inv.items()]
 
-    def holds(s: PaxosState) -> bool:
-        st = structure_of(spec, s, base)
+    def holds(s: Any) -> bool:
+        st = twin.structure_of(spec, s, base)
         return all(f(st) for f in inv)
 
     if ob.kind == "safety":
-        consistency = L.compile_formula(ob.goal, (), name="Consistency")
-        r = _explore(spec, {"Obligation": lambda s: not (holds(s) and not consistency(structure_of(spec, s, base)))})
+        safety = L.compile_formula(ob.goal, (), name=prover.model.safety_name)
+        r = _explore(spec, {"Obligation": lambda s: not (holds(s) and not safety(twin.structure_of(spec, s, base)))})
     else:
         name = ob.action.name
         conjunct = L.compile_formula(prover.inv[ob.conjunct], (), name=ob.conjunct)
 
-        def step_ok(s: PaxosState, a: Action, t: PaxosState) -> bool:
-            return a.name != name or conjunct(structure_of(spec, t, base)) or not holds(s)
+        def step_ok(s: Any, a: Action, t: Any) -> bool:
+            return a.name != name or conjunct(twin.structure_of(spec, t, base)) or not holds(s)
 
         r = _explore(spec, steps={"Obligation": step_ok})
     if r.verdict == "violation":

@@ -1,11 +1,13 @@
 """The proof obligations of an inductive invariant, discharged one by one with Z3.
 
-For the model's invariant Inv (a dict of named conjuncts):
+For a proof model (``proofs.model.ProofModel``: Paxos, Multi-Paxos, ...)
+and its invariant Inv (a dict of named conjuncts):
 
 - ``initiation``: Init ⇒ Inv;
 - ``ACTION/CONJUNCT`` for every action and every conjunct (consecution):
   Inv ∧ ACTION ⇒ CONJUNCT′;
-- ``safety``: Inv ⇒ Consistency.
+- ``safety``: Inv ⇒ the model's safety property (Paxos's Consistency,
+  Multi-Paxos's per-slot Agreement).
 
 Each obligation is a satisfiability query for its negation (axioms, the
 hypotheses and the negated goal), run in a fresh ``SimpleSolver`` with a
@@ -30,7 +32,7 @@ from typing import Any
 import z3
 
 from . import logic as L
-from .paxos import SORTS, ActionDef, B, PaxosModel, post_view, pre_view
+from .model import ActionDef, ProofModel, post_view
 from .smt import Answer, Translator, solve
 
 # Z3 settings for every query. Pulling nested quantifiers to the front lets
@@ -77,6 +79,9 @@ class Report:
     outcomes: list[Outcome]
     seconds: float
     z3_version: str = field(default_factory=z3.get_version_string)
+    safety_name: str = "Consistency"  # what the invariant must imply
+    sizes_text: str = "acceptors, ballots and values"  # what every number of is covered
+    variant_text: str = "two values can be chosen"  # what a gallery variant lets happen
 
     @property
     def verdict(self) -> str:
@@ -90,12 +95,13 @@ class Report:
 class Prover:
     """The obligations of one model, built over one Z3 translator."""
 
-    def __init__(self, model: PaxosModel, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, model: ProofModel, timeout: float = DEFAULT_TIMEOUT):
         self.model = model
         self.timeout = timeout
-        self.tr = Translator(SORTS, B)
+        self.twin = model.twin()
+        self.tr = Translator(model.sorts, model.ordered)
         self.axioms = model.axioms()
-        self.pre = pre_view()
+        self.pre = model.pre_view()
         self.inv = model.invariant(self.pre)
         self.obligations = list(self._obligations())
         # One parse for every formula of every query.
@@ -132,7 +138,10 @@ class Prover:
                     goal=f,
                     framed=self.tr.text(f) == self.tr.text(inv[name]),
                 )
-        yield Obligation("safety", "safety", hypotheses=base, goal=model.consistency(self.pre))
+        parts = model.safety_parts(self.pre)
+        for name, goal in parts.items():
+            label = "safety" if len(parts) == 1 else f"safety/{name}"
+            yield Obligation(label, "safety", conjunct=name, hypotheses=base, goal=goal)
 
     def query(self, ob: Obligation) -> list[z3.BoolRef]:
         tr = self.tr
@@ -186,14 +195,26 @@ class Prover:
 
 
 def prove(
-    model: PaxosModel | None = None,
+    model: ProofModel | None = None,
     *,
     timeout: float = DEFAULT_TIMEOUT,
     counterexamples: bool = True,
 ) -> Report:
     """Discharge every obligation of ``model`` (default: Paxos) and report."""
     start = time.perf_counter()
-    model = model or PaxosModel()
+    if model is None:
+        from .paxos import PaxosModel
+
+        model = PaxosModel()
     prover = Prover(model, timeout)
     outcomes = [prover.discharge(ob, counterexamples) for ob in prover.obligations]
-    return Report(model.name, model.bug, outcomes, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return Report(
+        model.name,
+        model.bug,
+        outcomes,
+        seconds,
+        safety_name=model.safety_name,
+        sizes_text=model.sizes_text,
+        variant_text=model.variant_text,
+    )

@@ -42,15 +42,13 @@ a subclass that overrides the one piece its executable twin overrides.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 from .logic import (
     FALSE,
     TRUE,
     Const,
     Formula,
-    Le,
     Rel,
     Sort,
     Term,
@@ -70,6 +68,9 @@ from .logic import (
     or_,
     variables,
 )
+from .model import ActionDef, Assign, Insert, ProofModel, Update, View, ballot_order, post_view, quorums_intersect
+
+__all__ = ["ActionDef", "Assign", "Insert", "Update", "View", "post_view", "PaxosModel", "model_for", "BUG_MODELS"]
 
 A = Sort("Acceptor")
 B = Sort("Ballot")
@@ -97,90 +98,46 @@ FUNCTIONS = (maxBal, maxVBal, maxVal)
 MESSAGES = (msg1a, msg1b, msg2a, msg2b)
 
 
-class View:
-    """A state as seen by a formula: one callable per variable, each
-    returning the formula "this tuple is in the relation". The pre-state's
-    callables are the relation symbols; a post-state's substitute updates."""
-
-    def __init__(self, defs: dict[str, Callable[..., Formula]]):
-        self.defs = defs
-        for name, f in defs.items():
-            setattr(self, name, f)
-
-
 def pre_view() -> View:
     return View({r.name: r for r in STATE})
 
 
-@dataclass(frozen=True)
-class Insert:
-    """``rel := rel ∪ {args}`` (send a message)."""
-
-    rel: Rel
-    args: tuple[Term, ...]
-
-
-@dataclass(frozen=True)
-class Assign:
-    """``rel[key] := value``, where ``rel`` is the graph of a function."""
-
-    rel: Rel
-    key: Term
-    value: Term
-
-
-Update = Insert | Assign
-
-
-def post_view(view: View, updates: tuple[Update, ...]) -> View:
-    """The state after ``updates``, as formulas over ``view``."""
-    defs = dict(view.defs)
-    for u in updates:
-        old = defs[u.rel.name]
-        if isinstance(u, Insert):
-            defs[u.rel.name] = lambda *x, old=old, u=u: or_(old(*x), and_(*(eq(s, t) for s, t in zip(x, u.args))))
-        else:
-            defs[u.rel.name] = lambda x, y, old=old, u=u: ite(eq(x, u.key), eq(y, u.value), old(x, y))
-    return View(defs)
-
-
-@dataclass(frozen=True)
-class ActionDef:
-    """One action: ``∃params. guard`` enables it; ``updates`` are its effect
-    (everything else is unchanged). ``shown`` names the parameters that the
-    executable spec's Action prints (``Phase2a(b=1, v=v2)``); the others are
-    witnesses (the quorum, the acceptor's current maxBal, ...)."""
-
-    name: str
-    params: tuple[Var, ...]
-    guard: Formula
-    updates: tuple[Update, ...]
-    shown: tuple[str, ...]
-
-
-class PaxosModel:
+class PaxosModel(ProofModel):
     """Paxos.tla for Z3. Subclasses (the bug gallery) override one piece."""
 
     name = "paxos"
-    bug: str | None = None
+    sorts = SORTS
+    ordered = B
+    constants = CONSTANTS
+    state = STATE
+    functions = FUNCTIONS
+    messages = MESSAGES
+    fixed = (member,)
+    safety_name = "Consistency"
+    safety_text = "at most one value is chosen"
+    variant_text = "two values can be chosen"
+    sizes_text = "acceptors, ballots and values"
+    signature_text = (
+        "Sorts: Acceptor, Ballot (totally ordered by ≤, with -1 below every ballot), Value (with None),\n"
+        "Quorum (member(a, q); any two quorums share an acceptor). The variables are relations:\n"
+        "maxBal(a, b) means maxBal[a] = b (so for maxVBal, maxVal), msg1a(b), msg1b(a, b, mbal, mval),\n"
+        "msg2a(b, v) and msg2b(a, b, v) mean that message was sent."
+    )
+
+    def twin(self) -> Any:
+        from .concrete import PaxosTwin
+
+        return PaxosTwin(self)
 
     # -- constants -------------------------------------------------------
 
     def axioms(self) -> dict[str, Formula]:
-        x, y, z = variables("x y z", B)
         q, r = variables("q r", Q)
         (a,) = variables("a", A)
-        return {
-            "≤ is reflexive": forall([x], le_(x, x)),
-            "≤ is antisymmetric": forall([x, y], implies(and_(le_(x, y), le_(y, x)), eq(x, y))),
-            "≤ is transitive": forall([x, y, z], implies(and_(le_(x, y), le_(y, z)), le_(x, z))),
-            "≤ is total": forall([x, y], or_(le_(x, y), le_(y, x))),
-            "-1 is below every ballot": forall([x], le_(NONE, x)),
-            **self.quorum_axioms(a, q, r),
-        }
+        return {**ballot_order(NONE), **self.quorum_axioms(a, q, r)}
 
     def quorum_axioms(self, a: Var, q: Var, r: Var) -> dict[str, Formula]:
-        return {"any two quorums intersect": forall([q, r], exists([a], and_(member(a, q), member(a, r))))}
+        return quorums_intersect(member)
 
     # -- Init ------------------------------------------------------------
 
@@ -247,10 +204,13 @@ class PaxosModel:
 
     def quorum_promised(self, b: Var, q: Var) -> Formula:
         """Every member of q sent a 1b for ballot b."""
+        return self.quorum_promised_in(self.pre_view(), b, q)
+
+    def quorum_promised_in(self, S: View, b: Term, q: Term) -> Formula:
         (a,) = variables("a", A)
         (m,) = variables("m", B)
         (u,) = variables("u", V)
-        return forall([a], implies(member(a, q), exists([m, u], msg1b(a, b, m, u))))
+        return forall([a], implies(member(a, q), exists([m, u], S.msg1b(a, b, m, u))))
 
     def phase2a_value(self, b: Var, q: Var, v: Var) -> Formula:
         """v is safe on q's 1b reports: none reports a vote, or v is the value
@@ -287,6 +247,9 @@ class PaxosModel:
         return and_(maxBal(a, n), le(n, b))
 
     # -- Properties ------------------------------------------------------
+
+    def safety(self, S: View) -> Formula:
+        return self.consistency(S)
 
     def consistency(self, S: View) -> Formula:
         """Consistency: at most one value is chosen, where v is chosen when
@@ -374,6 +337,34 @@ class PaxosModel:
         parts.append(forall([a, b, v], implies(S.msg2b(a, b, v), and_(ne(b, NONE), ne(v, NIL)))))
         return and_(*parts)
 
+    def quorum_templates(self, S: View) -> list[Formula]:
+        """Proposals (a relation over ballots and values) are safe."""
+        (b,) = variables("b", B)
+        (v,) = variables("v", V)
+        return [
+            forall([b, v], implies(getattr(S, r.name)(b, v), self.safe_at(S, b, v))) for r in STATE if r.sorts == (B, V)
+        ]
+
+    def preferences(self, pre: View) -> list[Formula]:
+        (a,) = variables("a", A)
+        b, m, n = variables("b m n", B)
+        u, v = variables("u v", V)
+        (q,) = variables("q", Q)
+        return [
+            # every 1b answers a 1a
+            forall([a, b, m, u], implies(pre.msg1b(a, b, m, u), pre.msg1a(b))),
+            # every 2a had a quorum of 1b
+            forall([b, v], implies(pre.msg2a(b, v), exists([q], self.quorum_promised_in(pre, b, q)))),
+            # an acceptor's maxBal was set by a 1b or a 2b it sent
+            forall(
+                [a, n],
+                implies(
+                    and_(pre.maxBal(a, n), ne(n, NONE)),
+                    or_(exists([m, u], pre.msg1b(a, n, m, u)), exists([v], pre.msg2b(a, n, v))),
+                ),
+            ),
+        ]
+
     def safe_at(self, S: View, b: Term, v: Term) -> Formula:
         """SafeAt(b, v): for every ballot c < b, some quorum's members each
         voted for v in c or will never vote in c (WontVoteIn)."""
@@ -425,9 +416,8 @@ DEFINITIONS: dict[str, str] = {
 }
 
 
-def le_(x: Term, y: Term) -> Formula:
-    """``x ≤ y`` even for the same variable (the reflexivity axiom needs the atom)."""
-    return Le(x, y)
+# The conjuncts' sentences are the model's (defined after it, for reading order).
+PaxosModel.explanations, PaxosModel.definitions = EXPLANATIONS, DEFINITIONS
 
 
 # ---------------------------------------------------------------------------

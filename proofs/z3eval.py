@@ -24,14 +24,14 @@ from typing import Any
 import z3
 
 from . import logic as L
-from .concrete import apply_updates
+from .finite import apply_updates
 from .logic import Structure
+from .model import ProofModel
 from .obligations import Prover
-from .paxos import NIL, NONE, STATE, B, PaxosModel, V, member
 
 
 class Z3Oracle:
-    def __init__(self, model: PaxosModel, base: Structure):
+    def __init__(self, model: ProofModel, base: Structure):
         self.prover = p = Prover(model)
         tr = p.tr
         self.base = base
@@ -46,9 +46,9 @@ class Z3Oracle:
             facts.append(z3.ForAll([x], z3.Or(*(x == c for c in zs))))
             if len(zs) > 1:
                 facts.append(z3.Distinct(*zs))
-        facts.append(tr.term(NONE) == self.elem[B][base.constants["none"]])
-        facts.append(tr.term(NIL) == self.elem[V][base.constants["nil"]])
-        bs = self.elem[B]
+        for c in model.constants:
+            facts.append(tr.term(c) == self.elem[c.sort][base.constants[c.name]])
+        bs = self.elem[model.ordered]
         facts += [tr.le(bs[x], bs[y]) == z3.BoolVal(x <= y) for x in bs for y in bs]
         self.facts = facts
         self.python = {n: L.compile_formula(f, (), name=n) for n, f in p.inv.items()}
@@ -64,7 +64,7 @@ class Z3Oracle:
     def _diagram(self, st: Structure) -> list[z3.BoolRef]:
         tr = self.prover.tr
         out = []
-        for rel in (member, *STATE):
+        for rel in (*self.prover.model.fixed, *self.prover.model.state):
             f = tr.rel(rel)
             true = st.relations[rel.name]
             for args in itertools.product(*(self.base.domains[s] for s in rel.sorts)):

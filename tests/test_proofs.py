@@ -20,7 +20,6 @@ from functools import cached_property
 
 import pytest
 from paxoscope.proofs import logic as L
-from paxoscope.proofs.cli import add_parser, main
 from paxoscope.proofs.crosscheck import crosscheck, report_text
 from paxoscope.proofs.obligations import SOLVER_OPTIONS, Prover, prove
 from paxoscope.proofs.paxos import (
@@ -39,7 +38,17 @@ from paxoscope.spec.bugs import BUGS
 from paxoscope.spec.paxos import Paxos
 from paxoscope.spec.paxos_invariants import CONJUNCTS
 
+from paxoscope.commands.prove import add_parser
+
 ACTIONS = ["Phase1a", "Phase1b", "Phase2a", "Phase2b"]
+
+
+def main(argv: list[str]) -> int:
+    """``paxoscope prove ARGV``, in this process."""
+    from paxoscope.cli import main as paxoscope
+
+    return paxoscope(["prove", *argv])
+
 
 # The obligations each variant of the gallery fails (every other one is proven).
 FAILS = {
@@ -174,7 +183,7 @@ class WithoutMsg2aSafe(PaxosModel):
 
 
 def test_a_too_weak_invariant_is_told_apart_from_a_bug():
-    from paxoscope.proofs.cli import report_text as text
+    from paxoscope.proofs.report import report_text as text
 
     r = prove(WithoutMsg2aSafe(), timeout=1.0)
     assert "safety" in {o.name for o in r.failed}
@@ -406,7 +415,9 @@ def test_crosscheck_from_the_command(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["twophase"], "proof model for the paxos spec only"),
+        (["twophase"], "proof model for the paxos and multipaxos specs only"),
+        (["multipaxos", "--bug", "stale-leader-read"], "stale-leader-read has no proof variant"),
+        (["multipaxos", "--crosscheck", "--acceptors", "2"], "--acceptors is no size of multipaxos"),
         (["--bug", "nope"], "unknown bug 'nope'"),
         (["--acceptors", "2"], "--acceptors sets the configuration of --crosscheck"),
     ],
@@ -429,16 +440,16 @@ def test_bad_timeout_is_rejected_by_the_parser():
 
 def test_only_the_proof_imports_z3():
     code = (
-        "import sys, paxoscope.cli, paxoscope.proofs.cli, paxoscope.proofs.crosscheck; "
-        "from paxoscope.proofs.cli import explain_text; from paxoscope.proofs.paxos import model_for; "
+        "import sys, paxoscope.cli, paxoscope.commands.prove, paxoscope.proofs.crosscheck; "
+        "from paxoscope.proofs.report import explain_text; from paxoscope.proofs.paxos import model_for; "
         "explain_text(model_for()); print('z3' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
 
-def test_the_module_runs_on_its_own():
-    done = subprocess.run([sys.executable, "-m", "paxoscope.proofs.cli", "paxos"], capture_output=True, text=True)
+def test_prove_runs_as_a_command():
+    done = subprocess.run([sys.executable, "-m", "paxoscope.cli", "prove", "paxos"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "PROVEN: all 54 obligations" in done.stdout
 
@@ -519,7 +530,7 @@ def test_prove_charts_do_not_go_with_explain_or_crosscheck(tmp_path, capsys, opt
 
 
 def test_a_counterexample_is_shown_in_one_form_whatever_names_z3_gave_its_acceptors_and_values():
-    from paxoscope.proofs.cti import canonical
+    from paxoscope.proofs.concrete import canonical
     from paxoscope.proofs.paxos import V
 
     (a,) = L.variables("a", A)
