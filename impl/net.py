@@ -75,8 +75,9 @@ from typing import Any
 
 from ..spec.constants import positive_int as _positive_int
 from ..spec.constants import positive_seconds as _seconds
-from .cluster import HOST, ClusterError, NodeInfo, decode_payload, load_cluster, missing_store_problem
+from .clusterfile import HOST, ClusterError, NodeInfo, load_cluster
 from .core import AcceptorState, ClientRequest, Effects, Event, Node, NodeConfig, Receive, Timeout
+from .framing import decode_payload
 from .messages import (
     HEADER,
     MAX_FRAME,
@@ -90,6 +91,7 @@ from .messages import (
     encode,
 )
 from .storage import CorruptStorage, DurableStore, Locked
+from .supervise import missing_store_problem
 
 log = logging.getLogger("paxoscope.node")
 

@@ -34,12 +34,14 @@ which checks it against the spec.
 
 from __future__ import annotations
 
+import ast
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
 
+from ..spec.constants import ConfigError
 from .core import AcceptorState, ClientRequest, Effects, Event, Node, NodeConfig, Receive, Timeout
 from .messages import Accepted, Message, Promise
 
@@ -93,6 +95,40 @@ Op = Deliver | Run | Drop | Duplicate | Crash | Restart | Fire | Request
 def show_schedule(ops: Iterable[Op]) -> str:
     """A schedule as Python, so that it can be pasted back and replayed."""
     return "[" + ", ".join(repr(op) for op in ops) + "]"
+
+
+def check_schedule(config: SimConfig, ops: list) -> None:
+    """Refuse a schedule that names a node or value the configuration does not have."""
+    nodes, proposers = len(config.node_names), len(config.proposer_names)
+    for op in ops:
+        if isinstance(op, Request):
+            if not 0 <= op.node < proposers:
+                raise ConfigError(f"--replay: {op} names proposer {op.node}; this configuration has {proposers}")
+            if not 0 <= op.value < config.values:
+                raise ConfigError(f"--replay: {op} names value {op.value}; this configuration has {config.values}")
+        elif isinstance(op, Crash | Restart | Fire) and not 0 <= op.node < nodes:
+            raise ConfigError(f"--replay: {op} names node {op.node}; this configuration has {nodes}")
+        elif min(vars(op).values()) < 0:
+            raise ConfigError(f"--replay: {op} has a negative count")
+
+
+def parse_schedule(text: str) -> list:
+    """A schedule as printed (``[Request(node=0, value=0), Run(k=3)]``) back into operations."""
+    names = {cls.__name__: cls for cls in (Deliver, Run, Drop, Duplicate, Crash, Restart, Fire, Request)}
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+        if not isinstance(tree, ast.List):
+            raise ValueError("not a list")
+        ops = []
+        for item in tree.elts:
+            if not (isinstance(item, ast.Call) and isinstance(item.func, ast.Name) and item.func.id in names):
+                raise ValueError(f"{ast.unparse(item)} is not an operation")
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in item.keywords}
+            posargs = [ast.literal_eval(a) for a in item.args]
+            ops.append(names[item.func.id](*posargs, **kwargs))
+        return ops
+    except (SyntaxError, ValueError, TypeError) as exc:
+        raise ConfigError(f"--replay: cannot read the schedule ({exc}); paste it as printed") from None
 
 
 @dataclass(frozen=True)

@@ -185,9 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import tour
 
     tour.add_parser(sub)
-    from .impl import cluster, conform_cli
+    from .commands import cluster, conform
 
-    conform_cli.add_parser(sub, _positive)
+    conform.add_parser(sub, _positive)
     cluster.add_parsers(sub)
     from .proofs import cli as prove_cli  # z3 is imported only when `prove` runs
 
@@ -216,12 +216,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return tour.run(args, out=_out)
     if args.command == "conform":
-        from .impl import conform_cli
+        from .commands import conform
 
         # The random schedules run two ballots more than the walk unless told otherwise.
         schedule_ballots = args.schedule_ballots or args.ballots + 2
         _refuse_what_cannot_fit(args.acceptors, args.values, max(args.ballots, schedule_ballots))
-        return conform_cli.run(args, out=_out)
+        return conform.run(args, out=_out)
     if args.command == "prove":
         from .proofs import cli as prove_cli
 
@@ -229,7 +229,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             _refuse_what_cannot_fit(args.acceptors or 3, args.values or 2, args.ballots or 3)
         return prove_cli.run(args)
     if args.command in ("cluster", "propose"):
-        from .impl import cluster
+        from .commands import cluster
 
         return cluster.run(args, out=_out)
     raise AssertionError(args.command)

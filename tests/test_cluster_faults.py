@@ -32,20 +32,11 @@ import pytest
 import test_net
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from paxoscope.impl import cluster as cl
-from paxoscope.impl.cluster import (
-    CLUSTER_FILE,
-    HOST,
-    ClusterDescription,
-    NodeInfo,
-    load_cluster,
-    propose,
-    request,
-    start_cluster,
-    stop_cluster,
-    write_cluster,
-)
+from paxoscope.impl import client
+from paxoscope.impl.client import propose
+from paxoscope.impl.clusterfile import CLUSTER_FILE, HOST, ClusterDescription, NodeInfo, load_cluster, write_cluster
 from paxoscope.impl.core import AcceptorState, Node, Receive, Timeout
+from paxoscope.impl.framing import request
 from paxoscope.impl.messages import (
     HEADER,
     MAX_FRAME,
@@ -64,6 +55,7 @@ from paxoscope.impl.messages import (
 )
 from paxoscope.impl.net import NodeRuntime, RetryPolicy
 from paxoscope.impl.storage import CorruptStorage, DurableStore
+from paxoscope.impl.supervise import start_cluster, stop_cluster
 from test_net import TIMEOUT, cli, exchange, free_port, send_and_wait_for_close, statuses, wait_all_decided
 
 data = test_net.data  # the fixture: a cluster directory whose processes are stopped afterwards
@@ -124,7 +116,7 @@ def stopped_cluster(directory: Path, n: int = 3) -> tuple[NodeInfo, ...]:
 def test_starts_racing_on_one_directory_start_one_cluster(data):
     starters = [
         subprocess.Popen(
-            [sys.executable, "-m", "paxoscope.impl.cluster", "start", "--data", str(data)],
+            [sys.executable, "-m", "paxoscope.cli", "cluster", "start", "--data", str(data)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -140,7 +132,7 @@ def test_starts_racing_on_one_directory_start_one_cluster(data):
     recorded = load_cluster(data / CLUSTER_FILE).nodes
     # Exactly the three recorded nodes run on these stores: no orphan shares them.
     assert node_processes(data) == {n.pid for n in recorded}
-    assert cl.propose(data, "once", timeout=TIMEOUT)[0] == "once"
+    assert client.propose(data, "once", timeout=TIMEOUT)[0] == "once"
 
 
 def test_a_second_process_on_a_running_nodes_store_refuses_to_start(data):
@@ -551,7 +543,7 @@ def test_a_fifo_where_a_file_belongs_is_refused_not_waited_on(tmp_path):
 
 def test_cluster_start_into_a_closed_pipe_exits_quietly(data):
     starter = subprocess.Popen(
-        [sys.executable, "-m", "paxoscope.impl.cluster", "start", "--data", str(data)],
+        [sys.executable, "-m", "paxoscope.cli", "cluster", "start", "--data", str(data)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 from handmade_bugs import HANDMADE
-from paxoscope.impl.conform_cli import parse_schedule
 from paxoscope.impl.conformance import restart_ladders, run_schedule
 from paxoscope.impl.core import IMPL_BUGS, AcceptorState
-from paxoscope.impl.sim import Crash, Deliver, Drop, Request, Restart, Run, SimConfig, Simulator
+from paxoscope.impl.sim import Crash, Deliver, Drop, Request, Restart, Run, SimConfig, Simulator, parse_schedule
 
 from paxoscope.cli import main
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from paxoscope.explorer.render import trace_table
 from paxoscope.impl.abstraction import Checker, abstract_state, spec_for
-from paxoscope.impl.conform_cli import parse_schedule
 from paxoscope.impl.conformance import conform, coverage, run_schedule
 from paxoscope.impl.core import (
     IMPL_BUGS,
@@ -38,7 +37,17 @@ from paxoscope.impl.messages import (
     decode,
     encode,
 )
-from paxoscope.impl.sim import Crash, Deliver, Request, Restart, Run, SimConfig, Simulator, show_schedule
+from paxoscope.impl.sim import (
+    Crash,
+    Deliver,
+    Request,
+    Restart,
+    Run,
+    SimConfig,
+    Simulator,
+    parse_schedule,
+    show_schedule,
+)
 from paxoscope.spec.base import action
 
 ACC = ("a1", "a2", "a3")

@@ -20,23 +20,17 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from paxoscope.impl import cluster as cl
-from paxoscope.impl.cluster import (
+from paxoscope.impl import client, supervise
+from paxoscope.impl.clusterfile import (
     CLUSTER_FILE,
     ClusterDescription,
     ClusterError,
     NodeInfo,
-    decode_payload,
-    is_running,
     load_cluster,
-    read_frame,
-    request,
-    start_cluster,
-    start_node,
-    stop_cluster,
     write_cluster,
 )
 from paxoscope.impl.core import AcceptorState
+from paxoscope.impl.framing import decode_payload, read_frame, request
 from paxoscope.impl.messages import (
     HEADER,
     MAX_FRAME,
@@ -50,6 +44,7 @@ from paxoscope.impl.messages import (
     encode,
 )
 from paxoscope.impl.storage import CorruptStorage, DurableStore
+from paxoscope.impl.supervise import is_running, start_cluster, start_node, stop_cluster
 
 TIMEOUT = 30  # seconds: the bound on any one wait, far above what a healthy run needs
 
@@ -62,7 +57,7 @@ TIMEOUT = 30  # seconds: the bound on any one wait, far above what a healthy run
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """``paxoscope cluster ...`` / ``paxoscope propose ...`` in a fresh interpreter."""
     return subprocess.run(
-        [sys.executable, "-m", "paxoscope.impl.cluster", *args],
+        [sys.executable, "-m", "paxoscope.cli", *args],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -76,7 +71,7 @@ def free_port() -> int:
 
 
 def statuses(data: Path) -> dict[str, StatusReply | None]:
-    return {info.name: reply for info, reply in cl.cluster_status(data, timeout=5.0)}
+    return {info.name: reply for info, reply in client.cluster_status(data, timeout=5.0)}
 
 
 def wait_all_decided(data: Path) -> dict[str, StatusReply]:
@@ -116,11 +111,11 @@ def data(tmp_path):
         for pid, name in recorded:
             if is_running(pid, name):
                 os.kill(pid, signal.SIGKILL)
-        for child in list(cl._children.values()):  # anything this process started, recorded or not
+        for child in list(supervise._children.values()):  # anything this process started, recorded or not
             if child.poll() is None:
                 child.kill()
             child.wait(timeout=TIMEOUT)
-        cl._children.clear()
+        supervise._children.clear()
 
 
 # ---------------------------------------------------------------------------
@@ -321,7 +316,7 @@ def test_promise_survives_sigkill(data):
     assert statuses(data)["n1"].max_bal == b
 
     # Crash n1 before any Accept of ballot b reaches it, then restart it on the same data.
-    child = cl._children[n1.pid]
+    child = supervise._children[n1.pid]
     os.kill(n1.pid, signal.SIGKILL)
     assert child.wait(timeout=TIMEOUT) == -signal.SIGKILL
     start_node(data, "n1")
@@ -336,7 +331,7 @@ def test_promise_survives_sigkill(data):
     assert (status.max_bal, status.max_vbal, status.max_val) == (b, -1, None)
 
     # The cluster still decides, and every node learns the same value.
-    assert cl.propose(data, "chosen", timeout=TIMEOUT) == ("chosen", "n1")
+    assert client.propose(data, "chosen", timeout=TIMEOUT) == ("chosen", "n1")
     answers = wait_all_decided(data)
     assert {r.decided for r in answers.values()} == {"chosen"}
     # n1 never voted below its promise (on a slow machine its own proposer may
@@ -439,7 +434,7 @@ def test_fuzzed_frames_do_not_hurt_a_node(data):
     ]:
         send_and_wait_for_close(n1, frame(payload))
     assert is_running(n1.pid, "n1")
-    assert cl.propose(data, "after the storm", timeout=TIMEOUT) == ("after the storm", "n1")
+    assert client.propose(data, "after the storm", timeout=TIMEOUT) == ("after the storm", "n1")
     assert {r.decided for r in wait_all_decided(data).values()} == {"after the storm"}
     log = (n1.data / "node.log").read_text()
     assert "dropped a" in log and "Traceback" not in log and "internal error" not in log

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
 from dataclasses import replace
 from typing import Any
 
+from ..console import out as console_out
+from ..impl.core import IMPL_BUGS
+from ..impl.sim import SimConfig, check_schedule, parse_schedule, show_schedule
 from ..spec.constants import ConfigError
-from .core import IMPL_BUGS
-from .sim import SimConfig
 
 
 def add_parser(sub: Any, positive: Any) -> None:
@@ -66,7 +66,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace, out: Any = print) -> int:
+def run(args: argparse.Namespace, out: Any = console_out) -> int:
     """Run ``paxoscope conform``. Hypothesis keeps its caches in a temporary
     folder, not in ./.hypothesis: a command run in someone's project leaves
     nothing behind (HYPOTHESIS_STORAGE_DIRECTORY, if set, is honoured)."""
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, out: Any = print) -> int:
 
 
 def _run(args: argparse.Namespace, out: Any) -> int:
-    from .conformance import conform, coverage, run_schedule
+    from ..impl.conformance import conform, coverage, run_schedule
 
     if args.bug is not None and args.bug not in IMPL_BUGS:
         raise ConfigError(f"unknown implementation bug {args.bug!r}; known: {', '.join(IMPL_BUGS)}")
@@ -156,7 +156,7 @@ PROPOSERS = (2, 3)
 
 def _merged(first, then):
     """One report for two runs of schedules, ``then`` after ``first`` (its verdict decides)."""
-    from .conformance import ConformReport
+    from ..impl.conformance import ConformReport
 
     return ConformReport(
         then.verdict,
@@ -187,47 +187,6 @@ def _incomplete(args: argparse.Namespace, cov_sym) -> str | None:
     return None
 
 
-def check_schedule(config: SimConfig, ops: list) -> None:
-    """Refuse a schedule that names a node or value the configuration does not have."""
-    from . import sim
-
-    nodes, proposers = len(config.node_names), len(config.proposer_names)
-    for op in ops:
-        if isinstance(op, sim.Request):
-            if not 0 <= op.node < proposers:
-                raise ConfigError(f"--replay: {op} names proposer {op.node}; this configuration has {proposers}")
-            if not 0 <= op.value < config.values:
-                raise ConfigError(f"--replay: {op} names value {op.value}; this configuration has {config.values}")
-        elif isinstance(op, sim.Crash | sim.Restart | sim.Fire) and not 0 <= op.node < nodes:
-            raise ConfigError(f"--replay: {op} names node {op.node}; this configuration has {nodes}")
-        elif min(vars(op).values()) < 0:
-            raise ConfigError(f"--replay: {op} has a negative count")
-
-
-def parse_schedule(text: str) -> list:
-    """A schedule as printed (``[Request(node=0, value=0), Run(k=3)]``) back into operations."""
-    from . import sim
-
-    names = {
-        cls.__name__: cls
-        for cls in (sim.Deliver, sim.Run, sim.Drop, sim.Duplicate, sim.Crash, sim.Restart, sim.Fire, sim.Request)
-    }
-    try:
-        tree = ast.parse(text.strip(), mode="eval").body
-        if not isinstance(tree, ast.List):
-            raise ValueError("not a list")
-        ops = []
-        for item in tree.elts:
-            if not (isinstance(item, ast.Call) and isinstance(item.func, ast.Name) and item.func.id in names):
-                raise ValueError(f"{ast.unparse(item)} is not an operation")
-            kwargs = {k.arg: ast.literal_eval(k.value) for k in item.keywords}
-            posargs = [ast.literal_eval(a) for a in item.args]
-            ops.append(names[item.func.id](*posargs, **kwargs))
-        return ops
-    except (SyntaxError, ValueError, TypeError) as exc:
-        raise ConfigError(f"--replay: cannot read the schedule ({exc}); paste it as printed") from None
-
-
 def _flags(args: argparse.Namespace) -> str:
     """The options that fix the configuration, so that a replay runs the same one."""
     flags = f"--acceptors {args.acceptors} --values {args.values} --ballots {args.ballots}"
@@ -236,8 +195,6 @@ def _flags(args: argparse.Namespace) -> str:
 
 
 def _replay(flags: str, ops: list) -> str:
-    from .sim import show_schedule
-
     return f"paxoscope conform {flags} --replay '{show_schedule(ops)}'"
 
 
@@ -245,7 +202,6 @@ def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
     """Draw the failing run of ``outcome`` (the run of ``ops``, or None when the
     coverage walk found it) as --svg and --html ask."""
     from ..explorer.chart import Section, write_page, write_svg
-    from .sim import show_schedule
 
     if outcome is None or outcome.ok:
         print("paxoscope conform: the runs conform, so no chart was written", file=sys.stderr)
@@ -281,7 +237,7 @@ def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
 
 def _walk_outcome(walked):
     """The coverage walk's failure as an ``Outcome`` (what the charts draw)."""
-    from .conformance import Outcome
+    from ..impl.conformance import Outcome
 
     return Outcome(False, walked.failure, trace=walked.trace, mark=walked.mark, allowed=walked.allowed)
 
@@ -289,8 +245,6 @@ def _walk_outcome(walked):
 def _text(report, cov, cov_sym, flags: str, incomplete: str | None) -> str:
     lines = [f"schedules run: {report.schedules:,} · faults injected: {report.faults:,}"]
     if report.verdict != "ok":
-        from .sim import show_schedule
-
         lines += [
             "",
             "VIOLATION: " + report.failure,
@@ -361,8 +315,6 @@ def _ratio(pair: tuple[int, int]) -> str:
 
 
 def _json(args, config, report, cov, cov_sym, incomplete) -> dict[str, Any]:
-    from .sim import show_schedule
-
     walked = cov_sym if cov_sym is not None and cov_sym.failure else cov or cov_sym
     if report.verdict != "ok":
         verdict, failure = "violation", {"report": report.failure, "schedule": show_schedule(report.schedule)}
@@ -394,7 +346,3 @@ def _json(args, config, report, cov, cov_sym, incomplete) -> dict[str, Any]:
         "depth": report.depth,
         "failure": failure,
     }
-
-
-if __name__ == "__main__":
-    sys.exit("run: paxoscope conform")
