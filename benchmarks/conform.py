@@ -28,10 +28,8 @@ import tempfile
 import time
 
 from paxoscope.impl.conformance import conform, coverage
-from paxoscope.impl.core import IMPL_BUGS
-from paxoscope.impl.framing import request
-from paxoscope.impl.messages import Decided, Propose
-from paxoscope.impl.sim import SimConfig
+from paxoscope.impl.paxos import IMPL_BUGS, SimConfig
+from paxoscope.impl.paxos.messages import Decided, Propose, request
 from paxoscope.impl.supervise import start_cluster, stop_cluster
 
 from paxoscope.cli import main as paxoscope

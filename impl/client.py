@@ -12,21 +12,24 @@ import os
 import select
 import socket
 import time
+from typing import Any
 
 from .clusterfile import ClusterDescription, ClusterError, NodeInfo, load
-from .framing import read_frame, request
-from .messages import Decided, MalformedMessage, Message, Propose, Status, StatusReply, encode, value_problem
+from .framing import MalformedMessage
+from .protocol import RuntimeProtocol
 from .supervise import POLL, is_running
 
 PATIENCE = 1.0  # seconds a node may take to answer a proposal before the next node is asked too
 
 
-def cluster_status(data: str | os.PathLike[str], timeout: float = 1.0) -> list[tuple[NodeInfo, StatusReply | None]]:
+def cluster_status(data: str | os.PathLike[str], timeout: float = 1.0) -> list[tuple[NodeInfo, Any]]:
     """Each node and its answer to Status (None: it did not answer)."""
-    answers: list[tuple[NodeInfo, StatusReply | None]] = []
-    for info in load(data).nodes:
+    answers: list[tuple[NodeInfo, Any]] = []
+    cluster = load(data)
+    protocol = cluster.runtime
+    for info in cluster.nodes:
         try:
-            reply = request(info.host, info.port, Status(), StatusReply, timeout=timeout)
+            reply = protocol.codec.request(info.host, info.port, protocol.status(), protocol.status_answer, timeout)
         except (OSError, MalformedMessage):
             reply = None
         answers.append((info, reply))
@@ -38,7 +41,11 @@ class NoDecision(Exception):
 
 
 def propose(
-    data: str | os.PathLike[str], value: str, timeout: float = 10.0, patience: float = PATIENCE
+    data: str | os.PathLike[str],
+    value: str,
+    timeout: float = 10.0,
+    patience: float = PATIENCE,
+    protocol: RuntimeProtocol | None = None,
 ) -> tuple[str, str]:
     """Ask the cluster to choose ``value``: (the chosen value, the node that told us).
 
@@ -48,12 +55,16 @@ def propose(
     from a quorum, accepts a connection and never answers). Every node asked
     keeps the request, and the first decision any of them reports is the
     answer. Raises NoDecision if none came within ``timeout`` seconds, and
-    ClusterError for bad input (no cluster, a value too large)."""
-    if problem := value_problem(value):
+    ClusterError for bad input (no cluster, a value too large: for
+    ``protocol``, the one the caller means to speak, before the cluster is
+    looked at, and for the one the cluster runs)."""
+    if protocol is not None and (problem := protocol.value_problem(value)):
         raise ClusterError(problem)
     cluster = load(data)
+    if problem := cluster.runtime.value_problem(value):
+        raise ClusterError(problem)
     with contextlib.ExitStack() as stack:
-        asking = _Asking(cluster, Propose(value), time.monotonic() + timeout, patience, stack)
+        asking = _Asking(cluster, value, time.monotonic() + timeout, patience, stack)
         answer = asking.run()
     if answer is not None:
         return answer
@@ -70,9 +81,11 @@ class _Asking:
     """One proposal in flight: the connections that carry it, and which node to ask next."""
 
     def __init__(
-        self, cluster: ClusterDescription, msg: Message, deadline: float, patience: float, stack: contextlib.ExitStack
+        self, cluster: ClusterDescription, value: str, deadline: float, patience: float, stack: contextlib.ExitStack
     ):
-        self.cluster, self.msg, self.deadline, self.patience, self.stack = cluster, msg, deadline, patience, stack
+        protocol = cluster.runtime
+        self.codec, self.msg, self.answer = protocol.codec, protocol.request(value), protocol.answer
+        self.cluster, self.deadline, self.patience, self.stack = cluster, deadline, patience, stack
         self.queue = list(cluster.nodes)  # in order: the first node is asked first
         self.waiting: dict[socket.socket, NodeInfo] = {}
         self.reached: list[str] = []  # the nodes that took the request (it may be chosen through any of them)
@@ -96,7 +109,7 @@ class _Asking:
                 info = self.waiting.pop(sock)
                 try:
                     sock.settimeout(max(0.01, self.deadline - time.monotonic()))
-                    while not isinstance(answer := read_frame(sock), Decided):
+                    while not isinstance(answer := self.codec.read_frame(sock), self.answer):
                         pass
                 except (OSError, MalformedMessage):
                     sock.close()  # it went away: the others still hold the request
@@ -108,7 +121,7 @@ class _Asking:
         try:
             sock = socket.create_connection((info.host, info.port), timeout=min(remaining, 1.0))
             self.stack.callback(sock.close)
-            sock.sendall(encode(self.msg))
+            sock.sendall(self.codec.encode(self.msg))
         except OSError:
             return  # down: the next node is asked at once
         if info.name not in self.reached:

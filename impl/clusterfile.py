@@ -9,17 +9,15 @@ is wrong with it.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..spec.constants import ConfigError
-from .core import IMPL_BUGS, NodeConfig
+from .protocol import RuntimeProtocol, load_protocol
 from .storage import NotRegularFile, read_regular
 
 CLUSTER_FILE = "cluster.json"
@@ -29,6 +27,9 @@ HOST = "127.0.0.1"
 
 ACCEPTOR, LEARNER = "acceptor", "learner"
 MAX_CLUSTER_FILE = 1024 * 1024
+# cluster.json names the protocol its nodes run; a file that names none was
+# written before there was more than one, by a Paxos cluster.
+FIRST_PROTOCOL = "paxos"
 
 
 class ClusterError(ConfigError):
@@ -60,6 +61,12 @@ class ClusterDescription:
 
     nodes: tuple[NodeInfo, ...]
     bugs: frozenset[str] = frozenset()
+    protocol: str = FIRST_PROTOCOL  # the name of the implemented protocol its nodes run (impl.<protocol>)
+
+    @property
+    def runtime(self) -> RuntimeProtocol:
+        """What the nodes run: the protocol's implementation."""
+        return load_protocol(self.protocol)
 
     def node(self, name: str) -> NodeInfo:
         for info in self.nodes:
@@ -67,42 +74,11 @@ class ClusterDescription:
                 return info
         raise ClusterError(f"no node named {name!r} (the cluster has {', '.join(n.name for n in self.nodes)})")
 
-    def config_for(self, name: str) -> NodeConfig:
-        """Every node is acceptor, proposer and learner; majority quorums; unbounded ballots.
-
-        A learner (a node that lost its store) is different in two ways only.
-        It is no acceptor, so it never promises or votes; its peers still
-        count it in the quorums, which stay the majorities of every node: it
-        is to them an acceptor that never answers, which Paxos tolerates as it
-        tolerates a crash, and every quorum still meets every earlier one in
-        an acceptor that remembers. And it does not propose: a proposer that
-        forgot its ballots could run one of them again with another value.
-        Ballot ownership is left as it was (the learner stays in everyone
-        else's list of proposers), so no ballot changes hands."""
-        me = self.node(name)
-        names = tuple(n.name for n in self.nodes)
-        proposers = names if me.is_acceptor else tuple(n for n in names if n != name)
-        return NodeConfig(
-            name=name,
-            acceptors=tuple(n.name for n in self.nodes if n.is_acceptor),
-            proposers=proposers,
-            learners=names,
-            quorums=majority_quorums(names),
-            ballots=None,
-            bugs=self.bugs,
-        )
-
     def with_pid(self, name: str, pid: int | None) -> ClusterDescription:
         return self.with_node(name, pid=pid)
 
     def with_node(self, name: str, **changes: Any) -> ClusterDescription:
         return replace(self, nodes=tuple(replace(n, **changes) if n.name == name else n for n in self.nodes))
-
-
-def majority_quorums(names: Sequence[str]) -> tuple[frozenset[str], ...]:
-    """The smallest majorities; a larger set contains one, and the core checks containment."""
-    size = len(names) // 2 + 1
-    return tuple(frozenset(q) for q in itertools.combinations(names, size))
 
 
 def load_cluster(path: str | os.PathLike[str]) -> ClusterDescription:
@@ -127,9 +103,16 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterDescription:
     entries = doc.get("nodes")
     if not isinstance(entries, list) or not entries:
         raise ClusterError(f"{path}: 'nodes' must be a non-empty list")
+    protocol = doc.get("protocol", FIRST_PROTOCOL)
+    try:
+        known = load_protocol(protocol).bugs if isinstance(protocol, str) else None
+    except ConfigError:
+        known = None
+    if known is None:
+        raise ClusterError(f"{path}: 'protocol' must name an implemented protocol, not {protocol!r}")
     bugs = doc.get("bugs", [])
-    if not isinstance(bugs, list) or any(b not in IMPL_BUGS for b in bugs):
-        raise ClusterError(f"{path}: 'bugs' must list known implementation bugs ({', '.join(IMPL_BUGS)})")
+    if not isinstance(bugs, list) or any(b not in known for b in bugs):
+        raise ClusterError(f"{path}: 'bugs' must list known implementation bugs ({', '.join(known)})")
     nodes = []
     for i, entry in enumerate(entries):
         try:
@@ -161,7 +144,7 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterDescription:
     names = [n.name for n in nodes]
     if len(set(names)) != len(names):
         raise ClusterError(f"{path}: node names must be unique, not {names}")
-    return ClusterDescription(tuple(nodes), frozenset(bugs))
+    return ClusterDescription(tuple(nodes), frozenset(bugs), protocol)
 
 
 def write_cluster(path: str | os.PathLike[str], cluster: ClusterDescription) -> None:
@@ -173,7 +156,13 @@ def write_cluster(path: str | os.PathLike[str], cluster: ClusterDescription) -> 
         data = Path(os.path.relpath(n.data, base)) if n.data.is_relative_to(base) else n.data
         entry = {"name": n.name, "host": n.host, "port": n.port, "pid": n.pid, "data": str(data)}
         entries.append({**entry, "role": n.role, "started": n.started})
-    doc = {"format": CLUSTER_FORMAT, "version": CLUSTER_VERSION, "bugs": sorted(cluster.bugs), "nodes": entries}
+    doc = {
+        "format": CLUSTER_FORMAT,
+        "version": CLUSTER_VERSION,
+        "protocol": cluster.protocol,
+        "bugs": sorted(cluster.bugs),
+        "nodes": entries,
+    }
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)

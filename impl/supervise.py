@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .clusterfile import (
+    FIRST_PROTOCOL,
     HOST,
     LEARNER,
     ClusterDescription,
@@ -41,9 +42,8 @@ from .clusterfile import (
     load_cluster,
     write_cluster,
 )
-from .core import IMPL_BUGS, AcceptorState
-from .framing import request
-from .messages import MalformedMessage, Status, StatusReply
+from .framing import MalformedMessage
+from .protocol import RuntimeProtocol, load_protocol
 from .storage import CorruptStorage, DurableStore, Locked, lock_directory
 
 DEFAULT_NODES = 3
@@ -138,7 +138,9 @@ def _last_line(file: Path) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def _wait_serving(nodes: Iterable[NodeInfo], children: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
+def _wait_serving(
+    nodes: Iterable[NodeInfo], children: dict[str, subprocess.Popen[bytes]], timeout: float, protocol: RuntimeProtocol
+) -> None:
     """Return once every node answers Status; NodeFailed if one exits first."""
     deadline = time.monotonic() + timeout
     pending = {n.name: n for n in nodes}
@@ -149,7 +151,9 @@ def _wait_serving(nodes: Iterable[NodeInfo], children: dict[str, subprocess.Pope
                 why = _last_line(info.data / "node.log") or "no message (see its node.log)"
                 raise NodeFailed(f"node {name} exited with code {code} while starting: {why}", code)
             try:
-                reply = request(info.host, info.port, Status(), StatusReply, timeout=0.5)
+                reply = protocol.codec.request(
+                    info.host, info.port, protocol.status(), protocol.status_answer, timeout=0.5
+                )
             except (OSError, MalformedMessage):
                 continue
             if reply.name == name:
@@ -225,14 +229,16 @@ def _exclusive(data: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def missing_store_problem(cluster_file: str | os.PathLike[str], info: NodeInfo) -> str | None:
+def missing_store_problem(
+    cluster_file: str | os.PathLike[str], info: NodeInfo, protocol: RuntimeProtocol
+) -> str | None:
     """Why ``info`` must not start for want of its store, or None.
 
     An acceptor that has run before and lost its store would start with no
     promises: it could then promise a ballot below one it promised, or vote
     against its own earlier vote, and a value already chosen could be
     replaced by another: a single ``rm`` would be enough."""
-    store = DurableStore(info.data)
+    store = DurableStore(info.data, protocol.store)
     if not info.is_acceptor or not info.started or store.exists():
         return None
     data = Path(cluster_file).parent
@@ -243,20 +249,20 @@ def missing_store_problem(cluster_file: str | os.PathLike[str], info: NodeInfo) 
     )
 
 
-def _prepare_store(path: Path, info: NodeInfo) -> NodeInfo:
+def _prepare_store(path: Path, info: NodeInfo, protocol: RuntimeProtocol) -> NodeInfo:
     """Check ``info``'s store before its node runs, and create it on the node's first start.
 
     Returns ``info`` as cluster.json must record it before the node starts."""
-    if problem := missing_store_problem(path, info):
+    if problem := missing_store_problem(path, info, protocol):
         raise ClusterError(problem)
     if not info.is_acceptor:
         return info
-    store = DurableStore(info.data)
+    store = DurableStore(info.data, protocol.store)
     try:
         store.lock()  # a process still holding it (an orphan node) would go on writing it
         store.load()
         if not store.exists():
-            store.save(AcceptorState())  # the initial state, as an empty store reads; now its loss shows
+            store.save(protocol.store.initial)  # the initial state, as an empty store reads; now its loss shows
     except Locked as exc:
         raise ClusterError(f"{info.name} cannot start: {exc}") from None
     except CorruptStorage as exc:
@@ -272,15 +278,22 @@ def start_cluster(
     base_port: int | None = None,
     bugs: Iterable[str] = (),
     timeout: float = START_TIMEOUT,
+    protocol: RuntimeProtocol | None = None,
 ) -> ClusterDescription:
-    """Start (or resume) the cluster in ``data``; return once every node serves."""
+    """Start (or resume) the cluster in ``data``; return once every node serves.
+
+    A new cluster runs ``protocol`` (None: the first one, Paxos); a stopped one
+    resumes with the protocol cluster.json names, whatever ``protocol`` says."""
     data = Path(data).absolute()
     if data.exists() and not data.is_dir():
         raise ClusterError(f"{data}: not a directory")
-    bugs = frozenset(bugs)
-    if unknown := sorted(bugs - IMPL_BUGS.keys()):
-        raise ClusterError(f"unknown implementation bug {unknown[0]!r}; known: {', '.join(IMPL_BUGS)}")
     path = cluster_path(data)
+    if path.exists():
+        protocol = load_cluster(path).runtime
+    protocol = protocol or load_protocol(FIRST_PROTOCOL)
+    bugs = frozenset(bugs)
+    if unknown := protocol.unknown_bugs(bugs):
+        raise ClusterError(f"unknown implementation bug {unknown[0]!r}; known: {', '.join(protocol.bugs)}")
     if not path.exists() and not 1 <= (DEFAULT_NODES if nodes is None else nodes) <= MAX_NODES:
         raise ClusterError(f"--nodes must be between 1 and {MAX_NODES}, not {nodes}")
     data.mkdir(parents=True, exist_ok=True)
@@ -303,14 +316,14 @@ def start_cluster(
             count = DEFAULT_NODES if nodes is None else nodes
             members = [NodeInfo(f"n{i + 1}", HOST, 1, data / f"n{i + 1}") for i in range(count)]
         # Refuse here, with the file named, rather than have a node die on it.
-        members = [_prepare_store(path, n) for n in members]
+        members = [_prepare_store(path, n, protocol) for n in members]
         # Free ports from the OS are released before the nodes bind them, so
         # another program may take one in between: then try again with new ones.
         attempts = 1 if base_port is not None else 3
         for attempt in range(attempts):
             ports = _ports(len(members), base_port)
             placed = (replace(n, host=HOST, port=p, data=n.data.resolve(), pid=None) for n, p in zip(members, ports))
-            cluster = ClusterDescription(tuple(placed), bugs)
+            cluster = ClusterDescription(tuple(placed), bugs, protocol.name)
             try:
                 return _launch(path, cluster, timeout)
             except NodeFailed as exc:
@@ -330,7 +343,7 @@ def _launch(path: Path, cluster: ClusterDescription, timeout: float) -> ClusterD
         for name, child in children.items():
             cluster = cluster.with_pid(name, child.pid)
         write_cluster(path, cluster)
-        _wait_serving(cluster.nodes, children, timeout)
+        _wait_serving(cluster.nodes, children, timeout, cluster.runtime)
     except BaseException:
         _terminate({name: child.pid for name, child in children.items()}, grace=2.0)
         for name in children:
@@ -355,13 +368,13 @@ def _start_node(data: Path, name: str, timeout: float) -> int:
     info = cluster.node(name)
     if is_running(info.pid, name):
         raise ClusterError(f"{name} is already running (pid {info.pid})")
-    info = _prepare_store(path, info)
+    info = _prepare_store(path, info, cluster.runtime)
     cluster = cluster.with_node(name, started=info.started)
     write_cluster(path, cluster)
     child = _spawn(path.absolute(), info)
     write_cluster(path, cluster.with_pid(name, child.pid))
     try:
-        _wait_serving([info], {name: child}, timeout)
+        _wait_serving([info], {name: child}, timeout, cluster.runtime)
     except BaseException:
         _terminate({name: child.pid}, grace=2.0)
         write_cluster(path, load_cluster(path).with_pid(name, None))

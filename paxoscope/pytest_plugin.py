@@ -119,8 +119,7 @@ class Paxoscope:
         Fails the test on the first nonconformance, with the shrunk failure
         (the trace table up to the illegal step). Returns the ConformReport."""
         from .impl.conformance import conform
-        from .impl.core import IMPL_BUGS
-        from .impl.sim import SimConfig
+        from .impl.paxos import IMPL_BUGS, SimConfig
 
         if bug is not None and bug not in IMPL_BUGS:
             pytest.fail(

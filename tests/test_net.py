@@ -29,9 +29,8 @@ from paxoscope.impl.clusterfile import (
     load_cluster,
     write_cluster,
 )
-from paxoscope.impl.core import AcceptorState
-from paxoscope.impl.framing import decode_payload, read_frame, request
-from paxoscope.impl.messages import (
+from paxoscope.impl.paxos.core import AcceptorState
+from paxoscope.impl.paxos.messages import (
     HEADER,
     MAX_FRAME,
     Accept,
@@ -41,9 +40,13 @@ from paxoscope.impl.messages import (
     Rejected,
     Status,
     StatusReply,
+    decode_payload,
     encode,
+    read_frame,
+    request,
 )
-from paxoscope.impl.storage import CorruptStorage, DurableStore
+from paxoscope.impl.paxos.store import AcceptorStore
+from paxoscope.impl.storage import CorruptStorage
 from paxoscope.impl.supervise import is_running, start_cluster, start_node, stop_cluster
 
 TIMEOUT = 30  # seconds: the bound on any one wait, far above what a healthy run needs
@@ -124,19 +127,19 @@ def data(tmp_path):
 
 
 def test_store_round_trip(tmp_path):
-    store = DurableStore(tmp_path / "n1")
+    store = AcceptorStore(tmp_path / "n1")
     assert store.load() == AcceptorState()  # nothing saved yet: the initial state
     for state in [AcceptorState(3), AcceptorState(5, 5, "v1"), AcceptorState(9, 5, 'v "quoted" ü\n')]:
         store.save(state)
         assert store.load() == state
-        assert DurableStore(tmp_path / "n1").load() == state  # a fresh process reads the same
+        assert AcceptorStore(tmp_path / "n1").load() == state  # a fresh process reads the same
     doc = json.loads(store.path.read_text())
     assert doc["version"] == 1 and len(doc["sha256"]) == 64
     assert sorted(p.name for p in (tmp_path / "n1").iterdir()) == ["acceptor.json"]  # no temp file left
 
 
 def _saved(tmp_path) -> tuple[Path, bytes]:
-    store = DurableStore(tmp_path / "n1")
+    store = AcceptorStore(tmp_path / "n1")
     store.save(AcceptorState(7, 4, "v2"))
     return store.path, store.path.read_bytes()
 
@@ -144,10 +147,10 @@ def _saved(tmp_path) -> tuple[Path, bytes]:
 def _assert_refused(path: Path, damaged: bytes, what: str) -> None:
     path.write_bytes(damaged)
     with pytest.raises(CorruptStorage) as caught:
-        DurableStore(path.parent).load()
+        AcceptorStore(path.parent).load()
     assert str(path) in str(caught.value), what
     with pytest.raises(CorruptStorage):
-        DurableStore(path.parent).save(AcceptorState(99))  # never written over
+        AcceptorStore(path.parent).save(AcceptorState(99))  # never written over
     assert path.read_bytes() == damaged, f"{what}: the corrupt file was changed"
 
 
@@ -187,15 +190,15 @@ def test_damaged_contents_are_refused(tmp_path, what, change, message):
     path, good = _saved(tmp_path)
     _assert_refused(path, _rewrite(good, change), what)
     with pytest.raises(CorruptStorage, match=message):
-        DurableStore(path.parent).load()
+        AcceptorStore(path.parent).load()
 
 
 def test_a_consistent_but_impossible_state_is_refused(tmp_path):
     """A correct checksum over a state no acceptor can be in (voted above its promise)."""
-    from paxoscope.impl import storage
+    from paxoscope.impl.paxos.store import SCHEMA
 
     state = {"max_bal": 1, "max_vbal": 2, "max_val": "v"}
-    doc = {"format": storage.FORMAT, "version": 1, "state": state, "sha256": storage._digest(state)}
+    doc = {"format": SCHEMA.format, "version": 1, "state": state, "sha256": SCHEMA.digest(state)}
     path = tmp_path / "n1" / "acceptor.json"
     path.parent.mkdir()
     _assert_refused(path, json.dumps(doc).encode(), "max_vbal > max_bal")
@@ -205,7 +208,7 @@ def _one_node_cluster(tmp_path) -> tuple[Path, Path]:
     cluster_file = tmp_path / CLUSTER_FILE
     node = NodeInfo("n1", "127.0.0.1", free_port(), (tmp_path / "n1").resolve())
     write_cluster(cluster_file, ClusterDescription((node,)))
-    store = DurableStore(node.data)
+    store = AcceptorStore(node.data)
     store.save(AcceptorState(4, 4, "v1"))
     return cluster_file, store.path
 
@@ -232,7 +235,7 @@ def test_cluster_start_refuses_a_corrupt_store(data):
     nodes = tuple(NodeInfo(f"n{i}", "127.0.0.1", free_port(), data / f"n{i}") for i in (1, 2, 3))
     write_cluster(data / CLUSTER_FILE, ClusterDescription(nodes))  # a stopped cluster
     for n in nodes:
-        DurableStore(n.data).save(AcceptorState(2))
+        AcceptorStore(n.data).save(AcceptorState(2))
     store_file = nodes[1].data / "acceptor.json"
     store_file.write_bytes(store_file.read_bytes()[:40])  # torn
     run = cli("cluster", "start", "--data", str(data))

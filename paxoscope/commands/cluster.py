@@ -38,8 +38,7 @@ from .. import console
 from ..console import EXIT_OK, EXIT_VIOLATION, Out
 from ..impl.client import NoDecision, cluster_status, propose
 from ..impl.clusterfile import load
-from ..impl.core import IMPL_BUGS
-from ..impl.messages import StatusReply
+from ..impl.paxos import IMPL_BUGS, PROTOCOL
 from ..impl.supervise import (
     DEFAULT_NODES,
     START_TIMEOUT,
@@ -200,7 +199,7 @@ def run(args: argparse.Namespace, out: Out = console.out) -> int:
 
 
 def _cmd_start(args: argparse.Namespace, out: Out) -> int:
-    cluster = start_cluster(args.data, args.nodes, args.base_port, args.bug, args.timeout)
+    cluster = start_cluster(args.data, args.nodes, args.base_port, args.bug, args.timeout, PROTOCOL)
     out(f"started {len(cluster.nodes)} node{'s' * (len(cluster.nodes) != 1)} in {args.data}:")
     for n in cluster.nodes:
         out(f"  {n.name}  {n.address}  pid {n.pid}  data {n.data}{'' if n.is_acceptor else '  (learner)'}")
@@ -245,7 +244,7 @@ def _cmd_rejoin(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
-def _failing(reply: StatusReply | None) -> str | None:
+def _failing(reply: Any) -> str | None:
     """Why a node is not serving as it should, or None."""
     if reply is None:
         return "down"
@@ -256,6 +255,7 @@ def _failing(reply: StatusReply | None) -> str | None:
 
 def _cmd_status(args: argparse.Namespace, out: Out) -> int:
     answers = cluster_status(args.data)
+    protocol = load(args.data).runtime
     code = EXIT_OK if all(_failing(reply) is None for _, reply in answers) else EXIT_VIOLATION
     if args.json:
         doc = [
@@ -266,9 +266,7 @@ def _cmd_status(args: argparse.Namespace, out: Out) -> int:
                 "role": info.role,
                 "up": _failing(reply) is None,
                 "failing": _failing(reply),
-                "max_bal": reply.max_bal if reply else None,
-                "max_vbal": reply.max_vbal if reply else None,
-                "max_val": reply.max_val if reply else None,
+                **(protocol.status_fields(reply) if reply else dict.fromkeys(protocol.store.fields)),
                 "decided": reply.decided if reply else None,
             }
             for info, reply in answers
@@ -282,18 +280,15 @@ def _cmd_status(args: argparse.Namespace, out: Out) -> int:
         elif not info.is_acceptor:
             out(f"{info.name}  {info.address}  {pid}  up (learner)  decided={reply.decided!r}")
         else:
-            state = _failing(reply) or "up"
-            out(
-                f"{info.name}  {info.address}  {pid}  {state}  max_bal={reply.max_bal} max_vbal={reply.max_vbal} "
-                f"max_val={reply.max_val!r}  decided={reply.decided!r}"
-            )
+            state = " ".join(f"{k}={v!r}" for k, v in protocol.status_fields(reply).items())
+            out(f"{info.name}  {info.address}  {pid}  {_failing(reply) or 'up'}  {state}  decided={reply.decided!r}")
     return code
 
 
 def _cmd_propose(args: argparse.Namespace, out: Out) -> int:
     t0 = time.monotonic()
     try:
-        value, node = propose(args.data, args.value, args.timeout)
+        value, node = propose(args.data, args.value, args.timeout, protocol=PROTOCOL)
     except NoDecision as exc:
         print(f"paxoscope propose: {exc}", file=sys.stderr)
         return EXIT_VIOLATION

@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..console import out as console_out
-from ..impl.core import IMPL_BUGS
-from ..impl.sim import SimConfig, check_schedule, parse_schedule, show_schedule
+from ..impl.paxos import IMPL_BUGS, SimConfig
+from ..impl.sim import check_schedule, parse_schedule, show_schedule
 from ..spec.constants import ConfigError
 
 
