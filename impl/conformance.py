@@ -212,7 +212,7 @@ def conform(config: SimSetup, examples: int = 200, seed: int | None = 0, max_siz
         verdict, failure = "violation", run_schedule(config, ops, spec).report
     else:
         ops, verdict, failure = None, "ok", ""
-    sym = {spec.symmetry(s) for s in visited}
+    sym = set(map(spec.symmetry, visited)) if spec.symmetry else set(visited)  # a spec may have no symmetry
     return ConformReport(verdict, stats["schedules"], stats["faults"], visited, failure, ops, sym, stats["depth"])
 
 
@@ -289,7 +289,7 @@ def coverage(config: SimSetup, symmetry: bool = False, limit_missed: int = 5) ->
 
     protocol = config.protocol
     spec = protocol.spec_for(config)
-    canon = spec.symmetry if symmetry else (lambda s: s)
+    canon = spec.symmetry if symmetry and spec.symmetry else (lambda s: s)
     start = Simulator(config)
     root = protocol.checker(spec, start)
     s0 = root.trace.steps[-1].state

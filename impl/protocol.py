@@ -94,6 +94,24 @@ class SimSetup(Protocol):
         """What node ``name``'s store holds before it ever ran (None: it keeps no durable state)."""
 
 
+class Checker(Protocol):
+    """A protocol's refinement check, observing a simulator (``sim.observer``):
+    called with each handler run, it raises ``impl.conformance.Nonconformance``
+    at the first that is no step of the spec."""
+
+    trace: Any  # explorer.trace.Trace: the spec-level run so far, stutters left out
+    visited: set  # every spec state the run passed through
+    runs: int  # handler runs checked
+
+    def __call__(self, sim: Any, run: Any) -> None: ...
+
+    def next_states(self, state: Any) -> dict[Any, Any]:
+        """Every successor of ``state`` under the spec, with an action that makes it."""
+
+    def fork(self, twin: Any) -> Checker:
+        """A checker that goes on from here observing ``twin``, a clone of the simulator."""
+
+
 # -- what a protocol gives the runtime -------------------------------------------
 
 
@@ -137,7 +155,7 @@ class RuntimeProtocol:
     node_config: Callable[[Any, str], Any]
     bugs: Mapping[str, str]
     spec_for: Callable[[Any], Any]
-    checker: Callable[[Any, Any], Any]
+    checker: Callable[[Any, Any], Checker]
     directed_schedules: Callable[[Any], Iterable[list]] = lambda config: []
     realise: Callable[[Any, Any, Any, Any], bool] | None = None
     drive_other_handlers: Callable[[Any, set], int] = lambda sim, seen: 0
