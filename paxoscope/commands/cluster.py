@@ -32,6 +32,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .. import console
@@ -84,6 +85,94 @@ def _add_node_restart(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_start(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nodes", type=_positive_int, metavar="N", help=f"how many nodes (default: {DEFAULT_NODES})")
+    _add_data(parser)
+    parser.add_argument(
+        "--base-port", type=_port, metavar="P", help="listen on ports P, P+1, ... (default: free ports from the OS)"
+    )
+    parser.add_argument(
+        "--bug",
+        action="append",
+        default=[],
+        choices=sorted(IMPL_BUGS),
+        metavar="NAME",
+        help="run a known-wrong variant of the implementation, to see it caught (repeatable): " + ", ".join(IMPL_BUGS),
+    )
+    parser.add_argument(
+        "--timeout", type=_seconds, default=START_TIMEOUT, metavar="S", help="give up if a node does not serve by then"
+    )
+
+
+def _add_stop(parser: argparse.ArgumentParser) -> None:
+    _add_data(parser)
+    parser.add_argument("--grace", type=_seconds, default=STOP_GRACE, metavar="S", help="seconds before SIGKILL")
+
+
+def _add_status(parser: argparse.ArgumentParser) -> None:
+    _add_data(parser)
+    parser.add_argument("--json", action="store_true", help="print a JSON list, one object per node")
+
+
+def _add_propose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("value", metavar="VALUE", help="the value to propose")
+    _add_data(parser)
+    parser.add_argument("--timeout", type=_seconds, default=10.0, metavar="S", help="seconds to wait (default: 10)")
+    parser.add_argument("--json", action="store_true", help="print {value, proposed, node, seconds} as JSON")
+
+
+# The actions of ``cluster``, declared: (name, help, description, epilog, its options).
+ACTIONS: tuple[tuple[str, str, str, str | None, Callable[[argparse.ArgumentParser], None]], ...] = (
+    (
+        "start",
+        "start the nodes and wait until each serves",
+        "Start one node process per node and return once every node answers. Writes DIR/cluster.json. "
+        "In the directory of a stopped cluster, resumes its nodes with the promises and votes they stored.",
+        "Exit codes: 0 started, 2 bad usage, a running cluster there, a port in use or a corrupt store, "
+        "3 internal error.",
+        _add_start,
+    ),
+    (
+        "stop",
+        "stop every node (SIGTERM, then SIGKILL)",
+        "Stop every node of the cluster: SIGTERM, then SIGKILL for a node still running after --grace "
+        "seconds. Data directories are kept.",
+        None,
+        _add_stop,
+    ),
+    (
+        "restart",
+        "restart one node (stop it if it runs, then start it again)",
+        "Stop one node (SIGTERM, then SIGKILL after --grace seconds) if it runs, wait until its process "
+        "is gone, and start it again with its data directory and address. Its pid is recorded, so cluster stop "
+        "stops it.",
+        "Exit codes: 0 restarted, 2 bad usage, no such node, a missing or corrupt store, another command busy "
+        "in the directory, 3 internal error.",
+        _add_node_restart,
+    ),
+    (
+        "rejoin",
+        "bring back a node that lost its acceptor store, as a learner that never votes again",
+        "Record NODE as a learner for good, and restart it as one if the cluster runs (in a stopped "
+        "cluster it starts as one with the others). A learner never promises, votes "
+        "or proposes; it learns the decision from the others' votes. Use it for a node whose acceptor store was "
+        "lost: started as an acceptor with no memory of its promises, it could change a value already chosen. The "
+        "quorums stay the majorities of all nodes, so each learner is one fewer acceptor that can be down.",
+        "Exit codes: 0 rejoined, 2 bad usage, no such node, another command busy in the directory, 3 internal error.",
+        _add_node_restart,
+    ),
+    (
+        "status",
+        "show each node's acceptor state and decision",
+        "Ask every node for its durable acceptor state (max_bal, max_vbal, max_val) and the value it "
+        "learned was chosen.",
+        "Exit codes: 0 every node answered and can write its store, 1 some node is down or failing (its "
+        "store cannot be written), 2 bad usage.",
+        _add_status,
+    ),
+)
+
+
 def add_parsers(subparsers: Any) -> None:
     """Add the ``cluster`` and ``propose`` commands to an argparse subparsers object."""
     cluster = subparsers.add_parser(
@@ -94,80 +183,10 @@ def add_parsers(subparsers: Any) -> None:
     )
     actions = cluster.add_subparsers(dest="cluster_action", metavar="ACTION", parser_class=type(cluster))
     actions.required = True
-
-    start = actions.add_parser(
-        "start",
-        help="start the nodes and wait until each serves",
-        description="Start one node process per node and return once every node answers. Writes DIR/cluster.json. "
-        "In the directory of a stopped cluster, resumes its nodes with the promises and votes they stored.",
-        epilog="Exit codes: 0 started, 2 bad usage, a running cluster there, a port in use or a corrupt store, "
-        "3 internal error.",
-    )
-    start.add_argument("--nodes", type=_positive_int, metavar="N", help=f"how many nodes (default: {DEFAULT_NODES})")
-    _add_data(start)
-    start.add_argument(
-        "--base-port", type=_port, metavar="P", help="listen on ports P, P+1, ... (default: free ports from the OS)"
-    )
-    start.add_argument(
-        "--bug",
-        action="append",
-        default=[],
-        choices=sorted(IMPL_BUGS),
-        metavar="NAME",
-        help="run a known-wrong variant of the implementation, to see it caught (repeatable): " + ", ".join(IMPL_BUGS),
-    )
-    start.add_argument(
-        "--timeout", type=_seconds, default=START_TIMEOUT, metavar="S", help="give up if a node does not serve by then"
-    )
-    start.set_defaults(cluster_run="start")
-
-    stop = actions.add_parser(
-        "stop",
-        help="stop every node (SIGTERM, then SIGKILL)",
-        description="Stop every node of the cluster: SIGTERM, then SIGKILL for a node still running after --grace "
-        "seconds. Data directories are kept.",
-    )
-    _add_data(stop)
-    stop.add_argument("--grace", type=_seconds, default=STOP_GRACE, metavar="S", help="seconds before SIGKILL")
-    stop.set_defaults(cluster_run="stop")
-
-    restart = actions.add_parser(
-        "restart",
-        help="restart one node (stop it if it runs, then start it again)",
-        description="Stop one node (SIGTERM, then SIGKILL after --grace seconds) if it runs, wait until its process "
-        "is gone, and start it again with its data directory and address. Its pid is recorded, so cluster stop "
-        "stops it.",
-        epilog="Exit codes: 0 restarted, 2 bad usage, no such node, a missing or corrupt store, another command busy "
-        "in the directory, 3 internal error.",
-    )
-    _add_node_restart(restart)
-    restart.set_defaults(cluster_run="restart")
-
-    rejoin = actions.add_parser(
-        "rejoin",
-        help="bring back a node that lost its acceptor store, as a learner that never votes again",
-        description="Record NODE as a learner for good, and restart it as one if the cluster runs (in a stopped "
-        "cluster it starts as one with the others). A learner never promises, votes "
-        "or proposes; it learns the decision from the others' votes. Use it for a node whose acceptor store was "
-        "lost: started as an acceptor with no memory of its promises, it could change a value already chosen. The "
-        "quorums stay the majorities of all nodes, so each learner is one fewer acceptor that can be down.",
-        epilog="Exit codes: 0 rejoined, 2 bad usage, no such node, another command busy in the directory, "
-        "3 internal error.",
-    )
-    _add_node_restart(rejoin)
-    rejoin.set_defaults(cluster_run="rejoin")
-
-    status = actions.add_parser(
-        "status",
-        help="show each node's acceptor state and decision",
-        description="Ask every node for its durable acceptor state (max_bal, max_vbal, max_val) and the value it "
-        "learned was chosen.",
-        epilog="Exit codes: 0 every node answered and can write its store, 1 some node is down or failing (its "
-        "store cannot be written), 2 bad usage.",
-    )
-    _add_data(status)
-    status.add_argument("--json", action="store_true", help="print a JSON list, one object per node")
-    status.set_defaults(cluster_run="status")
+    for name, summary, description, epilog, add_options in ACTIONS:
+        action = actions.add_parser(name, help=summary, description=description, epilog=epilog)
+        add_options(action)
+        action.set_defaults(cluster_run=name)
 
     prop = subparsers.add_parser(
         "propose",
@@ -178,10 +197,7 @@ def add_parsers(subparsers: Any) -> None:
         epilog="Exit codes: 0 a value was chosen, 1 no decision learned within --timeout (the outcome is unknown: "
         "the value may still be chosen), 2 bad usage or no cluster.",
     )
-    prop.add_argument("value", metavar="VALUE", help="the value to propose")
-    _add_data(prop)
-    prop.add_argument("--timeout", type=_seconds, default=10.0, metavar="S", help="seconds to wait (default: 10)")
-    prop.add_argument("--json", action="store_true", help="print {value, proposed, node, seconds} as JSON")
+    _add_propose(prop)
     prop.set_defaults(cluster_run="propose")
 
 

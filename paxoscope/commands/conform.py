@@ -25,45 +25,50 @@ def add_parser(sub: Any, positive: Any) -> None:
         "leaves the spec or breaks an obligation of the implementation (the shrunk schedule is printed), or with "
         "--strict the coverage is incomplete; 2 bad usage.",
     )
-    p.add_argument("--acceptors", type=positive, default=3, metavar="N", help="acceptors (default 3)")
-    p.add_argument("--values", type=positive, default=2, metavar="N", help="values (default 2)")
-    p.add_argument("--ballots", type=positive, default=3, metavar="N", help="ballots 0..N-1 (default 3)")
-    p.add_argument(
+    counts = {"N": positive, "S": int}
+    for flag, metavar, default, text in OPTIONS:
+        if metavar is None:
+            p.add_argument(flag, action="store_true", help=text)
+        else:
+            p.add_argument(flag, type=counts.get(metavar), default=default, metavar=metavar, help=text)
+
+
+# The options, declared: (flag, metavar (None: a switch), default, help). An
+# N is a positive count, an S any integer; the others are text.
+OPTIONS: tuple[tuple[str, str | None, Any, str], ...] = (
+    ("--acceptors", "N", 3, "acceptors (default 3)"),
+    ("--values", "N", 2, "values (default 2)"),
+    ("--ballots", "N", 3, "ballots 0..N-1 (default 3)"),
+    (
         "--schedule-ballots",
-        type=positive,
-        metavar="N",
-        help="ballots 0..N-1 in the random schedules (default: --ballots + 2: they cost little more, and each "
+        "N",
+        None,
+        "ballots 0..N-1 in the random schedules (default: --ballots + 2: they cost little more, and each "
         "proposer then runs several ballots and meets stale rejections); the coverage walk runs --ballots",
-    )
-    p.add_argument(
+    ),
+    (
         "--proposers",
-        type=positive,
-        metavar="N",
-        help="in the random schedules, the first N acceptors also propose, each owning every N-th ballot (default: "
+        "N",
+        None,
+        "in the random schedules, the first N acceptors also propose, each owning every N-th ballot (default: "
         "--examples schedules with 2, then as many with 3); the coverage walk gives each ballot its own proposer",
-    )
-    p.add_argument(
-        "--examples",
-        type=positive,
-        default=200,
-        metavar="N",
-        help="schedules to run with each layout of proposers (default 200)",
-    )
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="Hypothesis seed (default 0)")
-    p.add_argument("--bug", metavar="NAME", help="switch on a known implementation bug")
-    p.add_argument("--replay", metavar="SCHEDULE", help="run one printed schedule instead")
-    p.add_argument("--no-coverage", action="store_true", help="skip the spec -> implementation coverage walk")
-    p.add_argument(
+    ),
+    ("--examples", "N", 200, "schedules to run with each layout of proposers (default 200)"),
+    ("--seed", "S", 0, "Hypothesis seed (default 0)"),
+    ("--bug", "NAME", None, "switch on a known implementation bug"),
+    ("--replay", "SCHEDULE", None, "run one printed schedule instead"),
+    ("--no-coverage", None, None, "skip the spec -> implementation coverage walk"),
+    (
         "--strict",
-        action="store_true",
-        help="fail (exit 1) when the coverage walk realises less than every spec state and transition, or is skipped",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
-    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per batch of schedules")
-    p.add_argument("--svg", metavar="FILE", help="draw the failing run as a message sequence chart (SVG)")
-    p.add_argument(
-        "--html", metavar="FILE", help="draw the failing run as a message sequence chart: a page with the step table"
-    )
+        None,
+        None,
+        "fail (exit 1) when the coverage walk realises less than every spec state and transition, or is skipped",
+    ),
+    ("--json", None, None, "print one JSON report on stdout"),
+    ("--junit", "FILE", None, "write a JUnit XML report: one test case per batch of schedules"),
+    ("--svg", "FILE", None, "draw the failing run as a message sequence chart (SVG)"),
+    ("--html", "FILE", None, "draw the failing run as a message sequence chart: a page with the step table"),
+)
 
 
 def run(args: argparse.Namespace, out: Any = console_out) -> int:
