@@ -140,7 +140,7 @@ class RuntimeProtocol:
       handlers no spec transition needs (the coverage walk).
     """
 
-    name: str
+    name: str  # how cluster.json names it: a package of paxoscope.impl ("paxos"), or "module:attribute"
     node: Callable[[Any, Any], Node]  # the core: node(config, stored) for a node configuration and its stored state
     codec: Any
     store: Any
@@ -165,18 +165,20 @@ class RuntimeProtocol:
 
 
 def load_protocol(name: str) -> RuntimeProtocol:
-    """The protocol named ``name``: ``PROTOCOL`` of the package ``paxoscope.impl.<name>``.
+    """The protocol named ``name``: ``PROTOCOL`` of the package ``paxoscope.impl.<name>``,
+    or, for a protocol of one's own, ``module:attribute`` (as cluster.json records it).
 
     A node process learns its protocol from the cluster description by name."""
     from ..spec.constants import ConfigError
 
-    if not name.isidentifier():
+    module_name, _, attribute = name.partition(":") if ":" in name else (f"{__package__}.{name}", "", "PROTOCOL")
+    if not all(part.isidentifier() for part in [*module_name.split("."), attribute]):
         raise ConfigError(f"no implemented protocol named {name!r}")
     try:
-        module = importlib.import_module(f"{__package__}.{name}")
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError:
         raise ConfigError(f"no implemented protocol named {name!r}") from None
-    protocol = getattr(module, "PROTOCOL", None)
+    protocol = getattr(module, attribute, None)
     if not isinstance(protocol, RuntimeProtocol):
         raise ConfigError(f"no implemented protocol named {name!r}")
     return protocol

@@ -1,9 +1,10 @@
 """Process supervision of a local cluster: start, stop, restart and rejoin its nodes.
 
 ``start_cluster`` runs one ``python -m paxoscope.impl.net`` process per node,
-each with its own data directory ``DIR/nK`` holding its durable acceptor
-state and its log (``node.log``); it returns once every node answers
-``Status``, and records the cluster in ``DIR/cluster.json``. Starting again in
+each with its own data directory ``DIR/nK`` holding its durable state (the
+protocol's store: a Paxos acceptor's) and its log (``node.log``); it returns
+once every node answers ``Status``, and records the cluster (and the protocol
+its nodes run) in ``DIR/cluster.json``. Starting again in
 a stopped cluster's directory resumes the same nodes with what they stored.
 
 Operator mistakes are refused rather than survived by luck. Commands that
@@ -243,9 +244,9 @@ def missing_store_problem(
         return None
     data = Path(cluster_file).parent
     return (
-        f"{store.path}: the acceptor store of {info.name} is missing, but {info.name} has run before; started empty "
-        f"it could break the promises it made and change a value already chosen. Refusing to start; to bring it "
-        f"back as a learner that never votes again: paxoscope cluster rejoin {info.name} --data {data}"
+        f"{store.path}: the {protocol.store.noun} store of {info.name} is missing, but {info.name} has run before; "
+        f"started empty it could break the promises it made and change a value already chosen. Refusing to start; "
+        f"to bring it back as a learner that never votes again: paxoscope cluster rejoin {info.name} --data {data}"
     )
 
 
@@ -266,7 +267,7 @@ def _prepare_store(path: Path, info: NodeInfo, protocol: RuntimeProtocol) -> Nod
     except Locked as exc:
         raise ClusterError(f"{info.name} cannot start: {exc}") from None
     except CorruptStorage as exc:
-        raise ClusterError(f"{info.name} cannot start, its acceptor store is corrupt: {exc}") from None
+        raise ClusterError(f"{info.name} cannot start, its {protocol.store.noun} store is corrupt: {exc}") from None
     finally:
         store.unlock()
     return replace(info, started=True)

@@ -1,30 +1,35 @@
 """The runtime takes a protocol: a second one, defined here, runs on it unchanged.
 
-A write-once register: replicas r1..r3 each keep the first value written to
-them, durably; r1, the only writer, writes a client's value to every replica
-and decides the value a majority acknowledge. It is defined in this file
-alone, as a ``RuntimeProtocol``, and runs under the deterministic simulator
-with faults, under the conformance driver against a spec of its own, and as
-real asyncio TCP servers with durable stores, none of which names it.
+A write-once register: replicas each keep the first value written to them,
+durably; the first replica, the only writer, writes a client's value to every
+replica and decides the value a majority acknowledge. It is defined in this
+file alone, as a ``RuntimeProtocol``, and runs under the deterministic
+simulator with faults, under the conformance driver against a spec of its
+own (Consensus), as asyncio TCP servers with durable stores, and as a local
+cluster of real processes under the supervisor, none of which names it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import os
 import socket
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from paxoscope.explorer.trace import Step, Trace
-from paxoscope.impl.clusterfile import HOST, NodeInfo
+from paxoscope.impl import client
+from paxoscope.impl.clusterfile import HOST, ClusterError, NodeInfo, load_cluster
 from paxoscope.impl.conformance import Nonconformance, conform, coverage, run_schedule
 from paxoscope.impl.framing import Codec, MalformedMessage
 from paxoscope.impl.net import NodeRuntime, RetryPolicy
 from paxoscope.impl.protocol import ClientRequest, Effects, Receive, RuntimeProtocol, Timeout
 from paxoscope.impl.sim import Crash, Deliver, Drop, Fire, Request, Restart, Run, Simulator
 from paxoscope.impl.storage import CorruptStorage, DurableStore, StoreSchema
+from paxoscope.impl.supervise import start_cluster, stop_cluster
 from paxoscope.spec.consensus import Consensus
 
 REPLICAS = ("r1", "r2", "r3")
@@ -107,6 +112,7 @@ SCHEMA = StoreSchema(
 @dataclass(frozen=True)
 class Config:
     name: str
+    replicas: tuple[str, ...] = REPLICAS  # the first one writes
     bugs: frozenset[str] = frozenset()
 
     @property
@@ -133,11 +139,12 @@ class Replica:
         return replace(self, acks={v: set(a) for v, a in self.acks.items()})
 
     def handle(self, event) -> Effects:
-        if isinstance(event, ClientRequest | Timeout) and self.config.name == WRITER and self.decided is None:
+        replicas = self.config.replicas
+        if isinstance(event, ClientRequest | Timeout) and self.config.name == replicas[0] and self.decided is None:
             self.asked = event.value if isinstance(event, ClientRequest) else self.asked
             if self.asked is None:
                 return Effects()
-            return Effects(send=[(r, Write(self.asked)) for r in REPLICAS], timer=True)
+            return Effects(send=[(r, Write(self.asked)) for r in replicas], timer=True)
         if isinstance(event, Receive) and isinstance(event.msg, Write):
             if self.held.stored is None:
                 self.held = Held(event.msg.val)
@@ -146,7 +153,7 @@ class Replica:
         if isinstance(event, Receive) and isinstance(event.msg, Ack) and self.decided is None:
             voters = self.acks.setdefault(event.msg.val, set())
             voters.add(event.msg.rep)
-            if 2 * len(voters) > len(REPLICAS):
+            if 2 * len(voters) > len(replicas):
                 self.decided = event.msg.val
                 return Effects(decide=self.decided)
         return Effects()
@@ -172,7 +179,7 @@ class SimSetup:
         return tuple(f"x{i + 1}" for i in range(self.values))
 
     def new_node(self, name: str, stored: Held | None) -> Replica:
-        return Replica(Config(name, self.bugs), stored or Held())
+        return Replica(Config(name, REPLICAS, self.bugs), stored or Held())
 
     def initial_store(self, name: str) -> Held:
         return Held()
@@ -226,7 +233,7 @@ def realise(spec: Consensus, sim: Simulator, chosen: frozenset[str], act) -> boo
 
 
 PROTOCOL = RuntimeProtocol(
-    name="register",
+    name=f"{__name__}:PROTOCOL",  # a protocol of one's own: cluster.json names it by module and attribute
     node=lambda config, stored: Replica(config, stored or Held()),
     codec=CODEC,
     store=SCHEMA,
@@ -237,7 +244,7 @@ PROTOCOL = RuntimeProtocol(
     status_answer=QueryReply,
     status_reply=lambda name, node, durable, error: QueryReply(name, durable.stored, node.decided, error),
     status_fields=lambda reply: {"stored": reply.stored},
-    node_config=lambda cluster, name: Config(name, cluster.bugs),
+    node_config=lambda cluster, name: Config(name, tuple(n.name for n in cluster.nodes), cluster.bugs),
     value_problem=lambda value: None if value else "a value must not be empty",
     bugs={"ack-before-durable": "a replica acknowledges a write before it is durable"},
     spec_for=lambda config: Consensus(config.request_values),
@@ -336,3 +343,23 @@ def test_the_tcp_host_serves_it_with_durable_stores(tmp_path):
     assert DurableStore(infos[0].data, SCHEMA).load() == Held("hello")
     with pytest.raises(MalformedMessage, match="unknown message type"):
         CODEC.decode(b'{"v": 1, "type": "1a", "bal": 0}')  # Paxos's messages are not this protocol's
+
+
+def test_the_supervisor_runs_it_as_real_processes(tmp_path, monkeypatch):
+    # The node processes import this module by the name cluster.json records.
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    )
+    data = tmp_path / "cluster"
+    start_cluster(data, 3, protocol=PROTOCOL, timeout=30.0)
+    try:
+        assert load_cluster(data / "cluster.json").protocol == PROTOCOL.name
+        with pytest.raises(ClusterError, match="must not be empty"):
+            client.propose(data, "", timeout=5.0)
+        assert client.propose(data, "hello", timeout=30.0) == ("hello", "n1")
+        replies = {info.name: reply for info, reply in client.cluster_status(data, timeout=5.0)}
+        assert replies["n1"] == QueryReply("n1", "hello", "hello", None)
+        assert sum(r.stored == "hello" for r in replies.values()) >= 2
+    finally:
+        stop_cluster(data)
+    assert DurableStore(data / "n1", SCHEMA).load() == Held("hello")  # what n1 acknowledged, on disk
