@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..spec.base import Action, Refinement, Spec, State, action
@@ -176,53 +176,98 @@ def _chains(chosen: list[Refinement]) -> list[_RefinementCheck]:
     return out
 
 
+@dataclass(frozen=True)
+class CheckOptions:
+    """How ``check`` searches, as one value (the keywords of ``check`` are its fields).
+
+    ``properties`` picks the spec's properties by name (None: its defaults;
+    an empty tuple: none of them). ``invariants`` and ``action_properties``
+    are the caller's own, checked beside those picked, under their own
+    names. ``observers`` watch the search (see ``Observer``)."""
+
+    properties: tuple[str, ...] | None = None
+    symmetry: bool = False
+    exact: bool = False
+    max_states: int | None = None
+    deadlock: bool = False
+    progress: Callable[[Progress], None] | None = None
+    digest: bool = False
+    invariants: Mapping[str, Callable[[State], bool]] = field(default_factory=dict)
+    action_properties: Mapping[str, Callable[[State, Action, State], bool]] = field(default_factory=dict)
+    observers: tuple[Observer, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Lists are what users write; tuples keep the options a value.
+        if self.properties is not None and not isinstance(self.properties, tuple):
+            object.__setattr__(self, "properties", tuple(self.properties))
+        object.__setattr__(self, "observers", tuple(self.observers))
+
+
+class Observer:
+    """Watches a search without changing it; override what you need.
+
+    ``on_state`` sees each new distinct state (the initial ones first),
+    ``on_step`` each step the spec offers, in the order the search meets
+    them: stutters and steps to states already seen included. An exception
+    raised here ends the search (a ``ConfigError`` reaches the caller as it is)."""
+
+    def on_state(self, state: State) -> None:
+        pass
+
+    def on_step(self, state: State, act: Action, successor: State) -> None:
+        pass
+
+
 def check(
-    spec: Spec,
-    properties: Iterable[str] | None = None,
-    *,
-    symmetry: bool = False,
-    exact: bool = False,
-    max_states: int | None = None,
-    deadlock: bool = False,
-    progress: Callable[[Progress], None] | None = None,
-    digest: bool = False,
+    spec: Spec, properties: Iterable[str] | CheckOptions | None = None, options: CheckOptions | None = None, **keywords
 ) -> Result:
     """Explore every reachable state of ``spec`` breadth-first; see the module doc.
+
+    Options come as one ``CheckOptions`` (``check(spec, options)`` or
+    ``options=``), as keywords (``check(spec, ["Consistency"], symmetry=True)``),
+    or both: keywords then replace the fields they name.
 
     ``digest`` (which implies ``exact``) also computes ``Result.digest``, a
     hash of the reachable set that does not depend on the order of search,
     on the process, or on Python's hash seed: the drift gate pins it."""
-    if digest:
-        exact = True
+    if isinstance(properties, CheckOptions):
+        properties, options = None, properties
+    options = options or CheckOptions()
+    if properties is not None:
+        keywords["properties"] = properties
+    if keywords:
+        options = replace(options, **keywords)
     spec = as_spec(spec)
-    checks = select_checks(spec, properties)
-    if symmetry and spec.symmetry is None:
+    checks = select_checks(spec, options.properties)
+    checks.invariants += list(options.invariants.items())
+    checks.steps += list(options.action_properties.items())
+    if options.symmetry and spec.symmetry is None:
         raise ConfigError(f"spec {spec.name!r} declares no symmetry")
-    if max_states is not None and max_states < 1:
-        raise ConfigError(f"--max-states must be at least 1, not {max_states}")
-    result = _Search(spec, checks, symmetry, exact, max_states, deadlock, progress, digest).run()
-    return result
+    if options.max_states is not None and options.max_states < 1:
+        raise ConfigError(f"--max-states must be at least 1, not {options.max_states}")
+    return _Search(spec, checks, options).run()
 
 
 def reachable(spec: Spec, max_states: int | None = None) -> list[State]:
     """Every reachable state of ``spec`` in breadth-first order (the first
     ``max_states`` of them), checking nothing: for engines that need the
     states themselves, such as the proofs' cross-check and invariant mining."""
-    search = _Search(as_spec(spec), _Checks([], [], []), False, True, max_states, False, None)
+    search = _Search(as_spec(spec), _Checks([], [], []), CheckOptions(exact=True, max_states=max_states))
     search.run()
     return list(search.parent)  # exact mode: the keys are the states, in the order found
 
 
 class _Search:
-    def __init__(self, spec, checks, symmetry, exact, max_states, deadlock, progress, digest=False):
+    def __init__(self, spec: Spec, checks: _Checks, options: CheckOptions):
         self.spec = spec
         self.checks = checks
-        self.symmetry = symmetry
-        self.exact = exact
-        self.max_states = max_states
-        self.deadlock = deadlock
-        self.progress = progress
-        self.digest = digest
+        self.symmetry = options.symmetry
+        self.exact = options.exact or options.digest
+        self.max_states = options.max_states
+        self.deadlock = options.deadlock
+        self.progress = options.progress
+        self.digest = options.digest
+        self.observers = options.observers
         self._cut = False
         self.key = self._key_function()
         self.parent: dict[Any, Any] = {}
@@ -281,6 +326,7 @@ class _Search:
         sometimes = list(spec.sometimes.items())
         all_actions = set(spec.actions)
         enabled = self.enabled
+        on_state = [o.on_state for o in self.observers]
         frontier: list[tuple[State, Any]] = []
         s = act = None
         try:
@@ -290,6 +336,8 @@ class _Search:
                     continue
                 parent[k] = None
                 self.generated += 1
+                for seen in on_state:
+                    seen(s)
                 for name, inv in invariants:
                     if not inv(s):
                         return Violation(name, "invariant", self._trace_to(k))
@@ -311,7 +359,7 @@ class _Search:
             self.depth = 1
             next_report = 4096
             max_states = self.max_states
-            spec_next = spec.next
+            spec_next = self._observed_next() if self.observers else spec.next
             while frontier:
                 self.max_queue = max(self.max_queue, len(frontier))
                 level: list[tuple[State, Any]] = []
@@ -350,6 +398,9 @@ class _Search:
                         if k in parent:
                             continue
                         parent[k] = ks
+                        if on_state:
+                            for seen in on_state:
+                                seen(t)
                         for name, inv in invariants:
                             if not inv(t):
                                 return Violation(name, "invariant", self._trace_to(k))
@@ -375,6 +426,20 @@ class _Search:
         except Exception as exc:
             raise SpecError(self._blame(exc, s, act)) from exc
         return None
+
+    def _observed_next(self) -> Callable[[State], list[tuple[Action, State]]]:
+        """``spec.next`` that shows every step to the observers: the inner
+        loop is then the same with observers or without."""
+        spec_next, on_step = self.spec.next, [o.on_step for o in self.observers]
+
+        def observed_next(s: State) -> list[tuple[Action, State]]:
+            successors = list(spec_next(s))
+            for act, t in successors:
+                for seen in on_step:
+                    seen(s, act, t)
+            return successors
+
+        return observed_next
 
     # -- helpers that turn a misbehaving spec into a clear SpecError -------
 
@@ -502,6 +567,8 @@ class PlainSpec(Spec):
             self.fingerprint = obj.fingerprint
         if callable(getattr(obj, "variables", None)):
             self.variables = obj.variables
+        if callable(getattr(obj, "chart", None)):
+            self.chart = obj.chart
 
     def init(self) -> Iterable[State]:
         return self.obj.init()

@@ -1,15 +1,12 @@
 """Pictures of traces: a message sequence chart as SVG, and an HTML page.
 
-The chart is drawn from the one trace type and reads a spec only through
-``variables(state)``, so any trace renders:
-
-- a Paxos-family trace (a ``msgs`` variable holding 1a/1b/2a/2b records)
-  gets one lifeline per proposer (one per ballot), one per acceptor and one
-  for the learners; each step's new messages are arrows labelled with the
-  message, and the acceptors' state changes are written beside their
-  lifelines (``maxBal 0→1``);
-- any other trace gets one lifeline per top-level variable, with each step's
-  changes written beside it.
+The chart is drawn from the one trace type, and its lanes (lifelines) and
+messages come from the spec's ``chart`` hook (``spec.base.Chart``), so the
+engine names no protocol: Paxos draws a lane per proposer and acceptor and
+its 1a/1b/2a/2b messages, Multi-Paxos a lane per replica, and a spec that
+says nothing gets one lane per variable. Each step's messages are arrows
+labelled by the spec, and the values the spec puts beside a lane are written
+there where they change (``maxBal 0→1``).
 
 Time runs down the page: each step is a band with its number and action on
 the left; a step given in ``mark`` (as for ``trace_table``) is highlighted.
@@ -19,12 +16,13 @@ The SVG is plain text built here, with no system package needed.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from ..spec.base import Arrow, Chart, Frame
+from .bfs import as_spec
 from .render import changes, show, trace_table
 from .trace import Trace
 
@@ -37,19 +35,10 @@ PAD = 8  # vertical padding of a step band
 HEAD = 44  # height of the lifeline header
 MARGIN = 12
 
-# A Paxos message is recognised by its fields, so that the explorer does not
-# import the Paxos spec: 1a(bal), 1b(acc, bal, mbal, mval), 2a(bal, val), 2b(acc, bal, val).
-KINDS = {
-    ("bal",): "1a",
-    ("acc", "bal", "mbal", "mval"): "1b",
-    ("bal", "val"): "2a",
-    ("acc", "bal", "val"): "2b",
-}
-COLOURS = {"1a": "#1f5fa8", "1b": "#2e7d32", "2a": "#b35c00", "2b": "#7b1fa2"}
-
-
-def _kind(message: Any) -> str | None:
-    return KINDS.get(tuple(getattr(message, "_fields", ())))
+# The colours of message kinds, in the order the chart lists its kinds (and
+# the same order in a terminal): blue, green, orange, purple, then more.
+COLOURS = ("#1f5fa8", "#2e7d32", "#b35c00", "#7b1fa2", "#00838f", "#6d4c41", "#ad1457", "#455a64")
+ANSI_COLOURS = ("34", "32", "33", "35", "94", "92", "93", "95")
 
 
 def _width(text: str) -> float:
@@ -64,7 +53,7 @@ class _Band:
     label: str
     notes: list[str] = field(default_factory=list)
     annotations: dict[str, list[str]] = field(default_factory=dict)  # lifeline -> lines beside it
-    arrows: list[tuple[str, str, list[str], str, str]] = field(default_factory=list)  # kind, source, targets, label
+    arrows: list[Arrow] = field(default_factory=list)
     mark: str | None = None
 
 
@@ -98,120 +87,66 @@ class _Canvas:
         self.parts.append(f'<polygon points="{x:.1f},{y:.1f} {b:.1f},{y - 4:.1f} {b:.1f},{y + 4:.1f}" fill="{fill}"/>')
 
 
-def _is_paxos(variables: list[dict[str, Any]]) -> bool:
-    if not variables or "msgs" not in variables[0]:
-        return False
-    for v in variables:
-        msgs = v["msgs"]
-        if not isinstance(msgs, (set, frozenset)) or any(_kind(m) is None for m in msgs):
-            return False
-    return any(isinstance(value, dict) for value in variables[0].values())
-
-
-def _per_lifeline(before: dict[str, Any] | None, after: dict[str, Any], names: Iterable[str]) -> dict[str, list[str]]:
-    """Per-acceptor changes of the dict-valued variables: ``{a1: ["maxBal 0→1"]}``."""
+def _beside(before: Frame | None, now: Frame, lanes: tuple[str, ...]) -> dict[str, list[str]]:
+    """Per lane, what is written beside it: every value in the first state,
+    then only those that changed (``maxBal -1 → 0``)."""
     out: dict[str, list[str]] = {}
-    for var, new in after.items():
-        if not isinstance(new, dict):
-            continue
-        old = before.get(var) if before is not None else None
-        for key, value in new.items():
-            if str(key) not in names:
-                continue
-            if before is None:
-                out.setdefault(str(key), []).append(f"{var} = {show(value)}")
-            elif not isinstance(old, dict) or old.get(key) != value:
-                was = show(old.get(key)) if isinstance(old, dict) else "?"
-                out.setdefault(str(key), []).append(f"{var} {was} → {show(value)}")
-    return out
-
-
-def _paxos_bands(trace: Trace, variables: list[dict[str, Any]]) -> tuple[list[str], list[_Band]]:
-    every = set().union(*(v["msgs"] for v in variables))
-    ballots = sorted({m.bal for m in every})
-    acceptors: list[str] = []
-    for value in variables[0].values():
-        if isinstance(value, dict):
-            acceptors += [str(k) for k in value if str(k) not in acceptors]
-    acceptors += sorted({str(m.acc) for m in every if hasattr(m, "acc")} - set(acceptors))
-    proposer = {b: f"proposer b{b}" for b in ballots}
-    lifelines = [proposer[b] for b in ballots] + acceptors
-    if any(_kind(m) == "2b" for m in every):
-        lifelines.append("learners")
-    bands = []
-    previous: dict[str, Any] | None = None
-    for i, (step, now) in enumerate(zip(trace.steps, variables), start=1):
-        label = str(step.action) if step.action is not None else ("Init" if i == 1 else "(step)")
-        band = _Band(i, label)
-        band.annotations = _per_lifeline(previous, now, set(acceptors))
-        before = previous or {}
-        others = {k: v for k, v in now.items() if k != "msgs" and not isinstance(v, dict)}
-        if previous is None:
-            band.notes = [f"{k} = {show(v)}" for k, v in others.items()]
+    for lane in lanes:
+        new = now.beside.get(lane, {})
+        if before is None:
+            lines = [f"{'' if name == lane else name + ' '}= {show(value)}" for name, value in new.items()]
         else:
-            band.notes = changes({k: before.get(k) for k in others}, others)
-        new = sorted(now["msgs"] - (previous["msgs"] if previous else frozenset()), key=show)
-        for m in new:
-            kind = _kind(m)
-            if kind in ("1a", "2a"):
-                band.arrows.append((kind, proposer[m.bal], acceptors, str(m)))
-            elif kind == "1b":
-                band.arrows.append((kind, str(m.acc), [proposer[m.bal]], str(m)))
-            else:
-                band.arrows.append((kind, str(m.acc), ["learners"], str(m)))
-        if previous is not None and not band.annotations and not band.notes and not band.arrows:
-            band.notes = ["(nothing changes: a stutter)"]
-        bands.append(band)
-        previous = now
-    return lifelines, bands
-
-
-def _generic_bands(trace: Trace, variables: list[dict[str, Any]]) -> tuple[list[str], list[_Band]]:
-    lifelines = list(dict.fromkeys(name for v in variables for name in v))
-    bands = []
-    previous: dict[str, Any] | None = None
-    for i, (step, now) in enumerate(zip(trace.steps, variables), start=1):
-        label = str(step.action) if step.action is not None else ("Init" if i == 1 else "(step)")
-        band = _Band(i, label)
-        for name in lifelines:
-            if previous is None:
-                lines = [f"= {show(now.get(name))}"] if name in now else []
-            else:
-                lines = [_strip(line, name) for line in changes({name: previous.get(name)}, {name: now.get(name)})]
-            if lines:
-                band.annotations[name] = lines
-        if previous is not None and not band.annotations:
-            band.notes = ["(nothing changes: a stutter)"]
-        bands.append(band)
-        previous = now
-    return lifelines, bands
+            old = before.beside.get(lane, {})
+            lines = []
+            for name in dict.fromkeys([*new, *old]):
+                moved = [_strip(line, name) for line in changes({name: old.get(name)}, {name: new.get(name)})]
+                lines += moved if name == lane else [f"{name} {line}" for line in moved]
+        if lines:
+            out[lane] = lines
+    return out
 
 
 def _strip(line: str, name: str) -> str:
     return line[len(name) :].lstrip(": ") if line.startswith(name) else line
 
 
-def _bands(trace: Trace, mark: dict[int, str] | None) -> tuple[list[str], list[_Band]]:
-    variables = [trace.spec.variables(step.state) for step in trace.steps]
-    if _is_paxos(variables):
-        lifelines, bands = _paxos_bands(trace, variables)
-    else:
-        lifelines, bands = _generic_bands(trace, variables)
-    for band in bands:
-        if mark and band.number in mark:
-            band.mark = mark[band.number]
-    return lifelines, bands
+def _bands(trace: Trace, mark: dict[int, str] | None) -> tuple[Chart, list[_Band]]:
+    chart = as_spec(trace.spec).chart([(step.action, step.state) for step in trace.steps])
+    bands = []
+    previous: Frame | None = None
+    for i, (step, frame) in enumerate(zip(trace.steps, chart.frames), start=1):
+        label = str(step.action) if step.action is not None else ("Init" if i == 1 else "(step)")
+        band = _Band(i, label, arrows=list(frame.arrows))
+        band.annotations = _beside(previous, frame, chart.lanes)
+        if previous is None:
+            band.notes = [f"{k} = {show(v)}" for k, v in frame.notes.items()]
+        else:
+            band.notes = changes(dict(previous.notes), dict(frame.notes))
+        if previous is not None and not band.annotations and not band.notes and not band.arrows:
+            band.notes = ["(nothing changes: a stutter)"]
+        if mark and i in mark:
+            band.mark = mark[i]
+        bands.append(band)
+        previous = frame
+    return chart, bands
+
+
+def _colours(chart: Chart, bands: list[_Band], palette: tuple[str, ...]) -> Mapping[str, str]:
+    """Message kind -> colour: the chart's kinds in order, then the others as they appear."""
+    kinds = dict.fromkeys([*chart.kinds, *(a.kind for b in bands for a in b.arrows)])
+    return {kind: palette[i % len(palette)] for i, kind in enumerate(kinds)}
 
 
 def sequence_svg(trace: Trace, mark: dict[int, str] | None = None) -> str:
     """The trace as a message sequence chart: a self-contained SVG document."""
-    lifelines, bands = _bands(trace, mark)
+    chart, bands = _bands(trace, mark)
+    lifelines, colours = chart.lanes, _colours(chart, bands, COLOURS)
 
     # Horizontal layout: the step column, then lifelines far enough apart
     # that every label fits between two neighbours.
     indent = MARGIN + 4 * CHAR  # where a step's label starts, after its number
     left = indent + max(_width(s) for b in bands for s in [b.label, *b.notes, f"✗ {b.mark or ''}"]) + 2 * MARGIN
-    labels = [a[3] for b in bands for a in b.arrows]
+    labels = [a.label for b in bands for a in b.arrows]
     notes = [line for b in bands for lines in b.annotations.values() for line in lines]
     gap = max(
         [_width(s) + 30 for s in labels] + [_width(s) + 24 for s in notes] + [_width(n) + 20 for n in lifelines] + [120]
@@ -264,21 +199,8 @@ def sequence_svg(trace: Trace, mark: dict[int, str] | None = None) -> str:
                 c.text(x[name] + 6, top + PAD + SIZE + k * LINE, line, "change", fill="#0b4f8a")
         notes_h = max([len(v) for v in band.annotations.values()] + [0]) * LINE
         rows = top + PAD + notes_h + (4 if notes_h else 0)
-        for k, (kind, source, targets, label) in enumerate(band.arrows):
-            colour = COLOURS[kind]
-            ay = rows + k * ARROW + ARROW - 6
-            xs = x[source]
-            ends = [x[t] for t in targets if t in x]
-            if not ends:
-                continue
-            far = max(ends, key=lambda e: abs(e - xs))
-            direction = 1 if far > xs else -1
-            c.line(xs, ay, far - 2 * direction, ay, stroke=colour, width=1.5)
-            c.parts.append(f'<circle cx="{xs:.1f}" cy="{ay:.1f}" r="2.5" fill="{colour}"/>')
-            for e in ends:
-                c.head(e, ay, direction, colour)
-            lx = min(xs, far) + 10
-            c.text(lx, ay - 5, label, "message", fill=colour)
+        for k, arrow in enumerate(band.arrows):
+            _svg_arrow(c, arrow, x, rows + k * ARROW + ARROW - 6, colours[arrow.kind])
     c.line(0, height - MARGIN, width, height - MARGIN, stroke="#c4cbd3")
 
     title = f"Trace of {getattr(trace.spec, 'name', 'a spec')}: {len(trace)} steps"
@@ -289,16 +211,41 @@ def sequence_svg(trace: Trace, mark: dict[int, str] | None = None) -> str:
     )
 
 
+def _svg_arrow(c: _Canvas, arrow: Arrow, x: dict[str, float], ay: float, colour: str) -> None:
+    """One message at height ``ay``: a line from its sender with a head at
+    each receiver, or a small loop for a message a lane sends to itself."""
+    ends = [x[t] for t in arrow.targets if t in x]
+    if not ends or arrow.source not in x:
+        return
+    xs = x[arrow.source]
+    if ends == [xs]:
+        top, bottom, out = ay - 5, ay + 3, xs + 16
+        c.line(xs, top, out, top, stroke=colour, width=1.5)
+        c.line(out, top, out, bottom, stroke=colour, width=1.5)
+        c.line(out, bottom, xs + 9, bottom, stroke=colour, width=1.5)
+        c.parts.append(f'<circle cx="{xs:.1f}" cy="{top:.1f}" r="2.5" fill="{colour}"/>')
+        c.head(xs + 1, bottom, -1, colour)
+        c.text(out + 8, ay + 2, arrow.label, "message", fill=colour)
+        return
+    if min(ends) < xs < max(ends):  # a broadcast to both sides of its sender
+        c.line(min(ends) + 2, ay, max(ends) - 2, ay, stroke=colour, width=1.5)
+        start = xs
+    else:
+        far = max(ends, key=lambda e: abs(e - xs))
+        c.line(xs, ay, far - 2 * (1 if far > xs else -1), ay, stroke=colour, width=1.5)
+        start = min(xs, far)
+    c.parts.append(f'<circle cx="{xs:.1f}" cy="{ay:.1f}" r="2.5" fill="{colour}"/>')
+    for e in ends:
+        c.head(e, ay, 1 if e > xs else -1, colour)
+    c.text(start + 10, ay - 5, arrow.label, "message", fill=colour)
+
+
 # ---------------------------------------------------------------------------
 # The same chart as text, for a terminal
 # ---------------------------------------------------------------------------
 
-ANSI = {"1a": "34", "1b": "32", "2a": "33", "2b": "35", "mark": "1;31", "change": "36", "dim": "2"}
+STYLE = {"mark": "1;31", "change": "36", "dim": "2"}  # ANSI codes besides the message kinds
 COLUMN = 5  # the least distance between two lifelines in the text chart
-
-
-def _short(lifeline: str) -> str:
-    return "L" if lifeline == "learners" else lifeline.removeprefix("proposer ")
 
 
 def _about(name: str, notes: list[str]) -> str:
@@ -311,67 +258,76 @@ def _about(name: str, notes: list[str]) -> str:
     return f"{name}: {text}"
 
 
-def sequence_text(trace: Trace, mark: dict[int, str] | None = None, colour: bool = False) -> str:
-    """The message sequence chart as lines of text: the lifelines are columns
-    (``b0`` the proposer of ballot 0, ``L`` the learners), each message an
-    arrow from ``●`` to ``▶`` with its label on the right, and ``◆`` marks the
-    lifeline whose state a line on the right describes."""
+class _Columns:
+    """The lifelines as columns of text, ``step`` characters apart."""
 
-    def paint(text: str, what: str) -> str:
-        return f"\x1b[{ANSI[what]}m{text}\x1b[0m" if colour and what in ANSI else text
+    def __init__(self, lanes: tuple[str, ...], step: int):
+        self.lanes = lanes
+        self.step = step
+        self.col = {name: i * step for i, name in enumerate(lanes)}
+        self.span = step * (len(lanes) - 1) + 1
 
-    lifelines, bands = _bands(trace, mark)
-    names = [_short(n) for n in lifelines]
-    step = max(COLUMN, *(len(n) + 2 for n in names))
-    left = max(len(f"{b.number:>2} {b.label}") for b in bands) + 2
-    col = {name: i * step for i, name in enumerate(lifelines)}
-    span = step * (len(lifelines) - 1) + 1
-
-    def row(cells: dict[int, str] | None = None, fill: dict[int, str] | None = None) -> str:
-        line = [" "] * span
-        for name in lifelines:
-            line[col[name]] = "│"
+    def row(self, cells: dict[int, str] | None = None, fill: dict[int, str] | None = None) -> str:
+        line = [" "] * self.span
+        for name in self.lanes:
+            line[self.col[name]] = "│"
         for i, ch in (fill or {}).items():
             line[i] = ch
         for i, ch in (cells or {}).items():
             line[i] = ch
         return "".join(line)
 
-    header = "".join(f"{n:<{step}}" for n in names).rstrip()
-    out = [" " * left + header]
-    about = []
-    if any(n != s for n, s in zip(lifelines, names) if n.startswith("proposer ")):
-        about.append("bN: the proposer of ballot N")
-    if "learners" in lifelines:
-        about.append("L: the learners")
-    if about:
-        out.append(" " * left + paint(" · ".join(about), "dim"))
+    def arrow(self, arrow: Arrow, paint) -> str | None:
+        """``●──┼──▶`` from the sender to its receivers (``↺`` a message to
+        itself), or None if no receiver is drawn."""
+        col = self.col
+        ends = [col[t] for t in arrow.targets if t in col]
+        if not ends or arrow.source not in col:
+            return None
+        s = col[arrow.source]
+        lo, hi = min(s, *ends), max(s, *ends)
+        fill = {i: "─" for i in range(lo, hi + 1)}
+        fill.update({col[n]: "┼" for n in self.lanes if lo < col[n] < hi})
+        cells = {e: "▶" if e > s else "◀" for e in ends}
+        cells[s] = "●" if lo < hi else "↺"
+        drawn = self.row(cells, fill)
+        return drawn[:lo] + paint(drawn[lo : hi + 1], arrow.kind) + drawn[hi + 1 :]
+
+
+def sequence_text(trace: Trace, mark: dict[int, str] | None = None, colour: bool = False) -> str:
+    """The message sequence chart as lines of text: the lifelines are columns
+    (named short where the chart says so, as ``b0`` for the proposer of
+    ballot 0 in Paxos, with a legend), each message an arrow from ``●`` to
+    ``▶`` with its label on the right, and ``◆`` marks the lifeline whose
+    state a line on the right describes."""
+    chart, bands = _bands(trace, mark)
+    codes = {**_colours(chart, bands, ANSI_COLOURS), **STYLE}
+
+    def paint(text: str, what: str) -> str:
+        return f"\x1b[{codes[what]}m{text}\x1b[0m" if colour and what in codes else text
+
+    short = {name: chart.short.get(name, name) for name in chart.lanes}
+    columns = _Columns(chart.lanes, max(COLUMN, *(len(n) + 2 for n in short.values())))
+    left = max(len(f"{b.number:>2} {b.label}") for b in bands) + 2
+    out = [" " * left + "".join(f"{short[n]:<{columns.step}}" for n in chart.lanes).rstrip()]
+    if chart.legend:
+        out.append(" " * left + paint(" · ".join(chart.legend), "dim"))
     for band in bands:
         lines: list[tuple[str, str]] = []  # (lifelines drawn, text on the right)
         for name, notes in band.annotations.items():
-            lines.append((row({col[name]: "◆"}), paint(_about(_short(name), notes), "change")))
-        for kind, source, targets, label in band.arrows:
-            ends = [col[t] for t in targets if t in col]
-            if not ends:
-                continue
-            s = col[source]
-            far = max(ends, key=lambda e: abs(e - s))
-            lo, hi = min(s, far), max(s, far)
-            fill = {i: "─" for i in range(lo, hi + 1)}
-            fill.update({col[n]: "┼" for n in lifelines if lo < col[n] < hi})
-            cells = {e: "▶" if far > s else "◀" for e in ends}
-            cells[s] = "●"
-            drawn = row(cells, fill)
-            drawn = drawn[:lo] + paint(drawn[lo : hi + 1], kind) + drawn[hi + 1 :]
-            lines.append((drawn, paint(label, kind)))
-        lines += [(row(), note) for note in band.notes]
+            lines.append((columns.row({columns.col[name]: "◆"}), paint(_about(short[name], notes), "change")))
+        for arrow in band.arrows:
+            drawn = columns.arrow(arrow, paint)
+            if drawn is not None:
+                lines.append((drawn, paint(arrow.label, arrow.kind)))
+        lines += [(columns.row(), note) for note in band.notes]
         if not lines:
-            lines.append((row(), ""))
+            lines.append((columns.row(), ""))
         for k, (drawn, text) in enumerate(lines):
             head = f"{band.number:>2} {band.label}" if k == 0 else ""
             out.append(f"{head:<{left}}{drawn}   {text}".rstrip())
         if band.mark is not None:
-            out.append(f"{'':<{left}}{row()}   " + paint(f"✗ {band.mark}", "mark"))
+            out.append(f"{'':<{left}}{columns.row()}   " + paint(f"✗ {band.mark}", "mark"))
     return "\n".join(out)
 
 

@@ -1,16 +1,17 @@
 """The state graph of a small configuration, as a networkx DiGraph.
 
-The explorer runs as usual over a spec wrapped in a recorder that notes every
-step it is shown; the graph is built from those notes, so there is one
-search, not two. Written as GraphML (networkx) or Graphviz DOT.
+The explorer runs as usual with an observer that notes every state and step
+it meets; the graph is built from those notes, so there is one search, not
+two. Written as GraphML (networkx) or Graphviz DOT.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..spec.base import Spec
+from ..spec.base import Action, Spec, State
 from ..spec.constants import ConfigError
+from .bfs import Observer, as_spec, check
 from .render import show
 
 
@@ -18,25 +19,16 @@ class GraphTooLarge(ConfigError):
     pass
 
 
-class _Recorder:
-    """Stands in for a spec and records every state and step the explorer sees."""
+class _Recorder(Observer):
+    """Numbers every state the search meets and notes every step between them."""
 
-    def __init__(self, spec: Spec, limit: int):
-        self._spec = spec
+    def __init__(self, limit: int):
         self._limit = limit
         self.ids: dict[Any, int] = {}
         self.states: list[Any] = []
-        self.initial: set[int] = set()
         self.edges: set[tuple[int, int, str]] = set()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._spec, name)
-
-    @property
-    def fingerprint(self):
-        return self._spec.fingerprint
-
-    def _id(self, s) -> int:
+    def _id(self, s: State) -> int:
         found = self.ids.get(s)
         if found is None:
             if len(self.states) >= self._limit:
@@ -48,33 +40,27 @@ class _Recorder:
             self.states.append(s)
         return found
 
-    def init(self):
-        out = list(self._spec.init())
-        self.initial.update(self._id(s) for s in out)
-        return out
+    def on_state(self, state: State) -> None:
+        self._id(state)
 
-    def next(self, s):
-        out = list(self._spec.next(s))
-        i = self._id(s)
-        for a, t in out:
-            self.edges.add((i, self._id(t), str(a)))
-        return out
+    def on_step(self, state: State, act: Action, successor: State) -> None:
+        self.edges.add((self._id(state), self._id(successor), str(act)))
 
 
 def state_graph(spec: Spec, limit: int = 5000, **check_options):
     """(DiGraph, Result): every reachable state as a node, every step as an edge."""
     import networkx as nx
 
-    from .bfs import as_spec, check
-
     spec = as_spec(spec)  # a plain class has no name or variables() of its own
-    recorder = _Recorder(spec, limit)
-    result = check(recorder, **check_options)  # type: ignore[arg-type]
+    recorder = _Recorder(limit)
+    observers = (*check_options.pop("observers", ()), recorder)
+    result = check(spec, observers=observers, **check_options)
+    initial = {recorder.ids[s] for s in spec.init() if s in recorder.ids}
     graph = nx.DiGraph(spec=spec.name)
     for i, s in enumerate(recorder.states):
         variables = spec.variables(s)
         label = "\n".join(f"{k} = {show(v)}" for k, v in variables.items())
-        graph.add_node(i, label=label, initial=i in recorder.initial)
+        graph.add_node(i, label=label, initial=i in initial)
     for i, j, a in sorted(recorder.edges):
         if graph.has_edge(i, j):
             graph.edges[i, j]["label"] += "\n" + a

@@ -122,3 +122,153 @@ def trace_itf(trace: Trace, description: str = "") -> dict[str, Any]:
         "vars": names,
         "states": states,
     }
+
+
+# ---------------------------------------------------------------------------
+# A search's result (explorer.bfs.Result): the verdict, in text and JSON
+# ---------------------------------------------------------------------------
+
+
+def describe_config(config: dict[str, Any]) -> str:
+    """A configuration in words: ``3 acceptors, 2 values, ballots 0..2, majority quorums``."""
+    parts = []
+    for key, value in config.items():
+        if key == "ballots" and isinstance(value, int):
+            parts.append(f"ballots 0..{value - 1}")
+        elif key == "quorums":
+            parts.append("majority quorums" if _is_majority(config, value) else f"quorums {_quorums(value)}")
+        elif key == "bug":
+            continue
+        elif "_" in key:  # max_ballot 2 reads "max ballot 2"
+            parts.append(f"{key.replace('_', ' ')} {value}")
+        else:
+            parts.append(f"{value} {key}")
+    return ", ".join(parts)
+
+
+def _is_majority(config: dict[str, Any], quorums: list[list[str]]) -> bool:
+    from math import comb
+
+    from ..spec.quorums import majorities, majority
+
+    n = config.get("acceptors")
+    if not isinstance(n, int):
+        return False
+    if len(quorums) != sum(comb(n, k) for k in range(majority(n), n + 1)):
+        return False  # without listing 2^(n-1) majorities to find out
+    names = tuple(f"a{i + 1}" for i in range(n))
+    return sorted(map(sorted, majorities(names))) == sorted(map(sorted, quorums))
+
+
+def _quorums(quorums: list[list[str]]) -> str:
+    return "{" + ", ".join("{" + ",".join(q) + "}" for q in quorums) + "}"
+
+
+def progress_text(p: Any) -> str:
+    """The progress line of a search (explorer.bfs.Progress)."""
+    rate = p.distinct_states / p.seconds if p.seconds > 0 else 0
+    return (
+        f"  {p.distinct_states:,} states · depth {p.depth} · {rate:,.0f} states/s · "
+        f"queue {p.queue:,} · {p.seconds:.0f} s"
+    )
+
+
+def strict_failed(result: Any, strict: bool) -> bool:
+    """Whether --strict turns this result into a failure (exit 1)."""
+    return strict and result.verdict in ("ok", "incomplete") and bool(result.warnings)
+
+
+def _statistics(result: Any) -> str:
+    rate = result.distinct_states / result.seconds if result.seconds > 0 else 0.0
+    return (
+        f"{result.distinct_states:,} distinct states, {result.states_generated:,} generated, "
+        f"depth {result.depth}, {result.seconds:.2f} s ({rate:,.0f} states/s)"
+    )
+
+
+def violation_text(result: Any, heading: str = "VIOLATION") -> list[str]:
+    """A violation: what fails, the trace that leads there, and the detail."""
+    v = result.violation
+    steps = len(v.trace) - 1
+    lines = [
+        f"{heading}: {v.kind} {v.property} fails after {steps} step{'s' * (steps != 1)}:",
+        "",
+        trace_table(v.trace, {len(v.trace): f"{v.property} fails here"}),
+    ]
+    if v.detail:
+        lines += ["", f"  {v.detail}"]
+    return lines
+
+
+def result_text(result: Any, strict: bool = False) -> str:
+    """The report ``paxoscope check`` prints: what was checked, the verdict, the statistics."""
+    checked = ", ".join(result.properties) or "nothing (no property selected)"
+    lines = [f"checked: {checked}"]
+    if result.verdict == "violation":
+        return "\n".join([*lines, *violation_text(result), "", f"  {_statistics(result)}"])
+    lines.append(_verdict_line(result, strict))
+    lines.append(f"  {_statistics(result)}")
+    if result.collision_probability is not None:
+        lines.append(
+            f"  states kept as 64-bit fingerprints; chance of a collision ≈ {result.collision_probability:.1e} "
+            "(--exact keeps whole states)"
+        )
+    if result.verdict != "interrupted":
+        lines += _vacuity_lines(result)
+    return "\n".join(lines)
+
+
+def _verdict_line(result: Any, strict: bool) -> str:
+    warnings = result.warnings if result.verdict != "interrupted" else []
+    symmetry = " (up to symmetry)" * result.symmetry
+    if strict and warnings:
+        return f"FAILED (--strict): {'; '.join(warnings)}"
+    if result.verdict == "ok" and warnings:
+        # Not "OK": a property that holds where nothing happens proves nothing.
+        return f"VACUOUS?: no property fails{symmetry}, but {'; '.join(warnings)} (--strict fails on this)"
+    if result.verdict == "ok":
+        return f"OK: every property holds in every reachable state{symmetry}"
+    if result.verdict == "incomplete":
+        return "INCOMPLETE: stopped at --max-states; no violation among the states explored"
+    return "INTERRUPTED: partial statistics"
+
+
+def _vacuity_lines(result: Any) -> list[str]:
+    lines = []
+    if result.never_enabled:
+        lines.append(f"  never enabled (vacuous?): {', '.join(result.never_enabled)}")
+    elif not result.actions_declared:
+        lines.append("  actions not declared (list them in the spec's `actions` to have unused ones reported)")
+    elif result.verdict == "ok":
+        lines.append("  every action was enabled somewhere")
+    for name, depth in result.witnesses.items():
+        lines.append(f"  {name}: " + (f"witnessed at depth {depth}" if depth else "NEVER witnessed"))
+    return lines
+
+
+def result_json(result: Any, spec_name: str, strict: bool = False) -> dict[str, Any]:
+    """The report ``paxoscope check --json`` prints."""
+    v = result.violation
+    return {
+        "verdict": result.verdict,
+        "spec": spec_name,
+        "config": result.config,
+        "distinct_states": result.distinct_states,
+        "states_generated": result.states_generated,
+        "depth": result.depth,
+        "seconds": round(result.seconds, 4),
+        "states_per_second": round(result.distinct_states / result.seconds) if result.seconds > 0 else None,
+        "violation": None
+        if v is None
+        else {"property": v.property, "kind": v.kind, "detail": v.detail, "trace": trace_json(v.trace)},
+        "properties": result.properties,
+        "symmetry": result.symmetry,
+        "exact": result.exact,
+        "collision_probability": result.collision_probability,
+        "never_enabled": result.never_enabled,
+        "witnesses": result.witnesses,
+        "actions_declared": result.actions_declared,
+        "warnings": result.warnings,
+        "strict": strict,
+        "strict_failed": strict_failed(result, strict),
+    }

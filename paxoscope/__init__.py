@@ -35,6 +35,8 @@ _EXPORTS = {
     "validate": "paxoscope.explorer.trace",
     "trace_table": "paxoscope.explorer.render",
     "load": "paxoscope.specs",
+    "protocols": "paxoscope.registry",
+    "protocol": "paxoscope.registry",
 }
 
 __all__ = sorted(_EXPORTS)

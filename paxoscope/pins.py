@@ -22,10 +22,16 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from . import registry
 from .spec.constants import ConfigError
 
 FORMAT = 1
-KEYS = ("acceptors", "values", "ballots", "rms")
+
+
+def keys() -> tuple[str, ...]:
+    """The sizes a pin may set: every declared parameter a single value sets (``--quorum`` is a list)."""
+    return tuple(name for name, param in registry.params().items() if not param.repeat)
+
 
 # What paxoscope's own CI pins: every built-in spec, at sizes that take seconds.
 BUILTIN = (
@@ -41,9 +47,7 @@ BUILTIN = (
 
 
 def _is_builtin_ref(text: str) -> bool:
-    from .specs import BUILTINS
-
-    return text.partition(":")[0] in BUILTINS
+    return registry.is_builtin(text.partition(":")[0])
 
 
 def parse_config(text: str, params: dict[str, str] | None = None) -> dict[str, Any]:
@@ -57,35 +61,38 @@ def parse_config(text: str, params: dict[str, str] | None = None) -> dict[str, A
     else:
         spec, _, rest = text.partition("@")
         if ":" not in spec:
-            from .specs import BUILTINS
-
             raise ConfigError(
-                f"configuration {text!r}: unknown spec {spec!r}; built in: {', '.join(BUILTINS)}; "
+                f"configuration {text!r}: unknown spec {spec!r}; built in: {', '.join(registry.spec_names())}; "
                 "or a user's spec as file.py:Name or module:Name"
             )
     out: dict[str, Any] = {"spec": spec}
     user = not _is_builtin_ref(spec)
     named: dict[str, str] = {}
+    sizes = keys()
     for item in filter(None, rest.split(",")):
         key, eq, value = item.partition("=")
-        if user and eq and key.isidentifier() and key not in (*KEYS, "bug"):
+        if user and eq and key.isidentifier() and key not in (*sizes, "bug"):
             named[key] = value  # a constructor parameter of the user's spec, as --param gives it
             _check_param(text, key, value)
             continue
-        if not eq or key not in (*KEYS, "bug"):
-            raise ConfigError(f"configuration {text!r}: {item!r} is not one of {', '.join((*KEYS, 'bug'))}=VALUE")
-        if key == "bug":
-            out["bug"] = value
-        else:
-            try:
-                out[key] = int(value)
-            except ValueError:
-                raise ConfigError(f"configuration {text!r}: {key} must be a whole number, not {value!r}") from None
+        if not eq or key not in (*sizes, "bug"):
+            raise ConfigError(f"configuration {text!r}: {item!r} is not one of {', '.join((*sizes, 'bug'))}=VALUE")
+        out[key] = value if key == "bug" else _size(text, registry.params()[key], value)
     for key in set(named) & set(params or {}):
         raise ConfigError(f"configuration {text!r}: {key} is given both after @ and as --param")
     if user and (named or params):
         out["params"] = {**named, **(params or {})}
     return out
+
+
+def _size(text: str, param: registry.Param, value: str) -> Any:
+    """A size as its flag reads it, in a configuration's words when it is wrong."""
+    import argparse
+
+    try:
+        return param.type(value)
+    except (argparse.ArgumentTypeError, ValueError) as exc:
+        raise ConfigError(f"configuration {text!r}: {param.name}: {exc}") from None
 
 
 def _check_param(text: str, key: str, value: str) -> None:
@@ -122,14 +129,14 @@ def measure(config: dict[str, Any]) -> dict[str, Any]:
 
 def _explore(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     from .explorer.bfs import check
-    from .specs import load
+    from .specs import load, wants_deadlock
 
-    sizes = {k: config[k] for k in KEYS if k in config}
+    sizes = {k: config[k] for k in keys() if k in config}
     params = config.get("params") or {}
     if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
         raise ConfigError(f"pin {label(config)}: params must map names to the text given after --param")
     spec = load(config["spec"], bug=config.get("bug"), sizes=sizes, params=params)
-    r = check(spec, digest=True)
+    r = check(spec, digest=True, deadlock=wants_deadlock(spec))
     violated = r.violation.property if r.violation else None
     measured = {
         "verdict": r.verdict,
@@ -201,3 +208,48 @@ def compare(path: str, only_spec: str | None = None, params: dict[str, str] | No
         wanted = f" of {only_spec}" if only_spec else ""
         raise ConfigError(f"{path} pins no configuration{wanted}{' with these --param values' * bool(params)}")
     return out
+
+
+# ---------------------------------------------------------------------------
+# The gate's report: text and JSON
+# ---------------------------------------------------------------------------
+
+
+def vacuous(results: list[Compared], strict: bool) -> list[Compared]:
+    """The pins a strict gate fails for a verdict that may be vacuous."""
+    return [r for r in results if strict and r.warnings]
+
+
+def report_text(results: list[Compared], strict: bool) -> str:
+    lines = []
+    for r in results:
+        lines.append(f"{'MOVED' if r.moved else 'same '}  {r.label}")
+        lines += [f"       {line}" for line in r.moved]
+        lines += [f"       --strict: {line}" for line in (r.warnings if strict else ())]
+    moved = [r for r in results if r.moved]
+    if moved:
+        lines.append(
+            f"\n{len(moved)} of {len(results)} pinned state spaces moved (re-pin with paxoscope pin if intended)"
+        )
+    elif vacuous(results, strict):
+        lines.append(
+            f"\nFAILED (--strict): {len(vacuous(results, strict))} of {len(results)} pinned state spaces may be vacuous"
+        )
+    else:
+        lines.append(f"\nall {len(results)} pinned state spaces are as pinned")
+    return "\n".join(lines)
+
+
+def report_json(path: str, results: list[Compared], strict: bool, seconds: float) -> dict[str, Any]:
+    moved = sum(bool(r.moved) for r in results)
+    return {
+        "verdict": "moved" if moved else "vacuous" if vacuous(results, strict) else "ok",
+        "against": path,
+        "pins": [
+            {"label": r.label, "config": r.config, "moved": r.moved, "warnings": r.warnings, **r.measured}
+            for r in results
+        ],
+        "moved": moved,
+        "strict": strict,
+        "seconds": round(seconds, 4),
+    }

@@ -45,14 +45,14 @@ class Paxoscope:
         also fails when an action was never enabled or a ``sometimes``
         situation never witnessed (as ``check --strict``). Returns the Result."""
         from .explorer.bfs import SpecError, check
-        from .explorer.render import trace_table
+        from .explorer.render import violation_text
         from .spec.constants import ConfigError
+        from .specs import load, wants_deadlock
 
         try:
             if isinstance(spec, str):
-                from .specs import load
-
                 spec = load(spec)
+            options.setdefault("deadlock", wants_deadlock(spec))
             result = check(spec, properties, **options)
         except (ConfigError, SpecError) as exc:
             pytest.fail(f"paxoscope check: {exc}", pytrace=False)
@@ -64,18 +64,7 @@ class Paxoscope:
         if result.verdict == "ok":
             return result
         if result.verdict == "violation":
-            v = result.violation
-            steps = len(v.trace) - 1
-            text = "\n".join(
-                [
-                    f"paxoscope check {result.spec}: {v.kind} {v.property} fails after "
-                    f"{steps} step{'s' * (steps != 1)}:",
-                    "",
-                    trace_table(v.trace, {len(v.trace): f"{v.property} fails here"}),
-                    *([f"\n  {v.detail}"] if v.detail else []),
-                ]
-            )
-            pytest.fail(text, pytrace=False)
+            pytest.fail("\n".join(violation_text(result, f"paxoscope check {result.spec}")), pytrace=False)
         pytest.fail(
             f"paxoscope check {result.spec}: {result.verdict.upper()} after {result.distinct_states:,} "
             "distinct states; no violation found, but not every reachable state was checked",
@@ -83,21 +72,24 @@ class Paxoscope:
         )
 
     def prove(self, spec: str = "paxos", bug: str | None = None) -> Any:
-        """Discharge every proof obligation of ``spec`` (Paxos, or a gallery ``bug``).
+        """Discharge every proof obligation of ``spec``'s protocol's proof model (or of its gallery ``bug``).
 
         Fails the test unless every obligation is proven, with the proof
         report (each failed obligation and its counterexample as a trace
         table). Returns the proof Report."""
-        from .spec.constants import ConfigError
-
-        if spec != "paxos":
-            pytest.fail(f"paxoscope prove: a proof model exists for the paxos spec only, not {spec!r}", pytrace=False)
+        from . import registry
         from .proofs.cli import report_text
         from .proofs.obligations import prove
-        from .proofs.paxos import model_for
+        from .spec.constants import ConfigError
 
         try:
-            model = model_for(bug)
+            protocol = registry.protocol_of(spec)
+            if protocol.proof is None or spec != protocol.specs[0].name:  # a proof models its protocol's first spec
+                having = [p.specs[0].name for p in registry.protocols() if p.proof is not None]
+                raise ConfigError(f"a proof model exists for the {', '.join(having)} spec only, not {spec!r}")
+            if bug is not None:
+                registry.variant(bug, protocol.name, part="proof")
+            model = registry.resolve(protocol.proof)(bug)
         except ConfigError as exc:
             pytest.fail(f"paxoscope prove: {exc}", pytrace=False)
         report = prove(model)
@@ -118,14 +110,16 @@ class Paxoscope:
 
         Fails the test on the first nonconformance, with the shrunk failure
         (the trace table up to the illegal step). Returns the ConformReport."""
+        from . import registry
         from .impl.conformance import conform
-        from .impl.paxos import IMPL_BUGS, SimConfig
+        from .impl.paxos import SimConfig
+        from .spec.constants import ConfigError
 
-        if bug is not None and bug not in IMPL_BUGS:
-            pytest.fail(
-                f"paxoscope conform: unknown implementation bug {bug!r}; known: {', '.join(IMPL_BUGS)}",
-                pytrace=False,
-            )
+        if bug is not None:
+            try:
+                registry.variant(bug, "paxos", part="impl")
+            except ConfigError as exc:
+                pytest.fail(f"paxoscope conform: {exc}", pytrace=False)
         config = SimConfig(acceptors, values, ballots, frozenset([bug] if bug else []))
         with _hypothesis_home_elsewhere():
             report = conform(config, examples=examples, seed=seed)

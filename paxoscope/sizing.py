@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from .spec.constants import ConfigError
+from .spec.quorums import majority
 
 #: Bytes per message besides its bit: the message tuple, its dict entries,
 #: its share of the 1b lookup tables (fitted, see the module doc).
@@ -33,9 +34,6 @@ PER_MESSAGE = 340
 PER_ACTION = 400
 #: More acceptors than this cannot have their majorities listed at all (2^63 sets).
 MAX_ENUMERABLE_ACCEPTORS = 64
-
-PAXOS_FAMILY = ("acceptors", "values", "ballots", "quorums")
-_DEFAULTS = {"acceptors": 3, "values": 2, "ballots": 3, "rms": 3}
 
 
 def message_count(acceptors: int, values: int, ballots: int) -> int:
@@ -55,9 +53,9 @@ def quorum_sizes(acceptors: int, quorums: Any, bug: str | None) -> dict[int, int
         return out
     n = acceptors
     if bug == "non-intersecting-quorums":
-        k = max(1, n // 2)
+        k = max(1, majority(n) - 1)
         return {k: math.comb(n, k)}
-    return {k: math.comb(n, k) for k in range(n // 2 + 1, n + 1)}
+    return {k: math.comb(n, k) for k in range(majority(n), n + 1)}
 
 
 def paxos_bytes(acceptors: int, values: int, ballots: int, quorums: Any = None, bug: str | None = None) -> float:
@@ -83,29 +81,48 @@ def symmetry_bytes(values: int, ballots: int) -> float:
     return math.factorial(values) * (300 + 100 * values + 16 * (shared + block))
 
 
-def estimate(what: str, given: dict[str, Any], symmetry: bool = False) -> tuple[float, str]:
-    """(bytes, what dominates, in words) for the spec ``what`` with the sizes
-    ``given`` (and its symmetry tables, when ``--symmetry`` will build them)."""
-    size = {**_DEFAULTS, **given}
-    if what in ("paxos", "voting") or what.startswith("bug "):
-        bug = what[4:] if what.startswith("bug ") else None
-        n, v, b = size["acceptors"], size["values"], size["ballots"]
-        quorums = given.get("quorums")
-        if quorums is None and n > MAX_ENUMERABLE_ACCEPTORS:
-            return math.inf, f"more than 2^{n - 2} majority quorums of {n} acceptors"
-        count = sum(quorum_sizes(n, quorums, bug).values())
-        bytes_ = paxos_bytes(n, v, b, quorums, bug)
-        why = f"{message_count(n, v, b):,} possible messages, {count:,} quorums"
-        if symmetry and what != "voting":
-            bytes_ += symmetry_bytes(v, b)
-            perms = f"{math.factorial(v):,}" if v <= 20 else "more than 20!"
-            why += f", {perms} value permutations for --symmetry"
-        return bytes_, why
-    if what in ("twophase", "tcommit"):
-        return 150.0 * size["rms"], f"{size['rms']:,} resource managers"
-    if what == "consensus":
-        return 100.0 * size["values"], f"{size['values']:,} values"
-    return 0.0, ""
+def paxos_cost(size: dict[str, Any], symmetry: bool, bug: str | None) -> tuple[float, str]:
+    """(bytes, what dominates) of Paxos's tables at ``size`` (its symmetry tables too, if ``symmetry``)."""
+    return _paxos_family_cost(size, symmetry, bug)
+
+
+def voting_cost(size: dict[str, Any], symmetry: bool, bug: str | None) -> tuple[float, str]:
+    """Voting builds Paxos's quorums and action tables, and no symmetry tables."""
+    return _paxos_family_cost(size, False, bug)
+
+
+def _paxos_family_cost(size: dict[str, Any], symmetry: bool, bug: str | None) -> tuple[float, str]:
+    n, v, b, quorums = size["acceptors"], size["values"], size["ballots"], size.get("quorums")
+    if quorums is None and n > MAX_ENUMERABLE_ACCEPTORS:
+        return math.inf, f"more than 2^{n - 2} majority quorums of {n} acceptors"
+    count = sum(quorum_sizes(n, quorums, bug).values())
+    bytes_ = paxos_bytes(n, v, b, quorums, bug)
+    why = f"{message_count(n, v, b):,} possible messages, {count:,} quorums"
+    if symmetry:
+        bytes_ += symmetry_bytes(v, b)
+        perms = f"{math.factorial(v):,}" if v <= 20 else "more than 20!"
+        why += f", {perms} value permutations for --symmetry"
+    return bytes_, why
+
+
+def rms_cost(size: dict[str, Any], symmetry: bool, bug: str | None) -> tuple[float, str]:
+    return 150.0 * size["rms"], f"{size['rms']:,} resource managers"
+
+
+def values_cost(size: dict[str, Any], symmetry: bool, bug: str | None) -> tuple[float, str]:
+    return 100.0 * size["values"], f"{size['values']:,} values"
+
+
+def estimate(what: str, given: dict[str, Any], symmetry: bool = False, bug: str | None = None) -> tuple[float, str]:
+    """(bytes, what dominates, in words) for the built-in spec ``what`` (its variant ``bug``)
+    with the sizes ``given`` (and its symmetry tables, when ``--symmetry`` will build them),
+    by the cost its registry entry declares; nothing for a spec that declares none."""
+    from .registry import resolve, spec_entry
+
+    entry = spec_entry(what)
+    if entry.cost is None:
+        return 0.0, ""
+    return resolve(entry.cost)({**entry.defaults(), **given}, symmetry, bug)
 
 
 def available_memory() -> int | None:
@@ -137,33 +154,39 @@ def human(n: float) -> str:
     raise AssertionError
 
 
-def describe(what: str, given: dict[str, Any]) -> str:
-    size = {**_DEFAULTS, **given}
-    if what in ("paxos", "voting") or what.startswith("bug "):
-        sizes = f"{size['acceptors']:,} acceptors, {size['values']:,} values, ballots 0..{size['ballots'] - 1:,}"
-        return f"{what} with {sizes}"
-    key = "rms" if what in ("twophase", "tcommit") else "values"
-    return f"{what} with {size[key]:,} {key}"
+def describe(what: str, given: dict[str, Any], bug: str | None = None) -> str:
+    """The spec and its sizes, in words: ``paxos with 3 acceptors, 2 values, ballots 0..2``."""
+    from .registry import spec_entry
+
+    entry = spec_entry(what)
+    size = {**entry.defaults(), **given}
+    sizes = [f"ballots 0..{v - 1:,}" if k == "ballots" else f"{v:,} {k}" for k, v in size.items() if isinstance(v, int)]
+    return f"{f'bug {bug}' if bug else what} with {', '.join(sizes)}"
 
 
 @contextmanager
 def check_fits(
-    what: str, given: dict[str, Any], progress: BuildingLine | None = None, symmetry: bool = False
+    what: str,
+    given: dict[str, Any],
+    progress: BuildingLine | None = None,
+    symmetry: bool = False,
+    bug: str | None = None,
 ) -> Iterator[None]:
-    """Refuse (ConfigError) a configuration whose tables exceed the memory
-    available; around building one that fits, show ``progress`` if it is big."""
-    bytes_, why = estimate(what, given, symmetry)
+    """Refuse (ConfigError) a configuration of the built-in spec ``what`` (or its
+    variant ``bug``) whose tables exceed the memory available; around building
+    one that fits, show ``progress`` if it is big."""
+    bytes_, why = estimate(what, given, symmetry, bug)
     free = available_memory()
     if free is not None and bytes_ > free:
         raise ConfigError(
-            f"{describe(what, given)} needs {'' if bytes_ == math.inf else 'about '}{human(bytes_)} "
+            f"{describe(what, given, bug)} needs {'' if bytes_ == math.inf else 'about '}{human(bytes_)} "
             f"for its tables ({why}); "
             f"this machine has {human(free)} available: choose smaller sizes"
         )
     if progress is None or bytes_ < progress.threshold:
         yield
         return
-    with progress.showing(f"building the tables of {describe(what, given)} (about {human(bytes_)}; {why})"):
+    with progress.showing(f"building the tables of {describe(what, given, bug)} (about {human(bytes_)}; {why})"):
         yield
 
 

@@ -1,7 +1,8 @@
 """Finding a spec by name: the built-ins, the bug gallery, and a user's own.
 
-``paxos``, ``voting``, ``consensus``, ``twophase`` and ``tcommit`` are built
-in; ``path/to/file.py:Name`` and ``package.module:Name`` load a user's spec,
+The built-in specs and their variants are those of the protocol registry
+(``paxoscope.registry``: ``paxos``, ``voting``, ``consensus``, ``twophase``,
+``tcommit``, ``multipaxos``); ``path/to/file.py:Name`` and ``package.module:Name`` load a user's spec,
 where Name is a ``Spec`` instance, a ``Spec`` subclass, or a function that
 returns one (a plain class with ``init``, ``next`` and ``invariants``, no
 ``Spec`` base, is a spec too). Everything that can go wrong raises
@@ -18,126 +19,94 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from . import registry
 from .explorer.bfs import as_spec
 from .sizing import BuildingLine
 from .spec.base import Spec
 from .spec.constants import ConfigError
 
-
-@dataclass(frozen=True)
-class Builtin:
-    factory: Callable[..., Spec]
-    options: tuple[str, ...]  # the CLI size options it takes
-    summary: str
+DEFAULT = "paxos"  # what check, pin and prove take when no spec is named
 
 
-def _paxos(**kw):
-    from .spec.paxos import Paxos
-
-    return Paxos(**kw)
-
-
-def _voting(**kw):
-    from .spec.voting import Voting
-
-    return Voting(**kw)
-
-
-def _consensus(values: int = 2):
-    from .spec.consensus import Consensus
-
-    if values < 1:
-        raise ConfigError(f"--values must be a whole number of at least 1, not {values!r}")
-    return Consensus(tuple(f"v{i + 1}" for i in range(values)))
-
-
-def _twophase(rms: int = 3):
-    from .spec.twophase import TwoPhase
-
-    return TwoPhase(rms)
-
-
-def _tcommit(rms: int = 3):
-    from .spec.twophase import TCommit
-
-    return TCommit(rms)
-
-
-BUILTINS: dict[str, Builtin] = {
-    "paxos": Builtin(_paxos, ("acceptors", "values", "ballots", "quorums"), "single-decree Paxos (Paxos.tla)"),
-    "voting": Builtin(_voting, ("acceptors", "values", "ballots", "quorums"), "Voting, the abstraction Paxos refines"),
-    "consensus": Builtin(_consensus, ("values",), "Consensus: at most one value is ever chosen"),
-    "twophase": Builtin(_twophase, ("rms",), "two-phase commit (TwoPhase.tla)"),
-    "tcommit": Builtin(_tcommit, ("rms",), "transaction commit, the spec two-phase commit refines"),
-}
-
-
-def bugs() -> dict[str, Any]:
-    from .spec.bugs import BUGS
-
-    return BUGS
+def spec_name(name: str | None, bug: str | None = None) -> str:
+    """The spec a command means: ``name``; else, for a ``bug``, the default spec
+    if that is one of its variants (as before there were other protocols), else
+    the spec it is a variant of; else the default spec."""
+    if name is not None:
+        return name
+    if bug is None or registry.variants_named(bug, registry.protocol_of(DEFAULT).name, "spec"):
+        return DEFAULT
+    return registry.variant(bug).spec
 
 
 def load(
-    name: str,
+    name: str | None,
     bug: str | None = None,
     sizes: dict[str, Any] | None = None,
     params: dict[str, str] | None = None,
     progress: BuildingLine | None = None,
     symmetry: bool = False,
 ) -> Spec:
-    """The spec called ``name`` (see the module doc), built with ``sizes``.
+    """The spec called ``name`` (see the module doc; None: as ``spec_name``
+    says), or its gallery variant ``bug``, built with ``sizes``.
 
-    ``sizes`` maps option names to values, None meaning "not given"; an
-    option the spec does not take is an error only when it was given.
+    ``sizes`` maps parameter names to values, None meaning "not given"; a
+    parameter the spec does not take is an error only when it was given.
     ``params`` (a user's spec only) maps constructor parameters to their text
     on the command line, read by ``param_value``. A built-in configuration
     whose tables would not fit in memory (with its symmetry tables, if
     ``symmetry``) is refused before it is built; ``progress`` shows a line
     while big ones are built."""
+    name = spec_name(name, bug)
     given = {k: v for k, v in (sizes or {}).items() if v is not None}
     params = params or {}
-    if params and (bug is not None or name in BUILTINS):
-        options = ", ".join(f"--{_OPTION.get(o, o)}" for o in BUILTINS[name].options) if name in BUILTINS else ""
+    if params and (bug is not None or registry.is_builtin(name)):
+        takes = registry.spec_entry(name).flags() if registry.is_builtin(name) else ""
         raise ConfigError(
             f"--param {next(iter(params))} is for a user's spec (file.py:Name or module:Name); "
-            f"{name} takes {options or 'the size options'}"
+            f"{name} takes {takes or 'the size options'}"
         )
     if bug is not None:
-        if name != "paxos":
-            raise ConfigError(f"--bug applies to the paxos spec, not to {name!r}")
-        gallery = bugs()
-        if bug not in gallery:
-            raise ConfigError(f"unknown bug {bug!r}; the gallery has: {', '.join(gallery)}")
-        factory = gallery[bug]
-        options = ("acceptors", "values", "ballots", "quorums")
-        return _build_sized(factory, given, options, f"bug {bug}", progress, symmetry)
-    if name in BUILTINS:
-        entry = BUILTINS[name]
-        return _build_sized(entry.factory, given, entry.options, name, progress, symmetry)
+        variant = builtin_variant(name, bug)
+        return _build_sized(name, given, progress, symmetry, variant)
+    if registry.is_builtin(name):
+        return _build_sized(name, given, progress, symmetry)
     if ":" not in name:
-        raise ConfigError(
-            f"unknown spec {name!r}; built in: {', '.join(BUILTINS)}; or give path/to/file.py:Name or module:Name"
-        )
+        registry.spec_entry(name)  # raises: an unknown spec, naming the built-in ones
     target = _load_object(name)
     if isinstance(target, Spec) or (_looks_like_spec(target) and not callable(target)):
         if given or params:
-            option = f"--{next(iter(given))}" if given else f"--param {next(iter(params))}"
+            option = registry.flag_of(next(iter(given))) if given else f"--param {next(iter(params))}"
             raise ConfigError(f"{name} is a spec instance; it takes no {option}")
         return as_spec(target)
     if callable(target):
         _accepts(name, target, given)
         arguments = {**given, **_user_params(name, target, given, params)}
-        spec = _build(target, arguments, tuple(arguments), name)
+        spec = _call(target, arguments, name)
         if not _looks_like_spec(spec):
             raise ConfigError(
                 f"{name} did not give a spec (an object with init() and next()), but {type(spec).__name__}"
             )
         return as_spec(spec)
     raise ConfigError(f"{name} is neither a spec nor a function or class that makes one")
+
+
+def builtin_variant(name: str, bug: str) -> registry.Variant:
+    """The gallery variant ``bug`` of the built-in spec ``name`` (ConfigError if there is none)."""
+    varied = [p.gallery.varies for p in registry.protocols() if p.gallery.varies is not None]
+    if name not in varied:
+        owner = registry.protocol_of(name).gallery.varies if registry.is_builtin(name) else None
+        applies = f"the {owner} spec" if owner else f"the specs with a gallery ({', '.join(varied)})"
+        raise ConfigError(f"--bug applies to {applies}, not to {name!r}")
+    return registry.variant(bug, registry.protocol_of(name).name, "spec")
+
+
+def wants_deadlock(spec: Any) -> bool:
+    """Whether ``spec`` asks for deadlocks to be reported (as a TLC model's CHECK_DEADLOCK does),
+    itself or, for a plain class the explorer wrapped (``PlainSpec``), the class."""
+    return any(getattr(s, "check_deadlock", False) for s in (spec, getattr(spec, "obj", None)))
 
 
 _BARE_WORD = re.compile(r"[A-Za-z_][\w.-]*")
@@ -180,8 +149,7 @@ def _accepts(name: str, target: Callable, given: dict[str, Any]) -> None:
     if extra and not _takes_any_keyword(target):
         listed = ", ".join(takes) or "none"
         raise ConfigError(
-            f"{name} takes no --{_OPTION.get(extra[0], extra[0])} (its parameters: {listed}; "
-            "set them with --param NAME=VALUE)"
+            f"{name} takes no {registry.flag_of(extra[0])} (its parameters: {listed}; set them with --param NAME=VALUE)"
         )
 
 
@@ -192,27 +160,23 @@ def _takes_any_keyword(target: Callable) -> bool:
         return True  # no signature to check against: let the call say what is wrong
 
 
-def _build_sized(factory: Callable[..., Spec], given: dict[str, Any], options, what: str, progress, symmetry) -> Spec:
-    """A built-in spec, refused before it is built if its tables cannot fit."""
+def _build_sized(name: str, given: dict[str, Any], progress, symmetry, variant=None) -> Spec:
+    """A built-in spec (or its ``variant``), refused before it is built if its tables cannot fit."""
     from .sizing import check_fits
 
-    with check_fits(what, given, progress, symmetry):
-        spec = _build(factory, given, options, what)
+    entry = registry.spec_entry(name)
+    bug = variant.name if variant is not None else None
+    what = f"bug {bug}" if bug else name
+    with check_fits(name, given, progress, symmetry, bug):
+        spec = _call(lambda **kw: entry.build(kw, variant and variant.build, what), given, what)
         if symmetry and spec.symmetry is not None:
             spec.symmetry  # noqa: B018 -- built here, under the progress line, not inside the search
         return spec
 
 
-_OPTION = {"quorums": "quorum"}  # a size's CLI option, where the names differ
-
-
-def _build(factory: Callable[..., Spec], given: dict[str, int], options, what: str) -> Spec:
-    extra = [k for k in given if k not in options]
-    if extra:
-        takes = ", ".join(f"--{_OPTION.get(o, o)}" for o in options) or "no size options"
-        raise ConfigError(f"{what} takes {takes}, not --{_OPTION.get(extra[0], extra[0])}")
+def _call(factory: Callable[..., Spec], arguments: dict[str, Any], what: str) -> Spec:
     try:
-        return factory(**given)
+        return factory(**arguments)
     except ConfigError:
         raise
     except Exception as exc:  # a user's constructor that fails is bad input, not our crash

@@ -12,8 +12,9 @@ a step), ``sometimes`` (states that should be reachable: a check that is
 never vacuous), ``refinements`` (mappings to more abstract specs, checked on
 every step), ``symmetry`` (a canonical form of a state under permutations of
 interchangeable things), ``constraint`` (bounds the exploration),
-``fingerprint`` (a 64-bit digest of a state; ``hash`` by default) and
-``variables`` (named fields, for rendering).
+``fingerprint`` (a 64-bit digest of a state; ``hash`` by default),
+``variables`` (named fields, for rendering) and ``chart`` (how a trace is
+drawn as a message sequence chart: one lane per variable by default).
 
 States are immutable and hashable; a spec never does I/O, never reads the
 clock and never draws random numbers, so every engine sees the same system.
@@ -21,8 +22,8 @@ clock and never draws random numbers, so every engine sees the same system.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 State = Hashable
@@ -84,6 +85,47 @@ class Refinement:
         return f"Refines{type(self.abstract).__name__}"
 
 
+@dataclass(frozen=True)
+class Arrow:
+    """A message in a chart: sent from the ``source`` lane to the ``targets``
+    (the source alone: a message to itself), written as ``label``. Arrows of
+    one ``kind`` share a colour."""
+
+    kind: str
+    source: str
+    targets: tuple[str, ...]
+    label: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What a chart shows of one state of a trace.
+
+    ``beside`` maps a lane to named values written beside it where they
+    change (all of them in the first state); a value named as its lane is
+    written without its name. ``notes`` are values written under the step's
+    label where they change. ``arrows`` are the messages the step into this
+    state sent."""
+
+    beside: Mapping[str, Mapping[str, Any]]
+    notes: Mapping[str, Any] = field(default_factory=dict)
+    arrows: tuple[Arrow, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chart:
+    """How a trace is drawn: its lanes from left to right, a frame per state,
+    the message kinds in the order of their colours (kinds not listed take
+    the next colours), and, for the narrow text chart, short lane names with
+    a legend that explains them."""
+
+    lanes: tuple[str, ...]
+    frames: tuple[Frame, ...]
+    kinds: tuple[str, ...] = ()
+    short: Mapping[str, str] = field(default_factory=dict)
+    legend: tuple[str, ...] = ()
+
+
 class Spec:
     """Base class with the defaults; a spec overrides what it has."""
 
@@ -136,3 +178,11 @@ class Spec:
     def config(self) -> dict[str, Any]:
         """The constants this instance was built with (for reports)."""
         return {}
+
+    def chart(self, steps: Sequence[tuple[Action | None, State]]) -> Chart:
+        """How a trace, given as its (action, state) steps, is charted: by
+        default one lane per variable, each with its changes beside it, and
+        no messages. A protocol draws its processes and messages instead."""
+        views = [self.variables(state) for _, state in steps]
+        lanes = tuple(dict.fromkeys(name for view in views for name in view))
+        return Chart(lanes, tuple(Frame({name: {name: value} for name, value in view.items()}) for view in views))

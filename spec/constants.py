@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
+
+from .quorums import majorities
 
 
 class ConfigError(ValueError):
@@ -25,23 +26,30 @@ def positive_seconds(text: str) -> float:
     return x
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (sizes, counts, budgets)."""
-    import argparse
+def whole_number_at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least``."""
 
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
-    return n
+    def whole_number(text: str) -> int:
+        import argparse
+
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, not {n}")
+        return n
+
+    return whole_number
+
+
+#: An argparse type: a whole number of at least 1 (sizes, counts, budgets).
+positive_int = whole_number_at_least(1)
 
 
 def majority_quorums(acceptors: tuple[str, ...]) -> tuple[frozenset[str], ...]:
     """Every set holding more than half of the acceptors, as Paxos.tla's Quorum."""
-    n = len(acceptors)
-    return tuple(frozenset(q) for size in range(n // 2 + 1, n + 1) for q in combinations(acceptors, size))
+    return majorities(acceptors)
 
 
 @dataclass(frozen=True)

@@ -295,9 +295,10 @@ class MultiPaxos(Spec):
             return
         prs = [m for m in msgs if m.type == "PrepareReply" and m.bal == n.bal_max_known]
         if len(prs) >= self.majority_num:
+            reports = self.reports_to_adopt(r, prs)
             insts = []
             for slot, inst in zip(self.slots, n.insts):
-                peak = peak_voted_cmd(prs, slot)
+                peak = peak_voted_cmd(reports, slot)
                 resume = inst.status == PREPARING or (inst.status == EMPTY and peak != NIL)
                 insts.append(inst._replace(status=ACCEPTING if resume else inst.status, cmd=peak))
             node = n._replace(bal_prepared=n.bal_max_known, insts=tuple(insts))
@@ -317,18 +318,23 @@ class MultiPaxos(Spec):
         empty = [slot for slot, inst in zip(self.slots, n.insts) if inst.status == EMPTY]
         unseen = self.unseen_pending(s, n.insts)
         if empty and unseen:
-            slot, c, b = empty[0], unseen[0], n.bal_prepared
-            node = n._replace(insts=except_at(n.insts, slot - 1, Inst(ACCEPTING, c, Vote(b, c))))
-            sent = {accept_msg(r, b, slot, c), accept_reply_msg(r, b, slot)}
-            observed = observe(s.observed, req_event(c))
-            yield action("TakeNewRequest", r=r), self.update(s, i, node, sent, observed=observed)
+            yield action("TakeNewRequest", r=r), self.propose_request(s, i, r, empty[0], unseen[0])
+
+    def propose_request(self, s: MPState, i: int, r: str, slot: int, c: str) -> MPState:
+        """Leader r logs request ``c`` in ``slot``: it votes for it, replies
+        to itself and asks every replica to accept it."""
+        n = s.node[i]
+        b = n.bal_prepared
+        node = n._replace(insts=except_at(n.insts, slot - 1, Inst(ACCEPTING, c, Vote(b, c))))
+        sent = {accept_msg(r, b, slot, c), accept_reply_msg(r, b, slot)}
+        return self.update(s, i, node, sent, observed=observe(s.observed, req_event(c)))
 
     def handle_accept(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
         """On an Accept at a ballot it may vote in, above its vote in that
         slot, a replica follows the sender, votes and replies."""
         n = s.node[i]
         for m in msgs:
-            if m.type == "Accept" and m.bal >= n.bal_max_known and m.bal > n.insts[m.slot - 1].voted.bal:
+            if m.type == "Accept" and self.may_accept(n, m):
                 inst = Inst(ACCEPTING, m.cmd, Vote(m.bal, m.cmd))
                 node = n._replace(leader=m.src, bal_max_known=m.bal, insts=except_at(n.insts, m.slot - 1, inst))
                 sent = {accept_reply_msg(r, m.bal, m.slot)}
@@ -359,6 +365,15 @@ class MultiPaxos(Spec):
                 yield action("HandleCommitNotice", r=r, upto=slot), self.commit(s, i, slot, set())
 
     # -- helpers of the actions ------------------------------------------
+
+    def reports_to_adopt(self, r: str, prs: list[PrepareReply]) -> list[PrepareReply]:
+        """The PrepareReplies whose votes a new leader r adopts: all of them."""
+        return prs
+
+    def may_accept(self, n: Node, m: Accept) -> bool:
+        """A replica votes on an Accept at a ballot no lower than any it knows,
+        and above its own vote in that slot."""
+        return m.bal >= n.bal_max_known and m.bal > n.insts[m.slot - 1].voted.bal
 
     def next_slot_accepting(self, n: Node) -> bool:
         return n.commit_up_to < self.num_commands and n.insts[n.commit_up_to].status == ACCEPTING
@@ -513,6 +528,12 @@ class MultiPaxos(Spec):
             "observed": tuple(str(e) for e in s.observed),
             "pc": dict(zip(self.replicas, s.pc)),
         }
+
+    def chart(self, steps):
+        """A lane per replica and for the clients, slots and ballots on the messages (see ``multipaxos_chart``)."""
+        from .multipaxos_chart import multipaxos_chart
+
+        return multipaxos_chart(self, steps)
 
 
 def observe(observed: tuple[Event, ...], e: Event) -> tuple[Event, ...]:

@@ -432,6 +432,16 @@ class Paxos(Spec):
         self.mask_2a = t.mask(lambda m: isinstance(m, Msg2a))
         self.mask_2b = t.mask(lambda m: isinstance(m, Msg2b))
 
+    # ------------------------------------------------------------------
+    # Charts
+    # ------------------------------------------------------------------
+
+    def chart(self, steps):
+        """A lane per proposer, acceptor and the learners, and the messages as arrows (see ``paxos_chart``)."""
+        from .paxos_chart import paxos_chart
+
+        return paxos_chart(self, steps)
+
 
 class MessageTable:
     """Numbers every message a configuration can hold, so ``msgs`` is one int.

@@ -9,12 +9,13 @@ import zlib
 
 import pytest
 import resvg_py
-from paxoscope.explorer.bfs import check
+from paxoscope.explorer.bfs import as_spec, check
 from paxoscope.explorer.chart import sequence_svg, sequence_text, trace_html, write_html, write_svg
 from paxoscope.explorer.render import trace_table
 from paxoscope.explorer.trace import Step, Trace
 from paxoscope.spec.base import action
 from paxoscope.spec.bugs import BUGS
+from paxoscope.spec.multipaxos import MultiPaxos
 from paxoscope.spec.twophase import TwoPhase
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -172,3 +173,118 @@ def test_the_text_chart_of_another_spec_has_a_column_per_variable():
     text = sequence_text(Trace(twophase, steps))
     assert text.splitlines()[0].split() == list(twophase.variables(steps[0].state))
     assert f"{str(act).split('(')[0]}" in text and "◆" in text
+
+
+# ---------------------------------------------------------------------------
+# Lanes and messages come from the spec's chart hook
+# ---------------------------------------------------------------------------
+
+
+class Counters:
+    """A user's spec written as a plain class: two counters, no chart of its own."""
+
+    def init(self):
+        yield (0, 0)
+
+    def next(self, s):
+        if s[0] < 2:
+            yield "IncA", (s[0] + 1, s[1])
+        yield "IncB", (s[0], min(s[1] + 1, 1))
+
+    def variables(self, s):
+        return {"a": s[0], "b": s[1]}
+
+
+def walk(spec, *names):
+    """The trace of ``spec`` that takes the named actions in turn."""
+    steps = [Step(None, next(iter(spec.init())))]
+    for name in names:
+        steps.append(Step(*next((a, t) for a, t in spec.next(steps[-1].state) if a.name == name)))
+    return Trace(spec, steps)
+
+
+def test_by_default_a_user_spec_gets_a_lane_per_variable_and_no_messages():
+    spec = as_spec(Counters())
+    trace = walk(spec, "IncA", "IncB", "IncB")
+    chart = spec.chart([(step.action, step.state) for step in trace.steps])
+    assert chart.lanes == ("a", "b") and all(frame.arrows == () for frame in chart.frames)
+    assert [dict(frame.beside) for frame in chart.frames][-1] == {"a": {"a": 1}, "b": {"b": 1}}
+    svg = sequence_svg(trace)
+    assert texts(svg, "lifeline") == ["a", "b"] and texts(svg, "message") == []
+    assert texts(svg, "change") == ["= 0", "= 0", "0 → 1", "0 → 1"]
+    assert texts(svg, "note") == ["(nothing changes: a stutter)"]  # b is 1 already
+
+
+class Relay(Counters):
+    """The same spec with a chart of its own: the middle lane relays a token
+    to both sides, then sends one to itself."""
+
+    def chart(self, steps):
+        from paxoscope.spec.base import Arrow, Chart, Frame
+
+        arrows = [(), (Arrow("token", "mid", ("left", "right"), "Token(1)"),), (Arrow("self", "mid", ("mid",), "Me"),)]
+        frames = [Frame({"mid": {"a": s[0]}}, {"b": s[1]}, arrows[min(i, 2)]) for i, (_, s) in enumerate(steps)]
+        return Chart(("left", "mid", "right"), tuple(frames), short={"left": "L", "right": "R"}, legend=("L, R: ends",))
+
+
+def test_a_chart_hook_on_a_plain_class_gives_its_lanes_and_arrows():
+    trace = walk(as_spec(Relay()), "IncA", "IncB")
+    svg = sequence_svg(trace)
+    assert texts(svg, "lifeline") == ["left", "mid", "right"]
+    assert texts(svg, "message") == ["Token(1)", "Me"]
+    assert texts(svg, "change") == ["a = 0", "a 0 → 1"] and texts(svg, "note") == ["b = 0", "b: 0 → 1"]
+    lines = sequence_text(trace).splitlines()
+    assert lines[0].split() == ["L", "mid", "R"] and lines[1].strip() == "L, R: ends"
+    token = next(line for line in lines if line.endswith("Token(1)"))
+    assert token.index("◀") < token.index("●") < token.index("▶")  # to both sides of its sender
+    assert next(line for line in lines if line.endswith("Me")).count("↺") == 1
+
+
+def multipaxos_run(replicas: int = 3):
+    """The shortest run of Multi-Paxos (one write, one read) in which every command is acknowledged."""
+    spec = MultiPaxos(replicas, 1, 1)
+    r = check(spec, [], invariants={"NotAllAcknowledged": lambda s: not spec.terminated(s)})
+    return r.violation.trace
+
+
+def test_a_multipaxos_chart_has_a_lane_per_replica_and_slots_and_ballots_on_its_messages():
+    trace = multipaxos_run()
+    last = trace.states[-1]
+    svg = sequence_svg(trace, mark={len(trace): "every command acknowledged"})
+    assert texts(svg, "lifeline") == ["clients", "s1", "s2", "s3"]
+    labels = texts(svg, "message")
+    # every message sent is drawn once, and the clients' requests and acknowledgements
+    assert sorted(label.split(" [")[0] for label in labels if label[:3] not in ("Req", "Ack")) == sorted(
+        map(str, last.msgs)
+    )
+    assert sorted(label for label in labels if label[:3] in ("Req", "Ack")) == sorted(map(str, last.observed))
+    assert all("bal=" in label for label in labels if label[:3] not in ("Req", "Ack"))
+    slots = [label for label in labels if label.startswith(("Accept(", "AcceptReply("))]
+    assert slots and all("slot=" in label for label in slots)
+    assert {label.split("slot=")[1][0] for label in slots} == {"1", "2"}  # both log slots were used
+    # the replicas' own variables stand beside their lanes, under the TLA+ names
+    changes = texts(svg, "change")
+    assert "leader = none" in changes and any(line.startswith("insts[2] Empty → Accepting ") for line in changes)
+
+
+def test_a_multipaxos_reply_goes_to_the_leader_of_its_ballot():
+    trace = multipaxos_run()
+    sent = {str(m): m for m in trace.states[-1].msgs}
+    leader = {m.bal: m.src for m in sent.values() if m.type == "Prepare"}
+    chart = trace.spec.chart([(step.action, step.state) for step in trace.steps])
+    arrows = [a for frame in chart.frames for a in frame.arrows]
+    replies = [a for a in arrows if a.kind in ("PrepareReply", "AcceptReply")]
+    assert replies and all(a.targets == (leader[sent[a.label].bal],) for a in replies)
+    assert any(a.targets == (a.source,) for a in replies)  # a leader answers itself
+    broadcasts = [a for a in arrows if a.kind in ("Prepare", "Accept", "CommitNotice")]
+    assert broadcasts and all(set(a.targets) == {"s1", "s2", "s3"} - {a.source} for a in broadcasts)
+    text = sequence_text(trace)
+    assert text.splitlines()[0].split() == ["C", "s1", "s2", "s3"] and "↺" in text
+
+
+def test_a_multipaxos_chart_renders_to_a_picture():
+    svg = sequence_svg(multipaxos_run(), mark={1: "start"})
+    w, h, pixels = decode_png(bytes(resvg_py.svg_to_bytes(svg_string=svg, zoom=0.25)))
+    assert 200 <= w <= 1000 and 100 <= h <= 1000
+    ink = sum(1 for p in pixels if max(p) < 200)
+    assert 0.002 < ink / len(pixels) < 0.3

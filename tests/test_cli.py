@@ -240,12 +240,12 @@ def test_bugs_json_lists_the_gallery(tmp_path):
     entries = json.loads(proc.stdout)
     assert isinstance(entries, list) and len(entries) >= 7
     for entry in entries:
-        assert set(entry) == {"name", "summary"}, entry
-        assert entry["name"] and entry["summary"]
-    names = [e["name"] for e in entries]
+        assert set(entry) == {"name", "summary", "protocol", "parts"}, entry
+        assert entry["name"] and entry["summary"] and entry["protocol"] and entry["parts"]
+    names = [(e["protocol"], e["name"]) for e in entries]
     assert len(names) == len(set(names))
     for name in BUG_NAMES:
-        assert name in names
+        assert ("paxos", name) in names
 
 
 def test_bugs_text_lists_every_name(tmp_path):

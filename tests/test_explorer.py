@@ -203,3 +203,52 @@ def test_reachable_lists_every_state_in_breadth_first_order():
     assert len(states) == 9 and states[0] == (0, 0) and states[-1] == (2, 2)
     assert [sum(s) for s in states] == sorted(sum(s) for s in states)
     assert reachable(Grid(3), max_states=4) == states[:4]
+
+
+# ---------------------------------------------------------------------------
+# Options as one value, observers, and the caller's own properties
+# ---------------------------------------------------------------------------
+
+
+def test_options_as_one_value_or_as_keywords_give_the_same_search():
+    from paxoscope.explorer.bfs import CheckOptions
+
+    options = CheckOptions(properties=["Monotone"], max_states=7)
+    as_value, as_keywords = check(Grid(5), options), check(Grid(5), ["Monotone"], max_states=7)
+    assert (as_value.verdict, as_value.distinct_states, as_value.properties) == ("incomplete", 7, ["Monotone"])
+    assert (as_keywords.verdict, as_keywords.distinct_states, as_keywords.properties) == ("incomplete", 7, ["Monotone"])
+    # keywords replace the fields of the value they come with
+    assert check(Grid(5), options=options, max_states=None).verdict == "ok"
+    with pytest.raises(TypeError, match="max_state"):
+        check(Grid(5), max_state=3)
+
+
+def test_observers_see_each_new_state_once_and_every_step():
+    from paxoscope.explorer.bfs import Observer
+
+    class Notes(Observer):
+        def __init__(self):
+            self.states, self.steps = [], []
+
+        def on_state(self, state):
+            self.states.append(state)
+
+        def on_step(self, state, act, successor):
+            self.steps.append((state, str(act), successor))
+
+    notes = Notes()
+    r = check(Grid(3), observers=[notes])
+    assert notes.states == sorted(notes.states, key=sum) and len(set(notes.states)) == r.distinct_states == 9
+    # every edge of the grid, including those into states already seen
+    assert len(notes.steps) == r.states_generated - 1 == 12
+    assert ((1, 0), "Up()", (1, 1)) in notes.steps and ((0, 1), "Right()", (1, 1)) in notes.steps
+
+
+def test_extra_properties_are_checked_beside_the_chosen_ones():
+    r = check(Grid(4), invariants={"NotOneOne": lambda s: s != (1, 1)})
+    assert r.verdict == "violation" and r.violation.property == "NotOneOne" and r.violation.kind == "invariant"
+    assert len(r.violation.trace) == 3 and "NotBad" in r.properties
+    # an empty selection leaves only the caller's own
+    r = check(Grid(4), [], action_properties={"OnlyRight": lambda s, a, t: a.name == "Right"})
+    assert r.properties == ["OnlyRight"] and r.violation.kind == "action property"
+    assert [str(a) for a in r.violation.trace.actions] == ["Up()"]

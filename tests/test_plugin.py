@@ -263,3 +263,31 @@ def test_strict(paxoscope):
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*no property fails, but (strict) action Explode was never enabled*"])
+
+
+def test_check_reports_the_deadlock_a_builtin_spec_asks_for(pytester):
+    pytester.makepyfile(
+        """
+from paxoscope.specs import load
+
+
+def test_silent_acceptor(paxoscope):
+    paxoscope.check(load("multipaxos", bug="silent-acceptor", sizes={"replicas": 2, "reads": 0}))
+
+def test_unless_told_otherwise(paxoscope):
+    spec = load("multipaxos", bug="silent-acceptor", sizes={"replicas": 2, "reads": 0})
+    assert paxoscope.check(spec, deadlock=False).verdict == "ok"
+
+def test_prove_knows_which_protocols_have_a_proof(paxoscope):
+    paxoscope.prove("twophase")
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*paxoscope check silent-acceptor: deadlock Deadlock fails after * steps:",
+            "*paxoscope prove: a proof model exists for the paxos spec only, not 'twophase'*",
+        ],
+        consecutive=False,
+    )
