@@ -112,7 +112,7 @@ class Paxoscope:
         (the trace table up to the illegal step). Returns the ConformReport."""
         from . import registry
         from .impl.conformance import conform
-        from .impl.sim import SimConfig
+        from .impl.paxos import SimConfig
         from .spec.constants import ConfigError
 
         if bug is not None:

@@ -84,7 +84,7 @@ def test_every_reference_of_every_entry_resolves():
 
 
 def test_the_one_gallery_holds_the_three_galleries():
-    from paxoscope.impl.core import IMPL_BUGS
+    from paxoscope.impl.paxos import IMPL_BUGS
     from paxoscope.proofs.paxos import BUG_MODELS
     from paxoscope.spec.bugs import BUGS
 
@@ -99,7 +99,7 @@ def test_listing_the_galleries_of_one_part_reads_no_other():
     code = (
         "import sys; from paxoscope import registry; "
         "[registry.variants_named('x', p.name, 'spec') for p in registry.protocols()]; "
-        "print(sorted(m for m in sys.modules if m.endswith(('proofs.paxos', 'impl.core')) or m.startswith('z3')))"
+        "print(sorted(m for m in sys.modules if m.endswith(('proofs.paxos', 'impl.paxos.core')) or m.startswith('z3')))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.strip() == "[]"
