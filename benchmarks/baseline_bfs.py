@@ -1,19 +1,25 @@
-"""The yardstick: a straightforward breadth-first search over Paxos.tla.
+"""The yardsticks: straightforward breadth-first searches, the way one first
+writes a model checker in Python, with a seen set of whole states.
 
-States are tuples with ``msgs`` a frozenset of message tuples, and the seen
-set holds whole states: the way one first writes a model checker in Python.
-``explore.py`` runs it beside paxoscope's explorer on the same configuration
-and prints the ratio. Checks Consistency on every state, like the explorer
-run it is compared with.
+- ``paxos_bfs``: Paxos.tla with states as tuples, ``msgs`` a frozenset of
+  message tuples; checks Consistency on every state. ``explore.py`` runs it
+  beside the explorer on the same configuration and prints the ratio.
+- ``multipaxos_bfs``: the Multi-Paxos spec's own steps, each new state
+  checked for TypeOK and Linearizability, a state without successors a
+  deadlock, and symmetry as the least of the state's replica renamings
+  (each written out in full, messages sorted). ``multipaxos.py`` runs it
+  beside the explorer.
 
-Run alone: ``python benchmarks/baseline_bfs.py [ballots]``.
+Run alone: ``python benchmarks/baseline_bfs.py [ballots]`` (Paxos) or
+``python benchmarks/baseline_bfs.py multipaxos [reads]`` (3 replicas, 1 write).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from itertools import combinations
+from collections.abc import Callable
+from itertools import combinations, permutations
 
 
 def paxos_bfs(n_acc: int = 3, n_val: int = 2, n_bal: int = 3) -> tuple[int, int, int]:
@@ -63,19 +69,57 @@ def paxos_bfs(n_acc: int = 3, n_val: int = 2, n_bal: int = 3) -> tuple[int, int,
                     yield tuple(mb), tuple(mvb), tuple(mv), msgs | {("2b", a, m[1], m[2])}
 
     init = ((-1,) * n_acc, (-1,) * n_acc, (None,) * n_acc, frozenset())
-    seen = {init}
-    frontier = [init]
+    return bfs([init], successors, lambda s: len(chosen(s[3])) <= 1)
+
+
+def multipaxos_bfs(replicas: int = 3, writes: int = 1, reads: int = 1) -> tuple[int, int, int]:
+    """(distinct states, depth, states generated) with replica symmetry;
+    raises if an invariant fails or a state deadlocks."""
+    from paxoscope.spec.multipaxos import NONE, MultiPaxos
+
+    spec = MultiPaxos(replicas, writes, reads)
+    names = spec.replicas
+
+    def renamed(s, perm):
+        new = dict(zip(names, perm))
+        node, pc = [None] * len(names), [None] * len(names)
+        for i, r in enumerate(names):
+            j = names.index(new[r])
+            n = s.node[i]
+            node[j] = n if n.leader == NONE else n._replace(leader=new[n.leader])
+            pc[j] = s.pc[i]
+        msgs = sorted(m if m.type == "CommitNotice" else m._replace(src=new[m.src]) for m in s.msgs)
+        return tuple(node), tuple(pc), tuple(msgs), s.pending, s.observed
+
+    def canonical(s):
+        return min(renamed(s, perm) for perm in permutations(names))
+
+    def successors(s):
+        after = [t for _, t in spec.next(s)]
+        if not after:
+            raise AssertionError("deadlock")
+        return after
+
+    return bfs(list(spec.init()), successors, lambda s: spec.type_ok(s) and spec.linearizability(s), canonical)
+
+
+def bfs(init: list, successors: Callable, ok: Callable, key: Callable | None = None) -> tuple[int, int, int]:
+    """(distinct states, depth, states generated): the seen set holds whole
+    states (or their ``key``); raises if a new state is not ``ok``."""
+    seen = {s if key is None else key(s) for s in init}
+    frontier = init
     depth = 1
-    generated = 1
+    generated = len(init)
     while frontier:
         level = []
         for s in frontier:
             for t in successors(s):
                 generated += 1
-                if t not in seen:
-                    if len(chosen(t[3])) > 1:
-                        raise AssertionError("Consistency violated")
-                    seen.add(t)
+                k = t if key is None else key(t)
+                if k not in seen:
+                    if not ok(t):
+                        raise AssertionError("invariant violated")
+                    seen.add(k)
                     level.append(t)
         frontier = level
         if frontier:
@@ -84,7 +128,9 @@ def paxos_bfs(n_acc: int = 3, n_val: int = 2, n_bal: int = 3) -> tuple[int, int,
 
 
 if __name__ == "__main__":
-    ballots = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     t0 = time.perf_counter()
-    distinct, depth, generated = paxos_bfs(n_bal=ballots)
+    if sys.argv[1:2] == ["multipaxos"]:
+        distinct, depth, generated = multipaxos_bfs(reads=int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+    else:
+        distinct, depth, generated = paxos_bfs(n_bal=int(sys.argv[1]) if len(sys.argv) > 1 else 3)
     print(f"baseline: {distinct} states, depth {depth}, {generated} generated, {time.perf_counter() - t0:.2f} s")

@@ -25,19 +25,26 @@ acknowledged); then each leaves its loop (``Exit``), and once all have,
 before termination is a deadlock. Safety is ``Linearizability`` of the
 observed history at termination, as MultiPaxos_MC.tla states it.
 
+Beyond the TLA+: every slot refines Consensus (``RefinesLog``, the per-slot
+log of spec/log.py), and ``CommittedIsChosen`` says that replicas commit only
+chosen commands; MultiPaxos-SMR does not have that property (a follower
+commits on a CommitNotice whatever its instance holds), so it is checked
+only when named.
+
 "nil" and "none" are kept as the strings the TLA+ uses: states then compare
 as plain tuples, which the symmetry's canonical form needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from itertools import permutations
 from typing import Any, NamedTuple
 
-from .base import Action, Spec, action, except_at
+from .base import Action, Refinement, Spec, action, except_at
 from .constants import ConfigError
+from .log import Log, LogState
 
 NIL, NONE = "nil", "none"
 EMPTY, PREPARING, ACCEPTING, COMMITTED = "Empty", "Preparing", "Accepting", "Committed"
@@ -193,6 +200,17 @@ class MPState(NamedTuple):
 
 
 Step = tuple[Action, MPState]
+#: The messages sent, by type, each list in a fixed order (whatever the hash seed).
+MsgsByType = dict[str, list]
+MESSAGE_TYPES = ("Prepare", "PrepareReply", "Accept", "AcceptReply", "CommitNotice")
+
+
+def by_type(msgs: frozenset) -> MsgsByType:
+    """``msgs`` by type: "every Accept in msgs" is ``by_type(msgs)["Accept"]``."""
+    out: MsgsByType = {t: [] for t in MESSAGE_TYPES}
+    for m in sorted(msgs):
+        out[m.type].append(m)
+    return out
 
 
 def _names(prefix: str, count: Any, flag: str, least: int) -> tuple[str, ...]:
@@ -217,6 +235,9 @@ class MultiPaxos(Spec):
     #: MultiPaxos_MC_small.cfg asks for CHECK_DEADLOCK TRUE: a state where no
     #: replica can act before every request is acknowledged is a failure.
     check_deadlock = True
+    #: What TLC checks on MultiPaxos_MC_small.cfg; the refinement to the log
+    #: (RefinesLog) and CommittedIsChosen are checked when named.
+    default_properties = ("TypeOK", "Linearizability")
 
     def __init__(self, replicas: int = 3, writes: int = 1, reads: int = 1, max_ballot: int = 2):
         self.replicas = _names("s", replicas, "replicas", 1)
@@ -230,7 +251,11 @@ class MultiPaxos(Spec):
         self.replies_to_commit = self.majority_num  # AcceptReplies a leader needs to commit a slot
         self.ballots = range(1, max_ballot + 1)
         self.slots = range(1, self.num_commands + 1)
-        self._message_ok_memo: dict[Any, bool] = {}
+        # Messages and nodes found well typed (a pure check, so each is checked once).
+        self._messages_ok: set = set()
+        self._nodes_ok: set = set()
+        self._chosen_memo: dict[frozenset, LogState] = {}
+        self._log_memo: dict[LogState, LogState] = {}
 
     # ------------------------------------------------------------------
     # The protocol
@@ -243,7 +268,7 @@ class MultiPaxos(Spec):
         yield MPState(frozenset(), (null_node,) * n, self.writes + self.reads, (), (RLOOP,) * n)
 
     def next(self, s: MPState) -> Iterator[Step]:
-        msgs = sorted(s.msgs)  # a fixed order of steps, whatever the hash seed
+        msgs = by_type(s.msgs)
         done = self.terminated(s)
         for i, r in enumerate(self.replicas):
             if s.pc[i] != RLOOP:
@@ -276,24 +301,24 @@ class MultiPaxos(Spec):
                 sent = {prepare_msg(r, b), prepare_reply_msg(r, b, votes_by_node(node))}
                 yield action("BecomeLeader", r=r, b=b), self.update(s, i, node, sent)
 
-    def handle_prepare(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
+    def handle_prepare(self, s: MPState, i: int, r: str, msgs: MsgsByType) -> Iterator[Step]:
         """On a Prepare above any ballot it knows, a replica follows its
         sender and replies with its votes for every slot."""
         n = s.node[i]
-        for m in msgs:
-            if m.type == "Prepare" and m.bal > n.bal_max_known:
+        for m in msgs["Prepare"]:
+            if m.bal > n.bal_max_known:
                 node = n._replace(leader=m.src, bal_max_known=m.bal, insts=restart_preparing(n.insts))
                 sent = {prepare_reply_msg(r, m.bal, votes_by_node(node))}
                 yield action("HandlePrepare", r=r, m=m), self.update(s, i, node, sent)
 
-    def handle_prepare_replies(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
+    def handle_prepare_replies(self, s: MPState, i: int, r: str, msgs: MsgsByType) -> Iterator[Step]:
         """A leader with a majority of PrepareReplies for its ballot is prepared:
         each slot takes the highest voted command reported, and every slot in
         progress is proposed again with an Accept."""
         n = s.node[i]
         if not (n.leader == r and n.bal_prepared == 0):
             return
-        prs = [m for m in msgs if m.type == "PrepareReply" and m.bal == n.bal_max_known]
+        prs = [m for m in msgs["PrepareReply"] if m.bal == n.bal_max_known]
         if len(prs) >= self.majority_num:
             reports = self.reports_to_adopt(r, prs)
             insts = []
@@ -318,7 +343,12 @@ class MultiPaxos(Spec):
         empty = [slot for slot, inst in zip(self.slots, n.insts) if inst.status == EMPTY]
         unseen = self.unseen_pending(s, n.insts)
         if empty and unseen:
-            yield action("TakeNewRequest", r=r), self.propose_request(s, i, r, empty[0], unseen[0])
+            step = action("TakeNewRequest", r=r), self.propose_request(s, i, r, empty[0], unseen[0])
+            # TLC enumerates the witnesses of the guard "\E s \in Slots: insts[s].status = "Empty"",
+            # generating this same step once per empty slot; yielding it as often keeps "states
+            # generated" equal to TLC's.
+            for _ in empty:
+                yield step
 
     def propose_request(self, s: MPState, i: int, r: str, slot: int, c: str) -> MPState:
         """Leader r logs request ``c`` in ``slot``: it votes for it, replies
@@ -329,18 +359,18 @@ class MultiPaxos(Spec):
         sent = {accept_msg(r, b, slot, c), accept_reply_msg(r, b, slot)}
         return self.update(s, i, node, sent, observed=observe(s.observed, req_event(c)))
 
-    def handle_accept(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
+    def handle_accept(self, s: MPState, i: int, r: str, msgs: MsgsByType) -> Iterator[Step]:
         """On an Accept at a ballot it may vote in, above its vote in that
         slot, a replica follows the sender, votes and replies."""
         n = s.node[i]
-        for m in msgs:
-            if m.type == "Accept" and self.may_accept(n, m):
+        for m in msgs["Accept"]:
+            if self.may_accept(n, m):
                 inst = Inst(ACCEPTING, m.cmd, Vote(m.bal, m.cmd))
                 node = n._replace(leader=m.src, bal_max_known=m.bal, insts=except_at(n.insts, m.slot - 1, inst))
                 sent = {accept_reply_msg(r, m.bal, m.slot)}
                 yield action("HandleAccept", r=r, m=m), self.update(s, i, node, sent)
 
-    def handle_accept_replies(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
+    def handle_accept_replies(self, s: MPState, i: int, r: str, msgs: MsgsByType) -> Iterator[Step]:
         """A prepared leader whose next slot to commit has a majority of
         AcceptReplies at its ballot commits it, applies the command,
         acknowledges the client and sends a CommitNotice."""
@@ -349,19 +379,19 @@ class MultiPaxos(Spec):
             return
         slot = n.commit_up_to + 1
         c, v = n.insts[slot - 1].cmd, n.kvalue
-        ars = [m for m in msgs if m.type == "AcceptReply" and m.slot == slot and m.bal == n.bal_prepared]
+        ars = [m for m in msgs["AcceptReply"] if m.slot == slot and m.bal == n.bal_prepared]
         if len(ars) >= self.replies_to_commit:
             yield action("HandleAcceptReplies", r=r), self.commit(s, i, slot, {commit_notice_msg(slot)}, ack=(c, v))
 
-    def handle_commit_notice(self, s: MPState, i: int, r: str, msgs: list) -> Iterator[Step]:
+    def handle_commit_notice(self, s: MPState, i: int, r: str, msgs: MsgsByType) -> Iterator[Step]:
         """A follower whose next slot to commit is Accepting commits it on a
         CommitNotice for that slot, and applies its command."""
         n = s.node[i]
         if not (n.leader != r and self.next_slot_accepting(n)):
             return
         slot = n.commit_up_to + 1
-        for m in msgs:
-            if m.type == "CommitNotice" and m.upto == slot:
+        for m in msgs["CommitNotice"]:
+            if m.upto == slot:
                 yield action("HandleCommitNotice", r=r, upto=slot), self.commit(s, i, slot, set())
 
     # -- helpers of the actions ------------------------------------------
@@ -412,16 +442,20 @@ class MultiPaxos(Spec):
 
     @cached_property
     def invariants(self):
-        return {"TypeOK": self.type_ok, "Linearizability": self.linearizability}
+        return {
+            "TypeOK": self.type_ok,
+            "Linearizability": self.linearizability,
+            "CommittedIsChosen": self.committed_is_chosen,
+        }
 
     def type_ok(self, s: MPState) -> bool:
         commands = set(self.commands)
         reqs = {e.cmd for e in s.observed if e.type == "Req"}
         acks = {e.cmd for e in s.observed if e.type == "Ack"}
         return (
-            all(self.message_ok(m) for m in s.msgs)
+            all_ok(s.msgs, self.message_ok, self._messages_ok)
             and len(s.node) == len(self.replicas)
-            and all(self.node_ok(n) for n in s.node)
+            and all_ok(s.node, self.node_ok, self._nodes_ok)
             and len(s.pending) <= self.num_commands
             and len(set(s.pending)) == len(s.pending)
             and set(s.pending) <= commands
@@ -432,12 +466,6 @@ class MultiPaxos(Spec):
         )
 
     def message_ok(self, m: Any) -> bool:
-        known = self._message_ok_memo.get(m)
-        if known is None:
-            known = self._message_ok_memo[m] = self._message_ok(m)
-        return known
-
-    def _message_ok(self, m: Any) -> bool:
         replicas, ballots, slots, commands = set(self.replicas), self.ballots, self.slots, set(self.commands)
         if type(m) is Prepare:
             return m.src in replicas and m.bal in ballots
@@ -504,6 +532,58 @@ class MultiPaxos(Spec):
         return True
 
     # ------------------------------------------------------------------
+    # Refinement: every slot of the log is a Consensus
+    # ------------------------------------------------------------------
+
+    @cached_property
+    def log(self) -> Log:
+        return Log(len(self.slots), self.commands)
+
+    @cached_property
+    def refinements(self) -> tuple[Refinement, ...]:
+        return (Refinement(self.log, self.to_log),)
+
+    def to_log(self, s: MPState) -> LogState:
+        """Per slot, the commands chosen: voted by a majority in one ballot
+        (AcceptReplies for that ballot and slot, whose Accept carried the
+        command), as Paxos's value is chosen by a quorum of 2b messages.
+
+        Commits are not counted: a follower commits on a CommitNotice, which
+        names a slot but no ballot or command, whatever its own instance
+        holds, and that may be a command never chosen there (see
+        ``committed_is_chosen``)."""
+        known = self._chosen_memo.get(s.msgs)
+        if known is None:
+            image = self._chosen_by_votes(s.msgs)
+            # Equal images are one object: the explorer then sees a stutter of the log by identity.
+            known = self._chosen_memo[s.msgs] = self._log_memo.setdefault(image, image)
+        return known
+
+    def committed_is_chosen(self, s: MPState) -> bool:
+        """CommittedIsChosen: a replica commits, and applies, in each slot only
+        the command chosen there.
+
+        Not a property of MultiPaxos-SMR, and not checked unless named: a
+        deposed leader logs a request in a slot with its own vote alone,
+        follows the new leader, and on the CommitNotice for that slot commits
+        its own command, while the new leader chose another one there. The
+        clients never see it (followers answer no one), so Linearizability
+        holds; the replica's state machine has diverged all the same."""
+        chosen = self.to_log(s)
+        return all(inst.cmd in chosen[k] for n in s.node for k, inst in enumerate(n.insts) if inst.status == COMMITTED)
+
+    def _chosen_by_votes(self, msgs: frozenset) -> LogState:
+        voters: dict[tuple[int, int], set[str]] = {}
+        for m in msgs:
+            if m.type == "AcceptReply":
+                voters.setdefault((m.bal, m.slot), set()).add(m.src)
+        chosen: list[set[str]] = [set() for _ in self.slots]
+        for m in msgs:
+            if m.type == "Accept" and len(voters.get((m.bal, m.slot), ())) >= self.majority_num:
+                chosen[m.slot - 1].add(m.cmd)
+        return tuple(frozenset(c) for c in chosen)
+
+    # ------------------------------------------------------------------
     # Symmetry, reporting
     # ------------------------------------------------------------------
 
@@ -536,6 +616,19 @@ class MultiPaxos(Spec):
         return multipaxos_chart(self, steps)
 
 
+def all_ok(xs: Iterable, ok: Callable[[Any], bool], known: set) -> bool:
+    """Every x in ``xs`` passes ``ok``; those that do join ``known``, whose
+    members pass without being checked again."""
+    if known.issuperset(xs):
+        return True
+    for x in xs:
+        if x not in known:
+            if not ok(x):
+                return False
+            known.add(x)
+    return True
+
+
 def observe(observed: tuple[Event, ...], e: Event) -> tuple[Event, ...]:
     """Observe(e): append the event unless it was observed already."""
     return observed if e in observed else (*observed, e)
@@ -559,10 +652,16 @@ class _Canonicalizer:
     write and one read (MultiPaxos_MC_small.cfg) the two coincide."""
 
     def __init__(self, spec: MultiPaxos):
+        self.replicas = spec.replicas
         self.index = {r: i for i, r in enumerate(spec.replicas)}
         self.replica_perms = [dict(zip(spec.replicas, p)) for p in permutations(spec.replicas)]
         # Each renaming of a message or a node is computed once, then looked up.
         self.renamed = [_Renamed(rename) for rename in self.replica_perms]
+        # Under a renaming, the replica now at position j is the one that was at moved_from[j].
+        self.moved_from = [
+            tuple(spec.replicas.index(r) for r in sorted(spec.replicas, key=lambda r: self.index[rename[r]]))
+            for rename in self.replica_perms
+        ]
         cmd_perms = [
             {**dict(zip(spec.writes, w)), **dict(zip(spec.reads, q)), NIL: NIL, "": ""}
             for w in permutations(spec.writes)
@@ -571,24 +670,34 @@ class _Canonicalizer:
         self.cmd_perms = cmd_perms if len(cmd_perms) > 1 else []
 
     def __call__(self, s: MPState):
-        best = None
-        order = list(self.index)
-        for rename, renamed in zip(self.replica_perms, self.renamed):
-            node: list = [None] * len(s.node)
-            pc: list = [None] * len(s.pc)
-            for r, n, p in zip(order, s.node, s.pc):
-                j = self.index[rename[r]]
-                node[j] = renamed[n]
-                pc[j] = p
-            head = (tuple(node), tuple(pc))
-            if best is not None and head > best[0]:
-                continue
-            key = (head, tuple(sorted(map(renamed.__getitem__, s.msgs))), s.pending, s.observed)
-            if best is None or key < best:
-                best = key
         if not self.cmd_perms:
-            return best
-        return min(self._rename_commands(best, c) for c in self.cmd_perms)
+            return self.replica_form(s, ordered=False)
+        return min(self._rename_commands(self.replica_form(s, ordered=True), c) for c in self.cmd_perms)
+
+    def replica_form(self, s: MPState, ordered: bool):
+        """The least (node, pc) over renamings of the replicas, with the
+        messages renamed as by the renaming that gives it (the least sorted
+        messages among those, if several do). ``ordered``: the messages as a
+        sorted tuple, so that forms compare; else as a set, and nothing is
+        sorted unless two renamings tie."""
+        # by_renaming[p][k]: replica k's node under the p-th renaming
+        by_renaming = list(zip(*map(self.node_renamings, s.node)))
+        heads = [
+            ((tuple(map(nodes.__getitem__, moved)), tuple(map(s.pc.__getitem__, moved))), renamed)
+            for nodes, moved, renamed in zip(by_renaming, self.moved_from, self.renamed)
+        ]
+        head = min(h for h, _ in heads)
+        tied = [renamed for h, renamed in heads if h == head]
+        if len(tied) == 1 and not ordered:
+            msgs: Any = frozenset(map(tied[0].__getitem__, s.msgs))
+        else:
+            msgs = min(tuple(sorted(map(renamed.__getitem__, s.msgs))) for renamed in tied)
+            msgs = msgs if ordered else frozenset(msgs)
+        return head, msgs, s.pending, s.observed
+
+    def node_renamings(self, n: Node) -> tuple[Node, ...]:
+        """Node n under each renaming of the replicas."""
+        return tuple(renamed[n] for renamed in self.renamed)
 
     def _rename_commands(self, key, c: dict):
         """A replica-canonical key with commands renamed by ``c``, then put
@@ -616,17 +725,7 @@ class _Canonicalizer:
         pending = tuple(c[p] for p in pending)
         state = MPState(frozenset(renamed), node, pending, observed, pc)
         # Renaming commands can change which replica order is least: canonicalise replicas again.
-        return _ReplicasOnly(self)(state)
-
-
-class _ReplicasOnly(_Canonicalizer):
-    def __init__(self, outer: _Canonicalizer):
-        self.index, self.replica_perms, self.renamed, self.cmd_perms = (
-            outer.index,
-            outer.replica_perms,
-            outer.renamed,
-            [],
-        )
+        return self.replica_form(state, ordered=True)
 
 
 class _Renamed(dict):

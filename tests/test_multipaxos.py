@@ -8,6 +8,7 @@ reduction keys a state by its whole orbit (every renaming of the replicas,
 writes and reads), independently of the spec's canonical form.
 """
 
+from functools import cache
 from itertools import permutations
 
 import pytest
@@ -23,22 +24,27 @@ from paxoscope.spec.multipaxos import (
 
 # (replicas, writes, reads) -> (distinct states, states generated, depth), without and with symmetry.
 COUNTS = {
-    (2, 1, 1): {False: (1_163, 1_893, 20), True: (582, 949, 20)},
+    (2, 1, 1): {False: (1_163, 1_905, 20), True: (582, 955, 20)},
     (3, 1, 0): {False: (15_709, 28_027, 19), True: (2_628, 4_697, 19)},
-    (2, 1, 2): {False: (12_663, 29_407, 26), True: (6_332, 14_706, 26)},
+    (2, 1, 2): {False: (12_663, 29_515, 26), True: (6_332, 14_760, 26)},
 }
 
 
 def rename(x, names: dict):
     """``x`` with every name (of a replica or a command) replaced as ``names`` says."""
+    return renamed(x, tuple(names.items()))
+
+
+@cache  # messages, nodes and events recur in many states: each is renamed once per renaming
+def renamed(x, names: tuple[tuple[str, str], ...]):
     if isinstance(x, str):
-        return names.get(x, x)
+        return dict(names).get(x, x)
     if isinstance(x, frozenset):
-        return frozenset(rename(y, names) for y in x)
+        return frozenset(renamed(y, names) for y in x)
     if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(rename(y, names) for y in x))
+        return type(x)(*(renamed(y, names) for y in x))
     if isinstance(x, tuple):
-        return tuple(rename(y, names) for y in x)
+        return tuple(renamed(y, names) for y in x)
     return x
 
 
@@ -107,6 +113,19 @@ def test_one_replica_commits_alone_and_terminates():
     assert all(s.observed == (Event("Req", "w1"), Event("Ack", "w1", "nil")) for s in finished)
 
 
+def test_a_request_is_taken_once_per_empty_slot_as_tlc_counts_it():
+    """TLC enumerates the witnesses of TakeNewRequest's "\\E s \\in Slots:
+    insts[s].status = "Empty"": the same step once per empty slot."""
+    spec = MultiPaxos(1, 1, 1)
+    s = next(iter(spec.init()))
+    for name in ("BecomeLeader", "HandlePrepareReplies"):
+        s = next(t for act, t in spec.next(s) if act.name == name)
+    takes = [t for act, t in spec.next(s) if act.name == "TakeNewRequest"]
+    assert len(takes) == 2 and takes[0] == takes[1]  # two empty slots, one step
+    takes = [t for act, t in spec.next(takes[0]) if act.name == "TakeNewRequest"]
+    assert len(takes) == 1  # one empty slot left
+
+
 def test_linearizability_judges_the_observed_history():
     spec = MultiPaxos(2, 1, 1)
     done = next(iter(spec.init()))._replace(pending=())
@@ -122,6 +141,37 @@ def test_linearizability_judges_the_observed_history():
     assert spec.linearizability(history(w_req, r_req, ("Ack", "r1", "nil"), ("Ack", "w1", "nil")))
     # Not terminated (r1 never acknowledged): nothing to judge yet.
     assert spec.linearizability(history(w_req, ("Ack", "w1", "nil"), r_req))
+
+
+@pytest.mark.parametrize("sizes", [(2, 1, 1), (3, 1, 0), (2, 2, 0)])
+def test_every_slot_refines_consensus(sizes):
+    spec = MultiPaxos(*sizes)
+    r = check(spec, ["TypeOK", "Linearizability", "RefinesLog"], symmetry=True, deadlock=True)
+    assert r.verdict == "ok" and r.properties == ["TypeOK", "Linearizability", "RefinesLog"]
+
+
+def test_the_log_holds_every_command_once_terminated():
+    spec = MultiPaxos(2, 2, 0)
+    finished = [s for s in reachable(spec) if all(pc == DONE for pc in s.pc)]
+    assert finished
+    for s in finished:
+        log = spec.to_log(s)
+        assert all(len(chosen) == 1 for chosen in log)
+        assert sorted(c for chosen in log for c in chosen) == ["w1", "w2"]
+
+
+def test_a_follower_may_commit_a_command_never_chosen_in_its_slot():
+    """MultiPaxos-SMR's CommitNotice names a slot, not a ballot or command:
+    a deposed leader that logged r1 in slot 1 alone follows the new leader,
+    which chose w1 there, and commits r1 on the notice. No client sees it."""
+    spec = MultiPaxos(3, 1, 1)
+    r = check(spec, ["CommittedIsChosen"], symmetry=True)
+    assert r.violation.property == "CommittedIsChosen" and len(r.violation.trace) == 14
+    assert r.violation.trace.actions[-1].name == "HandleCommitNotice"
+    last = r.violation.trace.states[-1]
+    chosen = spec.to_log(last)[0]
+    committed = {n.insts[0].cmd for n in last.node if n.insts[0].status == COMMITTED}
+    assert len(chosen) == 1 and len(committed) == 2 and chosen < committed
 
 
 def test_symmetry_canonical_form_is_shared_by_exactly_the_renamings():
