@@ -323,7 +323,7 @@ def test_unknown_names_are_one_line_and_exit_2(tmp_path, args):
 def test_check_multipaxos_without_reads_up_to_symmetry(capsys):
     assert main(["check", "multipaxos", "--replicas", "3", "--writes", "1", "--reads", "0", "--symmetry"]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("multipaxos · 3 replicas, 1 writes, 0 reads, max ballot 2\n")
+    assert text.startswith("multipaxos · 3 replicas, 1 write, 0 reads, max ballot 2\n")
     assert "2,628 distinct states, 4,697 generated, depth 19" in text
 
 
