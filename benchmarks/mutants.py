@@ -15,7 +15,7 @@ keeps the results: run again with the same ``--session`` to resume an
 interrupted run, or with ``--report-only`` to print the figures again.
 
     pip install -e '.[mutation]'
-    python benchmarks/mutants.py [--module impl/core.py ...] [--session FILE] [--timeout S] [--report-only]
+    python benchmarks/mutants.py [--module impl/paxos/core.py ...] [--session FILE] [--timeout S] [--report-only]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ["impl/core.py"]
+MODULES = ["impl/paxos/core.py"]
 TEST = [sys.executable, "-m", "paxoscope.cli", "conform"]
 
 # Mutants no run can distinguish from the original, keyed by
@@ -82,7 +82,7 @@ EQUIVALENT: dict[str, str] = {
     "=> if self.done or self.ballot is None or m.bal != self.ballot or m.max_bal == self.ballot:": (
         "the last test runs only when m.bal == self.ballot (the earlier ones returned otherwise), and every "
         "rejection has max_bal >= bal: an acceptor refuses only ballots at or below its promise and names that "
-        "promise, impl/messages.py refuses to decode any other, and the obligation check compares each refusal's "
+        "promise, impl/paxos/messages.py refuses to decode any other, and the obligation check compares each refusal's "
         "rejection with the acceptor's promise. So max_bal <= self.ballot holds exactly when max_bal == self.ballot"
     ),
     "core.py:Timeout: @dataclass(frozen=True) => ": (
@@ -134,7 +134,7 @@ EXPLAINED: dict[str, str] = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--module", action="append", help="a module to mutate (repeatable; default impl/core.py)")
+    parser.add_argument("--module", action="append", help="a module to mutate (repeatable; default impl/paxos/core.py)")
     parser.add_argument("--session", default=None, help="cosmic-ray's session file (default: a temporary one)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds one test run may take (default 120)")
     parser.add_argument("--report-only", action="store_true", help="print the figures of an existing --session")

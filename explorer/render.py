@@ -129,6 +129,9 @@ def trace_itf(trace: Trace, description: str = "") -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
+_SINGULAR = {"acceptors": "acceptor", "values": "value", "replicas": "replica", "writes": "write", "reads": "read"}
+
+
 def describe_config(config: dict[str, Any]) -> str:
     """A configuration in words: ``3 acceptors, 2 values, ballots 0..2, majority quorums``."""
     parts = []
@@ -141,6 +144,8 @@ def describe_config(config: dict[str, Any]) -> str:
             continue
         elif "_" in key:  # max_ballot 2 reads "max ballot 2"
             parts.append(f"{key.replace('_', ' ')} {value}")
+        elif value == 1 and key in _SINGULAR:  # 1 write, not 1 writes
+            parts.append(f"1 {_SINGULAR[key]}")
         else:
             parts.append(f"{value} {key}")
     return ", ".join(parts)

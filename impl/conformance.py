@@ -1,17 +1,23 @@
-"""Conformance of the implementation to the spec, in both directions.
+"""Conformance of an implementation to its spec, in both directions.
+
+The protocol comes with the configuration (``config.protocol``, an
+``impl.protocol.RuntimeProtocol``): its spec, its refinement check, and the
+hooks of the coverage walk. Paxos's are in ``impl.paxos``.
 
 Implementation -> spec: Hypothesis generates schedules (deliveries in any
 order, drops, duplicates, crashes, restarts, timers, client requests); the
-simulator runs the unchanged core along each, and ``abstraction.Checker``
-checks every handler run against the spec. A failure is shrunk by
-Hypothesis to a short schedule and printed so that it can be replayed. Then
-directed schedules (``restart_ladders``) reboot each proposer from every
-promise its own acceptor can hold, a case random schedules seldom reach.
+simulator runs the unchanged core along each, and the protocol's checker
+(Paxos's: ``impl.paxos.mapping.Checker``) checks every handler run against
+the spec. A failure is shrunk by Hypothesis to a short schedule and printed
+so that it can be replayed. Then the protocol's directed schedules run
+(Paxos's restart ladders reboot each proposer from every promise its own
+acceptor can hold, a case random schedules seldom reach).
 
 Spec -> implementation: ``coverage`` walks the spec's state graph and, for
-every transition, drives the simulator on purpose (delivering exactly the
-messages the spec action consumes) so that the implementation makes the same
-step. It reports spec states and transitions realised / reachable.
+every transition, drives the simulator on purpose (the protocol's
+``realise``: delivering exactly the messages the spec action consumes) so
+that the implementation makes the same step. It reports spec states and
+transitions realised / reachable.
 """
 
 from __future__ import annotations
@@ -23,9 +29,7 @@ from typing import Any
 
 from ..explorer.trace import Trace
 from ..spec.base import Action
-from ..spec.paxos import Msg1b, Paxos, PaxosState
-from .abstraction import Checker, Nonconformance, abstract_state, spec_for
-from .messages import Accept, Accepted, Prepare, Promise, Rejected
+from .protocol import SimSetup
 from .sim import (
     Crash,
     Deliver,
@@ -36,10 +40,28 @@ from .sim import (
     Request,
     Restart,
     Run,
-    SimConfig,
     Simulator,
     show_schedule,
 )
+
+
+class Nonconformance(AssertionError):
+    """A run of the implementation left the spec; ``report`` shows where.
+
+    ``trace`` is the spec-level run up to the failing step (that step, when
+    it changes the state, labelled ``Implementation``) and ``mark`` says at
+    which step it failed and why, as ``trace_table`` and the charts take it."""
+
+    def __init__(
+        self, report: str, index: int, allowed: tuple[Action, ...], trace: Trace, mark: dict[int, str]
+    ) -> None:
+        super().__init__(report)
+        self.report = report
+        self.index = index
+        self.allowed = allowed
+        self.trace = trace
+        self.mark = mark
+
 
 # -- implementation -> spec --------------------------------------------------
 
@@ -52,7 +74,7 @@ class Outcome:
 
     ok: bool
     report: str = ""
-    visited: set[PaxosState] = field(default_factory=set)
+    visited: set = field(default_factory=set)
     faults: int = 0
     decisions: dict[str, str] = field(default_factory=dict)
     trace: Trace | None = None
@@ -64,15 +86,15 @@ class Outcome:
 HEAL = 200  # deliveries after a schedule's operations, at most
 
 
-def run_schedule(config: SimConfig, ops: Sequence[Op], spec: Paxos | None = None) -> Outcome:
+def run_schedule(config: SimSetup, ops: Sequence[Op], spec: Any = None) -> Outcome:
     """Run one schedule, checking every step; never raises for a nonconformance.
 
     After its operations the network heals: every message still in flight is
     delivered (and those they cause, up to ``HEAL`` deliveries), so that every
     schedule plays out what its faults set up, and goes deep."""
-    spec = spec or spec_for(config)
+    spec = spec or config.protocol.spec_for(config)
     sim = Simulator(config)
-    checker = Checker(spec, sim)
+    checker = config.protocol.checker(spec, sim)
     try:
         sim.run(ops)
         sim.step(Run(min(HEAL, len(sim.flight) * HEAL)))
@@ -92,7 +114,7 @@ MIN_OPS = 8  # Hypothesis averages about min_size + 5 operations: enough to go d
 FAULT_KINDS = ("loss", "duplication", "crashes", "timers", "competition")
 
 
-def schedules(config: SimConfig, max_size: int = 100):
+def schedules(config: SimSetup, max_size: int = 100):
     """A Hypothesis strategy of schedules for ``config``.
 
     Swarm testing (Groce et al., ISSTA 2012): each schedule first picks the
@@ -104,12 +126,12 @@ def schedules(config: SimConfig, max_size: int = 100):
     faults makes no progress and so tests little."""
     from hypothesis import strategies as st
 
-    nodes, proposers = len(config.node_names), len(config.proposer_names)
+    nodes, clients = len(config.node_names), len(config.client_names)
     # Wide indices: taken modulo what is in flight, they pick evenly, where
     # small ones (which Hypothesis favours) would always pick the oldest.
     index = st.integers(0, 2**20)
     node = st.integers(0, nodes - 1)
-    value = st.integers(0, config.values - 1)
+    value = st.integers(0, len(config.request_values) - 1)
     build = {
         "run": st.builds(Run, st.integers(1, 12)),
         "deliver": st.builds(Deliver, index),
@@ -120,8 +142,8 @@ def schedules(config: SimConfig, max_size: int = 100):
         "crashes": st.one_of(
             st.builds(Crash, node), st.builds(Restart, node), node.map(lambda n: [Crash(n), Restart(n)])
         ),
-        "timers": st.builds(Fire, st.sampled_from([config.node_names.index(p) for p in config.proposer_names])),
-        "competition": st.builds(Request, st.integers(0, proposers - 1), value),
+        "timers": st.builds(Fire, st.sampled_from([config.node_names.index(n) for n in config.timer_names])),
+        "competition": st.builds(Request, st.integers(0, clients - 1), value),
     }
 
     def ops(enabled: frozenset[str]):
@@ -138,23 +160,24 @@ class ConformReport:
     verdict: str  # "ok" or "violation"
     schedules: int
     faults: int
-    visited: set[PaxosState]
+    visited: set
     failure: str = ""
     schedule: list[Op] | None = None
     visited_sym: set = field(default_factory=set)  # the same states, up to symmetry
     depth: int = 0  # the most spec steps one run took
 
 
-def conform(config: SimConfig, examples: int = 200, seed: int | None = 0, max_size: int = 100) -> ConformReport:
+def conform(config: SimSetup, examples: int = 200, seed: int | None = 0, max_size: int = 100) -> ConformReport:
     """Run ``examples`` Hypothesis schedules; the first failure is shrunk.
-    When they all conform, the restart ladders run (and the first that fails
-    is pruned); the figures of the report count the random schedules alone."""
+    When they all conform, the protocol's directed schedules run (and the
+    first that fails is pruned); the figures of the report count the random
+    schedules alone."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as seeded
 
-    spec = spec_for(config)
+    spec = config.protocol.spec_for(config)
     stats = {"schedules": 0, "faults": 0, "depth": 0}
-    visited: set[PaxosState] = set()
+    visited: set = set()
     failing: dict[str, Any] = {}
 
     @settings(
@@ -181,77 +204,19 @@ def conform(config: SimConfig, examples: int = 200, seed: int | None = 0, max_si
             test()
         except AssertionError:
             pass  # failing["ops"] is the last failure Hypothesis ran: the shrunk one
-    if "ops" not in failing:  # the random schedules conform: the restart ladders, each run and checked alike
-        failing["ops"] = next((ops for ops in restart_ladders(config) if not run_schedule(config, ops, spec).ok), None)
+    if "ops" not in failing:  # the random schedules conform: the directed ones, each run and checked alike
+        directed = config.protocol.directed_schedules(config)
+        failing["ops"] = next((ops for ops in directed if not run_schedule(config, ops, spec).ok), None)
     if failing["ops"] is not None:
         ops = _pruned(config, failing["ops"], spec)
         verdict, failure = "violation", run_schedule(config, ops, spec).report
     else:
         ops, verdict, failure = None, "ok", ""
-    sym = {spec.symmetry(s) for s in visited}
+    sym = set(map(spec.symmetry, visited)) if spec.symmetry else set(visited)  # a spec may have no symmetry
     return ConformReport(verdict, stats["schedules"], stats["faults"], visited, failure, ops, sym, stats["depth"])
 
 
-def restart_ladders(config: SimConfig) -> list[list[Op]]:
-    """One directed schedule per proposer that is also an acceptor: every
-    restart of it from each promise its store can hold.
-
-    A proposer starts above its own acceptor's promise (the floor), and after
-    a reboot that stored promise is all it knows. Random schedules seldom get
-    a proposer's acceptor to promise a high ballot and then reboot and ask that
-    node again, so the ballot arithmetic for high floors would go unchecked.
-    The ladder of acceptor ``a`` climbs the schedule's ballots in order: the
-    owner of each ballot starts it (asked, then its timer fired until it
-    reaches it), ``a`` alone receives its 1a and promises it, then ``a``
-    reboots, is asked to propose, and its timer fires. The obligations
-    (``abstraction.Obligations``) check each ballot ``a`` starts is the least
-    it owns above what it knows."""
-    if not config.proposers:
-        return []  # dedicated proposers: no node has a promise to start above
-    return [_ladder(config, name) for name in config.proposer_names]
-
-
-def _ladder(config: SimConfig, name: str) -> list[Op]:
-    """The restart ladder of proposer ``name`` (see ``restart_ladders``), as
-    the operations a simulator took to drive it: a schedule that replays."""
-    sim, ops = Simulator(config), []
-
-    def do(*steps: Op) -> None:
-        for op in steps:
-            sim.step(op)
-            ops.append(op)
-
-    node = config.node_names.index(name)
-    for b in range(config.ballots):
-        owner = config.proposer_names[b % len(config.proposer_names)]
-        _start_ballot(sim, do, owner, b)
-        at = next((i for i, (_s, dst, m) in enumerate(sim.flight) if dst == name and m == Prepare(b)), None)
-        if at is None:
-            continue  # the owner did not start b; the checks already said why if it should have
-        do(Deliver(at), Crash(node), Restart(node), Request(config.proposer_names.index(name), 0), Fire(node))
-    return ops
-
-
-def _start_ballot(sim: Simulator, do, owner: str, b: int) -> None:
-    """Get ``owner`` to run ballot ``b``: rebooted if it is past it, asked if
-    it runs none, and its timer fired until it reaches it."""
-    node, proposer = sim.config.node_names.index(owner), sim.config.proposer_names.index(owner)
-
-    def running() -> int:
-        ballot = sim.nodes[owner].proposer.ballot
-        return -1 if ballot is None else ballot
-
-    if running() > b:
-        do(Crash(node), Restart(node))
-    if sim.nodes[owner].proposer.ballot is None:
-        do(Request(proposer, 0))
-    for _ in range(sim.config.ballots):
-        if running() >= b:
-            return
-        do(Fire(node))
-
-
-def _pruned(config: SimConfig, ops: list[Op], spec: Paxos) -> list[Op]:
+def _pruned(config: SimSetup, ops: list[Op], spec: Any) -> list[Op]:
     """``ops`` without the operations the failure does not need. Schedules have
     at least ``MIN_OPS`` operations, so Hypothesis pads a short failing one
     with operations that do nothing; they would only clutter the replay."""
@@ -306,7 +271,7 @@ class Coverage:
     allowed: tuple = ()
 
 
-def coverage(config: SimConfig, symmetry: bool = False, limit_missed: int = 5) -> Coverage:
+def coverage(config: SimSetup, symmetry: bool = False, limit_missed: int = 5) -> Coverage:
     """Walk the spec's state graph breadth-first and drive the implementation
     along every transition of it. Stutters (a step that changes nothing) are
     not transitions. With ``symmetry``, states and transitions are counted up
@@ -314,19 +279,21 @@ def coverage(config: SimConfig, symmetry: bool = False, limit_missed: int = 5) -
 
     Every handler run of the walk is checked as a random run's is (the spec's
     step, the implementation's obligations); and at each state it realises,
-    the walk also drives the handlers that no spec transition needs: every
-    learner receives every vote in flight, every proposer's timer fires and
-    every refusal and rejection is delivered, and every node restarts from
-    its store and proposes again. The first failure stops the walk and is
-    returned in ``failure``."""
+    the walk also drives the handlers that no spec transition needs (the
+    protocol's ``drive_other_handlers``: for Paxos, every learner receives
+    every vote in flight, every proposer's timer fires and every refusal and
+    rejection is delivered, and every node restarts from its store and
+    proposes again). The first failure stops the walk and is returned in
+    ``failure``."""
     from ..explorer.bfs import check
 
-    spec = spec_for(config)
-    canon = spec.symmetry if symmetry else (lambda s: s)
+    protocol = config.protocol
+    spec = protocol.spec_for(config)
+    canon = spec.symmetry if symmetry and spec.symmetry else (lambda s: s)
     start = Simulator(config)
-    root = Checker(spec, start)
-    s0 = abstract_state(spec, start)
-    found: dict[Any, PaxosState] = {canon(s0): s0}  # every spec state the walk reached
+    root = protocol.checker(spec, start)
+    s0 = root.trace.steps[-1].state
+    found: dict[Any, Any] = {canon(s0): s0}  # every spec state the walk reached
     sims: dict[Any, Simulator] = {canon(s0): start}  # the next level's states the implementation realised
     realised: set[Any] = {canon(s0)}
     edges: set[tuple[Any, Any]] = set()
@@ -342,7 +309,7 @@ def coverage(config: SimConfig, symmetry: bool = False, limit_missed: int = 5) -
                 sim = sims.get(key)
                 s = sim.observer.trace.steps[-1].state if sim is not None else found[key]
                 if sim is not None:
-                    handlers += drive_other_handlers(sim, restarted)
+                    handlers += protocol.drive_other_handlers(sim, restarted)
                 for t, act in root.next_states(s).items():
                     edge = (key, canon(t))
                     if t == s or edge in edges:
@@ -354,8 +321,8 @@ def coverage(config: SimConfig, symmetry: bool = False, limit_missed: int = 5) -
                         in_level.add(edge[1])
                     if sim is None:
                         continue
-                    twin = _fork(sim)
-                    if realise(spec, twin, s, act) and canon(twin.observer.trace.steps[-1].state) == edge[1]:
+                    twin = fork(sim)
+                    if protocol.realise(spec, twin, s, act) and canon(twin.observer.trace.steps[-1].state) == edge[1]:
                         done.add(edge)
                         realised.add(edge[1])
                         if edge[1] in in_level and edge[1] not in next_sims:
@@ -373,94 +340,15 @@ def coverage(config: SimConfig, symmetry: bool = False, limit_missed: int = 5) -
     return Coverage((len(realised), len(found)), (len(done), len(edges)), missed, handlers)
 
 
-def _fork(sim: Simulator) -> Simulator:
+def fork(sim: Simulator) -> Simulator:
     """A clone of ``sim`` observed by a fork of its checker."""
     twin = sim.clone()
     sim.observer.fork(twin)
     return twin
 
 
-def drive_other_handlers(sim: Simulator, restarted: set) -> int:
-    """Drive, on clones of ``sim``, the handlers no spec transition needs
-    (each run checked by the clone's checker); the number of handler runs.
-
-    ``restarted`` holds the (acceptor, stored state) pairs already restarted
-    from: a restart depends on nothing else, so each is driven once."""
-    acceptors, proposers = sim.config.acceptor_names, sim.config.proposer_names
-    runs = 0
-    # each acceptor receives one 1a or 2a it refuses, and each proposer its rejections; every proposer's timer
-    # fires. Once as they are, and once after the learners received every vote in flight (a1, which proposes
-    # nothing, and the proposers, which stop once they learn a decision).
-    for learners in ((), (acceptors[0], *proposers)):
-        twin = _fork(sim)
-        _deliver_all(twin, lambda dst, m, to=learners: dst in to and isinstance(m, Accepted))
-        for a in acceptors:
-            twin.deliver_to(a, lambda m, a=a, twin=twin: _refused(twin, a, m))
-        _deliver_all(twin, lambda dst, m: isinstance(m, Rejected))
-        for name in proposers:
-            twin.step(Fire(twin.names.index(name)))
-        _deliver_all(twin, lambda dst, m: isinstance(m, Rejected))
-        runs += twin.observer.runs - sim.observer.runs
-    # every proposer restarts and is asked again; every acceptor restarts from a stored state not restarted from yet
-    twin = _fork(sim)
-    for i, name in enumerate(twin.names):
-        if name in proposers or (name, sim.disk[name]) not in restarted:
-            restarted.add((name, sim.disk.get(name)))
-            twin.step(Crash(i))
-            twin.step(Restart(i))
-    for i in range(len(proposers)):
-        twin.step(Request(i, i))
-    return runs + twin.observer.runs - sim.observer.runs
-
-
-def _refused(sim: Simulator, dst: str, m) -> bool:
-    """Whether acceptor ``dst`` refuses ``m`` (a 1a or 2a below its promise): a stutter for the spec."""
-    state = sim.disk.get(dst)
-    if state is None:
-        return False
-    return (isinstance(m, Prepare) and m.bal <= state.max_bal) or (isinstance(m, Accept) and m.bal < state.max_bal)
-
-
-def _deliver_all(sim: Simulator, pred) -> int:
-    """Deliver every message in flight that satisfies ``pred(dst, msg)``, as
-    long as some does; the number delivered."""
-    delivered = 0
-    while True:
-        i = next((i for i, (_src, dst, m) in enumerate(sim.flight) if pred(dst, m)), None)
-        if i is None:
-            return delivered
-        sim.step(Deliver(i))
-        delivered += 1
-
-
-def realise(spec: Paxos, sim: Simulator, s: PaxosState, act: Action) -> bool:
-    """Make the implementation take spec step ``act`` from ``s`` (mapped from ``sim``)."""
-    p = dict(act.params)
-    if act.name == "Phase1a":
-        sim.step(Request(p["b"], 0))  # the proposer of ballot b starts it
-        return True
-    if act.name == "Phase1b":
-        return sim.deliver_to(p["a"], lambda m: isinstance(m, Prepare) and m.bal == p["b"])
-    if act.name == "Phase2b":
-        return sim.deliver_to(p["a"], lambda m: isinstance(m, Accept) and m.bal == p["b"] and m.val == p["v"])
-    if act.name == "Phase2a":
-        b, v = p["b"], p["v"]
-        owner = sim.config.proposer_names[b]
-        reports = [m for m in spec.messages(s) if isinstance(m, Msg1b) and m.bal == b]
-        for q in sorted(spec.k.quorums, key=len):
-            answered = [m for m in reports if m.acc in q]
-            if len(answered) == len(q) and v in spec.safe_values(answered):
-                if all(m.mbal < 0 for m in answered):  # v is free: it must be what the client asked
-                    sim.step(Request(b, sim.config.value_names.index(v)))
-                return all(
-                    sim.deliver_to(owner, lambda m, a=a: isinstance(m, Promise) and m.bal == b and m.acc == a)
-                    for a in sorted(q)
-                )
-        return False
-    return False
-
-
 __all__ = [
+    "Nonconformance",
     "ConformReport",
     "Coverage",
     "Crash",

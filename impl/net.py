@@ -1,14 +1,16 @@
-"""The real network runtime: one Paxos node as an asyncio TCP server.
+"""The real network runtime: one node of a protocol as an asyncio TCP server.
 
-The protocol core (``impl.core``) decides what to do; this module does it,
-unchanged: it listens on its address from the cluster description, turns
-every frame it receives into an event for ``Node.handle``, and performs the
-``Effects`` in the order the core requires: the acceptor's new state is made
-durable (``DurableStore.save``: write, fsync, rename, fsync) before any
-message of that step leaves the process.
+The protocol's core (Paxos's: ``impl.paxos.core``) decides what to do; this
+module does it, unchanged: it listens on its address from the cluster
+description, turns every frame it receives into an event for the node's
+``handle``, and performs the ``Effects`` in the order the core requires: the
+node's new state is made durable (``DurableStore.save``: write, fsync,
+rename, fsync) before any message of that step leaves the process. What is
+the protocol's (its core, messages, store, status reply) comes with the node's
+configuration, ``config.protocol`` (``impl.protocol.RuntimeProtocol``).
 
 Streams and frames
-    A frame is what ``messages.encode`` makes: a 4-byte big-endian length
+    A frame is what the protocol's codec makes (``impl.framing``): a 4-byte big-endian length
     and a JSON payload of at most ``MAX_FRAME`` bytes. A node opens one
     outgoing connection per peer and sends its protocol messages to that
     peer on it. Frames carry no sender, so a message received on a stream is
@@ -75,21 +77,11 @@ from typing import Any
 
 from ..spec.constants import positive_int as _positive_int
 from ..spec.constants import positive_seconds as _seconds
-from .cluster import HOST, ClusterError, NodeInfo, decode_payload, load_cluster, missing_store_problem
-from .core import AcceptorState, ClientRequest, Effects, Event, Node, NodeConfig, Receive, Timeout
-from .messages import (
-    HEADER,
-    MAX_FRAME,
-    Decided,
-    MalformedMessage,
-    Message,
-    Propose,
-    Protocol,
-    Status,
-    StatusReply,
-    encode,
-)
+from .clusterfile import HOST, ClusterError, NodeInfo, load_cluster
+from .framing import HEADER, MAX_FRAME, Codec, MalformedMessage
+from .protocol import ClientRequest, Effects, Event, Receive, Timeout
 from .storage import CorruptStorage, DurableStore, Locked
+from .supervise import missing_store_problem
 
 log = logging.getLogger("paxoscope.node")
 
@@ -106,7 +98,7 @@ MAX_CONNECTIONS = 256  # accepted connections served at once (a cluster needs a 
 # ---------------------------------------------------------------------------
 
 
-async def _read_frame(reader: asyncio.StreamReader, label: str) -> Message | None:
+async def _read_frame(reader: asyncio.StreamReader, label: str, codec: Codec) -> Any:
     """The next message on a stream; None (after one log line if something
     was wrong) when the stream ended or its frame was bad. After a bad frame
     the stream cannot be trusted to be in step, so the caller closes it."""
@@ -133,7 +125,7 @@ async def _read_frame(reader: asyncio.StreamReader, label: str) -> Message | Non
         )
         return None
     try:
-        msg = decode_payload(payload)
+        msg = codec.decode_payload(payload)
     except MalformedMessage as exc:
         log.warning("dropped a malformed frame from %s: %s; closing that connection", label, exc)
         return None
@@ -170,9 +162,9 @@ class _Peer:
     def start(self) -> None:
         self._spawn(self._pump())
 
-    def send(self, msg: Message) -> None:
+    def send(self, msg: Any) -> None:
         try:
-            frame = encode(msg)
+            frame = self.runtime.codec.encode(msg)
         except (MalformedMessage, ValueError) as exc:
             log.warning("not sending a %s to %s: %s", msg.type, self.info.name, exc)
             return
@@ -251,7 +243,7 @@ class NodeRuntime:
 
     def __init__(
         self,
-        config: NodeConfig,
+        config: Any,
         peers: Sequence[NodeInfo],
         store: DurableStore | None,
         *,
@@ -263,10 +255,12 @@ class NodeRuntime:
         max_connections: int = MAX_CONNECTIONS,
     ):
         self.config = config
-        self.store = store  # None: a learner, which keeps no acceptor state
+        self.protocol = config.protocol
+        self.codec: Codec = self.protocol.codec
+        self.store = store  # None: a learner, which keeps no durable state
         # Raises CorruptStorage: a node that cannot trust its promises must not run.
-        self.durable: AcceptorState = store.load() if store is not None else AcceptorState()
-        self.node = Node(config, self.durable)
+        self.durable = store.load() if store is not None else self.protocol.store.initial
+        self.node = self.protocol.node(config, self.durable)
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
         self._refused = 0  # connections closed for being over the limit
@@ -293,18 +287,12 @@ class NodeRuntime:
         self.port = self.server.sockets[0].getsockname()[1]
         for peer in self.peers.values():
             peer.start()
-        s = self.durable
-        if self.node.acceptor is None:
-            log.info("serving on %s:%d as a learner (no acceptor state)", self.host, self.port)
+        schema = self.protocol.store
+        if self.store is None:
+            log.info("serving on %s:%d as a learner (no %s state)", self.host, self.port, schema.noun)
             return
-        log.info(
-            "serving on %s:%d (max_bal=%d max_vbal=%d max_val=%r)",
-            self.host,
-            self.port,
-            s.max_bal,
-            s.max_vbal,
-            s.max_val,
-        )
+        state = " ".join(f"{k}={v!r}" for k, v in schema.to_dict(self.durable).items())
+        log.info("serving on %s:%d (%s)", self.host, self.port, state)
 
     async def stop(self) -> None:
         for handle in (self._timer, self._lazy_save):
@@ -353,7 +341,7 @@ class NodeRuntime:
         try:
             while True:
                 async with asyncio.timeout(idle):
-                    msg = await _read_frame(reader, label)
+                    msg = await _read_frame(reader, label, self.codec)
                     if msg is None:
                         return
                     self._dispatch(msg, label, writer)
@@ -367,18 +355,18 @@ class NodeRuntime:
             # node and every promise it serves.
             log.exception("internal error while serving %s; closing that connection", label)
 
-    def _dispatch(self, msg: Message, label: str, writer: asyncio.StreamWriter) -> None:
-        if isinstance(msg, Status):
-            s = self.durable
-            reply = StatusReply(self.name, s.max_bal, s.max_vbal, s.max_val, self.node.decided, self._store_error())
+    def _dispatch(self, msg: Any, label: str, writer: asyncio.StreamWriter) -> None:
+        protocol = self.protocol
+        if isinstance(msg, protocol.status):
+            reply = protocol.status_reply(self.name, self.node, self.durable, self._store_error())
             self._reply(writer, reply)
-        elif isinstance(msg, Propose):
+        elif isinstance(msg, protocol.request):
             if self.node.decided is not None:
-                self._reply(writer, Decided(self.node.decided))
+                self._reply(writer, protocol.answer(self.node.decided))
             else:
                 self._waiters.add(writer)
                 self.apply(ClientRequest(msg.value))
-        elif isinstance(msg, Protocol):
+        elif isinstance(msg, protocol.peer_messages):
             # Every protocol message goes to the core, whatever its kind: the
             # core decides what it means for this node's roles.
             # src is the stream's label: the core replies to src, and _send
@@ -387,11 +375,11 @@ class NodeRuntime:
         else:
             log.info("ignored a %s message from %s: nodes do not take it as a request", msg.type, label)
 
-    def _reply(self, writer: asyncio.StreamWriter, msg: Message) -> None:
+    def _reply(self, writer: asyncio.StreamWriter, msg: Any) -> None:
         if writer.is_closing():
             return
         try:
-            writer.write(encode(msg))
+            writer.write(self.codec.encode(msg))
         except (MalformedMessage, ValueError) as exc:
             log.warning("cannot answer with a %s: %s", msg.type, exc)
         except (ConnectionError, OSError):
@@ -403,9 +391,9 @@ class NodeRuntime:
         """Run one event through the core and perform what it asks, in order.
 
         An exception (a bug, or an input nobody foresaw) drops this one event:
-        to everyone else it is a lost message, which Paxos tolerates. What
-        must survive it is the node: its acceptor state is put back to what
-        is on disk, and its proposer's retry timer keeps running."""
+        to everyone else it is a lost message, which the protocol tolerates.
+        What must survive it is the node: its state is put back to what is on
+        disk, and its retry timer keeps running."""
         try:
             self.perform(self.node.handle(event))
         except Exception:
@@ -413,8 +401,7 @@ class NodeRuntime:
             self._recover()
 
     def _recover(self) -> None:
-        if self.node.acceptor is not None:
-            self.node.acceptor.state = self.durable
+        self.node.restore(self.durable)
         if self.node.decided is None and self._timer is None:
             self._arm_timer()  # a Timeout for a proposer with nothing to propose does nothing
 
@@ -423,9 +410,8 @@ class NodeRuntime:
         if fx.persist is not None and fx.durable_first and not self._save(fx.persist):
             # The core already holds the new state in memory. Roll it back to
             # what is on disk and send nothing: to everyone else this step is
-            # a lost message, which Paxos tolerates.
-            if self.node.acceptor is not None:
-                self.node.acceptor.state = self.durable
+            # a lost message, which the protocol tolerates.
+            self.node.restore(self.durable)
             sends = []
         for dest, msg in sends:
             self._send(dest, msg)
@@ -436,20 +422,21 @@ class NodeRuntime:
         if fx.timer:
             self._arm_timer()
 
-    def _save(self, state: AcceptorState) -> bool:
+    def _save(self, state: Any) -> bool:
         """Make ``state`` durable; False (after one log line) if it could not be.
 
         Blocking on purpose: nothing else on this node runs between the
         handler and its write, so no reply, Status or later handler can
         observe a state that is not yet on disk."""
+        noun = self.protocol.store.noun
         if self.store is None:
-            log.error("a learner has no acceptor store; not keeping %s", state)
+            log.error("a learner has no %s store; not keeping %s", noun, state)
             return False
         try:
             self.store.save(state)
         except (OSError, CorruptStorage) as exc:
             self._save_error = str(exc)
-            log.error("could not make the acceptor state durable (%s); dropping this step's replies", exc)
+            log.error("could not make the %s state durable (%s); dropping this step's replies", noun, exc)
             return False
         self._save_error = None
         self.durable = state
@@ -468,7 +455,7 @@ class NodeRuntime:
             self._save(self.durable)
         return self._save_error
 
-    def _send(self, dest: str, msg: Message) -> None:
+    def _send(self, dest: str, msg: Any) -> None:
         if dest == self.name:
             # To ourselves: after this step completes, like any other message.
             asyncio.get_running_loop().call_soon(self._deliver_local, msg)
@@ -481,7 +468,7 @@ class NodeRuntime:
             # which its proposer's retry covers.
             log.info("not sending a %s to %s: that connection has closed", msg.type, dest)
 
-    def _deliver_local(self, msg: Message) -> None:
+    def _deliver_local(self, msg: Any) -> None:
         try:
             self.apply(Receive(self.name, msg))
         except Exception:
@@ -493,7 +480,7 @@ class NodeRuntime:
             self._timer.cancel()
             self._timer = None
         for writer in list(self._waiters):
-            self._reply(writer, Decided(value))
+            self._reply(writer, self.protocol.answer(value))
         self._waiters.clear()
 
     def _arm_timer(self) -> None:
@@ -518,9 +505,9 @@ class NodeRuntime:
 
     def _flush_lazy_save(self) -> None:
         self._lazy_save = None
-        if self.node.acceptor is None:
-            return
-        self._save(self.node.acceptor.state)
+        state = self.node.durable
+        if state is not None:
+            self._save(state)
 
 
 def _describe(event: Event) -> str:
@@ -560,7 +547,7 @@ async def _serve_until_signalled(runtime: NodeRuntime, prog: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m paxoscope.impl.net",
-        description="Run one Paxos node of a cluster described by cluster.json (see: paxoscope cluster start). "
+        description="Run one node of a cluster described by cluster.json (see: paxoscope cluster start). "
         "Exit codes: 0 stopped by SIGTERM or SIGINT, 2 bad cluster description, corrupt storage or port taken, "
         "3 internal error.",
     )
@@ -585,12 +572,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cluster = load_cluster(args.cluster)
         me = cluster.node(args.name)
-        store = DurableStore(me.data)
+        runtime_protocol = cluster.runtime
+        store = DurableStore(me.data, runtime_protocol.store)
         store.lock()  # held until this process ends, however it ends
-        if problem := missing_store_problem(args.cluster, me):
+        if problem := missing_store_problem(args.cluster, me, runtime_protocol):
             raise ClusterError(problem)
         runtime = NodeRuntime(
-            cluster.config_for(me.name),
+            runtime_protocol.node_config(cluster, me.name),
             cluster.nodes,
             store if me.is_acceptor else None,
             host=me.host,

@@ -1,4 +1,4 @@
-"""A deterministic simulator: the unchanged protocol core, a simulated network
+"""A deterministic simulator: a protocol's unchanged core, a simulated network
 and simulated disks, driven by a schedule.
 
 Every choice is an operation of the schedule (data, so that Hypothesis can
@@ -18,30 +18,24 @@ Indices are taken modulo what exists, so every schedule is valid and
 shrinking never produces a meaningless one. Messages in flight are chosen
 by index, which gives every reordering.
 
-Nodes, two layouts (every node is also a learner):
+The nodes, what clients ask for and whose timers fire come from the
+configuration, a protocol's ``SimSetup`` (``impl.protocol``): Paxos's is
+``impl.paxos.SimConfig``.
 
-- ``proposers=0``: acceptors a1..aN and one proposer p{b+1} per ballot b.
-  Every spec state is reachable (any ballot can be started first), which the
-  coverage walk needs;
-- ``proposers=P``: acceptors a1..aN, the first P of which also propose, as
-  in a cluster where every node plays every role. Proposer i owns ballots
-  i, i+P, ...: a timeout or a rejection moves it to another ballot, and its
-  own acceptor's promise is the floor it starts above.
-
-Each handler run is reported to ``observer`` (see ``impl.abstraction``),
+Each handler run is reported to ``observer`` (see the protocol's checker, e.g. ``impl.paxos.mapping``),
 which checks it against the spec.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
-from itertools import combinations
+from typing import Any
 
-from .core import AcceptorState, ClientRequest, Effects, Event, Node, NodeConfig, Receive, Timeout
-from .messages import Accepted, Message, Promise
+from ..spec.constants import ConfigError
+from .protocol import ClientRequest, Effects, Event, Node, Receive, SimSetup, Timeout
 
 # -- the schedule --------------------------------------------------------------
 
@@ -95,48 +89,39 @@ def show_schedule(ops: Iterable[Op]) -> str:
     return "[" + ", ".join(repr(op) for op in ops) + "]"
 
 
-@dataclass(frozen=True)
-class SimConfig:
-    acceptors: int = 3
-    values: int = 2
-    ballots: int = 2
-    bugs: frozenset[str] = frozenset()
-    proposers: int = 0  # 0: one dedicated proposer per ballot; P: the first P acceptors propose
+def check_schedule(config: SimSetup, ops: list) -> None:
+    """Refuse a schedule that names a node or value the configuration does not have."""
+    nodes, clients, values = len(config.node_names), len(config.client_names), len(config.request_values)
+    role = getattr(config, "client_role", "client")
+    for op in ops:
+        if isinstance(op, Request):
+            if not 0 <= op.node < clients:
+                raise ConfigError(f"--replay: {op} names {role} {op.node}; this configuration has {clients}")
+            if not 0 <= op.value < values:
+                raise ConfigError(f"--replay: {op} names value {op.value}; this configuration has {values}")
+        elif isinstance(op, Crash | Restart | Fire) and not 0 <= op.node < nodes:
+            raise ConfigError(f"--replay: {op} names node {op.node}; this configuration has {nodes}")
+        elif min(vars(op).values()) < 0:
+            raise ConfigError(f"--replay: {op} has a negative count")
 
-    @cached_property
-    def acceptor_names(self) -> tuple[str, ...]:
-        return tuple(f"a{i + 1}" for i in range(self.acceptors))
 
-    @cached_property
-    def proposer_names(self) -> tuple[str, ...]:
-        if self.proposers:
-            return self.acceptor_names[: self.proposers]
-        return tuple(f"p{b + 1}" for b in range(self.ballots))
-
-    @cached_property
-    def node_names(self) -> tuple[str, ...]:
-        return self.acceptor_names + tuple(p for p in self.proposer_names if p not in self.acceptor_names)
-
-    @cached_property
-    def value_names(self) -> tuple[str, ...]:
-        return tuple(f"v{i + 1}" for i in range(self.values))
-
-    def node_configs(self) -> list[NodeConfig]:
-        acc, names = self.acceptor_names, self.node_names
-        n = len(acc)
-        quorums = tuple(frozenset(q) for k in range(n // 2 + 1, n + 1) for q in combinations(acc, k))
-        return [
-            NodeConfig(
-                name=name,
-                acceptors=acc,
-                proposers=self.proposer_names,
-                learners=names,
-                quorums=quorums,
-                ballots=self.ballots,
-                bugs=self.bugs,
-            )
-            for name in names
-        ]
+def parse_schedule(text: str) -> list:
+    """A schedule as printed (``[Request(node=0, value=0), Run(k=3)]``) back into operations."""
+    names = {cls.__name__: cls for cls in (Deliver, Run, Drop, Duplicate, Crash, Restart, Fire, Request)}
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+        if not isinstance(tree, ast.List):
+            raise ValueError("not a list")
+        ops = []
+        for item in tree.elts:
+            if not (isinstance(item, ast.Call) and isinstance(item.func, ast.Name) and item.func.id in names):
+                raise ValueError(f"{ast.unparse(item)} is not an operation")
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in item.keywords}
+            posargs = [ast.literal_eval(a) for a in item.args]
+            ops.append(names[item.func.id](*posargs, **kwargs))
+        return ops
+    except (SyntaxError, ValueError, TypeError) as exc:
+        raise ConfigError(f"--replay: cannot read the schedule ({exc}); paste it as printed") from None
 
 
 @dataclass
@@ -147,7 +132,7 @@ class HandlerRun:
     event: Event | Restarted
     effects: Effects
     describe: str
-    before: AcceptorState | None = None  # the node's acceptor state before the event (None: not an acceptor)
+    before: Any = None  # the node's durable state, as it held it before the event (None: it keeps none)
 
 
 @dataclass(frozen=True)
@@ -158,33 +143,32 @@ class Restarted:
 
 @dataclass
 class Simulator:
-    config: SimConfig
+    config: SimSetup
     observer: Callable[[Simulator, HandlerRun], None] | None = None
     nodes: dict[str, Node] = field(default_factory=dict)
-    configs: dict[str, NodeConfig] = field(default_factory=dict)
-    disk: dict[str, AcceptorState] = field(default_factory=dict)  # what survives a crash
-    pending: dict[str, AcceptorState] = field(default_factory=dict)  # written, not yet durable
+    disk: dict[str, Any] = field(default_factory=dict)  # what survives a crash (only nodes that keep state)
+    pending: dict[str, Any] = field(default_factory=dict)  # written, not yet durable
     up: dict[str, bool] = field(default_factory=dict)
-    flight: list[tuple[str, str, Message]] = field(default_factory=list)  # (src, dst, msg) in flight
-    sent: list[Message] = field(default_factory=list)  # every protocol message ever sent
+    flight: list[tuple[str, str, Any]] = field(default_factory=list)  # (src, dst, msg) in flight
+    sent: list[Any] = field(default_factory=list)  # every message ever sent
     decisions: dict[str, str] = field(default_factory=dict)
     faults: int = 0
 
     def __post_init__(self) -> None:
-        for cfg in self.config.node_configs():
-            self.configs[cfg.name] = cfg
-            self.nodes[cfg.name] = Node(cfg, AcceptorState())
-            self.up[cfg.name] = True
-            if cfg.name in cfg.acceptors:
-                self.disk[cfg.name] = AcceptorState()
-        self.names = list(self.configs)
+        for name in self.config.node_names:
+            stored = self.config.initial_store(name)
+            self.nodes[name] = self.config.new_node(name, stored)
+            self.up[name] = True
+            if stored is not None:
+                self.disk[name] = stored
+        self.names = list(self.config.node_names)
 
     def clone(self) -> Simulator:
         """An independent copy, without the observer. Written out rather than
         deepcopy'd: the coverage walk clones once per spec transition."""
         twin = copy.copy(self)
         twin.observer = None
-        twin.nodes = {name: _clone_node(n) for name, n in self.nodes.items()}
+        twin.nodes = {name: n.clone() for name, n in self.nodes.items()}
         twin.disk, twin.pending, twin.up = dict(self.disk), dict(self.pending), dict(self.up)
         twin.flight, twin.sent, twin.decisions = list(self.flight), list(self.sent), dict(self.decisions)
         return twin
@@ -225,7 +209,7 @@ class Simulator:
             if not self.up[name]:
                 self.faults += 1
                 self.up[name] = True
-                self.nodes[name] = Node(self.configs[name], self.disk.get(name))
+                self.nodes[name] = self.config.new_node(name, self.disk.get(name))
                 if self.observer is not None:
                     self.observer(self, HandlerRun(name, Restarted(), Effects(), f"{name} restarts from its store"))
         elif isinstance(op, Fire):
@@ -233,13 +217,13 @@ class Simulator:
             if self.up[name]:
                 self._handle(name, Timeout(), f"{name}'s timer fires")
         elif isinstance(op, Request):
-            proposers = self.config.proposer_names
-            name = proposers[op.node % len(proposers)]
-            value = self.config.value_names[op.value % self.config.values]
+            clients, values = self.config.client_names, self.config.request_values
+            name = clients[op.node % len(clients)]
+            value = values[op.value % len(values)]
             if self.up[name]:
                 self._handle(name, ClientRequest(value), f"a client asks {name} to propose {value}")
 
-    def deliver_to(self, dst: str, pred: Callable[[Message], bool]) -> bool:
+    def deliver_to(self, dst: str, pred: Callable[[Any], bool]) -> bool:
         """Deliver the first in-flight message to ``dst`` that satisfies ``pred``."""
         for i, (_src, d, msg) in enumerate(self.flight):
             if d == dst and pred(msg):
@@ -247,11 +231,21 @@ class Simulator:
                 return True
         return False
 
+    def deliver_all(self, pred: Callable[[str, Any], bool]) -> int:
+        """Deliver every message in flight that satisfies ``pred(dst, msg)``, as
+        long as some does; the number delivered."""
+        delivered = 0
+        while True:
+            i = next((i for i, (_src, dst, m) in enumerate(self.flight) if pred(dst, m)), None)
+            if i is None:
+                return delivered
+            self.step(Deliver(i))
+            delivered += 1
+
     def _handle(self, name: str, event: Event, describe: str) -> None:
         if name in self.pending:  # a write left pending by a buggy handler becomes durable now
             self.disk[name] = self.pending.pop(name)
-        acceptor = self.nodes[name].acceptor
-        before = acceptor.state if acceptor is not None else None
+        before = self.nodes[name].durable
         effects = self.nodes[name].handle(event)
         if effects.persist is not None:
             if effects.durable_first:
@@ -267,29 +261,9 @@ class Simulator:
             self.observer(self, HandlerRun(name, event, effects, describe, before))
 
 
-def _clone_node(node: Node) -> Node:
-    """A copy of a node sharing only what is immutable (configs, messages, states)."""
-    twin = _shallow(node)
-    if node.acceptor is not None:
-        twin.acceptor = _shallow(node.acceptor)
-    twin.proposer = _shallow(node.proposer)
-    twin.proposer.promises = dict(node.proposer.promises)
-    twin.learner = _shallow(node.learner)
-    twin.learner.votes = {k: set(v) for k, v in node.learner.votes.items()}
-    return twin
-
-
-def _shallow(obj):
-    """``copy.copy`` for a plain object, without its generic machinery (the walk clones a lot)."""
-    twin = object.__new__(type(obj))
-    twin.__dict__.update(obj.__dict__)
-    return twin
-
-
-def _show(msg: Message) -> str:
-    if isinstance(msg, Promise):
-        return f"1b({msg.acc}, bal={msg.bal}, mbal={msg.mbal}, mval={msg.mval})"
-    if isinstance(msg, Accepted):
-        return f"2b({msg.acc}, bal={msg.bal}, val={msg.val})"
+def _show(msg: Any) -> str:
+    """A message in a step's description: as its protocol shows it, or its type and fields."""
+    if hasattr(msg, "show"):
+        return msg.show()
     fields = ", ".join(f"{k}={v}" for k, v in vars(msg).items())
     return f"{msg.type}({fields})"

@@ -1,11 +1,13 @@
-"""Durable acceptor storage: what an acceptor promised survives a crash.
+"""Durable storage: what a node promised survives a crash.
 
-An acceptor must never forget a promise or a vote (Paxos.tla's ``maxBal``,
-``maxVBal``, ``maxVal``): if it did, it could promise a lower ballot after a
-restart and two values could be chosen. So ``DurableStore.save`` returns only
-once the new state is on disk, and ``load`` refuses a file it cannot trust.
+A node of a consensus protocol must never forget what it promised (a Paxos
+acceptor's ``maxBal``, ``maxVBal``, ``maxVal``): if it did, it could promise
+again against its word after a restart and two values could be chosen. So
+``DurableStore.save`` returns only once the new state is on disk, and
+``load`` refuses a file it cannot trust.
 
-One file, ``acceptor.json``, in the node's data directory::
+One file in the node's data directory, its layout a protocol's
+``StoreSchema`` (Paxos's is ``impl.paxos.store.SCHEMA``, ``acceptor.json``)::
 
     {"format": "paxoscope-acceptor", "version": 1,
      "state": {"max_bal": 3, "max_vbal": 3, "max_val": "v1"},
@@ -20,9 +22,9 @@ before, so the node refuses to start, and the file is left as it was for a
 person to inspect. A store that is not a regular file (a FIFO, a device, a
 directory) is refused the same way, without waiting on it.
 
-What the state may hold is checked by ``messages.fields_problem``, the same
-function the wire decoder uses, so no message a node accepts can leave it in
-a state it would refuse to load.
+What the state may hold is checked by the schema's ``fields_problem``, the
+same function the protocol's wire decoder uses, so no message a node accepts
+can leave it in a state it would refuse to load.
 
 A running node holds an exclusive lock (``flock``) on its data directory
 (``DurableStore.lock``): two processes writing one store would each overwrite
@@ -36,26 +38,48 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .core import AcceptorState
-from .messages import fields_problem
+from ..spec.constants import ConfigError
 
-FORMAT = "paxoscope-acceptor"
-VERSION = 1
-FILENAME = "acceptor.json"
 # A real state file is well under a kilobyte even with a large value; a file
 # far bigger than any value the wire can carry is not ours.
 MAX_FILE = 1024 * 1024
 
 
-class CorruptStorage(Exception):
-    """The acceptor's state file exists but cannot be trusted."""
+class CorruptStorage(ConfigError):
+    """A node's state file exists but cannot be trusted: a person must look at it (exit 2)."""
 
 
-class Locked(Exception):
-    """Another process holds the lock on a directory (its node, its cluster)."""
+class Locked(ConfigError):
+    """Another process holds the lock on a directory (its node, its cluster): exit 2."""
+
+
+@dataclass(frozen=True)
+class StoreSchema:
+    """What one protocol keeps durable, and how its file looks.
+
+    ``fields`` are the state's fields by name; ``to_dict``/``from_dict`` turn a
+    state into them and back; ``fields_problem`` says what is wrong with them
+    (None: a state a node can be in); ``initial`` is the state of a node that
+    never saved one; ``noun`` names the node's role in messages ("acceptor")."""
+
+    format: str
+    version: int
+    filename: str
+    noun: str
+    fields: tuple[str, ...]
+    to_dict: Callable[[Any], dict[str, Any]]
+    from_dict: Callable[[dict[str, Any]], Any]
+    fields_problem: Callable[[dict[str, Any]], str | None]
+    initial: Any
+
+    def digest(self, state: dict[str, Any]) -> str:
+        doc = {"format": self.format, "version": self.version, "state": state}
+        return hashlib.sha256(_canonical(doc)).hexdigest()
 
 
 class NotRegularFile(OSError):
@@ -97,21 +121,14 @@ def _canonical(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _digest(state: dict[str, Any]) -> str:
-    return hashlib.sha256(_canonical({"format": FORMAT, "version": VERSION, "state": state})).hexdigest()
-
-
-def _state_dict(state: AcceptorState) -> dict[str, Any]:
-    return {"max_bal": state.max_bal, "max_vbal": state.max_vbal, "max_val": state.max_val}
-
-
 class DurableStore:
-    """The acceptor state of one node, kept in ``directory/acceptor.json``."""
+    """The durable state of one node, kept in ``directory/<schema.filename>``."""
 
-    def __init__(self, directory: str | os.PathLike[str]):
+    def __init__(self, directory: str | os.PathLike[str], schema: StoreSchema):
+        self.schema = schema
         self.directory = Path(directory)
-        self.path = self.directory / FILENAME
-        self._tmp = self.directory / (FILENAME + ".tmp")
+        self.path = self.directory / schema.filename
+        self._tmp = self.directory / (schema.filename + ".tmp")
         # Set once the file on disk is known to be ours and sound (or absent):
         # save() never replaces a file nobody has vouched for.
         self._verified = False
@@ -123,7 +140,7 @@ class DurableStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         if self._lock_fd is None:
             self._lock_fd = lock_directory(
-                self.directory, "another process holds this acceptor store (its node is already running?)"
+                self.directory, f"another process holds this {self.schema.noun} store (its node is already running?)"
             )
 
     def exists(self) -> bool:
@@ -159,7 +176,7 @@ class DurableStore:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def load(self) -> AcceptorState:
+    def load(self) -> Any:
         """The stored state; the initial state if nothing was ever saved.
 
         Raises ``CorruptStorage`` (naming the file and the fault) for a file
@@ -171,19 +188,25 @@ class DurableStore:
             # state it holds was never acknowledged to anyone, so ignoring
             # it is correct.
             self._verified = True
-            return AcceptorState()
+            return self.schema.initial
         except NotRegularFile as exc:
             raise CorruptStorage(str(exc)) from None
         state = self._parse(raw)
         self._verified = True
         return state
 
-    def save(self, state: AcceptorState) -> None:
+    def save(self, state: Any) -> None:
         """Make ``state`` durable: on return it survives a crash or power cut."""
         if not self._verified:
             self.load()  # raises CorruptStorage rather than overwrite a file we could not read
-        state_doc = _state_dict(state)
-        doc = {"format": FORMAT, "version": VERSION, "state": state_doc, "sha256": _digest(state_doc)}
+        schema = self.schema
+        state_doc = schema.to_dict(state)
+        doc = {
+            "format": schema.format,
+            "version": schema.version,
+            "state": state_doc,
+            "sha256": schema.digest(state_doc),
+        }
         data = json.dumps(doc, sort_keys=True, indent=1).encode() + b"\n"
         self.directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -202,9 +225,10 @@ class DurableStore:
     def _corrupt(self, what: str) -> CorruptStorage:
         return CorruptStorage(f"{self.path}: {what}")
 
-    def _parse(self, raw: bytes) -> AcceptorState:
+    def _parse(self, raw: bytes) -> Any:
+        schema = self.schema
         if len(raw) > MAX_FILE:
-            raise self._corrupt(f"larger than {MAX_FILE} bytes, not an acceptor state file")
+            raise self._corrupt(f"larger than {MAX_FILE} bytes, not an {schema.noun} state file")
         if not raw.strip():
             raise self._corrupt("empty (a torn write?)")
         try:
@@ -213,27 +237,26 @@ class DurableStore:
             raise self._corrupt(f"not valid JSON (torn or damaged?): {exc}") from None
         if not isinstance(doc, dict):
             raise self._corrupt("not a JSON object")
-        if doc.get("format") != FORMAT:
-            raise self._corrupt(f"format is {doc.get('format')!r}, expected {FORMAT!r}")
-        if doc.get("version") != VERSION:
-            raise self._corrupt(f"format version {doc.get('version')!r}, this paxoscope reads version {VERSION}")
+        if doc.get("format") != schema.format:
+            raise self._corrupt(f"format is {doc.get('format')!r}, expected {schema.format!r}")
+        if doc.get("version") != schema.version:
+            raise self._corrupt(f"format version {doc.get('version')!r}, this paxoscope reads version {schema.version}")
         missing = sorted({"state", "sha256"} - doc.keys())
         if missing:
             raise self._corrupt(f"missing {', '.join(missing)}")
         state = doc["state"]
         if not isinstance(state, dict):
             raise self._corrupt("'state' is not a JSON object")
-        expected = {"max_bal", "max_vbal", "max_val"}
+        expected = set(schema.fields)
         if set(state) != expected:
             raise self._corrupt(f"'state' has fields {sorted(state)}, expected {sorted(expected)}")
-        if doc["sha256"] != _digest(state):
+        if doc["sha256"] != schema.digest(state):
             raise self._corrupt("checksum mismatch: the state is not what was written")
         # The checksum guards against damage; this guards against a file that
         # was written consistently but describes no state an acceptor can be in.
-        if problem := fields_problem(state):
-            raise self._corrupt(f"not a state an acceptor can be in: {problem}")
-        max_bal, max_vbal, max_val = state["max_bal"], state["max_vbal"], state["max_val"]
-        return AcceptorState(max_bal, max_vbal, max_val)
+        if problem := schema.fields_problem(state):
+            raise self._corrupt(f"not a state an {schema.noun} can be in: {problem}")
+        return schema.from_dict(state)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -50,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import tour
 
     tour.add_parser(sub)
-    from .impl import cluster, conform_cli
+    from .commands import cluster, conform
 
-    conform_cli.add_parser(sub, positive_int)
+    conform.add_parser(sub, positive_int)
     cluster.add_parsers(sub)
     from .commands import prove  # z3 is imported only when `prove` runs
 
@@ -80,12 +80,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return tour.run(args, out=out)
     if args.command == "conform":
-        from .impl import conform_cli
+        from .commands import conform
 
         # The random schedules run two ballots more than the walk unless told otherwise.
         schedule_ballots = args.schedule_ballots or args.ballots + 2
         _refuse_what_cannot_fit(args.acceptors, args.values, max(args.ballots, schedule_ballots))
-        return conform_cli.run(args, out=out)
+        return conform.run(args, out=out)
     if args.command == "prove":
         from .commands import prove
 
@@ -93,7 +93,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             _refuse_what_cannot_fit(args.acceptors or 3, args.values or 2, args.ballots or 3)
         return prove.run(args)
     if args.command in ("cluster", "propose"):
-        from .impl import cluster
+        from .commands import cluster
 
         return cluster.run(args, out=out)
     raise AssertionError(args.command)

@@ -43,6 +43,8 @@ BUILTIN = (
     "consensus:values=3",
     "twophase:rms=3",
     "tcommit:rms=3",
+    "multipaxos:replicas=3,reads=0",
+    "multipaxos:replicas=2,writes=1,reads=1",
 )
 
 

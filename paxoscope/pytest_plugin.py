@@ -78,15 +78,15 @@ class Paxoscope:
         report (each failed obligation and its counterexample as a trace
         table). Returns the proof Report."""
         from . import registry
-        from .proofs.report import report_text
         from .proofs.obligations import prove
+        from .proofs.report import report_text
         from .spec.constants import ConfigError
 
         try:
             protocol = registry.protocol_of(spec)
             if protocol.proof is None or spec != protocol.specs[0].name:  # a proof models its protocol's first spec
                 having = [p.specs[0].name for p in registry.protocols() if p.proof is not None]
-                raise ConfigError(f"a proof model exists for the {', '.join(having)} spec only, not {spec!r}")
+                raise ConfigError(f"a proof model exists for the {' and '.join(having)} specs only, not {spec!r}")
             if bug is not None:
                 registry.variant(bug, protocol.name, part="proof")
             model = registry.resolve(protocol.proof)(bug)
@@ -112,7 +112,7 @@ class Paxoscope:
         (the trace table up to the illegal step). Returns the ConformReport."""
         from . import registry
         from .impl.conformance import conform
-        from .impl.sim import SimConfig
+        from .impl.paxos import SimConfig
         from .spec.constants import ConfigError
 
         if bug is not None:

@@ -138,7 +138,11 @@ class Protocol:
     summary: str
     specs: tuple[SpecEntry, ...]
     gallery: Gallery = field(default_factory=Gallery)
-    proof: str | None = None  # the proof model's factory (``prove``)
+    proof: str | None = None  # the proof model's factory (``prove``): model_for(bug)
+    #: ``prove --crosscheck``: (model, sizes, progress=) -> report, and the sizes it explores by default
+    crosscheck: str | None = None
+    crosscheck_sizes: tuple[tuple[str, int], ...] = ()
+    no_proof: str | None = None  # variants that cannot have a proof model -> why not
     implementation: str | None = None  # the sans-I/O core
     mapping: str | None = None  # the implementation's refinement mapping to the spec
     chart: str | None = None  # how its traces are charted (a hook on the spec), when not one lane per variable
@@ -217,11 +221,13 @@ PROTOCOLS: tuple[Protocol, ...] = (
             spec="paxoscope.spec.bugs:BUGS",
             varies="paxos",
             proof="paxoscope.proofs.paxos:BUG_MODELS",
-            impl="paxoscope.impl.core:IMPL_BUGS",
+            impl="paxoscope.impl.paxos:IMPL_BUGS",
         ),
         proof="paxoscope.proofs.paxos:model_for",
-        implementation="paxoscope.impl.core:Node",
-        mapping="paxoscope.impl.abstraction:abstract_state",
+        crosscheck="paxoscope.proofs.paxos:crosscheck_spec",
+        crosscheck_sizes=(("acceptors", 3), ("values", 2), ("ballots", 3)),
+        implementation="paxoscope.impl.paxos.core:Node",
+        mapping="paxoscope.impl.paxos.mapping:abstract_state",
         chart="a lifeline per proposer, per acceptor and for the learners",
         tour="paxoscope tour",
     ),
@@ -269,7 +275,16 @@ PROTOCOLS: tuple[Protocol, ...] = (
                 ),
             ),
         ),
-        Gallery(spec="paxoscope.spec.multipaxos_bugs:BUGS", varies="multipaxos"),
+        Gallery(
+            spec="paxoscope.spec.multipaxos_bugs:BUGS",
+            varies="multipaxos",
+            proof="paxoscope.proofs.multipaxos:BUG_MODELS",
+        ),
+        proof="paxoscope.proofs.multipaxos:model_for",
+        crosscheck="paxoscope.proofs.multipaxos:crosscheck_spec",
+        crosscheck_sizes=(("replicas", 2), ("writes", 1), ("reads", 1), ("max_ballot", 2)),
+        no_proof="paxoscope.proofs.multipaxos:NO_PROOF",
+        chart="a lifeline per replica and one for the clients, with ballots and log slots on the messages",
         tour="paxoscope tour multipaxos",
     ),
 )

@@ -507,3 +507,12 @@ def twin_spec(model: MultiPaxosModel, sizes: dict[str, int]) -> Any:
             raise ConfigError("the executable Multi-Paxos gallery (spec/multipaxos_bugs.py) is not installed") from None
         cls = BUGS[model.bug]
     return cls(**sizes)
+
+
+def crosscheck_spec(model: MultiPaxosModel, sizes: dict[str, int], progress: Any = None) -> Any:
+    """``prove multipaxos --crosscheck``: every reachable state of the executable spec of ``sizes``
+    maps into the model and satisfies its invariant, and every step is a run of model steps."""
+    from .crosscheck import crosscheck_abstraction
+
+    executable = twin_spec(model, sizes)
+    return crosscheck_abstraction(model, executable, empty_structure(executable), structure_of_spec, progress=progress)

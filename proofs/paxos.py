@@ -509,3 +509,15 @@ def model_for(bug: str | None = None) -> PaxosModel:
 
         raise ConfigError(f"unknown bug {bug!r}; the gallery has: {', '.join(BUG_MODELS)}")
     return BUG_MODELS[bug]()
+
+
+# With --crosscheck, Z3 itself also evaluates the proof's terms on every
+# Z3_EVERY-th state (about a tenth of a second each).
+Z3_EVERY = 1000
+
+
+def crosscheck_spec(model: PaxosModel, sizes: dict[str, int], progress: Any = None) -> Any:
+    """``prove --crosscheck``: the model against the executable spec of ``sizes``, state by state."""
+    from .crosscheck import crosscheck
+
+    return crosscheck(model, **sizes, z3_every=Z3_EVERY, progress=progress)

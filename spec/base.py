@@ -22,6 +22,8 @@ clock and never draws random numbers, so every engine sees the same system.
 
 from __future__ import annotations
 
+import sys
+from collections import namedtuple
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -57,6 +59,17 @@ def action(name: str, **params: Any) -> Action:
 def except_at(row: tuple, i: int, x: Any) -> tuple:
     """``row`` with position ``i`` set to ``x``: TLA+'s ``[row EXCEPT ![i] = x]``."""
     return row[:i] + (x,) + row[i + 1 :]
+
+
+def record(name: str, fields: str, show: str) -> type:
+    """A record type, as TLA+ has them: a named tuple of ``fields`` (space
+    separated) that prints as ``show``, a format string over the fields, so
+    that one line declares a message and how a trace shows it."""
+    module = sys._getframe(1).f_globals.get("__name__", __name__)  # where pickle will look for it
+    base = namedtuple(name, fields, module=module)
+    return type(
+        name, (base,), {"__slots__": (), "__str__": lambda self: show.format(**self._asdict()), "__module__": module}
+    )
 
 
 @dataclass(frozen=True)

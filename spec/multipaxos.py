@@ -42,7 +42,7 @@ from functools import cached_property
 from itertools import permutations
 from typing import Any, NamedTuple
 
-from .base import Action, Refinement, Spec, action, except_at
+from .base import Action, Refinement, Spec, action, except_at, record
 from .constants import ConfigError
 from .log import Log, LogState
 
@@ -81,13 +81,11 @@ NULL_VOTE = Vote(0, NIL)
 NULL_INST = Inst(EMPTY, NIL, NULL_VOTE)
 
 
-class Prepare(NamedTuple):
-    type: str
-    src: str
-    bal: int
-
-    def __str__(self) -> str:
-        return f"Prepare({self.src}, bal={self.bal})"
+# Messages lead with their type, so that a set of them sorts by type.
+Prepare = record("Prepare", "type src bal", "Prepare({src}, bal={bal})")
+Accept = record("Accept", "type src bal slot cmd", "Accept({src}, bal={bal}, slot={slot}, cmd={cmd})")
+AcceptReply = record("AcceptReply", "type src bal slot", "AcceptReply({src}, bal={bal}, slot={slot})")
+CommitNotice = record("CommitNotice", "type upto", "CommitNotice(upto={upto})")
 
 
 class PrepareReply(NamedTuple):
@@ -99,35 +97,6 @@ class PrepareReply(NamedTuple):
     def __str__(self) -> str:
         votes = ", ".join(f"{v.cmd}@{v.bal}" for v in self.votes)
         return f"PrepareReply({self.src}, bal={self.bal}, votes=[{votes}])"
-
-
-class Accept(NamedTuple):
-    type: str
-    src: str
-    bal: int
-    slot: int
-    cmd: str
-
-    def __str__(self) -> str:
-        return f"Accept({self.src}, bal={self.bal}, slot={self.slot}, cmd={self.cmd})"
-
-
-class AcceptReply(NamedTuple):
-    type: str
-    src: str
-    bal: int
-    slot: int
-
-    def __str__(self) -> str:
-        return f"AcceptReply({self.src}, bal={self.bal}, slot={self.slot})"
-
-
-class CommitNotice(NamedTuple):
-    type: str
-    upto: int
-
-    def __str__(self) -> str:
-        return f"CommitNotice(upto={self.upto})"
 
 
 class Event(NamedTuple):

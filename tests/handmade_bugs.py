@@ -4,8 +4,8 @@ every one. (Not a test module: the tests import it.)"""
 
 from __future__ import annotations
 
-from paxoscope.impl import core
-from paxoscope.impl.core import AcceptorState, Effects, Promise
+from paxoscope.impl.paxos import core
+from paxoscope.impl.paxos.core import AcceptorState, Effects, Promise
 
 
 def first_reported_vote(self, reports):

@@ -32,21 +32,13 @@ import pytest
 import test_net
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from paxoscope.impl import cluster as cl
-from paxoscope.impl.cluster import (
-    CLUSTER_FILE,
-    HOST,
-    ClusterDescription,
-    NodeInfo,
-    load_cluster,
-    propose,
-    request,
-    start_cluster,
-    stop_cluster,
-    write_cluster,
-)
-from paxoscope.impl.core import AcceptorState, Node, Receive, Timeout
-from paxoscope.impl.messages import (
+from paxoscope.impl import client
+from paxoscope.impl.client import propose
+from paxoscope.impl.clusterfile import CLUSTER_FILE, HOST, ClusterDescription, NodeInfo, load_cluster, write_cluster
+from paxoscope.impl.net import NodeRuntime, RetryPolicy
+from paxoscope.impl.paxos.config import cluster_config
+from paxoscope.impl.paxos.core import AcceptorState, Node, Receive, Timeout
+from paxoscope.impl.paxos.messages import (
     HEADER,
     MAX_FRAME,
     TYPES,
@@ -60,10 +52,12 @@ from paxoscope.impl.messages import (
     StatusReply,
     decode,
     encode,
+    request,
     value_problem,
 )
-from paxoscope.impl.net import NodeRuntime, RetryPolicy
-from paxoscope.impl.storage import CorruptStorage, DurableStore
+from paxoscope.impl.paxos.store import AcceptorStore
+from paxoscope.impl.storage import CorruptStorage
+from paxoscope.impl.supervise import start_cluster, stop_cluster
 from test_net import TIMEOUT, cli, exchange, free_port, send_and_wait_for_close, statuses, wait_all_decided
 
 data = test_net.data  # the fixture: a cluster directory whose processes are stopped afterwards
@@ -112,7 +106,7 @@ def stopped_cluster(directory: Path, n: int = 3) -> tuple[NodeInfo, ...]:
     nodes = tuple(NodeInfo(f"n{i}", HOST, free_port(), directory / f"n{i}", started=True) for i in range(1, n + 1))
     write_cluster(directory / CLUSTER_FILE, ClusterDescription(nodes))
     for node in nodes:
-        DurableStore(node.data).save(AcceptorState())
+        AcceptorStore(node.data).save(AcceptorState())
     return nodes
 
 
@@ -124,7 +118,7 @@ def stopped_cluster(directory: Path, n: int = 3) -> tuple[NodeInfo, ...]:
 def test_starts_racing_on_one_directory_start_one_cluster(data):
     starters = [
         subprocess.Popen(
-            [sys.executable, "-m", "paxoscope.impl.cluster", "start", "--data", str(data)],
+            [sys.executable, "-m", "paxoscope.cli", "cluster", "start", "--data", str(data)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -140,7 +134,7 @@ def test_starts_racing_on_one_directory_start_one_cluster(data):
     recorded = load_cluster(data / CLUSTER_FILE).nodes
     # Exactly the three recorded nodes run on these stores: no orphan shares them.
     assert node_processes(data) == {n.pid for n in recorded}
-    assert cl.propose(data, "once", timeout=TIMEOUT)[0] == "once"
+    assert client.propose(data, "once", timeout=TIMEOUT)[0] == "once"
 
 
 def test_a_second_process_on_a_running_nodes_store_refuses_to_start(data):
@@ -255,7 +249,7 @@ def frames(draw) -> bytes:
 @given(st.lists(frames(), min_size=1, max_size=6), st.integers(0, 2))
 def test_any_frame_the_decoder_accepts_leaves_a_state_the_loader_accepts(tmp_path_factory, payloads, start):
     """Whatever sequence of frames an acceptor takes, its store loads afterwards."""
-    config = ClusterDescription(tuple(NodeInfo(f"n{i}", HOST, 1, Path("/")) for i in (1, 2, 3))).config_for("n1")
+    config = cluster_config(ClusterDescription(tuple(NodeInfo(f"n{i}", HOST, 1, Path("/")) for i in (1, 2, 3))), "n1")
     node = Node(config, AcceptorState(start, start - 1, "v0" if start else None))
     directory = tmp_path_factory.mktemp("store")
     with mock.patch("os.fsync"):  # durability is not the question here, and 300 examples of fsyncs are slow
@@ -265,8 +259,8 @@ def test_any_frame_the_decoder_accepts_leaves_a_state_the_loader_accepts(tmp_pat
             except MalformedMessage:
                 continue
             node.handle(Receive("x", msg))
-            DurableStore(directory).save(node.acceptor.state)
-            assert DurableStore(directory).load() == node.acceptor.state
+            AcceptorStore(directory).save(node.acceptor.state)
+            assert AcceptorStore(directory).load() == node.acceptor.state
 
 
 def test_a_failing_handler_drops_its_event_and_the_node_keeps_its_timers(tmp_path):
@@ -281,8 +275,8 @@ def test_a_failing_handler_drops_its_event_and_the_node_keeps_its_timers(tmp_pat
     fast = RetryPolicy(base=0.05, factor=1.0, cap=0.05)
 
     def runtime(info: NodeInfo) -> NodeRuntime:
-        store = DurableStore(info.data)
-        return NodeRuntime(cluster.config_for(info.name), infos, store, port=info.port, retry=fast)
+        store = AcceptorStore(info.data)
+        return NodeRuntime(cluster_config(cluster, info.name), infos, store, port=info.port, retry=fast)
 
     async def frame_reply(reader: asyncio.StreamReader):
         (length,) = HEADER.unpack(await reader.readexactly(HEADER.size))
@@ -420,7 +414,7 @@ def test_a_node_whose_store_cannot_be_written_sends_nothing_and_shows_as_failing
 
 
 def test_a_store_write_fsyncs_the_file_before_the_rename_and_the_directory_after(tmp_path, monkeypatch):
-    store = DurableStore(tmp_path / "n1")
+    store = AcceptorStore(tmp_path / "n1")
     store.save(AcceptorState(1))
     calls: list[str] = []
     fsync, replace = os.fsync, os.replace
@@ -445,7 +439,7 @@ def test_a_store_write_fsyncs_the_file_before_the_rename_and_the_directory_after
     with pytest.raises(OSError):
         store.save(AcceptorState(3))
     monkeypatch.undo()
-    assert DurableStore(tmp_path / "n1").load() == AcceptorState(2)  # the old state, whole
+    assert AcceptorStore(tmp_path / "n1").load() == AcceptorState(2)  # the old state, whole
 
 
 # ---------------------------------------------------------------------------
@@ -537,7 +531,7 @@ def test_a_fifo_where_a_file_belongs_is_refused_not_waited_on(tmp_path):
     store_file.unlink()
     os.mkfifo(store_file)
     with pytest.raises(CorruptStorage, match="FIFO"):
-        DurableStore(nodes[1].data).load()
+        AcceptorStore(nodes[1].data).load()
     run = cli("cluster", "start", "--data", str(data))
     assert run.returncode == 2 and str(store_file) in one_line(run.stderr) and "FIFO" in run.stderr
     assert all(n.pid is None for n in load_cluster(data / CLUSTER_FILE).nodes)
@@ -551,7 +545,7 @@ def test_a_fifo_where_a_file_belongs_is_refused_not_waited_on(tmp_path):
 
 def test_cluster_start_into_a_closed_pipe_exits_quietly(data):
     starter = subprocess.Popen(
-        [sys.executable, "-m", "paxoscope.impl.cluster", "start", "--data", str(data)],
+        [sys.executable, "-m", "paxoscope.cli", "cluster", "start", "--data", str(data)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

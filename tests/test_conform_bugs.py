@@ -5,6 +5,7 @@ it reaches the same verdict in an editable and a regular install."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -14,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from handmade_bugs import HANDMADE
-from paxoscope.impl.conform_cli import parse_schedule
-from paxoscope.impl.conformance import restart_ladders, run_schedule
-from paxoscope.impl.core import IMPL_BUGS, AcceptorState
-from paxoscope.impl.sim import Crash, Deliver, Drop, Request, Restart, Run, SimConfig, Simulator
+from paxoscope.impl.conformance import run_schedule
+from paxoscope.impl.paxos import SimConfig
+from paxoscope.impl.paxos.core import IMPL_BUGS, AcceptorState
+from paxoscope.impl.paxos.walk import restart_ladders
+from paxoscope.impl.sim import Crash, Deliver, Drop, Request, Restart, Run, Simulator, parse_schedule
 
 from paxoscope.cli import main
 
@@ -118,12 +120,15 @@ def test_replay_refuses_a_schedule_naming_what_the_configuration_lacks(capsys, s
 
 
 def test_strict_fails_when_coverage_is_incomplete_or_skipped(capsys, monkeypatch):
-    from paxoscope.impl import conformance
+    from paxoscope.impl import paxos
 
     code, out = conform(capsys, "--ballots", "1", "--examples", "20", "--no-coverage", "--strict")
     assert code == 1 and "--strict: the coverage walk was skipped" in out
-    real = conformance.realise
-    monkeypatch.setattr(conformance, "realise", lambda spec, sim, s, a: a.name != "Phase2b" and real(spec, sim, s, a))
+    real = paxos.PROTOCOL.realise
+    blind = dataclasses.replace(
+        paxos.PROTOCOL, realise=lambda spec, sim, s, a: a.name != "Phase2b" and real(spec, sim, s, a)
+    )
+    monkeypatch.setattr(paxos, "PROTOCOL", blind)
     code, out = conform(capsys, "--ballots", "1", "--examples", "20", "--strict")
     assert code == 1 and "did not realise every spec state and transition" in out
     code, out = conform(capsys, "--ballots", "1", "--examples", "20")  # without --strict: reported, exit 0
@@ -155,7 +160,7 @@ def test_the_same_seed_gives_the_same_verdict_in_an_editable_and_a_regular_insta
         if path:
             env["PYTHONPATH"] = path
         where = subprocess.run(
-            [sys.executable, "-c", "import paxoscope.impl.core as c; print(c.__file__)"],
+            [sys.executable, "-c", "import paxoscope.impl.paxos.core as c; print(c.__file__)"],
             capture_output=True, text=True, env=env, cwd=tmp_path,
         )  # fmt: skip
         assert (str(target) in where.stdout) == (install == "regular"), where.stdout

@@ -3,6 +3,7 @@ conformance in both directions, with the known-wrong implementations."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -13,10 +14,9 @@ from pathlib import Path
 
 import pytest
 from paxoscope.explorer.render import trace_table
-from paxoscope.impl.abstraction import Checker, abstract_state, spec_for
-from paxoscope.impl.conform_cli import parse_schedule
 from paxoscope.impl.conformance import conform, coverage, run_schedule
-from paxoscope.impl.core import (
+from paxoscope.impl.paxos import SimConfig
+from paxoscope.impl.paxos.core import (
     IMPL_BUGS,
     AcceptorState,
     ClientRequest,
@@ -25,7 +25,8 @@ from paxoscope.impl.core import (
     Receive,
     Timeout,
 )
-from paxoscope.impl.messages import (
+from paxoscope.impl.paxos.mapping import Checker, abstract_state, spec_for
+from paxoscope.impl.paxos.messages import (
     MAX_FRAME,
     Accept,
     Accepted,
@@ -38,7 +39,16 @@ from paxoscope.impl.messages import (
     decode,
     encode,
 )
-from paxoscope.impl.sim import Crash, Deliver, Request, Restart, Run, SimConfig, Simulator, show_schedule
+from paxoscope.impl.sim import (
+    Crash,
+    Deliver,
+    Request,
+    Restart,
+    Run,
+    Simulator,
+    parse_schedule,
+    show_schedule,
+)
 from paxoscope.spec.base import action
 
 ACC = ("a1", "a2", "a3")
@@ -252,12 +262,13 @@ def test_the_walk_checks_every_step_it_drives():
 
 def test_coverage_notices_what_an_implementation_cannot_do(monkeypatch):
     # a walk that cannot make the implementation take Phase2b is incomplete (and nothing it drove was wrong)
-    from paxoscope.impl import conformance
+    from paxoscope.impl import paxos
 
-    real = conformance.realise
-    monkeypatch.setattr(
-        conformance, "realise", lambda spec, sim, s, act: act.name != "Phase2b" and real(spec, sim, s, act)
+    real = paxos.PROTOCOL.realise
+    blind = dataclasses.replace(
+        paxos.PROTOCOL, realise=lambda spec, sim, s, act: act.name != "Phase2b" and real(spec, sim, s, act)
     )
+    monkeypatch.setattr(paxos, "PROTOCOL", blind)
     cov = coverage(SimConfig(3, 2, 1), symmetry=True)
     assert not cov.failure and cov.states[0] < cov.states[1] and cov.transitions[0] < cov.transitions[1]
     assert cov.missed and all("Phase2b" in m for m in cov.missed)

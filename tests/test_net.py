@@ -20,24 +20,17 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from paxoscope.impl import cluster as cl
-from paxoscope.impl.cluster import (
+from paxoscope.impl import client, supervise
+from paxoscope.impl.clusterfile import (
     CLUSTER_FILE,
     ClusterDescription,
     ClusterError,
     NodeInfo,
-    decode_payload,
-    is_running,
     load_cluster,
-    read_frame,
-    request,
-    start_cluster,
-    start_node,
-    stop_cluster,
     write_cluster,
 )
-from paxoscope.impl.core import AcceptorState
-from paxoscope.impl.messages import (
+from paxoscope.impl.paxos.core import AcceptorState
+from paxoscope.impl.paxos.messages import (
     HEADER,
     MAX_FRAME,
     Accept,
@@ -47,9 +40,14 @@ from paxoscope.impl.messages import (
     Rejected,
     Status,
     StatusReply,
+    decode_payload,
     encode,
+    read_frame,
+    request,
 )
-from paxoscope.impl.storage import CorruptStorage, DurableStore
+from paxoscope.impl.paxos.store import AcceptorStore
+from paxoscope.impl.storage import CorruptStorage
+from paxoscope.impl.supervise import is_running, start_cluster, start_node, stop_cluster
 
 TIMEOUT = 30  # seconds: the bound on any one wait, far above what a healthy run needs
 
@@ -62,7 +60,7 @@ TIMEOUT = 30  # seconds: the bound on any one wait, far above what a healthy run
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """``paxoscope cluster ...`` / ``paxoscope propose ...`` in a fresh interpreter."""
     return subprocess.run(
-        [sys.executable, "-m", "paxoscope.impl.cluster", *args],
+        [sys.executable, "-m", "paxoscope.cli", *args],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -76,7 +74,7 @@ def free_port() -> int:
 
 
 def statuses(data: Path) -> dict[str, StatusReply | None]:
-    return {info.name: reply for info, reply in cl.cluster_status(data, timeout=5.0)}
+    return {info.name: reply for info, reply in client.cluster_status(data, timeout=5.0)}
 
 
 def wait_all_decided(data: Path) -> dict[str, StatusReply]:
@@ -116,11 +114,11 @@ def data(tmp_path):
         for pid, name in recorded:
             if is_running(pid, name):
                 os.kill(pid, signal.SIGKILL)
-        for child in list(cl._children.values()):  # anything this process started, recorded or not
+        for child in list(supervise._children.values()):  # anything this process started, recorded or not
             if child.poll() is None:
                 child.kill()
             child.wait(timeout=TIMEOUT)
-        cl._children.clear()
+        supervise._children.clear()
 
 
 # ---------------------------------------------------------------------------
@@ -129,19 +127,19 @@ def data(tmp_path):
 
 
 def test_store_round_trip(tmp_path):
-    store = DurableStore(tmp_path / "n1")
+    store = AcceptorStore(tmp_path / "n1")
     assert store.load() == AcceptorState()  # nothing saved yet: the initial state
     for state in [AcceptorState(3), AcceptorState(5, 5, "v1"), AcceptorState(9, 5, 'v "quoted" ü\n')]:
         store.save(state)
         assert store.load() == state
-        assert DurableStore(tmp_path / "n1").load() == state  # a fresh process reads the same
+        assert AcceptorStore(tmp_path / "n1").load() == state  # a fresh process reads the same
     doc = json.loads(store.path.read_text())
     assert doc["version"] == 1 and len(doc["sha256"]) == 64
     assert sorted(p.name for p in (tmp_path / "n1").iterdir()) == ["acceptor.json"]  # no temp file left
 
 
 def _saved(tmp_path) -> tuple[Path, bytes]:
-    store = DurableStore(tmp_path / "n1")
+    store = AcceptorStore(tmp_path / "n1")
     store.save(AcceptorState(7, 4, "v2"))
     return store.path, store.path.read_bytes()
 
@@ -149,10 +147,10 @@ def _saved(tmp_path) -> tuple[Path, bytes]:
 def _assert_refused(path: Path, damaged: bytes, what: str) -> None:
     path.write_bytes(damaged)
     with pytest.raises(CorruptStorage) as caught:
-        DurableStore(path.parent).load()
+        AcceptorStore(path.parent).load()
     assert str(path) in str(caught.value), what
     with pytest.raises(CorruptStorage):
-        DurableStore(path.parent).save(AcceptorState(99))  # never written over
+        AcceptorStore(path.parent).save(AcceptorState(99))  # never written over
     assert path.read_bytes() == damaged, f"{what}: the corrupt file was changed"
 
 
@@ -192,15 +190,15 @@ def test_damaged_contents_are_refused(tmp_path, what, change, message):
     path, good = _saved(tmp_path)
     _assert_refused(path, _rewrite(good, change), what)
     with pytest.raises(CorruptStorage, match=message):
-        DurableStore(path.parent).load()
+        AcceptorStore(path.parent).load()
 
 
 def test_a_consistent_but_impossible_state_is_refused(tmp_path):
     """A correct checksum over a state no acceptor can be in (voted above its promise)."""
-    from paxoscope.impl import storage
+    from paxoscope.impl.paxos.store import SCHEMA
 
     state = {"max_bal": 1, "max_vbal": 2, "max_val": "v"}
-    doc = {"format": storage.FORMAT, "version": 1, "state": state, "sha256": storage._digest(state)}
+    doc = {"format": SCHEMA.format, "version": 1, "state": state, "sha256": SCHEMA.digest(state)}
     path = tmp_path / "n1" / "acceptor.json"
     path.parent.mkdir()
     _assert_refused(path, json.dumps(doc).encode(), "max_vbal > max_bal")
@@ -210,7 +208,7 @@ def _one_node_cluster(tmp_path) -> tuple[Path, Path]:
     cluster_file = tmp_path / CLUSTER_FILE
     node = NodeInfo("n1", "127.0.0.1", free_port(), (tmp_path / "n1").resolve())
     write_cluster(cluster_file, ClusterDescription((node,)))
-    store = DurableStore(node.data)
+    store = AcceptorStore(node.data)
     store.save(AcceptorState(4, 4, "v1"))
     return cluster_file, store.path
 
@@ -237,7 +235,7 @@ def test_cluster_start_refuses_a_corrupt_store(data):
     nodes = tuple(NodeInfo(f"n{i}", "127.0.0.1", free_port(), data / f"n{i}") for i in (1, 2, 3))
     write_cluster(data / CLUSTER_FILE, ClusterDescription(nodes))  # a stopped cluster
     for n in nodes:
-        DurableStore(n.data).save(AcceptorState(2))
+        AcceptorStore(n.data).save(AcceptorState(2))
     store_file = nodes[1].data / "acceptor.json"
     store_file.write_bytes(store_file.read_bytes()[:40])  # torn
     run = cli("cluster", "start", "--data", str(data))
@@ -321,7 +319,7 @@ def test_promise_survives_sigkill(data):
     assert statuses(data)["n1"].max_bal == b
 
     # Crash n1 before any Accept of ballot b reaches it, then restart it on the same data.
-    child = cl._children[n1.pid]
+    child = supervise._children[n1.pid]
     os.kill(n1.pid, signal.SIGKILL)
     assert child.wait(timeout=TIMEOUT) == -signal.SIGKILL
     start_node(data, "n1")
@@ -336,7 +334,7 @@ def test_promise_survives_sigkill(data):
     assert (status.max_bal, status.max_vbal, status.max_val) == (b, -1, None)
 
     # The cluster still decides, and every node learns the same value.
-    assert cl.propose(data, "chosen", timeout=TIMEOUT) == ("chosen", "n1")
+    assert client.propose(data, "chosen", timeout=TIMEOUT) == ("chosen", "n1")
     answers = wait_all_decided(data)
     assert {r.decided for r in answers.values()} == {"chosen"}
     # n1 never voted below its promise (on a slow machine its own proposer may
@@ -439,7 +437,7 @@ def test_fuzzed_frames_do_not_hurt_a_node(data):
     ]:
         send_and_wait_for_close(n1, frame(payload))
     assert is_running(n1.pid, "n1")
-    assert cl.propose(data, "after the storm", timeout=TIMEOUT) == ("after the storm", "n1")
+    assert client.propose(data, "after the storm", timeout=TIMEOUT) == ("after the storm", "n1")
     assert {r.decided for r in wait_all_decided(data).values()} == {"after the storm"}
     log = (n1.data / "node.log").read_text()
     assert "dropped a" in log and "Traceback" not in log and "internal error" not in log

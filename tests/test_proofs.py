@@ -356,8 +356,12 @@ class LikePaxos(PaxosModel):
 
 
 @pytest.mark.parametrize("json_out", [False, True])
-def test_a_gallery_variant_that_proves_is_a_failure(monkeypatch, capsys, tmp_path, json_out):
+def test_a_gallery_variant_that_proves_is_a_failure(monkeypatch, capsys, tmp_path, json_out, request):
+    from paxoscope import registry
+
     monkeypatch.setitem(BUG_MODELS, LikePaxos.bug, LikePaxos)
+    registry._variants.cache_clear()  # the gallery is read once per process; this test adds to it
+    request.addfinalizer(registry._variants.cache_clear)
     junit = tmp_path / "prove.xml"
     argv = ["--bug", LikePaxos.bug, "--junit", str(junit)] + ["--json"] * json_out
     assert main(argv) == 1

@@ -85,7 +85,7 @@ def test_every_reference_of_every_entry_resolves():
 
 
 def test_the_one_gallery_holds_the_three_galleries():
-    from paxoscope.impl.core import IMPL_BUGS
+    from paxoscope.impl.paxos import IMPL_BUGS
     from paxoscope.proofs.paxos import BUG_MODELS
     from paxoscope.spec.bugs import BUGS
 
@@ -100,7 +100,7 @@ def test_listing_the_galleries_of_one_part_reads_no_other():
     code = (
         "import sys; from paxoscope import registry; "
         "[registry.variants_named('x', p.name, 'spec') for p in registry.protocols()]; "
-        "print(sorted(m for m in sys.modules if m.endswith(('proofs.paxos', 'impl.core')) or m.startswith('z3')))"
+        "print(sorted(m for m in sys.modules if m.endswith(('proofs.paxos', 'impl.paxos.core')) or m.startswith('z3')))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.strip() == "[]"
@@ -324,7 +324,7 @@ def test_unknown_names_are_one_line_and_exit_2(tmp_path, args):
 def test_check_multipaxos_without_reads_up_to_symmetry(capsys):
     assert main(["check", "multipaxos", "--replicas", "3", "--writes", "1", "--reads", "0", "--symmetry"]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("multipaxos · 3 replicas, 1 writes, 0 reads, max ballot 2\n")
+    assert text.startswith("multipaxos · 3 replicas, 1 write, 0 reads, max ballot 2\n")
     assert "2,628 distinct states, 4,697 generated, depth 19" in text
 
 

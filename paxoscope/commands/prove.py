@@ -22,13 +22,10 @@ import json
 import sys
 from typing import Any
 
+from .. import registry
 from ..console import EXIT_OK, EXIT_VIOLATION, ProgressLine, UsageError, out
-from ..spec.constants import positive_int as _positive
 from ..spec.constants import positive_seconds as _seconds
 
-# With --crosscheck, Z3 itself also evaluates the proof's terms on every
-# Z3_EVERY-th state (about a tenth of a second each).
-Z3_EVERY = 1000
 TIMEOUT_HELP = (
     "Z3 time per query (default 2; if Z3 gives up and no small universe has a counterexample, "
     "one retry with twice as long)"
@@ -53,11 +50,6 @@ OUTPUT_OPTIONS: dict[str, dict[str, Any]] = {
         "help": "write a self-contained page with a section per failed obligation: what failed, its counterexample "
         "and the run from Init (or why it is unreachable), each as a step table beside its chart",
     },
-}
-#: The specs with a proof model, and the cross-check's size flags of each (flag -> default).
-SIZES = {
-    "paxos": {"acceptors": 3, "values": 2, "ballots": 3},
-    "multipaxos": {"replicas": 2, "writes": 1, "reads": 1, "max_ballot": 2},
 }
 
 
@@ -86,43 +78,41 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         out.add_argument(flag, **keywords)
     cross = p.add_argument_group("cross-check of the proof model against the executable spec")
     cross.add_argument("--crosscheck", action="store_true", help=CROSSCHECK_HELP)
-    for spec, sizes in SIZES.items():
-        for name, default in sizes.items():
-            kind, meaning = SIZE_FLAGS[name]
-            prefix = "" if spec == "paxos" else f"{spec}: "
+    added: set[str] = set()
+    for protocol in _proven():
+        for name, default in protocol.crosscheck_sizes:
+            param = registry.params()[name]
+            if param.flag in added:
+                continue
+            added.add(param.flag)
+            prefix = "" if protocol is _proven()[0] else f"{protocol.specs[0].name}: "
             cross.add_argument(
-                f"--{_flag(name)}", type=kind, metavar="N", help=f"{prefix}{meaning} (default {default})"
+                param.flag,
+                dest=name,
+                type=param.type,
+                metavar=param.metavar,
+                help=f"{prefix}{param.help} (default {default})",
             )
     return p
 
 
-def _nonnegative(text: str) -> int:
-    """A whole number of at least 0 (a configuration may have no reads)."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, not {text!r}")
-    return int(text)
+def _proven() -> list[registry.Protocol]:
+    """The protocols with a proof model, in the registry's order (paxos, the default, first)."""
+    return [p for p in registry.protocols() if p.proof is not None]
 
 
-#: What each size flag means, and its type.
-SIZE_FLAGS = {
-    "acceptors": (_positive, "acceptors a1..aN"),
-    "values": (_positive, "values v1..vN"),
-    "ballots": (_positive, "ballots 0..N-1"),
-    "replicas": (_positive, "replicas s1..sN"),
-    "writes": (_positive, "write commands"),
-    "reads": (_nonnegative, "read commands"),
-    "max_ballot": (_positive, "ballots 1..N"),
-}
-
-
-def _model(spec: str, bug: str | None) -> Any:
-    if spec == "paxos":
-        from ..proofs.paxos import model_for
-    elif spec == "multipaxos":
-        from ..proofs.multipaxos import model_for
-    else:
-        raise UsageError(f"prove has a proof model for the paxos and multipaxos specs only, not {spec!r}")
-    return model_for(bug)
+def _protocol(spec: str, bug: str | None) -> registry.Protocol:
+    """The protocol whose proof model ``prove SPEC`` means; its variant ``bug`` must have a proof model."""
+    protocol = registry.protocol_of(spec) if registry.is_builtin(spec) else None
+    if protocol is None or protocol.proof is None or spec != protocol.specs[0].name:
+        having = " and ".join(p.specs[0].name for p in _proven())
+        raise UsageError(f"prove has a proof model for the {having} specs only, not {spec!r}")
+    if bug is not None:
+        variant = registry.variant(bug, protocol.name, part=None)
+        if "proof" not in variant.parts:
+            reason = registry.resolve(protocol.no_proof).get(bug) if protocol.no_proof else None
+            raise UsageError(f"{bug} has no proof variant" + (f": {reason}" if reason else ""))
+    return protocol
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,12 +120,13 @@ def run(args: argparse.Namespace) -> int:
     Bad input raises ``ConfigError`` or ``UsageError``."""
     from ..proofs.report import explain_json, explain_text, gallery_proven, report_json, report_text
 
-    model = _model(args.spec, args.bug)
-    flags = {k: getattr(args, k, None) for spec in SIZES.values() for k in spec}
+    protocol = _protocol(args.spec, args.bug)
+    model = registry.resolve(protocol.proof)(args.bug)
+    flags = {k: getattr(args, k, None) for p in _proven() for k, _ in p.crosscheck_sizes}
     given = [k for k, v in flags.items() if v is not None]
     if given and not args.crosscheck:
         raise UsageError(f"--{_flag(given[0])} sets the configuration of --crosscheck; a proof covers every size")
-    foreign = [k for k in given if k not in SIZES[args.spec]]
+    foreign = [k for k in given if k not in dict(protocol.crosscheck_sizes)]
     if foreign:
         raise UsageError(f"--{_flag(foreign[0])} is no size of {args.spec}")
     sizes = {k: flags[k] for k in given}
@@ -147,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         out(json.dumps(explain_json(model), indent=2) if args.json else explain_text(model))
         return EXIT_OK
     if args.crosscheck:
-        return _crosscheck(model, args, sizes)
+        return _crosscheck(model, protocol, args, {**dict(protocol.crosscheck_sizes), **sizes})
     from ..proofs.obligations import prove
 
     report = prove(model, timeout=args.timeout)
@@ -176,28 +167,16 @@ def _flag(name: str) -> str:
     return name.replace("_", "-")
 
 
-def _crosscheck(model: Any, args: argparse.Namespace, sizes: dict[str, int]) -> int:
+def _crosscheck(model: Any, protocol: registry.Protocol, args: argparse.Namespace, sizes: dict[str, int]) -> int:
     from ..proofs.crosscheck import report_json, report_text
 
     progress = None
     if ProgressLine.wanted() and not args.json:
         progress = ProgressLine(lambda p: f"  {p.states:,} states · queue {p.queue:,} · {p.seconds:.0f} s")
     try:
-        report = _run_crosscheck(model, args.spec, sizes, progress)
+        report = registry.resolve(protocol.crosscheck)(model, sizes, progress=progress)
     finally:
         if progress is not None:
             progress.clear()
     out(json.dumps(report_json(report), indent=2) if args.json else report_text(report))
     return EXIT_OK if report.ok else EXIT_VIOLATION
-
-
-def _run_crosscheck(model: Any, spec: str, sizes: dict[str, int], progress: Any) -> Any:
-    if spec == "paxos":
-        from ..proofs.crosscheck import crosscheck
-
-        return crosscheck(model, **sizes, z3_every=Z3_EVERY, progress=progress)
-    from ..proofs.crosscheck import crosscheck_abstraction
-    from ..proofs.multipaxos import empty_structure, structure_of_spec, twin_spec
-
-    executable = twin_spec(model, {**SIZES[spec], **sizes})
-    return crosscheck_abstraction(model, executable, empty_structure(executable), structure_of_spec, progress=progress)

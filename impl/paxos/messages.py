@@ -6,27 +6,27 @@ The four protocol messages carry exactly the fields of the spec's messages
 renaming. Clients and operators use three more: ``Propose``, ``Decided`` and
 ``Status``/``StatusReply``.
 
-Wire format: a frame is a 4-byte big-endian length and a JSON object of at
-most ``MAX_FRAME`` bytes carrying ``"v"`` (the encoding version) and
-``"type"``. ``decode`` raises ``MalformedMessage`` for anything else.
+Wire format: the runtime's frames (``impl.framing``), this protocol's
+``CODEC``: ``encode``, ``decode``, ``read_frame`` and ``request`` are its.
 
 Validation: a message received is as untrusted as a file read back from
 disk, and what the acceptor does with it ends up in its store. So one
 function, ``fields_problem``, says what every field may hold, by name, and
 both ``decode`` (and ``encode``, so that a node never sends what its peers
-would refuse) and the store's loader (``impl.storage``) use it: a frame the
+would refuse) and the store's loader (``impl.paxos.store``) use it: a frame the
 decoder accepts cannot leave an acceptor in a state the loader refuses.
 """
 
 from __future__ import annotations
 
-import json
-import struct
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
+from ..framing import HEADER, MAX_FRAME, Codec, MalformedMessage, show
+
+__all__ = ["HEADER", "MAX_FRAME", "MalformedMessage"]  # the frames these messages travel in
+
 VERSION = 1
-HEADER = struct.Struct(">I")
 # Ballots are below 2**63 (a signed 64-bit integer holds every one): a ballot
 # near 10**4300 cannot even be written back out as JSON, and arithmetic on it
 # (the next ballot) would fail far from where it came in.
@@ -36,13 +36,9 @@ BALLOT_LIMIT = 2**63
 # escapes JSON would use for it.
 VALUE_LIMIT = 16 * 1024
 # JSON writes a control character of one UTF-8 byte as six (\u0001), and a
-# StatusReply carries two values: the frame limit leaves room for both at
-# their worst.
-MAX_FRAME = 256 * 1024
-
-
-class MalformedMessage(ValueError):
-    """A frame or payload that is not a message of this protocol version."""
+# StatusReply carries two values: the frame limit (MAX_FRAME) leaves room for
+# both at their worst.
+assert 2 * 6 * VALUE_LIMIT < MAX_FRAME
 
 
 @dataclass(frozen=True)
@@ -63,6 +59,9 @@ class Promise:
     mval: str | None
     type = "1b"
 
+    def show(self) -> str:
+        return f"1b({self.acc}, bal={self.bal}, mbal={self.mbal}, mval={self.mval})"
+
 
 @dataclass(frozen=True)
 class Accept:
@@ -81,6 +80,9 @@ class Accepted:
     bal: int
     val: str
     type = "2b"
+
+    def show(self) -> str:
+        return f"2b({self.acc}, bal={self.bal}, val={self.val})"
 
 
 @dataclass(frozen=True)
@@ -194,12 +196,7 @@ def _field_problem(name: str, x: object) -> str | None:
         ok = isinstance(x, str) and x != ""
     else:
         ok = x is None or isinstance(x, str)
-    return None if ok else f"{name!r} must be {kind}, not {_show(x)}"
-
-
-def _show(x: object) -> str:
-    text = repr(x)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return None if ok else f"{name!r} must be {kind}, not {show(x)}"
 
 
 def fields_problem(values: dict[str, Any]) -> str | None:
@@ -228,39 +225,6 @@ def fields_problem(values: dict[str, Any]) -> str | None:
     return None
 
 
-def encode(msg: Message) -> bytes:
-    """The frame for ``msg``: length header and JSON payload.
-
-    Raises MalformedMessage for a message its receiver would refuse."""
-    body = asdict(msg)
-    if problem := fields_problem(body):
-        raise MalformedMessage(f"not sending a {msg.type} message: {problem}")
-    payload = json.dumps({"v": VERSION, "type": msg.type, **body}, separators=(",", ":")).encode()
-    if len(payload) > MAX_FRAME:
-        raise MalformedMessage(f"a {msg.type} message of {len(payload)} bytes exceeds the {MAX_FRAME}-byte frame limit")
-    return HEADER.pack(len(payload)) + payload
-
-
-def decode(payload: bytes) -> Message:
-    """A message from one frame's payload (without the length header)."""
-    if len(payload) > MAX_FRAME:
-        raise MalformedMessage(f"frame of {len(payload)} bytes exceeds the {MAX_FRAME}-byte limit")
-    try:
-        data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError
-        raise MalformedMessage(f"payload is not JSON: {type(exc).__name__}") from None
-    if not isinstance(data, dict):
-        raise MalformedMessage("payload is not a JSON object")
-    if type(data.get("v")) is not int or data["v"] != VERSION:  # True == 1, 1.0 == 1: not versions
-        raise MalformedMessage(f"unsupported encoding version {_show(data.get('v'))} (this node speaks {VERSION})")
-    kind = data.get("type")
-    cls = TYPES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise MalformedMessage(f"unknown message type {_show(data.get('type'))}")
-    names = [f.name for f in fields(cls)]
-    if set(data) - {"v", "type"} != set(names):
-        raise MalformedMessage(f"a {cls.type} message has fields {names}, not {sorted(set(data) - {'v', 'type'})}")
-    args: dict[str, Any] = {name: data[name] for name in names}
-    if problem := fields_problem(args):
-        raise MalformedMessage(f"a {cls.type} message with a bad field: {problem}")
-    return cls(**args)
+CODEC = Codec(VERSION, TYPES.values(), fields_problem)
+encode, decode, decode_payload = CODEC.encode, CODEC.decode, CODEC.decode_payload
+read_frame, request = CODEC.read_frame, CODEC.request

@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import copy
 
-from ..explorer.render import trace_table
-from ..explorer.trace import Step, Trace
-from ..spec.base import Action, action
-from ..spec.paxos import Msg1a, Msg1b, Msg2a, Msg2b, Paxos, PaxosState
-from .core import ClientRequest, Receive, Timeout
+from ...explorer.render import trace_table
+from ...explorer.trace import Step, Trace
+from ...spec.base import Action, action
+from ...spec.paxos import Msg1a, Msg1b, Msg2a, Msg2b, Paxos, PaxosState
+from ..conformance import Nonconformance
+from ..protocol import ClientRequest, Receive, Timeout
+from ..sim import HandlerRun, Restarted, Simulator
+from .config import SimConfig
 from .messages import Accept, Accepted, Message, Prepare, Promise, Rejected
-from .sim import HandlerRun, Restarted, SimConfig, Simulator
 
 
 def spec_for(config: SimConfig) -> Paxos:
@@ -67,24 +69,6 @@ def abstract_state(spec: Paxos, sim: Simulator) -> PaxosState:
         max_val=[s.max_val for s in stores],
         msgs={spec_message(m) for m in sim.sent if isinstance(m, SPEC_MESSAGES)},
     )
-
-
-class Nonconformance(AssertionError):
-    """A run of the implementation left the spec; ``report`` shows where.
-
-    ``trace`` is the spec-level run up to the failing step (that step, when
-    it changes the state, labelled ``Implementation``) and ``mark`` says at
-    which step it failed and why, as ``trace_table`` and the charts take it."""
-
-    def __init__(
-        self, report: str, index: int, allowed: tuple[Action, ...], trace: Trace, mark: dict[int, str]
-    ) -> None:
-        super().__init__(report)
-        self.report = report
-        self.index = index
-        self.allowed = allowed
-        self.trace = trace
-        self.mark = mark
 
 
 class Checker:

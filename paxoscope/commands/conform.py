@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
 from dataclasses import replace
 from typing import Any
 
+from ..console import out as console_out
+from ..impl.paxos import IMPL_BUGS, SimConfig
+from ..impl.sim import check_schedule, parse_schedule, show_schedule
 from ..spec.constants import ConfigError
-from .core import IMPL_BUGS
-from .sim import SimConfig
 
 
 def add_parser(sub: Any, positive: Any) -> None:
@@ -25,48 +25,53 @@ def add_parser(sub: Any, positive: Any) -> None:
         "leaves the spec or breaks an obligation of the implementation (the shrunk schedule is printed), or with "
         "--strict the coverage is incomplete; 2 bad usage.",
     )
-    p.add_argument("--acceptors", type=positive, default=3, metavar="N", help="acceptors (default 3)")
-    p.add_argument("--values", type=positive, default=2, metavar="N", help="values (default 2)")
-    p.add_argument("--ballots", type=positive, default=3, metavar="N", help="ballots 0..N-1 (default 3)")
-    p.add_argument(
+    counts = {"N": positive, "S": int}
+    for flag, metavar, default, text in OPTIONS:
+        if metavar is None:
+            p.add_argument(flag, action="store_true", help=text)
+        else:
+            p.add_argument(flag, type=counts.get(metavar), default=default, metavar=metavar, help=text)
+
+
+# The options, declared: (flag, metavar (None: a switch), default, help). An
+# N is a positive count, an S any integer; the others are text.
+OPTIONS: tuple[tuple[str, str | None, Any, str], ...] = (
+    ("--acceptors", "N", 3, "acceptors (default 3)"),
+    ("--values", "N", 2, "values (default 2)"),
+    ("--ballots", "N", 3, "ballots 0..N-1 (default 3)"),
+    (
         "--schedule-ballots",
-        type=positive,
-        metavar="N",
-        help="ballots 0..N-1 in the random schedules (default: --ballots + 2: they cost little more, and each "
+        "N",
+        None,
+        "ballots 0..N-1 in the random schedules (default: --ballots + 2: they cost little more, and each "
         "proposer then runs several ballots and meets stale rejections); the coverage walk runs --ballots",
-    )
-    p.add_argument(
+    ),
+    (
         "--proposers",
-        type=positive,
-        metavar="N",
-        help="in the random schedules, the first N acceptors also propose, each owning every N-th ballot (default: "
+        "N",
+        None,
+        "in the random schedules, the first N acceptors also propose, each owning every N-th ballot (default: "
         "--examples schedules with 2, then as many with 3); the coverage walk gives each ballot its own proposer",
-    )
-    p.add_argument(
-        "--examples",
-        type=positive,
-        default=200,
-        metavar="N",
-        help="schedules to run with each layout of proposers (default 200)",
-    )
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="Hypothesis seed (default 0)")
-    p.add_argument("--bug", metavar="NAME", help="switch on a known implementation bug")
-    p.add_argument("--replay", metavar="SCHEDULE", help="run one printed schedule instead")
-    p.add_argument("--no-coverage", action="store_true", help="skip the spec -> implementation coverage walk")
-    p.add_argument(
+    ),
+    ("--examples", "N", 200, "schedules to run with each layout of proposers (default 200)"),
+    ("--seed", "S", 0, "Hypothesis seed (default 0)"),
+    ("--bug", "NAME", None, "switch on a known implementation bug"),
+    ("--replay", "SCHEDULE", None, "run one printed schedule instead"),
+    ("--no-coverage", None, None, "skip the spec -> implementation coverage walk"),
+    (
         "--strict",
-        action="store_true",
-        help="fail (exit 1) when the coverage walk realises less than every spec state and transition, or is skipped",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
-    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per batch of schedules")
-    p.add_argument("--svg", metavar="FILE", help="draw the failing run as a message sequence chart (SVG)")
-    p.add_argument(
-        "--html", metavar="FILE", help="draw the failing run as a message sequence chart: a page with the step table"
-    )
+        None,
+        None,
+        "fail (exit 1) when the coverage walk realises less than every spec state and transition, or is skipped",
+    ),
+    ("--json", None, None, "print one JSON report on stdout"),
+    ("--junit", "FILE", None, "write a JUnit XML report: one test case per batch of schedules"),
+    ("--svg", "FILE", None, "draw the failing run as a message sequence chart (SVG)"),
+    ("--html", "FILE", None, "draw the failing run as a message sequence chart: a page with the step table"),
+)
 
 
-def run(args: argparse.Namespace, out: Any = print) -> int:
+def run(args: argparse.Namespace, out: Any = console_out) -> int:
     """Run ``paxoscope conform``. Hypothesis keeps its caches in a temporary
     folder, not in ./.hypothesis: a command run in someone's project leaves
     nothing behind (HYPOTHESIS_STORAGE_DIRECTORY, if set, is honoured)."""
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace, out: Any = print) -> int:
 
 
 def _run(args: argparse.Namespace, out: Any) -> int:
-    from .conformance import conform, coverage, run_schedule
+    from ..impl.conformance import conform, coverage, run_schedule
 
     if args.bug is not None and args.bug not in IMPL_BUGS:
         raise ConfigError(f"unknown implementation bug {args.bug!r}; known: {', '.join(IMPL_BUGS)}")
@@ -156,7 +161,7 @@ PROPOSERS = (2, 3)
 
 def _merged(first, then):
     """One report for two runs of schedules, ``then`` after ``first`` (its verdict decides)."""
-    from .conformance import ConformReport
+    from ..impl.conformance import ConformReport
 
     return ConformReport(
         then.verdict,
@@ -187,47 +192,6 @@ def _incomplete(args: argparse.Namespace, cov_sym) -> str | None:
     return None
 
 
-def check_schedule(config: SimConfig, ops: list) -> None:
-    """Refuse a schedule that names a node or value the configuration does not have."""
-    from . import sim
-
-    nodes, proposers = len(config.node_names), len(config.proposer_names)
-    for op in ops:
-        if isinstance(op, sim.Request):
-            if not 0 <= op.node < proposers:
-                raise ConfigError(f"--replay: {op} names proposer {op.node}; this configuration has {proposers}")
-            if not 0 <= op.value < config.values:
-                raise ConfigError(f"--replay: {op} names value {op.value}; this configuration has {config.values}")
-        elif isinstance(op, sim.Crash | sim.Restart | sim.Fire) and not 0 <= op.node < nodes:
-            raise ConfigError(f"--replay: {op} names node {op.node}; this configuration has {nodes}")
-        elif min(vars(op).values()) < 0:
-            raise ConfigError(f"--replay: {op} has a negative count")
-
-
-def parse_schedule(text: str) -> list:
-    """A schedule as printed (``[Request(node=0, value=0), Run(k=3)]``) back into operations."""
-    from . import sim
-
-    names = {
-        cls.__name__: cls
-        for cls in (sim.Deliver, sim.Run, sim.Drop, sim.Duplicate, sim.Crash, sim.Restart, sim.Fire, sim.Request)
-    }
-    try:
-        tree = ast.parse(text.strip(), mode="eval").body
-        if not isinstance(tree, ast.List):
-            raise ValueError("not a list")
-        ops = []
-        for item in tree.elts:
-            if not (isinstance(item, ast.Call) and isinstance(item.func, ast.Name) and item.func.id in names):
-                raise ValueError(f"{ast.unparse(item)} is not an operation")
-            kwargs = {k.arg: ast.literal_eval(k.value) for k in item.keywords}
-            posargs = [ast.literal_eval(a) for a in item.args]
-            ops.append(names[item.func.id](*posargs, **kwargs))
-        return ops
-    except (SyntaxError, ValueError, TypeError) as exc:
-        raise ConfigError(f"--replay: cannot read the schedule ({exc}); paste it as printed") from None
-
-
 def _flags(args: argparse.Namespace) -> str:
     """The options that fix the configuration, so that a replay runs the same one."""
     flags = f"--acceptors {args.acceptors} --values {args.values} --ballots {args.ballots}"
@@ -236,8 +200,6 @@ def _flags(args: argparse.Namespace) -> str:
 
 
 def _replay(flags: str, ops: list) -> str:
-    from .sim import show_schedule
-
     return f"paxoscope conform {flags} --replay '{show_schedule(ops)}'"
 
 
@@ -245,7 +207,6 @@ def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
     """Draw the failing run of ``outcome`` (the run of ``ops``, or None when the
     coverage walk found it) as --svg and --html ask."""
     from ..explorer.chart import Section, write_page, write_svg
-    from .sim import show_schedule
 
     if outcome is None or outcome.ok:
         print("paxoscope conform: the runs conform, so no chart was written", file=sys.stderr)
@@ -281,7 +242,7 @@ def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
 
 def _walk_outcome(walked):
     """The coverage walk's failure as an ``Outcome`` (what the charts draw)."""
-    from .conformance import Outcome
+    from ..impl.conformance import Outcome
 
     return Outcome(False, walked.failure, trace=walked.trace, mark=walked.mark, allowed=walked.allowed)
 
@@ -289,8 +250,6 @@ def _walk_outcome(walked):
 def _text(report, cov, cov_sym, flags: str, incomplete: str | None) -> str:
     lines = [f"schedules run: {report.schedules:,} · faults injected: {report.faults:,}"]
     if report.verdict != "ok":
-        from .sim import show_schedule
-
         lines += [
             "",
             "VIOLATION: " + report.failure,
@@ -361,8 +320,6 @@ def _ratio(pair: tuple[int, int]) -> str:
 
 
 def _json(args, config, report, cov, cov_sym, incomplete) -> dict[str, Any]:
-    from .sim import show_schedule
-
     walked = cov_sym if cov_sym is not None and cov_sym.failure else cov or cov_sym
     if report.verdict != "ok":
         verdict, failure = "violation", {"report": report.failure, "schedule": show_schedule(report.schedule)}
@@ -394,7 +351,3 @@ def _json(args, config, report, cov, cov_sym, incomplete) -> dict[str, Any]:
         "depth": report.depth,
         "failure": failure,
     }
-
-
-if __name__ == "__main__":
-    sys.exit("run: paxoscope conform")

@@ -5,7 +5,7 @@ event at a time (a message received, a client's request, a timer) and returns
 ``Effects``: a durable write, the messages to send, a decision. The runtime
 must make the write durable *before* any message leaves; the deterministic
 simulator (``impl.sim``) and the TCP runtime (``impl.net``) both run this
-module unchanged.
+module unchanged (the events and ``Effects`` are the runtime's, ``impl.protocol``).
 
 Ballots: proposer i of P owns the ballots b with b % P == i, so no two
 proposers ever use one ballot. A proposer that times out moves to its next
@@ -21,9 +21,13 @@ that the conformance suite can show it catches each one; see ``IMPL_BUGS``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from typing import Any
 
-from .messages import Accept, Accepted, Message, Prepare, Promise, Rejected
+from ..protocol import ClientRequest, Effects, Event, Receive, Timeout
+from .messages import Accept, Accepted, Prepare, Promise, Rejected
+
+__all__ = ["ClientRequest", "Effects", "Event", "Receive", "Timeout"]  # the runtime's, which this core speaks
 
 IMPL_BUGS = {
     "reply-before-durable": "the acceptor answers before its new state is durable",
@@ -52,42 +56,11 @@ class NodeConfig:
     ballots: int | None = None  # ballots 0..ballots-1; None: no bound
     bugs: frozenset[str] = frozenset()
 
+    @property
+    def protocol(self) -> Any:
+        from . import PROTOCOL
 
-# -- events -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Receive:
-    src: str
-    msg: Message
-
-
-@dataclass(frozen=True)
-class ClientRequest:
-    value: str
-
-
-@dataclass(frozen=True)
-class Timeout:
-    pass
-
-
-Event = Receive | ClientRequest | Timeout
-
-
-@dataclass
-class Effects:
-    """What a handler asks of the runtime, in this order: make ``persist``
-    durable, then send ``send`` (destination, message) pairs; ``decide`` is a
-    value this node learned was chosen; ``timer`` asks for a Timeout later.
-
-    ``durable_first`` is False only under the "reply-before-durable" bug."""
-
-    persist: AcceptorState | None = None
-    send: list[tuple[str, Message]] = field(default_factory=list)
-    decide: str | None = None
-    timer: bool = False
-    durable_first: bool = True
+        return PROTOCOL
 
 
 # -- roles --------------------------------------------------------------------
@@ -234,6 +207,26 @@ class Node:
     def decided(self) -> str | None:
         return self.learner.decided
 
+    @property
+    def durable(self) -> AcceptorState | None:
+        """The acceptor state as this node holds it (None: no acceptor, nothing to keep)."""
+        return self.acceptor.state if self.acceptor is not None else None
+
+    def restore(self, state: AcceptorState | None) -> None:
+        if self.acceptor is not None and state is not None:
+            self.acceptor.state = state
+
+    def clone(self) -> Node:
+        """A copy sharing only what is immutable (configs, messages, states): the coverage walk clones a lot."""
+        twin = _shallow(self)
+        if self.acceptor is not None:
+            twin.acceptor = _shallow(self.acceptor)
+        twin.proposer = _shallow(self.proposer)
+        twin.proposer.promises = dict(self.proposer.promises)
+        twin.learner = _shallow(self.learner)
+        twin.learner.votes = {k: set(v) for k, v in self.learner.votes.items()}
+        return twin
+
     def handle(self, event: Event) -> Effects:
         floor = self.acceptor.state.max_bal if self.acceptor is not None else -1
         if isinstance(event, ClientRequest):
@@ -255,3 +248,10 @@ class Node:
                 self.proposer.done = True
             return effects
         return Effects()  # not for this node's roles: ignored
+
+
+def _shallow(obj):
+    """``copy.copy`` for a plain object, without its generic machinery."""
+    twin = object.__new__(type(obj))
+    twin.__dict__.update(obj.__dict__)
+    return twin

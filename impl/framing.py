@@ -1,0 +1,138 @@
+"""Frames and the codec of a protocol's wire messages.
+
+Wire format: a frame is a 4-byte big-endian length and a JSON object of at
+most ``MAX_FRAME`` bytes carrying ``"v"`` (the encoding version) and
+``"type"``, then the message's fields by name. ``decode`` raises
+``MalformedMessage`` for anything else.
+
+A message is a frozen dataclass with a class attribute ``type`` (its name on
+the wire). A protocol's ``Codec`` knows its message types and a function
+that says what is wrong with a message's fields (or a stored state's: the
+store's loader uses the same one), so that a frame the decoder accepts can
+never leave a node in a state its store would refuse.
+
+The blocking side (``read_frame``, ``request``) is what a client or a
+command waiting for a node uses; the node's own side, on asyncio streams, is
+in ``impl.net``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, fields
+from typing import Any
+
+HEADER = struct.Struct(">I")
+MAX_FRAME = 256 * 1024
+
+
+class MalformedMessage(ValueError):
+    """A frame or payload that is not a message of this protocol version."""
+
+
+def show(x: object) -> str:
+    """A value in an error message, cut short: the input may be anything, of any size."""
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Codec:
+    """The wire messages of one protocol: their frames, and what their fields may hold."""
+
+    def __init__(self, version: int, types: Iterable[type], fields_problem: Callable[[dict[str, Any]], str | None]):
+        self.version = version
+        self.types: dict[str, type] = {cls.type: cls for cls in types}
+        self.fields_problem = fields_problem
+
+    def encode(self, msg: Any) -> bytes:
+        """The frame for ``msg``: length header and JSON payload.
+
+        Raises MalformedMessage for a message its receiver would refuse."""
+        body = asdict(msg)
+        if problem := self.fields_problem(body):
+            raise MalformedMessage(f"not sending a {msg.type} message: {problem}")
+        payload = json.dumps({"v": self.version, "type": msg.type, **body}, separators=(",", ":")).encode()
+        if len(payload) > MAX_FRAME:
+            raise MalformedMessage(
+                f"a {msg.type} message of {len(payload)} bytes exceeds the {MAX_FRAME}-byte frame limit"
+            )
+        return HEADER.pack(len(payload)) + payload
+
+    def decode(self, payload: bytes) -> Any:
+        """A message from one frame's payload (without the length header)."""
+        if len(payload) > MAX_FRAME:
+            raise MalformedMessage(f"frame of {len(payload)} bytes exceeds the {MAX_FRAME}-byte limit")
+        try:
+            data = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError
+            raise MalformedMessage(f"payload is not JSON: {type(exc).__name__}") from None
+        if not isinstance(data, dict):
+            raise MalformedMessage("payload is not a JSON object")
+        if type(data.get("v")) is not int or data["v"] != self.version:  # True == 1, 1.0 == 1: not versions
+            raise MalformedMessage(
+                f"unsupported encoding version {show(data.get('v'))} (this node speaks {self.version})"
+            )
+        kind = data.get("type")
+        cls = self.types.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise MalformedMessage(f"unknown message type {show(data.get('type'))}")
+        names = [f.name for f in fields(cls)]
+        if set(data) - {"v", "type"} != set(names):
+            raise MalformedMessage(f"a {cls.type} message has fields {names}, not {sorted(set(data) - {'v', 'type'})}")
+        args: dict[str, Any] = {name: data[name] for name in names}
+        if problem := self.fields_problem(args):
+            raise MalformedMessage(f"a {cls.type} message with a bad field: {problem}")
+        return cls(**args)
+
+    def decode_payload(self, payload: bytes) -> Any:
+        """``decode``, with every failure reported as MalformedMessage.
+
+        ``decode`` reads untrusted bytes, and a few inputs make it raise
+        something else (a non-string ``type`` gives TypeError, deep nesting
+        RecursionError, a 5000-digit number ValueError); whatever it raises, the
+        payload was not a message, and a node must not treat it as its own bug."""
+        try:
+            return self.decode(payload)
+        except MalformedMessage:
+            raise
+        except Exception as exc:
+            raise MalformedMessage(f"payload is not a message ({type(exc).__name__}: {str(exc)[:100]})") from None
+
+    def read_frame(self, sock: socket.socket) -> Any:
+        """Read one frame from a blocking socket (its timeout applies to each read)."""
+        (length,) = HEADER.unpack(_recv_exact(sock, HEADER.size))
+        if length > MAX_FRAME:
+            raise MalformedMessage(f"frame of {length} bytes exceeds the {MAX_FRAME}-byte limit")
+        return self.decode_payload(_recv_exact(sock, length))
+
+    def request(self, host: str, port: int, msg: Any, reply: type, timeout: float) -> Any:
+        """Send ``msg`` on a fresh connection and return the first reply of type ``reply``.
+
+        Raises OSError (refused, reset, closed; TimeoutError when ``timeout``
+        seconds pass) or MalformedMessage for a reply that is not a message."""
+        deadline = time.monotonic() + timeout
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(self.encode(msg))
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no {reply.__name__} from {host}:{port} within {timeout:g} s")
+                sock.settimeout(remaining)
+                answer = self.read_frame(sock)
+                if isinstance(answer, reply):
+                    return answer
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        chunk = sock.recv(n - got)
+        if not chunk:
+            raise ConnectionError("the node closed the connection")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)

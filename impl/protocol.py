@@ -1,0 +1,184 @@
+"""What a protocol gives the runtime, and what the runtime gives a protocol's core.
+
+The runtime (the simulator ``impl.sim``, the TCP host ``impl.net``, the store
+``impl.storage``, the cluster supervisor ``impl.supervise``, the client
+``impl.client`` and the conformance driver ``impl.conformance``) never names
+a protocol. A protocol is one ``RuntimeProtocol`` object beside it (Paxos's
+is ``impl.paxos.PROTOCOL``), and its configurations carry it: a simulator
+configuration and a node configuration each have a ``protocol`` attribute, so
+``Simulator(config)`` and ``NodeRuntime(config, ...)`` find the rest.
+
+A protocol's core is sans-I/O (as python-hyper/h11 is): a node takes one
+event (``Receive``, ``ClientRequest``, ``Timeout``) and returns ``Effects``,
+which the runtime performs in order: the durable write first, then the sends.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# -- events and effects: the runtime's side of the core -------------------------
+
+
+@dataclass(frozen=True)
+class Receive:
+    src: str
+    msg: Any
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    value: str
+
+
+@dataclass(frozen=True)
+class Timeout:
+    pass
+
+
+Event = Receive | ClientRequest | Timeout
+
+
+@dataclass
+class Effects:
+    """What a handler asks of the runtime, in this order: make ``persist``
+    durable, then send ``send`` (destination, message) pairs; ``decide`` is a
+    value this node learned was chosen; ``timer`` asks for a Timeout later.
+
+    ``durable_first`` is False only in a known-wrong variant that answers
+    before its write is durable."""
+
+    persist: Any = None
+    send: list[tuple[str, Any]] = field(default_factory=list)
+    decide: str | None = None
+    timer: bool = False
+    durable_first: bool = True
+
+
+class Node(Protocol):
+    """A protocol's node, as the runtime drives it."""
+
+    @property
+    def decided(self) -> str | None:
+        """The value this node learned was chosen, or None."""
+
+    @property
+    def durable(self) -> Any:
+        """The state this node must make durable, as it holds it in memory (None: it keeps none)."""
+
+    def handle(self, event: Event) -> Effects: ...
+
+    def restore(self, state: Any) -> None:
+        """Go back to ``state``, what the store holds, after a step that could not be made durable."""
+
+    def clone(self) -> Node:
+        """An independent copy (the simulator forks runs)."""
+
+
+class SimSetup(Protocol):
+    """A protocol's configuration of a simulated system, as the simulator reads it."""
+
+    protocol: RuntimeProtocol
+    node_names: tuple[str, ...]  # every node, in the order Crash(n), Restart(n), Fire(n) number them
+    client_names: tuple[str, ...]  # the nodes a client asks (Request(n, v) asks the n-th)
+    timer_names: tuple[str, ...]  # the nodes whose timer a schedule fires
+    request_values: tuple[str, ...]  # what clients ask for (Request(n, v) asks the v-th)
+
+    def new_node(self, name: str, stored: Any) -> Node:
+        """Node ``name`` built from what its store holds (``stored``: the initial state on a first start)."""
+
+    def initial_store(self, name: str) -> Any:
+        """What node ``name``'s store holds before it ever ran (None: it keeps no durable state)."""
+
+
+class Checker(Protocol):
+    """A protocol's refinement check, observing a simulator (``sim.observer``):
+    called with each handler run, it raises ``impl.conformance.Nonconformance``
+    at the first that is no step of the spec."""
+
+    trace: Any  # explorer.trace.Trace: the spec-level run so far, stutters left out
+    visited: set  # every spec state the run passed through
+    runs: int  # handler runs checked
+
+    def __call__(self, sim: Any, run: Any) -> None: ...
+
+    def next_states(self, state: Any) -> dict[Any, Any]:
+        """Every successor of ``state`` under the spec, with an action that makes it."""
+
+    def fork(self, twin: Any) -> Checker:
+        """A checker that goes on from here observing ``twin``, a clone of the simulator."""
+
+
+# -- what a protocol gives the runtime -------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuntimeProtocol:
+    """One protocol's implementation, as the generic runtime consumes it.
+
+    - ``node(config, stored)``: the sans-I/O core of one node, from its configuration and its stored state;
+    - ``codec``: the wire messages, their validation and their frames (``impl.framing.Codec``);
+    - ``store``: the durable state's file schema (``impl.storage.StoreSchema``);
+    - ``peer_messages``: the message types a node hands its core when a peer sends one;
+    - ``request``, ``answer``, ``status``: the client's request (a ``value``
+      field), the decision told back (a ``value`` field), and the status query;
+      ``value_problem(value)`` why a value cannot be requested (None: it can);
+    - ``status_answer``, ``status_reply(name, node, durable, store_error)``: a
+      node's answer to ``status``, its type and how a node makes it (it has
+      ``name``, ``decided`` and ``store_error`` fields);
+      ``status_fields(reply)``: what the reply says of the durable state, by name;
+    - ``node_config(cluster, name)``: node ``name``'s configuration in a local cluster;
+    - ``bugs``: the known-wrong variants of the implementation, by name, with a line each;
+    - conformance: ``spec_for(config)`` the spec a simulated configuration
+      refines, ``checker(spec, sim)`` the refinement check that observes a
+      simulator, ``directed_schedules(config)`` schedules random ones seldom
+      find, ``realise(spec, sim, state, action)`` drive the simulator along
+      one spec transition and ``drive_other_handlers(sim, seen)`` the
+      handlers no spec transition needs (the coverage walk).
+    """
+
+    name: str  # how cluster.json names it: a package of paxoscope.impl ("paxos"), or "module:attribute"
+    node: Callable[[Any, Any], Node]  # the core: node(config, stored) for a node configuration and its stored state
+    codec: Any
+    store: Any
+    peer_messages: tuple[type, ...]
+    request: type
+    answer: type
+    status: type
+    status_answer: type
+    status_reply: Callable[[str, Node, Any, str | None], Any]
+    status_fields: Callable[[Any], dict[str, Any]]
+    value_problem: Callable[[str], str | None]
+    node_config: Callable[[Any, str], Any]
+    bugs: Mapping[str, str]
+    spec_for: Callable[[Any], Any]
+    checker: Callable[[Any, Any], Checker]
+    directed_schedules: Callable[[Any], Iterable[list]] = lambda config: []
+    realise: Callable[[Any, Any, Any, Any], bool] | None = None
+    drive_other_handlers: Callable[[Any, set], int] = lambda sim, seen: 0
+
+    def unknown_bugs(self, bugs: Iterable[str]) -> list[str]:
+        return sorted(set(bugs) - self.bugs.keys())
+
+
+def load_protocol(name: str) -> RuntimeProtocol:
+    """The protocol named ``name``: ``PROTOCOL`` of the package ``paxoscope.impl.<name>``,
+    or, for a protocol of one's own, ``module:attribute`` (as cluster.json records it).
+
+    A node process learns its protocol from the cluster description by name."""
+    from ..spec.constants import ConfigError
+
+    module_name, _, attribute = name.partition(":") if ":" in name else (f"{__package__}.{name}", "", "PROTOCOL")
+    if not all(part.isidentifier() for part in [*module_name.split("."), attribute]):
+        raise ConfigError(f"no implemented protocol named {name!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        raise ConfigError(f"no implemented protocol named {name!r}") from None
+    protocol = getattr(module, attribute, None)
+    if not isinstance(protocol, RuntimeProtocol):
+        raise ConfigError(f"no implemented protocol named {name!r}")
+    return protocol
