@@ -9,9 +9,10 @@ induction; a variant without a proof model says so), and the one-line fix.
 Everything but the prose is computed afresh on each run, so the tour cannot
 drift from the code it describes.
 
-A ``Tour`` says, for one protocol, where its gallery is, how to find a
-variant's shortest counterexample and how to prove it; ``TOURS`` holds one
-per protocol that has a gallery. In a terminal the tour pauses after each
+A ``Tour`` says, for one protocol, how to find a variant's shortest
+counterexample; its gallery, its proof model and the variants that have none
+come from the protocol registry. ``TOURS`` holds one per protocol that has a
+gallery. In a terminal the tour pauses after each
 variant; ``--html DIR`` writes the whole tour as one page,
 ``DIR/index.html``, with each chart also as ``DIR/NAME.svg``.
 """
@@ -82,15 +83,24 @@ class Found:
 class Tour:
     """One protocol's tour of its gallery (the registry's: variant classes, each a
     ``spec.gallery.Variant`` and a small override of the readable spec).
-    ``find(variant, status)`` finds the shortest counterexample; ``prove(name)`` gives the
-    proof report of a variant, or (a string) why the variant has no proof model (no
-    ``prove``: the protocol has no proof)."""
+    ``find(variant, status)`` finds the shortest counterexample."""
 
     protocol: str
     title: str
     find: Callable[[type, Callable[[str], None]], Found]
-    prove: Callable[[str], Any] | None
     intro: str
+
+    def prove(self, name: str) -> Any:
+        """The proof report of variant ``name``, or (a string) why it has none: the
+        protocol's proof model and the variants it cannot model, as the registry names them."""
+        from . import registry
+        from .proofs.obligations import prove
+
+        protocol = registry.protocol(self.protocol)
+        if protocol.proof is None:
+            return f"{self.title} has no proof model at all"
+        no_proof = registry.resolve(protocol.no_proof) if protocol.no_proof else {}
+        return no_proof[name] if name in no_proof else prove(registry.resolve(protocol.proof)(name))
 
     def prove_command(self, name: str) -> str:
         # Paxos is what `prove` takes when no protocol is named, as in the Paxos tour's pages
@@ -132,18 +142,11 @@ def find_paxos(bug: type, status: Callable[[str], None]) -> Found:
     return replace(found, failure="Consistency fails: two values are chosen")
 
 
-def prove_paxos(name: str) -> Any:
-    from .proofs.obligations import prove
-    from .proofs.paxos import model_for
-
-    return prove(model_for(name))
-
-
 PAXOS_INTRO = (
     "Each variant below is Paxos with one small change that looks harmless, and each lets two different values "
     "be chosen."
 )
-PAXOS = Tour("paxos", "Paxos", find_paxos, prove_paxos, PAXOS_INTRO)
+PAXOS = Tour("paxos", "Paxos", find_paxos, PAXOS_INTRO)
 
 # Two replicas and one write first (a replica that never replies already deadlocks there),
 # then MultiPaxos_MC_small.cfg's three replicas, one write and one read.
@@ -169,20 +172,12 @@ def find_multipaxos(bug: type, status: Callable[[str], None]) -> Found:
     return replace(found, failure=MULTIPAXOS_FAILURES.get(found.failure, f"{found.failure} fails"))
 
 
-def prove_multipaxos(name: str) -> Any:
-    """The proof report of a variant that breaks per-slot agreement; for another, why it has no proof model."""
-    from .proofs.multipaxos import NO_PROOF, model_for
-    from .proofs.obligations import prove
-
-    return NO_PROOF[name] if name in NO_PROOF else prove(model_for(name))
-
-
 MP_INTRO = (
     "Each variant below is Multi-Paxos (MultiPaxos-SMR: a replicated log of client writes and reads) with one "
     "small change that looks harmless. Each either lets the clients see a history that no order of their "
     "commands explains (Linearizability fails), or leaves a request unanswered forever (a deadlock)."
 )
-MULTIPAXOS = Tour("multipaxos", "Multi-Paxos", find_multipaxos, prove_multipaxos, MP_INTRO)
+MULTIPAXOS = Tour("multipaxos", "Multi-Paxos", find_multipaxos, MP_INTRO)
 
 TOURS: dict[str, Tour] = {t.protocol: t for t in (PAXOS, MULTIPAXOS)}
 
@@ -306,11 +301,9 @@ def visit(number: int, bug: type, status: Any = None, tour: Tour = PAXOS) -> Sto
     what is being done to ``status`` (which is called with "" at the end)."""
     status = status or (lambda text: None)
     found = tour.find(bug, status)
-    report, no_proof = None, "the protocol has no proof model"
-    if tour.prove is not None:
-        status(f"{bug.name}: proving with Z3 ...")
-        report = tour.prove(bug.name)
-        report, no_proof = (None, report) if isinstance(report, str) else (report, "")
+    status(f"{bug.name}: proving with Z3 ...")
+    report = tour.prove(bug.name)
+    report, no_proof = (None, report) if isinstance(report, str) else (report, "")
     status("")
     return Stop(number, bug, changed_code(bug), found, report, tour, no_proof)
 

@@ -285,3 +285,17 @@ def test_the_committed_multipaxos_tour_in_docs_is_current():
         "docs/tour/multipaxos/index.html" in readme
         and "paxoscope tour multipaxos --html docs/tour/multipaxos" in readme
     )
+
+
+def test_a_protocol_without_a_proof_model_is_toured_without_one(monkeypatch):
+    import dataclasses
+
+    from paxoscope import registry
+    from paxoscope.tour import stop_text
+
+    unproven = tuple(dataclasses.replace(p, proof=None) if p.name == "multipaxos" else p for p in registry.PROTOCOLS)
+    monkeypatch.setattr(registry, "PROTOCOLS", unproven)
+    stop = visit(1, MP_BUGS["commit-on-too-few-replies"], tour=MULTIPAXOS)
+    assert stop.report is None and stop.caught
+    text = " ".join(stop_text(stop, 1, colour=False).split())
+    assert "The proof obligation that breaks None: this variant has no proof model, because Multi-Paxos has no" in text
