@@ -8,8 +8,10 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from .. import registry
 from ..console import out as console_out
 from ..impl.paxos import IMPL_BUGS, SimConfig
+from ..impl.report import ratio, replay_command, report_json, report_text, write_junit
 from ..impl.sim import check_schedule, parse_schedule, show_schedule
 from ..spec.constants import ConfigError
 
@@ -93,8 +95,8 @@ def run(args: argparse.Namespace, out: Any = console_out) -> int:
 def _run(args: argparse.Namespace, out: Any) -> int:
     from ..impl.conformance import conform, coverage, run_schedule
 
-    if args.bug is not None and args.bug not in IMPL_BUGS:
-        raise ConfigError(f"unknown implementation bug {args.bug!r}; known: {', '.join(IMPL_BUGS)}")
+    if args.bug is not None:
+        registry.variant(args.bug, "paxos", part="impl")  # the one "unknown bug" message
     if args.proposers is not None and args.proposers > args.acceptors:
         raise ConfigError(f"--proposers {args.proposers}: the proposers are acceptors, and there are {args.acceptors}")
     bugs = frozenset([args.bug] if args.bug else [])
@@ -140,11 +142,16 @@ def _run(args: argparse.Namespace, out: Any) -> int:
     incomplete = _incomplete(args, cov_sym) if not failure else None
     # The verdict first: a file that cannot be written then costs the reader nothing.
     if args.json:
-        out(json.dumps(_json(args, config, report, cov, cov_sym, incomplete), indent=2))
+        out(
+            json.dumps(
+                report_json(_config_json(args, config, report), args.seed, report, cov, cov_sym, incomplete), indent=2
+            )
+        )
     else:
-        out(_text(report, cov, cov_sym, _flags(args), incomplete))
+        out(report_text(report, cov, cov_sym, _flags(args), incomplete))
     if args.junit:
-        _write_junit(args, report, cov, cov_sym)
+        label = f"{args.acceptors}a{args.values}v{args.ballots}b" + (f".{args.bug}" if args.bug else "")
+        write_junit(args.junit, label, report, cov, cov_sym)
     if args.svg or args.html:
         if report.schedule is not None:  # the shrunk schedule runs again, deterministically, to the same failure
             _write_chart(args, run_schedule(config, report.schedule), report.schedule)
@@ -187,7 +194,7 @@ def _incomplete(args: argparse.Namespace, cov_sym) -> str | None:
     if cov_sym is None:
         return "--strict: the coverage walk was skipped (--no-coverage), so coverage is not known to be complete"
     if cov_sym.states[0] < cov_sym.states[1] or cov_sym.transitions[0] < cov_sym.transitions[1]:
-        shown = f"states {_ratio(cov_sym.states)}, transitions {_ratio(cov_sym.transitions)}"
+        shown = f"states {ratio(cov_sym.states)}, transitions {ratio(cov_sym.transitions)}"
         return f"--strict: the implementation did not realise every spec state and transition ({shown})"
     return None
 
@@ -197,10 +204,6 @@ def _flags(args: argparse.Namespace) -> str:
     flags = f"--acceptors {args.acceptors} --values {args.values} --ballots {args.ballots}"
     flags += f" --schedule-ballots {args.schedule_ballots} --proposers {args.proposers}"
     return flags + (f" --bug {args.bug}" if args.bug else "")
-
-
-def _replay(flags: str, ops: list) -> str:
-    return f"paxoscope conform {flags} --replay '{show_schedule(ops)}'"
 
 
 def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
@@ -221,7 +224,7 @@ def _write_chart(args: argparse.Namespace, outcome, ops: list | None) -> None:
             again.append(("pre", f"paxoscope conform {_flags(args)}"))
         else:
             again = [("p", f"The schedule ({len(ops)} operations):"), ("pre", show_schedule(ops))]
-            again += [("p", "Replay it with:"), ("pre", _replay(_flags(args), ops))]
+            again += [("p", "Replay it with:"), ("pre", replay_command(_flags(args), ops))]
         sections = [
             Section(
                 "The failing run",
@@ -247,107 +250,12 @@ def _walk_outcome(walked):
     return Outcome(False, walked.failure, trace=walked.trace, mark=walked.mark, allowed=walked.allowed)
 
 
-def _text(report, cov, cov_sym, flags: str, incomplete: str | None) -> str:
-    lines = [f"schedules run: {report.schedules:,} · faults injected: {report.faults:,}"]
-    if report.verdict != "ok":
-        lines += [
-            "",
-            "VIOLATION: " + report.failure,
-            "",
-            f"shrunk schedule ({len(report.schedule)} operations):",
-            "  " + show_schedule(report.schedule),
-            f"replay it: {_replay(flags, report.schedule)}",
-        ]
-        return "\n".join(lines)
-    walked = cov_sym if cov_sym is not None and cov_sym.failure else cov or cov_sym
-    if walked is not None and walked.failure:
-        lines += ["", "VIOLATION (found by the coverage walk): " + walked.failure]
-        lines += ["", f"the walk finds it again: paxoscope conform {flags}"]
-        return "\n".join(lines)
-    lines.append("OK: every step of every run was a step of the spec, and every decision was chosen")
-    lines.append(
-        f"  spec states the random runs passed through: {len(report.visited):,} ({len(report.visited_sym):,} up to "
-        f"symmetry), the deepest {report.depth} steps from the initial state"
-    )
-    if cov:
-        lines.append(
-            f"  spec -> implementation, states realised: {_ratio(cov.states)}; transitions: {_ratio(cov.transitions)}"
-        )
-    if cov_sym:
-        lines.append(
-            f"  {'the same ' if cov else 'spec -> implementation, '}up to symmetry, states: {_ratio(cov_sym.states)}; "
-            f"transitions: {_ratio(cov_sym.transitions)}"
-        )
-        lines.append(f"  handler runs driven beyond the spec's transitions, all checked: {cov_sym.handlers:,}")
-        for miss in (cov or cov_sym).missed:
-            lines.append(f"  not realised: {miss}")
-    if incomplete:
-        lines.append("FAIL " + incomplete)
-    return "\n".join(lines)
-
-
-BATCH = 100
-
-
-def _write_junit(args: argparse.Namespace, report, cov, cov_sym) -> None:
-    """A case per batch of BATCH schedules (the failing one, if any, last),
-    and one per coverage figure."""
-    from ..explorer.junit import Case, write_junit
-
-    label = f"{args.acceptors}a{args.values}v{args.ballots}b" + (f".{args.bug}" if args.bug else "")
-    cls = f"paxoscope.conform.{label}"
-    cases = []
-    for start in range(0, report.schedules, BATCH):
-        end = min(start + BATCH, report.schedules)
-        case = Case(f"schedules {start + 1}-{end}", cls)
-        if report.verdict != "ok" and end == report.schedules:
-            case.failure = report.failure
-        cases.append(case)
-    for name, c in (("coverage", cov), ("coverage up to symmetry", cov_sym)):
-        if c is not None:
-            case = Case(name, cls, output=f"states {_ratio(c.states)}; transitions {_ratio(c.transitions)}")
-            if c.failure:
-                case.failure = c.failure
-            elif c.states[0] < c.states[1] or c.transitions[0] < c.transitions[1]:
-                case.failure = f"not every spec state and transition was realised: {case.output}"
-            cases.append(case)
-    write_junit(args.junit, f"paxoscope conform {label}", cases, 0.0)
-
-
-def _ratio(pair: tuple[int, int]) -> str:
-    done, total = pair
-    return f"{done:,} / {total:,} ({100 * done / total:.1f}%)" if total else "0 / 0"
-
-
-def _json(args, config, report, cov, cov_sym, incomplete) -> dict[str, Any]:
-    walked = cov_sym if cov_sym is not None and cov_sym.failure else cov or cov_sym
-    if report.verdict != "ok":
-        verdict, failure = "violation", {"report": report.failure, "schedule": show_schedule(report.schedule)}
-    elif walked is not None and walked.failure:
-        verdict, failure = "violation", {"report": walked.failure, "schedule": None}
-    else:
-        verdict, failure = ("incomplete" if incomplete else "ok"), ({"report": incomplete} if incomplete else None)
+def _config_json(args: argparse.Namespace, config: SimConfig, report) -> dict[str, Any]:
     return {
-        "verdict": verdict,
-        "config": {
-            "acceptors": config.acceptors,
-            "values": config.values,
-            "ballots": args.ballots,
-            "schedule_ballots": config.ballots,
-            "proposers": args.proposers if report.verdict != "ok" or len(args.layouts) == 1 else args.layouts,
-            "bug": args.bug,
-        },
-        "schedules": report.schedules,
-        "faults": report.faults,
-        "seed": args.seed,
-        "coverage": None if cov is None else {"states": list(cov.states), "transitions": list(cov.transitions)},
-        "coverage_symmetry": None
-        if cov_sym is None
-        else {"states": list(cov_sym.states), "transitions": list(cov_sym.transitions), "handlers": cov_sym.handlers},
-        # [states the random runs passed through, of how many reachable]: they run more ballots than the
-        # walk, whose space is not counted, so the second is null. Up to symmetry and depth on their own keys.
-        "visited": [len(report.visited), None],
-        "visited_symmetry": len(report.visited_sym),
-        "depth": report.depth,
-        "failure": failure,
+        "acceptors": config.acceptors,
+        "values": config.values,
+        "ballots": args.ballots,
+        "schedule_ballots": config.ballots,
+        "proposers": args.proposers if report.verdict != "ok" or len(args.layouts) == 1 else args.layouts,
+        "bug": args.bug,
     }
