@@ -45,6 +45,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from ..spec.gallery import gallery
 from . import logic as L
 from .logic import and_, eq, exists, forall, implies, le, lt, ne, not_, or_, variables
 from .model import ActionDef, Assign, Extend, Insert, ProofModel, View, ballot_order, quorums_intersect
@@ -465,9 +466,7 @@ class AcceptBelowPromise(MultiPaxosModel):
         return L.TRUE  # BUG: no check of b against maxBal[r]
 
 
-BUG_MODELS: dict[str, type[MultiPaxosModel]] = {
-    cls.bug: cls for cls in (CommitOnTooFewReplies, IgnorePrepareVotes, AcceptBelowPromise)
-}
+BUG_MODELS: dict[str, type[MultiPaxosModel]] = gallery(MultiPaxosModel, key="bug")
 
 #: Gallery variants with no proof variant, and why.
 NO_PROOF: dict[str, str] = {

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..spec.gallery import gallery
 from .logic import (
     FALSE,
     TRUE,
@@ -486,18 +487,7 @@ class AmnesiaRestart(PaxosModel):
         return ActionDef("Restart", (a,), TRUE, updates, ("a",))
 
 
-BUG_MODELS: dict[str, type[PaxosModel]] = {
-    cls.bug: cls
-    for cls in (
-        NonIntersectingQuorums,
-        IgnoreReportedValues,
-        AnyReportedValue,
-        PromiseNotKept,
-        AcceptBelowPromise,
-        TwoProposalsPerBallot,
-        AmnesiaRestart,
-    )
-}
+BUG_MODELS: dict[str, type[PaxosModel]] = gallery(PaxosModel, key="bug")
 
 
 def model_for(bug: str | None = None) -> PaxosModel:

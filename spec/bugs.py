@@ -14,7 +14,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from .base import except_at
-from .gallery import Variant
+from .gallery import Variant, gallery
 from .paxos import Msg1b, Msg2a
 from .paxos_reference import PaxosReference, State, Step, action, send, sent
 
@@ -158,15 +158,4 @@ class AmnesiaRestart(Bug):
         return s._replace(**{name: except_at(getattr(s, name), i, x) for name, x in none.items()})
 
 
-BUGS: dict[str, type[Bug]] = {
-    cls.name: cls
-    for cls in (
-        NonIntersectingQuorums,
-        IgnoreReportedValues,
-        AnyReportedValue,
-        PromiseNotKept,
-        AcceptBelowPromise,
-        TwoProposalsPerBallot,
-        AmnesiaRestart,
-    )
-}
+BUGS: dict[str, type[Bug]] = gallery(Bug)

@@ -23,3 +23,11 @@ class Variant:
     @property
     def config(self) -> dict[str, Any]:
         return {**super().config, "bug": self.name}
+
+
+def gallery(base: type, key: str = "name") -> dict[str, type]:
+    """The variants of ``base`` written so far, by their ``key`` (a spec variant's
+    ``name``, a proof model's ``bug``), in the order they are written: every
+    direct subclass that names itself. A gallery module ends with
+    ``BUGS = gallery(Bug)``, so that a variant is listed by being written."""
+    return {vars(cls)[key]: cls for cls in base.__subclasses__() if key in vars(cls)}

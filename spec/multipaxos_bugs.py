@@ -13,7 +13,7 @@ finds the shortest way there; tests/test_multipaxos_bugs.py pins how short.
 
 from __future__ import annotations
 
-from .gallery import Variant
+from .gallery import Variant, gallery
 from .multipaxos import Accept, MPState, MultiPaxos, Node, PrepareReply, ack_event, observe, req_event
 
 
@@ -112,7 +112,4 @@ class AcceptBelowPromise(MultiPaxosBug):
         return m.bal > n.insts[m.slot - 1].voted.bal  # BUG: m.bal >= n.bal_max_known is not required
 
 
-BUGS: dict[str, type[MultiPaxosBug]] = {
-    cls.name: cls
-    for cls in (CommitOnTooFewReplies, SilentAcceptor, IgnorePrepareVotes, StaleLeaderRead, AcceptBelowPromise)
-}
+BUGS: dict[str, type[MultiPaxosBug]] = gallery(MultiPaxosBug)
