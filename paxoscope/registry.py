@@ -120,7 +120,7 @@ class Gallery:
     """Where a protocol's variants live, by reference: ``spec`` maps names to
     classes (with ``summary``, ``explanation`` and ``fix``) that build like the
     spec ``varies``; ``proof`` maps names to proof models; ``impl`` maps the
-    implementation's variant names to one line each."""
+    implementation's variant names to their stories (``summary``, ``explanation``, ``fix``)."""
 
     spec: str | None = None
     varies: str | None = None
@@ -395,8 +395,9 @@ def _variants(name: str, parts: tuple[str, ...]) -> dict[str, Variant]:
         for key in resolve(gallery.proof):
             texts.setdefault(key, {"summary": "", "parts": []})["parts"].append("proof")
     if "impl" in parts and gallery.impl is not None:
-        for key, line in resolve(gallery.impl).items():
-            texts.setdefault(key, {"summary": line, "parts": []})["parts"].append("impl")
+        for key, bug in resolve(gallery.impl).items():
+            story = {"summary": bug.summary, "explanation": bug.explanation, "fix": bug.fix}
+            texts.setdefault(key, {**story, "parts": []})["parts"].append("impl")
     return {key: Variant(key, name, **{**t, "parts": tuple(t["parts"])}) for key, t in texts.items()}
 
 

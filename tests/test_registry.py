@@ -288,7 +288,9 @@ def test_bugs_of_one_protocol_as_json(capsys):
 def test_bugs_explains_an_implementation_variant_and_says_how_to_see_it(capsys):
     assert main(["bugs", "reply-before-durable"]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("reply-before-durable: the acceptor answers before its new state is durable")
+    assert text.startswith("reply-before-durable: The acceptor answers before its new state is durable.")
+    assert "Because a crash between the two loses what the answer" in text  # its story, as the spec's are told
+    assert "fix: Write and fsync maxBal" in text
     assert "a variant of paxos, in its implementation" in text
     assert "see it fail: paxoscope conform --bug reply-before-durable" in text
 
