@@ -80,3 +80,11 @@ def test_the_example_ci_workflow_passes_on_the_example_user_project(tmp_path):
         )
         assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
     assert (project / "reports" / "pins.xml").exists()
+
+
+def test_the_readmes_check_options_example_runs_as_written():
+    """The README's Python example of CheckOptions, an observer and an extra invariant runs, asserts included."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```python\nfrom paxoscope import CheckOptions")
+    code = text[start + len("```python\n") : text.index("```", start + 3)]
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
