@@ -411,6 +411,13 @@ class MultiPaxosModel(ProofModel):
             "AckedWasRequested": forall([c], implies(S.acked(c), S.requested(c))),
             "ProposalRequested": forall([b, s, c], implies(S.accept(b, s, c), S.requested(c))),
             "BeforeIsRealTime": forall([c, d], implies(S.before(c, d), and_(S.acked(c), S.requested(d), ne(c, d)))),
+            "ReadSeesEarlierWrites": forall(
+                [c, d],
+                implies(
+                    and_(read(d), not_(read(c)), S.before(c, d), S.acked(d)),
+                    exists([s], and_(S.committed(s, d), above_c)),
+                ),
+            ),
             "AckedFromLog": forall(
                 [c], implies(S.acked(c), exists([t], and_(S.committed(t, c), self.prefix_committed(S, t))))
             ),
@@ -419,13 +426,6 @@ class MultiPaxosModel(ProofModel):
                 implies(
                     and_(S.accept(b, s, d), S.before(c, d)),
                     or_(above_c, exists([x], and_(ne(x, d), S.committed(s, x)))),
-                ),
-            ),
-            "ReadSeesEarlierWrites": forall(
-                [c, d],
-                implies(
-                    and_(read(d), not_(read(c)), S.before(c, d), S.acked(d)),
-                    exists([s], and_(S.committed(s, d), above_c)),
                 ),
             ),
         }
