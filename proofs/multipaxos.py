@@ -34,8 +34,8 @@ in TakeNewRequest), ``Commit(s, c)`` (HandleAcceptReplies and
 HandleCommitNotice), ``Request(c)`` (TakeNewRequest taking a command no
 leader took before: every command acknowledged so far comes before it) and
 ``Ack(s, c)`` (HandleAcceptReplies: a leader that committed every slot up to
-s answers c, the command of slot s, with the log below s). Every step of the executable spec is a sequence of
-these steps or a stutter under the mapping ``structure_of_spec``: the
+s answers c, the command of slot s, with the log below s). Every step of the
+executable spec is a sequence of these steps or a stutter under the mapping ``structure_of_spec``: the
 cross-check (``prove multipaxos --crosscheck``) checks it on every step of a
 small configuration, and that the invariant holds on every state.
 
@@ -57,6 +57,7 @@ override per variant, each breaking a named obligation; ``silent-acceptor``
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from ..spec.gallery import gallery
@@ -116,8 +117,8 @@ EXPLANATIONS: dict[str, str] = {
     "BeforeIsRealTime": "before(c, d) means c was acknowledged, d requested afterwards: c is not d.",
     "AckedFromLog": "A command is answered only once it is committed in a slot and every slot below that one is "
     "committed too (a leader commits and applies its log in order).",
-    "ProposalAfterEarlierAcks": "A command proposed in slot s after c was acknowledged is proposed above c's slot, or "
-    "where another command is already committed (it can never be chosen there).",
+    "ProposalAfterEarlierAcks": "A command requested after c was acknowledged is proposed only above a slot holding "
+    "c, or in a slot where another command is already committed (it can never be chosen there).",
     "ReadSeesEarlierWrites": "A read acknowledged after a write was acknowledged sits in a committed slot above that "
     "write's: its answer, the log below its slot, holds the write (no stale read).",
 }
@@ -223,7 +224,7 @@ class MultiPaxosModel(ProofModel):
         return ActionDef("Promise", (r, b, n), guard, updates, ("r", "b"))
 
     def propose(self) -> ActionDef:
-        """Propose(b, s, c): no Accept for (b, s) yet; every member of a quorum q
+        """Propose(b, s, c): c was requested; no Accept for (b, s) yet; every member of a quorum q
         reported slot s for ballot b; and c is free (none of them reports a vote
         there) or the command of a reported vote with the highest ballot."""
         (b,) = variables("b", B)
@@ -311,7 +312,7 @@ class MultiPaxosModel(ProofModel):
         updates = (Insert(requested, (c,)), Extend(before, self.acked_before(c, L.TRUE), self.pre_view()))
         return ActionDef("Request", (c,), guard, updates, ("c",))
 
-    def acked_before(self, d: L.Var, fresh: L.Formula):
+    def acked_before(self, d: L.Var, fresh: L.Formula) -> Callable[..., L.Formula]:
         """The rows before(c, d) that requesting d adds, if ``fresh``: every c acknowledged so far."""
 
         def rows(S: View, c2: L.Term, d2: L.Term) -> L.Formula:
