@@ -62,6 +62,7 @@ from typing import Any
 
 from ..spec.gallery import gallery
 from . import logic as L
+from .finite import ModelTwin
 from .logic import and_, eq, exists, forall, implies, le, lt, ne, not_, or_, variables
 from .model import ActionDef, Assign, Extend, Insert, ProofModel, View, ballot_order, quorums_intersect
 
@@ -182,6 +183,9 @@ class MultiPaxosModel(ProofModel):
         if sort is C:
             return ["nil", *(f"c{i}" for i in range(1, count))]
         return [f"{'s' if sort is R else 'q'}{i + 1}" for i in range(count)]
+
+    def twin(self) -> ModelTwin:
+        return _Twin(self)
 
     # -- constants -------------------------------------------------------
 
@@ -479,6 +483,16 @@ class MultiPaxosModel(ProofModel):
 
 
 S_ = S  # the Slot sort, where ``S`` names a view
+
+
+class _Twin(ModelTwin):
+    """The model as its own executable spec, its counterexamples shown in their least renaming
+    of replicas and commands (Z3 may return either of two mirror images)."""
+
+    def canonical(self, st: L.Structure, env: dict) -> tuple[L.Structure, dict]:
+        from .concrete import canonical
+
+        return canonical(st, env, sorts=(R, C), keep=("nil",))
 
 
 def slot_order() -> dict[str, L.Formula]:
