@@ -171,12 +171,14 @@ class PaxosTwin(Twin):
         )
 
 
-def canonical(st: L.Structure, env: dict[L.Var, Any]) -> tuple[L.Structure, dict[L.Var, Any]]:
-    """The same counterexample with acceptors and values renamed to the least
-    form: acceptors and values are interchangeable, and Z3 may return either
-    of two mirror-image models, so a reader sees the same one every time."""
-    acceptors = [a for a in st.domains[A]]
-    values = [v for v in st.domains[V] if v is not None]
+def canonical(
+    st: L.Structure, env: dict[L.Var, Any], sorts: tuple[L.Sort, ...] = (A, V), keep: tuple = (None,)
+) -> tuple[L.Structure, dict[L.Var, Any]]:
+    """The same counterexample with the elements of ``sorts`` (but those in
+    ``keep``, the constants) renamed to the least form: acceptors and values
+    are interchangeable, and Z3 may return either of two mirror-image models,
+    so a reader sees the same one every time."""
+    groups = [[x for x in st.domains[s] if x not in keep] for s in sorts]
 
     def key(rename: dict) -> tuple:
         return (
@@ -185,13 +187,12 @@ def canonical(st: L.Structure, env: dict[L.Var, Any]) -> tuple[L.Structure, dict
         )
 
     renames = [
-        {**dict(zip(acceptors, pa)), **dict(zip(values, pv))}
-        for pa in itertools.permutations(acceptors)
-        for pv in itertools.permutations(values)
+        {old: new for group, perm in zip(groups, perms) for old, new in zip(group, perm)}
+        for perms in itertools.product(*(itertools.permutations(g) for g in groups))
     ]
     best = min(renames, key=key)
     domains = {sort: [_renamed(x, best) for x in xs] for sort, xs in st.domains.items()}
-    domains[A], domains[V] = acceptors, st.domains[V]  # the same names, in the same order
+    domains.update((s, st.domains[s]) for s in sorts)  # the same names, in the same order
     relations = {name: _renamed(tuples, best) for name, tuples in st.relations.items()}
     return L.Structure(domains, st.constants, relations), {p: _renamed(x, best) for p, x in env.items()}
 

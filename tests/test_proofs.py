@@ -420,7 +420,7 @@ def test_crosscheck_from_the_command(capsys):
     "argv, message",
     [
         (["twophase"], "proof model for the paxos and multipaxos specs only"),
-        (["multipaxos", "--bug", "stale-leader-read"], "stale-leader-read has no proof variant"),
+        (["multipaxos", "--bug", "silent-acceptor"], "silent-acceptor has no proof variant"),
         (["multipaxos", "--crosscheck", "--acceptors", "2"], "--acceptors is no size of multipaxos"),
         (["--bug", "nope"], "unknown bug 'nope'"),
         (["--acceptors", "2"], "--acceptors sets the configuration of --crosscheck"),
