@@ -2,23 +2,64 @@
 
 A gallery (``spec/bugs.py`` for Paxos, ``spec/multipaxos_bugs.py`` for
 Multi-Paxos) is a dict of classes, each mixing ``Variant`` into the spec it
-changes and overriding a line or two of it. The tour, ``paxoscope bugs`` and
-``check --bug`` read the story from the class.
+changes and overriding a line or two of it. Their stories are prose, so they
+are data: ``spec/gallery.toml`` tells every variant of every protocol (the
+spec's, the proof model's and the implementation's, one table a name), and a
+variant class takes its ``summary``, ``explanation`` and ``fix`` from there.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import tomllib
+from functools import cache
+from importlib import resources
+from typing import Any, NamedTuple
+
+
+class Story(NamedTuple):
+    """How a learner is told a variant: ``summary``, one line; ``explanation``, why it
+    looks harmless and how it goes wrong; ``fix``, what puts it right."""
+
+    summary: str
+    explanation: str
+    fix: str
+
+
+@cache
+def stories() -> dict[str, dict[str, Story]]:
+    """Every protocol's stories, by variant name, from ``gallery.toml``."""
+    with resources.files(__package__).joinpath("gallery.toml").open("rb") as f:
+        tables = tomllib.load(f)
+    # The long texts are wrapped in the file; a line break there reads as a space.
+    return {
+        protocol: {name: Story(*(" ".join(t[key].split()) for key in Story._fields)) for name, t in variants.items()}
+        for protocol, variants in tables.items()
+    }
+
+
+def story(protocol: str, name: str) -> Story:
+    """The story of ``protocol``'s variant ``name`` (a KeyError names a variant the gallery does not tell)."""
+    told = stories().get(protocol, {})
+    if name not in told:
+        raise KeyError(f"spec/gallery.toml tells no story of {protocol}'s variant {name!r}")
+    return told[name]
 
 
 class Variant:
-    """A known-wrong variant, mixed in before the spec it changes. ``name``: its
-    name in the gallery; ``summary``: one line; ``explanation``: why it looks
-    harmless and how it goes wrong; ``fix``: the one-line fix."""
+    """A known-wrong variant, mixed in before the spec it changes. ``protocol``
+    and ``name`` say which gallery entry it is; its story (``summary``,
+    ``explanation``, ``fix``) comes from ``gallery.toml`` unless the class
+    tells its own (a user's variant may)."""
 
+    protocol = ""
     summary = ""
     explanation = ""
     fix = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in vars(cls) and "summary" not in vars(cls):
+            cls.summary, cls.explanation, cls.fix = story(cls.protocol, cls.name)
 
     @property
     def config(self) -> dict[str, Any]:

@@ -406,3 +406,28 @@ def test_pin_and_gate_multipaxos(tmp_path):
     gate = paxoscope("check", "--against", "p.json", "--replicas", "3")
     assert gate.returncode == 2 and "takes no --replicas" in gate.stderr
     assert paxoscope("check", "--against", "p.json").returncode == 0
+
+
+def test_the_gallery_file_tells_every_variant_of_every_part_and_nothing_else():
+    """spec/gallery.toml holds the stories: each variant that exists in a spec, a proof model or an
+    implementation has one, and each story there belongs to a variant that exists."""
+    from paxoscope.spec.gallery import stories
+
+    told = {(protocol, name) for protocol, variants in stories().items() for name in variants}
+    existing = {(p.name, name) for p in registry.protocols() for name in p.variants()}
+    assert told == existing
+    for p in registry.protocols():
+        for v in p.variants().values():
+            assert v.summary and v.explanation and v.fix, v.name
+
+
+def test_a_variant_may_tell_its_own_story_and_one_the_gallery_lacks_is_named():
+    from paxoscope.spec.bugs import Bug
+
+    class Mine(Bug):
+        name = "my-own"
+        summary, explanation, fix = "one line", "why", "how"
+
+    assert (Mine.summary, Mine.fix) == ("one line", "how")
+    with pytest.raises(KeyError, match="no story of paxos's variant 'not-told'"):
+        type("NotTold", (Bug,), {"name": "not-told"})

@@ -22,56 +22,20 @@ that the conformance suite can show it catches each one; see ``IMPL_BUGS``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from typing import Any
 
+from ...spec.gallery import story
 from ..protocol import ClientRequest, Effects, Event, Receive, Timeout
 from .messages import Accept, Accepted, Prepare, Promise, Rejected
 
 __all__ = ["ClientRequest", "Effects", "Event", "Receive", "Timeout"]  # the runtime's, which this core speaks
 
 
-class ImplBug(NamedTuple):
-    """A known-wrong behaviour of the implementation, told as the spec's gallery tells its variants."""
-
-    summary: str
-    explanation: str
-    fix: str
-
-
+# The implementation's known-wrong behaviours, by name; their stories are the
+# gallery's (spec/gallery.toml), as the spec's variants' are.
 IMPL_BUGS = {
-    "reply-before-durable": ImplBug(
-        "The acceptor answers before its new state is durable.",
-        "The answer is ready and the disk is slow, so why not send the promise or the vote while the write is "
-        "still in flight? Because a crash between the two loses what the answer claimed: the acceptor comes back "
-        "with its old maxBal, and may promise a lower ballot or vote against its promise, while the proposer has "
-        "already counted its word. Paxos's safety assumes that promises and votes survive crashes.",
-        "Write and fsync maxBal, maxVBal and maxVal before sending the 1b or 2b that reports them.",
-    ),
-    "ignore-reported-votes": ImplBug(
-        "The proposer proposes its own value whatever the promises report.",
-        "The client asked for this value and a quorum promised the ballot, so proposing it seems only fair. But "
-        "the promises carry the votes of earlier ballots, one of which may already have chosen a value; "
-        "proposing the client's value anyway can choose a second one. It is the implementation of the spec's "
-        "ignore-reported-values.",
-        "Propose the value of the highest-ballot vote among the promises; the client's value only when none "
-        "reports a vote.",
-    ),
-    "accept-lower-ballot": ImplBug(
-        "The acceptor votes for a 2a below the ballot it promised.",
-        "A 2a comes from a proposer that ran phase 1, so voting for it looks like helping progress. But the "
-        "acceptor promised a higher ballot not to vote below it, and that ballot's proposer picked its value "
-        "trusting the promise: a late vote in the lower ballot can complete a quorum for a value the higher "
-        "ballot never heard of. It is the implementation of the spec's accept-below-promise.",
-        "Vote only for a 2a whose ballot is at least maxBal; answer any other with a rejection naming maxBal.",
-    ),
-    "reuse-ballot": ImplBug(
-        "Every proposer starts at ballot 0, so two may share a ballot (and both be promised it).",
-        "Ballot numbers look like a counter each proposer can keep on its own. But Paxos gives each ballot one "
-        "proposer: the spec's Phase2a sends at most one 2a per ballot, and the argument that a ballot's votes "
-        "agree rests on it. Two proposers in one ballot can each propose their own value in it; conformance "
-        "shows the step the spec does not allow.",
-        "Give the proposers disjoint ballots (ballot b belongs to proposer b mod n) and run only ballots one owns.",
-    ),
+    name: story("paxos", name)
+    for name in ("reply-before-durable", "ignore-reported-votes", "accept-lower-ballot", "reuse-ballot")
 }
 
 
