@@ -57,9 +57,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``prove`` subcommand to ``subparsers`` (argparse's)."""
     p = subparsers.add_parser(
         "prove",
-        help="prove the spec safe for every number of acceptors, ballots and values (Z3)",
+        help="prove a protocol safe for every size (Z3): paxos, multipaxos",
         description="Prove with Z3 that the inductive invariant of SPEC holds initially, is preserved by "
-        "every action and implies Consistency, for every number of acceptors, ballots and values. Each "
+        "every action and implies its safety property (Paxos: Consistency, for every number of acceptors, "
+        "ballots and values; Multi-Paxos: per-slot agreement and fresh reads, for every number of replicas, "
+        "ballots and slots). Each "
         "obligation is reported on its own; a failed one is shown as a counterexample to induction, with "
         "the explorer's verdict on whether its pre-state is reachable (--svg and --html draw it as a message "
         "sequence chart).",
