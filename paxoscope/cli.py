@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from . import console
-from .commands import bugs, check, pin, protocols
+from .commands import bugs, check, lincheck, pin, protocols
 from .console import EXIT_USAGE, Parser, out
 from .spec.constants import positive_int
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_parser(sub)
     bugs.add_parser(sub)
     protocols.add_parser(sub)
+    lincheck.add_parser(sub)
     from . import tour
 
     tour.add_parser(sub)
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return console.run(f"paxoscope {args.command}", lambda: _dispatch(args))
 
 
-_OWN = {"check": check.run, "pin": pin.run, "bugs": bugs.run, "protocols": protocols.run}
+_OWN = {"check": check.run, "pin": pin.run, "bugs": bugs.run, "protocols": protocols.run, "lincheck": lincheck.run}
 
 
 def _dispatch(args: argparse.Namespace) -> int:

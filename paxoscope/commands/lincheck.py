@@ -1,0 +1,101 @@
+"""``paxoscope lincheck``: is a client history linearizable against a sequential model?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..console import EXIT_OK, EXIT_VIOLATION, out
+from ..explorer.histories import FORMATS, load
+from ..explorer.lincheck import MODELS, NOT_LINEARIZABLE, UNKNOWN_VERDICT, LincheckResult, Operation, check
+from ..spec.constants import positive_seconds
+from . import add_command, arg
+
+
+def add_parser(sub: Any) -> None:
+    add_command(
+        sub,
+        "lincheck",
+        "check that client histories are linearizable (Jepsen EDN, Jepsen logs, JSON)",
+        "Search for an order of each history's operations, each taking effect between its call and its return, "
+        "that the sequential MODEL explains. An operation whose outcome is unknown (Jepsen's :info) may take "
+        "effect any time after its call, or never. Partitionable models (kv: by key) are checked per partition.",
+        [
+            arg("files", nargs="+", metavar="FILE", help="client histories, one verdict each"),
+            arg("--model", choices=sorted(MODELS), help="the sequential model (default: inferred from the file)"),
+            arg("--format", choices=FORMATS, help="the history's format (default: from its suffix and first line)"),
+            arg("--json", action="store_true", help="print a machine-readable report"),
+            arg("--timeout", type=positive_seconds, metavar="S", help="give up on a history after S seconds"),
+            arg("--strict", action="store_true", help="exit 1 on an unknown verdict (a timeout) as well"),
+        ],
+        epilog="Exit codes: 0 linearizable (or unknown), 1 not linearizable, 2 bad input, 3 internal error.",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    results = []
+    for path in args.files:
+        model, ops = load(path, args.format, args.model)
+        results.append((path, check(model, ops, args.timeout)))
+    if args.json:
+        reports = [report(path, r) for path, r in results]
+        out(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    else:
+        for path, r in results:
+            show(path, r)
+    failing = {NOT_LINEARIZABLE, UNKNOWN_VERDICT} if args.strict else {NOT_LINEARIZABLE}
+    return EXIT_VIOLATION if any(r.verdict in failing for _, r in results) else EXIT_OK
+
+
+def _op(op: Operation) -> dict[str, Any]:
+    f, key, value = op.input
+    return {
+        "client": op.client,
+        "f": f,
+        "key": key,
+        "value": list(value) if isinstance(value, tuple) else value,
+        "output": None if op.pending else op.output,
+        "pending": op.pending,
+        "call": op.call,
+        "return": None if op.ret == float("inf") else op.ret,
+    }
+
+
+def report(path: str, r: LincheckResult) -> dict[str, Any]:
+    failure = r.failure
+    return {
+        "file": path,
+        "verdict": r.verdict,
+        "model": r.model,
+        "operations": r.operations,
+        "partitions": len(r.partitions),
+        "seconds": round(r.seconds, 6),
+        "failure": None
+        if failure is None
+        else {
+            "operations": [_op(op) for op in failure.operations],
+            "linearizable_prefix": [_op(op) for op in failure.prefix],
+            "state_after_prefix": failure.prefix_state,
+            "unplaceable": None if failure.stuck is None else _op(failure.stuck),
+        },
+    }
+
+
+def show(path: str, r: LincheckResult) -> None:
+    out(
+        f"{path}: {r.verdict} ({r.model}, {r.operations} operations, {len(r.partitions)} "
+        f"partition{'s' * (len(r.partitions) != 1)}, {r.seconds:.3f} s)"
+    )
+    failure = r.failure
+    if failure is None:
+        return
+    out(f"  smallest failing sub-history: {len(failure.operations)} operations")
+    for op in failure.operations:
+        out(f"    [{op.call}..{'' if op.ret == float('inf') else op.ret}] {op.describe()}")
+    state = failure.prefix_state
+    out(f"  longest linearizable prefix ({len(failure.prefix)} operations), leaving the model in {state!r}:")
+    for op in failure.prefix:
+        out(f"    {op.describe()}")
+    if failure.stuck is not None:
+        out(f"  cannot be placed: {failure.stuck.describe()}")

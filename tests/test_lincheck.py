@@ -1,0 +1,216 @@
+"""Linearizability checking: Porcupine's verdicts on real histories, each model both ways, :info, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from paxoscope.explorer.lincheck import (
+    LINEARIZABLE,
+    MODELS,
+    NOT_LINEARIZABLE,
+    UNKNOWN,
+    Operation,
+    check,
+)
+
+from paxoscope.cli import main
+
+HISTORIES = Path(__file__).parent / "data" / "histories"
+
+
+def porcupine_verdicts() -> list[tuple[str, str, bool]]:
+    """(file, model, linearizable) from the table in the histories' README."""
+    rows = re.findall(r"^\| (\S+) \| (\S+) \| (yes|no) \|$", (HISTORIES / "README.md").read_text(), re.M)
+    assert len(rows) >= 12
+    return [(name, model, verdict == "yes") for name, model, verdict in rows]
+
+
+@pytest.mark.parametrize(("name", "model", "linearizable"), porcupine_verdicts())
+def test_porcupine_verdict_through_the_cli(name, model, linearizable, capsys):
+    code = main(["lincheck", str(HISTORIES / name), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == model  # inferred from the file
+    assert report["verdict"] == (LINEARIZABLE if linearizable else NOT_LINEARIZABLE)
+    assert code == (0 if linearizable else 1)
+    if not linearizable:
+        failure = report["failure"]
+        assert failure["unplaceable"] in failure["operations"]
+        assert len(failure["linearizable_prefix"]) < len(failure["operations"])
+
+
+def test_several_files_one_verdict_each_and_exit_1_if_any_fails(capsys):
+    files = [str(HISTORIES / "c01-ok.txt"), str(HISTORIES / "c01-bad.txt")]
+    assert main(["lincheck", *files, "--json"]) == 1
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["verdict"] for r in reports] == [LINEARIZABLE, NOT_LINEARIZABLE]
+
+
+def test_text_report_names_the_failing_operations(capsys):
+    assert main(["lincheck", str(HISTORIES / "c01-bad.txt")]) == 1
+    text = capsys.readouterr().out
+    assert "not-linearizable" in text
+    assert "longest linearizable prefix" in text
+    assert "cannot be placed: client 0: get '7'" in text
+
+
+def op(i, f, value, output, call, ret, key=None, client=None):
+    return Operation(i, i if client is None else client, (f, key, value), output, call, ret)
+
+
+# Each model, a linearizable history and a non-linearizable one: (model, ops, linearizable).
+CASES = [
+    ("register", [op(0, "write", 1, "ok", 0, 2), op(1, "read", None, 1, 1, 3)], True),
+    ("register", [op(0, "write", 1, "ok", 0, 1), op(1, "read", None, None, 2, 3)], False),
+    (
+        "cas-register",
+        [op(0, "write", 1, "ok", 0, 1), op(1, "cas", (1, 2), "ok", 2, 3), op(2, "read", None, 2, 4, 5)],
+        True,
+    ),
+    ("cas-register", [op(0, "write", 1, "ok", 0, 1), op(1, "cas", (1, 2), "fail", 2, 3)], False),
+    (
+        "kv",
+        [
+            op(0, "put", "a", "ok", 0, 1, key="x"),
+            op(1, "append", "b", "ok", 2, 3, key="x"),
+            op(2, "get", None, "ab", 4, 5, key="x"),
+            op(3, "get", None, "", 0, 5, key="y"),
+        ],
+        True,
+    ),
+    ("kv", [op(0, "append", "a", "ok", 0, 1, key="x"), op(1, "get", None, "", 2, 3, key="x")], False),
+    (
+        "lock",
+        [op(0, "acquire", 1, "ok", 0, 1), op(1, "acquire", 2, "fail", 2, 3), op(2, "release", 1, "ok", 4, 5)],
+        True,
+    ),
+    ("lock", [op(0, "acquire", 1, "ok", 0, 1), op(1, "acquire", 2, "ok", 2, 3)], False),
+]
+
+
+@pytest.mark.parametrize(("model", "ops", "linearizable"), CASES)
+def test_each_model_both_ways(model, ops, linearizable):
+    assert check(MODELS[model], ops).verdict == (LINEARIZABLE if linearizable else NOT_LINEARIZABLE)
+
+
+def test_kv_is_checked_per_key():
+    ops = [op(0, "put", "a", "ok", 0, 1, key="x"), op(1, "put", "b", "ok", 0, 1, key="y")]
+    assert len(check(MODELS["kv"], ops).partitions) == 2
+
+
+@pytest.mark.parametrize("seen", [0, 5])
+def test_an_info_write_may_or_may_not_have_happened(seen):
+    """A write whose client timed out may take effect at any time after its call, or never."""
+    ops = [
+        op(0, "write", 0, "ok", 0, 1),
+        op(1, "write", 5, UNKNOWN, 2, math.inf),
+        op(2, "read", None, seen, 3, 4),
+        op(3, "read", None, 5, 10, 11),
+    ]
+    assert check(MODELS["register"], ops).verdict == LINEARIZABLE
+    # ... but only after its call.
+    early = [op(0, "write", 5, UNKNOWN, 2, math.inf), op(1, "read", None, 5, 0, 1)]
+    assert check(MODELS["register"], early).verdict == NOT_LINEARIZABLE
+
+
+def test_info_in_the_edn_form_stays_pending(tmp_path, capsys):
+    history = tmp_path / "h.edn"
+    history.write_text(
+        "{:process 0, :type :invoke, :f :write, :value 3}\n"
+        "{:process 0, :type :info, :f :write, :value 3}\n"
+        "{:process 1, :type :invoke, :f :read, :value nil}\n"
+        "{:process 1, :type :ok, :f :read, :value 3}\n"
+        "{:process 2, :type :invoke, :f :read, :value nil}\n"
+        "{:process 2, :type :ok, :f :read, :value 3}\n"
+    )
+    assert main(["lincheck", str(history), "--model", "register"]) == 0
+    assert "linearizable" in capsys.readouterr().out
+
+
+def test_json_form(tmp_path, capsys):
+    events = [
+        {"process": 0, "type": "invoke", "f": "cas", "value": [None, 1]},
+        {"process": 0, "type": "ok", "f": "cas", "value": [None, 1]},
+        {"process": 1, "type": "invoke", "f": "read"},
+        {"process": 1, "type": "ok", "f": "read", "value": None},
+    ]
+    history = tmp_path / "h.json"
+    history.write_text(json.dumps(events))
+    assert main(["lincheck", str(history), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["verdict"] == NOT_LINEARIZABLE
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        (
+            "{:process 0, :type :invoke, :f :write, :value 3}\n{:process 0, :type :ok, :f :write, :value\n",
+            2,
+            "malformed",
+        ),
+        ("{:process 0, :type :ok, :f :write, :value 3}\n", 1, "no call"),
+        ("{:process 0, :type :invoke, :f :frobnicate, :value 3}\n", 1, "unknown function"),
+        ("{:process 0, :type :invoke, :f :write, :value 3}\n\ngarbage\n", 3, "malformed"),
+        ("{:process 0, :type :maybe, :f :write, :value 3}\n", 1, "malformed"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_file_and_line(tmp_path, capsys, text, line, reason):
+    history = tmp_path / "bad.edn"
+    history.write_text(text)
+    assert main(["lincheck", str(history), "--model", "register"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert f"{history}:{line}:" in err and reason in err
+
+
+# Sequential runs, widened: each operation takes effect at slot 10*i+5 and its interval still contains that point.
+REGISTER_INPUTS = st.one_of(
+    st.tuples(st.just("read"), st.none()),
+    st.tuples(st.just("write"), st.integers(0, 3)),
+    st.tuples(st.just("cas"), st.tuples(st.integers(0, 3), st.integers(0, 3))),
+)
+
+
+def run_and_widen(model, inputs, widths, key=None):
+    state, ops = model.init, []
+    for i, ((f, value), (before, after)) in enumerate(zip(inputs, widths, strict=True)):
+        output, state = model.step(state, (f, key, value))
+        ops.append(op(i, f, value, output, 10 * i + 5 - before, 10 * i + 5 + after, key=key))
+    return ops
+
+
+WIDTHS = st.tuples(st.integers(1, 25), st.integers(1, 25))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_widened_sequential_runs_are_linearizable_and_a_foreign_read_is_not(data):
+    inputs = data.draw(st.lists(REGISTER_INPUTS, min_size=1, max_size=9))
+    ops = run_and_widen(
+        MODELS["cas-register"], inputs, data.draw(st.lists(WIDTHS, min_size=len(inputs), max_size=len(inputs)))
+    )
+    assert check(MODELS["cas-register"], ops).verdict == LINEARIZABLE
+    reads = [o for o in ops if o.input[0] == "read"]
+    if reads:
+        flipped = data.draw(st.sampled_from(reads))
+        ops[flipped.index] = op(flipped.index, "read", None, 99, flipped.call, flipped.ret)  # 99 is never written
+        assert check(MODELS["cas-register"], ops).verdict == NOT_LINEARIZABLE
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_widened_kv_runs_are_linearizable(data):
+    inputs = data.draw(
+        st.lists(
+            st.tuples(st.sampled_from(["get", "put", "append"]), st.sampled_from(["a", "b"])), min_size=1, max_size=9
+        )
+    )
+    inputs = [(f, None if f == "get" else v) for f, v in inputs]
+    widths = data.draw(st.lists(WIDTHS, min_size=len(inputs), max_size=len(inputs)))
+    ops = run_and_widen(MODELS["kv"], inputs, widths, key="k")
+    assert check(MODELS["kv"], ops).verdict == LINEARIZABLE
