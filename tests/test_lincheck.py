@@ -214,3 +214,11 @@ def test_widened_kv_runs_are_linearizable(data):
     widths = data.draw(st.lists(WIDTHS, min_size=len(inputs), max_size=len(inputs)))
     ops = run_and_widen(MODELS["kv"], inputs, widths, key="k")
     assert check(MODELS["kv"], ops).verdict == LINEARIZABLE
+
+
+def test_timeout_gives_unknown_which_fails_only_when_strict(capsys):
+    history = str(HISTORIES / "etcd_002.log")  # its search takes many thousands of steps
+    assert main(["lincheck", history, "--timeout", "1e-9", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "unknown"
+    assert main(["lincheck", history, "--timeout", "1e-9", "--strict"]) == 1
+    assert "unknown" in capsys.readouterr().out
