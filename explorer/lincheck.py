@@ -192,7 +192,11 @@ def check_partition(model: Model, ops: Sequence[Operation], deadline: float | No
     state: Any = model.init
     linearized = 0
     seen: set[tuple[int, Any]] = set()
-    calls: list[tuple[int, Any]] = []
+    calls: list[tuple[int, Any, bool]] = []
+    pending = [op.pending for op in ops]
+    # Two passes over the calls that may go next: those with a known result first, then those pending, so
+    # that an operation of unknown outcome takes effect only where a known result needs it.
+    late = False
     best_len = -1
     best: tuple[list[int], Any, int | None] = ([], None, None)
     steps = 0
@@ -203,7 +207,7 @@ def check_partition(model: Model, ops: Sequence[Operation], deadline: float | No
             raise _Timeout
         if is_call[entry]:
             i = op_of[entry]
-            if twin[i] >= 0 and not linearized >> twin[i] & 1:
+            if pending[i] != late or (twin[i] >= 0 and not linearized >> twin[i] & 1):
                 entry = nxt[entry]
                 continue
             output, new_state = step(state, inputs[i])
@@ -212,25 +216,28 @@ def check_partition(model: Model, ops: Sequence[Operation], deadline: float | No
                 new_linearized = linearized | (1 << i)
                 if (new_linearized, new_state) not in seen:
                     seen.add((new_linearized, new_state))
-                    calls.append((entry, state))
+                    calls.append((entry, state, late))
                     state, linearized = new_state, new_linearized
-                    if not ops[i].pending:
+                    if not pending[i]:
                         remaining -= 1
                     _lift(nxt, prv, entry, ret_entry[i])
-                    entry = nxt[head]
+                    entry, late = nxt[head], False
                     continue
             entry = nxt[entry]
+            continue
+        if not late:
+            entry, late = nxt[head], True
             continue
         # A return: every operation still unplaced has to be placed before it, and none can be.
         if len(calls) > best_len:
             best_len = len(calls)
-            best = ([op_of[c] for c, _ in calls], state, op_of[entry])
+            best = ([op_of[c] for c, _, _ in calls], state, op_of[entry])
         if not calls:
             return _failure(ops, best)
-        entry, state = calls.pop()
+        entry, state, late = calls.pop()
         i = op_of[entry]
         linearized &= ~(1 << i)
-        if not ops[i].pending:
+        if not pending[i]:
             remaining += 1
         _unlift(nxt, prv, entry, ret_entry[i])
         entry = nxt[entry]
