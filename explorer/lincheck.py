@@ -17,6 +17,7 @@ call, or never.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -188,12 +189,16 @@ def check_partition(model: Model, ops: Sequence[Operation], deadline: float | No
     step = model.step
 
     twin = _earlier_twins(ops)
-    remaining = sum(1 for op in ops if not op.pending)
+    pending_mask = sum(1 << i for i, op in enumerate(ops) if op.ret == math.inf)
+    remaining = sum(1 for op in ops if op.ret != math.inf)
     state: Any = model.init
     linearized = 0
-    seen: set[tuple[int, Any]] = set()
+    # Lowe's cache, with pending operations apart: a configuration that used a superset of the pending
+    # operations another used, at the same known-result set and state, can do no more than that one did
+    # (an unused pending operation may still never happen), so it is pruned.
+    seen: dict[tuple[int, Any], list[int]] = {}
     calls: list[tuple[int, Any, bool]] = []
-    pending = [op.pending for op in ops]
+    pending = [op.ret == math.inf for op in ops]
     # Two passes over the calls that may go next: those with a known result first, then those pending, so
     # that an operation of unknown outcome takes effect only where a known result needs it.
     late = False
@@ -214,8 +219,7 @@ def check_partition(model: Model, ops: Sequence[Operation], deadline: float | No
             expected = outputs[i]
             if expected is UNKNOWN or output == expected:
                 new_linearized = linearized | (1 << i)
-                if (new_linearized, new_state) not in seen:
-                    seen.add((new_linearized, new_state))
+                if _new(seen, new_linearized & ~pending_mask, new_linearized & pending_mask, new_state):
                     calls.append((entry, state, late))
                     state, linearized = new_state, new_linearized
                     if not pending[i]:
@@ -244,6 +248,16 @@ def check_partition(model: Model, ops: Sequence[Operation], deadline: float | No
     return PartitionResult(LINEARIZABLE, list(ops))
 
 
+def _new(seen: dict[tuple[int, Any], list[int]], known: int, used: int, state: Any) -> bool:
+    """Whether no configuration seen at ``known`` and ``state`` used only pending operations among ``used``;
+    records this one if so."""
+    earlier = seen.setdefault((known, state), [])
+    if any(u & used == u for u in earlier):
+        return False
+    earlier.append(used)
+    return True
+
+
 def _earlier_twins(ops: Sequence[Operation]) -> list[int]:
     """For each operation pending to the end, the one called just before it with the same input, else -1.
 
@@ -252,7 +266,7 @@ def _earlier_twins(ops: Sequence[Operation]) -> list[int]:
     twin = [-1] * len(ops)
     last: dict[Any, int] = {}
     for i in sorted(range(len(ops)), key=lambda i: ops[i].call):
-        if ops[i].pending and ops[i].ret == float("inf"):
+        if ops[i].ret == math.inf:
             twin[i] = last.get(ops[i].input, -1)
             last[ops[i].input] = i
     return twin
