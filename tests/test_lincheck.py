@@ -222,3 +222,54 @@ def test_timeout_gives_unknown_which_fails_only_when_strict(capsys):
     assert json.loads(capsys.readouterr().out)["verdict"] == "unknown"
     assert main(["lincheck", history, "--timeout", "1e-9", "--strict"]) == 1
     assert "unknown" in capsys.readouterr().out
+
+
+def linearizable_by_brute_force(model, ops) -> bool:
+    """Every order of every subset holding all the completed operations, checked directly."""
+    from itertools import combinations, permutations
+
+    done = [o for o in ops if o.ret != math.inf]
+    pending = [o for o in ops if o.ret == math.inf]
+    for k in range(len(pending) + 1):
+        for chosen in combinations(pending, k):
+            for order in permutations(done + list(chosen)):
+                if _explains(model, order):
+                    return True
+    return False
+
+
+def _explains(model, order) -> bool:
+    state = model.init
+    for at, o in enumerate(order):
+        if any(later.ret < o.call for later in order[at + 1 :]):
+            return False  # a later operation returned before this one was called
+        output, state = model.step(state, o.input)
+        if o.output is not UNKNOWN and output != o.output:
+            return False
+    return True
+
+
+SMALL_OP = st.tuples(REGISTER_INPUTS, st.integers(0, 3), st.integers(0, 8), st.integers(1, 6), st.booleans())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(SMALL_OP, min_size=1, max_size=6))
+def test_agrees_with_brute_force_on_small_histories_with_pending_operations(drawn):
+    model = MODELS["cas-register"]
+    ops = [
+        op(
+            i,
+            f,
+            value,
+            UNKNOWN if timed_out else (output if f == "read" else ("ok", "fail")[output % 2]),
+            call,
+            math.inf if timed_out else call + length,
+        )
+        for i, ((f, value), output, call, length, timed_out) in enumerate(drawn)
+    ]
+    ops = [
+        o if o.input[0] != "write" or o.output is UNKNOWN else op(o.index, "write", o.input[2], "ok", o.call, o.ret)
+        for o in ops
+    ]
+    expected = linearizable_by_brute_force(model, ops)
+    assert (check(model, ops).verdict == LINEARIZABLE) == expected
