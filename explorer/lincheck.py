@@ -138,6 +138,8 @@ class PartitionResult:
     prefix_state: Any = None
     #: On a failure: the operation that returned before any further operation could be placed.
     stuck: Operation | None = None
+    #: On a failure: for each operation, the states the model could be in where the operation could go next.
+    states: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -166,8 +168,14 @@ def _entries(ops: Sequence[Operation]) -> list[tuple[float, int, int]]:
     return events
 
 
-def check_partition(model: Model, ops: Sequence[Operation], deadline: float | None = None) -> PartitionResult:
-    """Wing & Gong's search with Lowe's cache over one (sub-)history."""
+def check_partition(
+    model: Model,
+    ops: Sequence[Operation],
+    deadline: float | None = None,
+    fits_in: list[set[Any]] | None = None,
+) -> PartitionResult:
+    """Wing & Gong's search with Lowe's cache over one (sub-)history; ``fits_in[i]`` collects the states
+    in which the search found operation ``i`` could take effect."""
     n = len(ops)
     events = _entries(ops)
     size = len(events)
@@ -218,6 +226,8 @@ def check_partition(model: Model, ops: Sequence[Operation], deadline: float | No
             output, new_state = step(state, inputs[i])
             expected = outputs[i]
             if expected is UNKNOWN or output == expected:
+                if fits_in is not None:
+                    fits_in[i].add(state)
                 new_linearized = linearized | (1 << i)
                 if _new(seen, new_linearized & ~pending_mask, new_linearized & pending_mask, new_state):
                     calls.append((entry, state, late))
@@ -312,4 +322,19 @@ def check(model: Model, ops: Sequence[Operation], timeout: float | None = None) 
             verdict = NOT_LINEARIZABLE
         elif result.verdict == UNKNOWN_VERDICT and verdict == LINEARIZABLE:
             verdict = UNKNOWN_VERDICT
-    return LincheckResult(verdict, model.name, len(ops), results, time.monotonic() - started)
+    result = LincheckResult(verdict, model.name, len(ops), results, time.monotonic() - started)
+    if result.failure is not None:
+        _explain(model, result.failure)
+    return result
+
+
+def _explain(model: Model, failure: PartitionResult) -> None:
+    """The states each operation of a failing sub-history could take effect in: a second search, recording."""
+    fits_in: list[set[Any]] = [set() for _ in failure.operations]
+    check_partition(model, failure.operations, fits_in=fits_in)
+    failure.states = [sorted(states, key=repr) for states in fits_in]
+    # The first operation to return that fits in no reachable state is the one to blame; when every
+    # operation fits somewhere (only their combination fails), the search's last blocking return is.
+    nowhere = [op for op, states in zip(failure.operations, fits_in, strict=True) if not states and not op.pending]
+    if nowhere:
+        failure.stuck = min(nowhere, key=lambda op: op.ret)

@@ -40,7 +40,10 @@ def test_porcupine_verdict_through_the_cli(name, model, linearizable, capsys):
     assert code == (0 if linearizable else 1)
     if not linearizable:
         failure = report["failure"]
-        assert failure["unplaceable"] in failure["operations"]
+        ops = [{k: v for k, v in o.items() if k != "states"} for o in failure["operations"]]
+        assert failure["unplaceable"] in ops
+        # The operation that cannot be placed fits in no state the search reached before it returned.
+        assert failure["operations"][ops.index(failure["unplaceable"])]["states"] == []
         assert len(failure["linearizable_prefix"]) < len(failure["operations"])
 
 
@@ -57,6 +60,7 @@ def test_text_report_names_the_failing_operations(capsys):
     assert "not-linearizable" in text
     assert "longest linearizable prefix" in text
     assert "cannot be placed: client 0: get '7'" in text
+    assert "client 0: get '7' -> ''   in: ()" in text  # the first read sees the empty initial store
 
 
 def op(i, f, value, output, call, ret, key=None, client=None):

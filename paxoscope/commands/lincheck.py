@@ -12,6 +12,8 @@ from ..explorer.lincheck import MODELS, NOT_LINEARIZABLE, UNKNOWN_VERDICT, Linch
 from ..spec.constants import positive_seconds
 from . import add_command, arg
 
+_STATES_SHOWN = 6
+
 
 def add_parser(sub: Any) -> None:
     add_command(
@@ -74,7 +76,10 @@ def report(path: str, r: LincheckResult) -> dict[str, Any]:
         "failure": None
         if failure is None
         else {
-            "operations": [_op(op) for op in failure.operations],
+            "operations": [
+                {**_op(op), "states": list(states)}
+                for op, states in zip(failure.operations, failure.states, strict=True)
+            ],
             "linearizable_prefix": [_op(op) for op in failure.prefix],
             "state_after_prefix": failure.prefix_state,
             "unplaceable": None if failure.stuck is None else _op(failure.stuck),
@@ -91,8 +96,10 @@ def show(path: str, r: LincheckResult) -> None:
     if failure is None:
         return
     out(f"  smallest failing sub-history: {len(failure.operations)} operations")
-    for op in failure.operations:
-        out(f"    [{op.call}..{'' if op.ret == float('inf') else op.ret}] {op.describe()}")
+    out("  (each with the states the model could be in where it could take effect; none: it never could)")
+    for op, states in zip(failure.operations, failure.states, strict=True):
+        shown = ", ".join(repr(s) for s in states[:_STATES_SHOWN]) + (", ..." if len(states) > _STATES_SHOWN else "")
+        out(f"    [{op.call}..{'' if op.ret == float('inf') else op.ret}] {op.describe()}   in: {shown or 'none'}")
     state = failure.prefix_state
     out(f"  longest linearizable prefix ({len(failure.prefix)} operations), leaving the model in {state!r}:")
     for op in failure.prefix:
