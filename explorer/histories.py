@@ -226,10 +226,10 @@ def _operation(model: Model, index: int, call: Event, ret: Event, called_at: int
     return Operation(index, call.process, inp, model.observed(call.f, ret.type, ret.value), called_at, returned_at)
 
 
-def load(path: str | Path, fmt: str | None = None, model: str | None = None) -> tuple[Model, list[Operation]]:
-    """The model and the operations of the history in ``path``."""
+def load(path: str | Path, fmt: str | None = None, model: str | Model | None = None) -> tuple[Model, list[Operation]]:
+    """The model (a built-in's name, a ``Model``, or None to infer it) and the operations of the history in ``path``."""
     events = read_events(path, fmt)
-    if model is not None and model not in MODELS:
-        raise ConfigError(f"unknown model {model!r} (known: {', '.join(MODELS)})")
-    chosen = MODELS[model] if model else infer_model(events)
+    if isinstance(model, str) and model not in MODELS:
+        raise ConfigError(f"unknown model {model!r} (known: {', '.join(MODELS)}, or file.py:Name)")
+    chosen = MODELS[model] if isinstance(model, str) else model or infer_model(events)
     return chosen, operations(path, events, chosen)

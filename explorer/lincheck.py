@@ -76,6 +76,30 @@ class Model:
         return value if f in self.reads else "ok"
 
 
+def user_model(name: str, obj: Any) -> Model:
+    """A ``Model`` from a user's object (or class): ``init``, ``step(state, input) -> (output, next_state)``
+    and ``functions``; optionally ``reads``, ``fails``, ``partition`` and ``keyed``, as ``Model`` has them."""
+    from ..spec.constants import ConfigError
+
+    if isinstance(obj, type):
+        obj = obj()
+    if isinstance(obj, Model):
+        return obj
+    missing = [attr for attr in ("init", "step", "functions") if not hasattr(obj, attr)]
+    if missing or not callable(obj.step):
+        raise ConfigError(f"{name} is not a model: it needs init, step(state, input) and functions ({missing})")
+    return Model(
+        getattr(obj, "name", name),
+        obj.init,
+        obj.step,
+        frozenset(obj.functions),
+        frozenset(getattr(obj, "reads", ())),
+        frozenset(getattr(obj, "fails", ())),
+        getattr(obj, "partition", None),
+        bool(getattr(obj, "keyed", False)),
+    )
+
+
 def _register_step(state: Any, inp: tuple[str, Any, Any]) -> tuple[Any, Any]:
     f, _, value = inp
     if f == "read":

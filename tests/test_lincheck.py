@@ -277,3 +277,36 @@ def test_agrees_with_brute_force_on_small_histories_with_pending_operations(draw
     ]
     expected = linearizable_by_brute_force(model, ops)
     assert (check(model, ops).verdict == LINEARIZABLE) == expected
+
+
+COUNTER = '''
+class Counter:
+    """A counter: inc adds one, read returns the count."""
+
+    init = 0
+    functions = ("inc", "read")
+    reads = ("read",)
+
+    def step(self, state, inp):
+        f, _, _ = inp
+        return (state, state) if f == "read" else ("ok", state + 1)
+'''
+
+
+@pytest.mark.parametrize(("seen", "code"), [(1, 0), (2, 1)])
+def test_a_users_model_from_a_file(tmp_path, capsys, seen, code):
+    (tmp_path / "counter.py").write_text(COUNTER)
+    history = tmp_path / "h.edn"
+    history.write_text(
+        "{:process 0, :type :invoke, :f :inc, :value nil}\n"
+        "{:process 0, :type :ok, :f :inc, :value nil}\n"
+        "{:process 1, :type :invoke, :f :read, :value nil}\n"
+        f"{{:process 1, :type :ok, :f :read, :value {seen}}}\n"
+    )
+    assert main(["lincheck", str(history), "--model", f"{tmp_path / 'counter.py'}:Counter"]) == code
+    assert ("not-linearizable" in capsys.readouterr().out) == bool(code)
+
+
+def test_an_unknown_model_is_bad_usage(capsys):
+    assert main(["lincheck", str(HISTORIES / "c01-ok.txt"), "--model", "queue"]) == 2
+    assert "unknown model 'queue'" in capsys.readouterr().err

@@ -8,7 +8,16 @@ from typing import Any
 
 from ..console import EXIT_OK, EXIT_VIOLATION, out
 from ..explorer.histories import FORMATS, load
-from ..explorer.lincheck import MODELS, NOT_LINEARIZABLE, UNKNOWN_VERDICT, LincheckResult, Operation, check
+from ..explorer.lincheck import (
+    MODELS,
+    NOT_LINEARIZABLE,
+    UNKNOWN_VERDICT,
+    LincheckResult,
+    Model,
+    Operation,
+    check,
+    user_model,
+)
 from ..spec.constants import positive_seconds
 from . import add_command, arg
 
@@ -25,7 +34,12 @@ def add_parser(sub: Any) -> None:
         "effect any time after its call, or never. Partitionable models (kv: by key) are checked per partition.",
         [
             arg("files", nargs="+", metavar="FILE", help="client histories, one verdict each"),
-            arg("--model", choices=sorted(MODELS), help="the sequential model (default: inferred from the file)"),
+            arg(
+                "--model",
+                metavar="NAME",
+                help=f"the sequential model: {', '.join(MODELS)}, or a user's file.py:Name or module:Name "
+                "(default: inferred from the file)",
+            ),
             arg("--format", choices=FORMATS, help="the history's format (default: from its suffix and first line)"),
             arg("--json", action="store_true", help="print a machine-readable report"),
             arg("--timeout", type=positive_seconds, metavar="S", help="give up on a history after S seconds"),
@@ -37,8 +51,9 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     results = []
+    chosen = _model(args.model)
     for path in args.files:
-        model, ops = load(path, args.format, args.model)
+        model, ops = load(path, args.format, chosen)
         results.append((path, check(model, ops, args.timeout)))
     if args.json:
         reports = [report(path, r) for path, r in results]
@@ -48,6 +63,15 @@ def run(args: argparse.Namespace) -> int:
             show(path, r)
     failing = {NOT_LINEARIZABLE, UNKNOWN_VERDICT} if args.strict else {NOT_LINEARIZABLE}
     return EXIT_VIOLATION if any(r.verdict in failing for _, r in results) else EXIT_OK
+
+
+def _model(name: str | None) -> str | Model | None:
+    """A built-in model's name as it is; a user's ``file.py:Name`` or ``module:Name`` loaded."""
+    if name is None or name in MODELS or ":" not in name:
+        return name
+    from ..specs import _load_object
+
+    return user_model(name, _load_object(name))
 
 
 def _op(op: Operation) -> dict[str, Any]:
