@@ -22,6 +22,10 @@ from ..spec.constants import positive_seconds
 from . import add_command, arg
 
 _STATES_SHOWN = 6
+_MODEL_HELP = (
+    f"the sequential model: {', '.join(MODELS)}, or a user's file.py:Name or module:Name (default: inferred "
+    "from the file)"
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -34,12 +38,7 @@ def add_parser(sub: Any) -> None:
         "effect any time after its call, or never. Partitionable models (kv: by key) are checked per partition.",
         [
             arg("files", nargs="+", metavar="FILE", help="client histories, one verdict each"),
-            arg(
-                "--model",
-                metavar="NAME",
-                help=f"the sequential model: {', '.join(MODELS)}, or a user's file.py:Name or module:Name "
-                "(default: inferred from the file)",
-            ),
+            arg("--model", metavar="NAME", help=_MODEL_HELP),
             arg("--format", choices=FORMATS, help="the history's format (default: from its suffix and first line)"),
             arg("--json", action="store_true", help="print a machine-readable report"),
             arg("--timeout", type=positive_seconds, metavar="S", help="give up on a history after S seconds"),
