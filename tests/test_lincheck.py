@@ -310,3 +310,25 @@ def test_a_users_model_from_a_file(tmp_path, capsys, seen, code):
 def test_an_unknown_model_is_bad_usage(capsys):
     assert main(["lincheck", str(HISTORIES / "c01-ok.txt"), "--model", "queue"]) == 2
     assert "unknown model 'queue'" in capsys.readouterr().err
+
+
+def test_the_picture_marks_the_prefix_and_the_operation_that_cannot_be_placed(tmp_path, capsys):
+    import resvg_py
+    from paxoscope.explorer.linchart import PREFIX, STUCK
+
+    svg, page = tmp_path / "h.svg", tmp_path / "h.html"
+    assert main(["lincheck", str(HISTORIES / "etcd_001.log"), "--svg", str(svg), "--html", str(page), "--json"]) == 1
+    failure = json.loads(capsys.readouterr().out)["failure"]
+    drawing = svg.read_text()
+    assert drawing.count(f'fill="{STUCK}"') == 1
+    assert drawing.count(f'fill="{PREFIX}"') == len(failure["linearizable_prefix"])
+    assert drawing.count("<rect") == len(failure["operations"]) + 1  # one bar each, and the background
+    png = bytes(resvg_py.svg_to_bytes(svg_string=drawing))
+    assert png.startswith(b"\x89PNG")
+    assert "<svg" in page.read_text() and "cannot be placed" in page.read_text()
+
+
+def test_one_picture_for_one_file(tmp_path, capsys):
+    files = [str(HISTORIES / "c01-ok.txt"), str(HISTORIES / "c01-bad.txt")]
+    assert main(["lincheck", *files, "--svg", str(tmp_path / "h.svg")]) == 2
+    assert "one FILE" in capsys.readouterr().err

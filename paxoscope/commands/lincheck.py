@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ..console import EXIT_OK, EXIT_VIOLATION, out
+from ..console import EXIT_OK, EXIT_VIOLATION, UsageError, out
 from ..explorer.histories import FORMATS, load
 from ..explorer.lincheck import (
     MODELS,
@@ -42,6 +42,8 @@ def add_parser(sub: Any) -> None:
             arg("--format", choices=FORMATS, help="the history's format (default: from its suffix and first line)"),
             arg("--json", action="store_true", help="print a machine-readable report"),
             arg("--timeout", type=positive_seconds, metavar="S", help="give up on a history after S seconds"),
+            arg("--svg", metavar="OUT", help="draw the history (the smallest failing sub-history) as SVG in OUT"),
+            arg("--html", metavar="OUT", help="the same picture in a self-contained HTML page"),
             arg("--strict", action="store_true", help="exit 1 on an unknown verdict (a timeout) as well"),
         ],
         epilog="Exit codes: 0 linearizable (or unknown), 1 not linearizable, 2 bad input, 3 internal error.",
@@ -49,6 +51,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.svg or args.html) and len(args.files) > 1:
+        raise UsageError("--svg and --html draw one history: give one FILE")
     results = []
     chosen = _model(args.model)
     for path in args.files:
@@ -60,8 +64,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         for path, r in results:
             show(path, r)
+    _draw(args, results)
     failing = {NOT_LINEARIZABLE, UNKNOWN_VERDICT} if args.strict else {NOT_LINEARIZABLE}
     return EXIT_VIOLATION if any(r.verdict in failing for _, r in results) else EXIT_OK
+
+
+def _draw(args: argparse.Namespace, results: list[tuple[str, LincheckResult]]) -> None:
+    from ..explorer import linchart
+
+    for out_path, as_html in ((args.svg, False), (args.html, True)):
+        if out_path:
+            path, result = results[0]
+            linchart.write(result, out_path, f"{path}: {result.verdict}", as_html)
 
 
 def _model(name: str | None) -> str | Model | None:

@@ -1,0 +1,91 @@
+"""A client history as Porcupine's visualiser draws it: one row per client, each operation a bar from its
+call to its return, the longest linearizable prefix found in green (numbered in its order), the operation
+that cannot be placed in red, an operation of unknown outcome open to the right."""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+from .chart import FONT, SIZE, _Canvas
+from .lincheck import LincheckResult, Operation
+
+UNIT = 16  # px per time step
+ROW = 30  # px per client row
+BAR = 20  # bar height
+LEFT = 90  # room for client names
+TOP = 34
+PREFIX, STUCK, OTHER = "#2e7d32", "#c62828", "#90a4ae"
+
+
+def drawn_operations(result: LincheckResult) -> list[Operation]:
+    """The smallest failing sub-history, or the whole history when there is no failure."""
+    failure = result.failure
+    return failure.operations if failure else [op for part in result.partitions for op in part.operations]
+
+
+def history_svg(result: LincheckResult) -> str:
+    ops = drawn_operations(result)
+    failure = result.failure
+    order = {op.index: n for n, op in enumerate(failure.prefix, 1)} if failure else {}
+    stuck = failure.stuck.index if failure and failure.stuck else None
+    clients = sorted(
+        {op.client for op in ops}, key=lambda c: (not isinstance(c, int), c if isinstance(c, int) else str(c))
+    )
+    row = {c: r for r, c in enumerate(clients)}
+    first = min((op.call for op in ops), default=0)
+    last = max((t for op in ops for t in (op.call, op.ret) if t != math.inf), default=first) + 3
+    width = LEFT + (last - first) * UNIT + 20
+    height = TOP + len(clients) * ROW + 10
+    c = _Canvas()
+    title = f"{result.verdict}: {len(ops)} operations ({result.model})"
+    c.text(8, 18, title, "title", bold=True)
+    for client in clients:
+        c.text(8, TOP + row[client] * ROW + BAR * 0.7, f"client {client}", "lane")
+    for op in ops:
+        x = LEFT + (op.call - first) * UNIT
+        end = LEFT + ((last if op.ret == math.inf else op.ret) - first) * UNIT
+        y = TOP + row[op.client] * ROW
+        colour = STUCK if op.index == stuck else PREFIX if op.index in order else OTHER
+        c.parts.append(f"<g><title>{html.escape(op.describe())}</title>")
+        c.rect(x, y, max(end - x, 4), BAR, colour, rx=3)
+        if op.ret == math.inf:  # open to the right: it may take effect at any time, or never
+            c.line(end, y, end, y + BAR, stroke="#ffffff", width=3, dash="3,3")
+        label = (f"{order[op.index]}. " if op.index in order else "") + _short(op)
+        c.text(x + 4, y + BAR * 0.7, label, "op", fill="#ffffff")
+        c.parts.append("</g>")
+    body = "\n".join(c.parts)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
+        f'viewBox="0 0 {width:.0f} {height}" font-family="{FONT}" font-size="{SIZE}">\n'
+        f'<rect width="100%" height="100%" fill="#ffffff"/>\n{body}\n</svg>\n'
+    )
+
+
+def _short(op: Operation) -> str:
+    f, key, value = op.input
+    arg = "" if value is None else f" {value}"
+    where = "" if key is None else f"[{key}]"
+    return f"{f}{where}{arg}" + ("" if op.pending else f" → {op.output}")
+
+
+def history_html(result: LincheckResult, title: str) -> str:
+    """A self-contained page: the picture, then the operations in text."""
+    ops = drawn_operations(result)
+    lines = "\n".join(html.escape(f"[{op.call}..{'' if op.ret == math.inf else op.ret}] {op.describe()}") for op in ops)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
+        f"<style>body {{ font-family: system-ui, sans-serif; margin: 1.5em; }} "
+        f"pre {{ font-family: {FONT}; font-size: 12px; }} .chart {{ overflow-x: auto; }}</style>\n</head>\n<body>\n"
+        f"<h1>{html.escape(title)}</h1>\n<p>Green: the longest linearizable prefix found, numbered in its order. "
+        f"Red: the operation that cannot be placed. Open bars: outcome unknown.</p>\n"
+        f'<div class="chart">\n{history_svg(result)}</div>\n<pre>{lines}</pre>\n</body>\n</html>\n'
+    )
+
+
+def write(result: LincheckResult, path: str | Path, title: str, as_html: bool) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(history_html(result, title) if as_html else history_svg(result), encoding="utf-8")
+    return path
