@@ -226,10 +226,23 @@ def _operation(model: Model, index: int, call: Event, ret: Event, called_at: int
     return Operation(index, call.process, inp, model.observed(call.f, ret.type, ret.value), called_at, returned_at)
 
 
+def from_records(records: list[dict[str, Any]], model: str | Model, name: str = "history") -> list[Operation]:
+    """The operations of a history given as the JSON form's events (dicts), for a built-in or given model."""
+    chosen = _model(model)
+    events = [_checked(Path(name), n, lambda r=r, n=n: _event(r, n)) for n, r in enumerate(records, 1)]
+    return operations(name, events, chosen)
+
+
+def _model(model: str | Model) -> Model:
+    if isinstance(model, Model):
+        return model
+    if model not in MODELS:
+        raise ConfigError(f"unknown model {model!r} (known: {', '.join(MODELS)}, or file.py:Name)")
+    return MODELS[model]
+
+
 def load(path: str | Path, fmt: str | None = None, model: str | Model | None = None) -> tuple[Model, list[Operation]]:
     """The model (a built-in's name, a ``Model``, or None to infer it) and the operations of the history in ``path``."""
     events = read_events(path, fmt)
-    if isinstance(model, str) and model not in MODELS:
-        raise ConfigError(f"unknown model {model!r} (known: {', '.join(MODELS)}, or file.py:Name)")
-    chosen = MODELS[model] if isinstance(model, str) else model or infer_model(events)
+    chosen = infer_model(events) if model is None else _model(model)
     return chosen, operations(path, events, chosen)

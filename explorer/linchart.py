@@ -19,6 +19,33 @@ TOP = 34
 PREFIX, STUCK, OTHER = "#2e7d32", "#c62828", "#90a4ae"
 
 
+STATES_SHOWN = 6
+
+
+def result_text(name: str, r: LincheckResult) -> list[str]:
+    """The verdict in one line; for a failure, the smallest failing sub-history, each operation with the
+    states it could take effect in, the longest linearizable prefix, and the operation that cannot be placed."""
+    plural = "s" * (len(r.partitions) != 1)
+    lines = [
+        f"{name}: {r.verdict} ({r.model}, {r.operations} operations, {len(r.partitions)} partition{plural}, "
+        f"{r.seconds:.3f} s)"
+    ]
+    failure = r.failure
+    if failure is None:
+        return lines
+    lines.append(f"  smallest failing sub-history: {len(failure.operations)} operations")
+    lines.append("  (each with the states the model could be in where it could take effect; none: it never could)")
+    for op, states in zip(failure.operations, failure.states, strict=True):
+        shown = ", ".join(repr(s) for s in states[:STATES_SHOWN]) + (", ..." if len(states) > STATES_SHOWN else "")
+        lines.append(f"    [{op.call}..{'' if op.ret == math.inf else op.ret}] {op.describe()}   in: {shown or 'none'}")
+    state = failure.prefix_state
+    lines.append(f"  longest linearizable prefix ({len(failure.prefix)} operations), leaving the model in {state!r}:")
+    lines.extend(f"    {op.describe()}" for op in failure.prefix)
+    if failure.stuck is not None:
+        lines.append(f"  cannot be placed: {failure.stuck.describe()}")
+    return lines
+
+
 def drawn_operations(result: LincheckResult) -> list[Operation]:
     """The smallest failing sub-history, or the whole history when there is no failure."""
     failure = result.failure

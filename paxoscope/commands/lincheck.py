@@ -21,7 +21,6 @@ from ..explorer.lincheck import (
 from ..spec.constants import positive_seconds
 from . import add_command, arg
 
-_STATES_SHOWN = 6
 _MODEL_HELP = (
     f"the sequential model: {', '.join(MODELS)}, or a user's file.py:Name or module:Name (default: inferred "
     "from the file)"
@@ -125,21 +124,7 @@ def report(path: str, r: LincheckResult) -> dict[str, Any]:
 
 
 def show(path: str, r: LincheckResult) -> None:
-    out(
-        f"{path}: {r.verdict} ({r.model}, {r.operations} operations, {len(r.partitions)} "
-        f"partition{'s' * (len(r.partitions) != 1)}, {r.seconds:.3f} s)"
-    )
-    failure = r.failure
-    if failure is None:
-        return
-    out(f"  smallest failing sub-history: {len(failure.operations)} operations")
-    out("  (each with the states the model could be in where it could take effect; none: it never could)")
-    for op, states in zip(failure.operations, failure.states, strict=True):
-        shown = ", ".join(repr(s) for s in states[:_STATES_SHOWN]) + (", ..." if len(states) > _STATES_SHOWN else "")
-        out(f"    [{op.call}..{'' if op.ret == float('inf') else op.ret}] {op.describe()}   in: {shown or 'none'}")
-    state = failure.prefix_state
-    out(f"  longest linearizable prefix ({len(failure.prefix)} operations), leaving the model in {state!r}:")
-    for op in failure.prefix:
-        out(f"    {op.describe()}")
-    if failure.stuck is not None:
-        out(f"  cannot be placed: {failure.stuck.describe()}")
+    from ..explorer.linchart import result_text
+
+    for line in result_text(path, r):
+        out(line)
