@@ -226,11 +226,13 @@ def _operation(model: Model, index: int, call: Event, ret: Event, called_at: int
     return Operation(index, call.process, inp, model.observed(call.f, ret.type, ret.value), called_at, returned_at)
 
 
-def from_records(records: list[dict[str, Any]], model: str | Model, name: str = "history") -> list[Operation]:
-    """The operations of a history given as the JSON form's events (dicts), for a built-in or given model."""
+def from_records(
+    records: list[dict[str, Any]], model: str | Model, name: str = "history"
+) -> tuple[Model, list[Operation]]:
+    """The model and the operations of a history given as the JSON form's events (dicts)."""
     chosen = _model(model)
     events = [_checked(Path(name), n, lambda r=r, n=n: _event(r, n)) for n, r in enumerate(records, 1)]
-    return operations(name, events, chosen)
+    return chosen, operations(name, events, chosen)
 
 
 def _model(model: str | Model) -> Model:

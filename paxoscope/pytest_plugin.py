@@ -12,6 +12,9 @@ point, so every test can ask for the ``paxoscope`` fixture::
     def test_implementation_conforms(paxoscope):
         paxoscope.conform(examples=100)
 
+    def test_clients_see_a_linearizable_register(paxoscope):
+        paxoscope.lincheck("history.edn", "cas-register")
+
 Each method runs one engine; when the engine finds a counterexample the test
 fails (``pytest.fail``, without a Python traceback) with the rendered trace
 table and the failing property named; otherwise the method returns the
@@ -127,6 +130,33 @@ class Paxoscope:
             schedule = f"\n\n  shrunk schedule: {report.schedule}" if report.schedule else ""
             pytest.fail(f"paxoscope conform: {report.failure}{schedule}", pytrace=False)
         return report
+
+    def lincheck(self, history: Any, model: Any = "cas-register", timeout: float | None = None) -> Any:
+        """Check that a client ``history`` is linearizable against a sequential ``model``.
+
+        ``history`` is a file (Jepsen EDN, Jepsen log lines, paxoscope's JSON) or a list of events in the
+        JSON form (``{"process": 0, "type": "invoke", "f": "write", "value": 3}``, ...); ``model`` a built-in
+        model's name (``register``, ``cas-register``, ``kv``, ``lock``) or a ``Model``. Fails the test when it
+        is not linearizable (with the smallest failing sub-history) or when ``timeout`` ran out. Returns the
+        LincheckResult."""
+        from os import PathLike
+
+        from .explorer.histories import from_records, load
+        from .explorer.linchart import result_text
+        from .explorer.lincheck import LINEARIZABLE, check
+        from .spec.constants import ConfigError
+
+        try:
+            if isinstance(history, (str, PathLike)):
+                chosen, ops = load(history, model=model)
+            else:
+                chosen, ops = from_records(list(history), model)
+        except (ConfigError, OSError) as exc:
+            pytest.fail(f"paxoscope lincheck: {exc}", pytrace=False)
+        result = check(chosen, ops, timeout)
+        if result.verdict != LINEARIZABLE:
+            pytest.fail("\n".join(result_text("paxoscope lincheck", result)), pytrace=False)
+        return result
 
 
 @contextmanager

@@ -332,3 +332,42 @@ def test_one_picture_for_one_file(tmp_path, capsys):
     files = [str(HISTORIES / "c01-ok.txt"), str(HISTORIES / "c01-bad.txt")]
     assert main(["lincheck", *files, "--svg", str(tmp_path / "h.svg")]) == 2
     assert "one FILE" in capsys.readouterr().err
+
+
+PLUGIN_TEST = """
+def test_ok(paxoscope):
+    paxoscope.lincheck([
+        {"process": 0, "type": "invoke", "f": "write", "value": 1},
+        {"process": 0, "type": "ok", "f": "write", "value": 1},
+        {"process": 1, "type": "invoke", "f": "read"},
+        {"process": 1, "type": "ok", "f": "read", "value": 1},
+    ], "register")
+
+def test_stale_read(paxoscope):
+    paxoscope.lincheck([
+        {"process": 0, "type": "invoke", "f": "write", "value": 1},
+        {"process": 0, "type": "ok", "f": "write", "value": 1},
+        {"process": 1, "type": "invoke", "f": "read"},
+        {"process": 1, "type": "ok", "f": "read", "value": None},
+    ], "register")
+
+def test_a_file(paxoscope):
+    paxoscope.lincheck(HISTORY, "kv")
+"""
+
+
+def test_the_pytest_plugin_fails_a_test_on_a_history_that_is_not_linearizable(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "test_histories.py").write_text(f"HISTORY = {str(HISTORIES / 'c01-ok.txt')!r}\n" + PLUGIN_TEST)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_histories.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "1 failed, 2 passed" in run.stdout, run.stdout
+    assert "cannot be placed: client 1: read -> 1" not in run.stdout
+    assert "cannot be placed: client 1: read -> None" in run.stdout
