@@ -41,8 +41,9 @@ class Event:
     line: int
 
 
-# EDN as Jepsen writes a history: keywords, integers, strings, nil, booleans, vectors, one flat map a line.
-_EDN_TOKEN = re.compile(r'\s*(?:,\s*)*(\{|\}|\[|\]|"(?:[^"\\]|\\.)*"|[^\s,{}\[\]"]+)')
+# EDN as Jepsen writes a history, one map a line: keywords, numbers, strings, nil, booleans, vectors, lists, sets,
+# maps, and tagged values (read as the value).
+_EDN_TOKEN = re.compile(r'\s*(?:,\s*)*(#\{|\{|\}|\[|\]|\(|\)|"(?:[^"\\]|\\.)*"|[^\s,{}\[\]()"]+)')
 
 
 def _edn_atom(token: str) -> Any:
@@ -87,8 +88,10 @@ def _edn_value(tokens: list[str], i: int) -> tuple[Any, int]:
     if i >= len(tokens):
         raise ValueError("unfinished EDN value")
     token = tokens[i]
-    if token in ("{", "["):
-        close = "}" if token == "{" else "]"
+    if token.startswith("#") and token != "#{":
+        return _edn_value(tokens, i + 1)  # a tagged value (#inst "...", #uuid "..."): the value itself
+    if token in ("{", "[", "#{", "("):
+        close = {"{": "}", "#{": "}", "[": "]", "(": ")"}[token]
         items = []
         i += 1
         while i < len(tokens) and tokens[i] != close:
@@ -96,12 +99,14 @@ def _edn_value(tokens: list[str], i: int) -> tuple[Any, int]:
             items.append(item)
         if i >= len(tokens):
             raise ValueError(f"missing {close!r}")
-        if token == "[":
+        if token == "#{":
+            return frozenset(items), i + 1
+        if token in ("[", "("):
             return tuple(items), i + 1
         if len(items) % 2:
             raise ValueError("a map with an odd number of forms")
         return dict(zip(items[::2], items[1::2], strict=True)), i + 1
-    if token in ("}", "]"):
+    if token in ("}", "]", ")"):
         raise ValueError(f"unexpected {token!r}")
     return _edn_atom(token), i + 1
 
@@ -188,6 +193,8 @@ def operations(path: str | Path, events: list[Event], model: Model) -> list[Oper
     ops: list[Operation] = []
     open_calls: dict[Any, tuple[int, Event]] = {}
     for t, e in enumerate(events):
+        if e.process == "nemesis":
+            continue  # Jepsen's fault injector: its events are faults, not client operations
         if e.f not in model.functions:
             raise HistoryError(f"{path}:{e.line}: unknown function :{e.f} for the {model.name} model")
         if e.type == "invoke":

@@ -371,3 +371,14 @@ def test_the_pytest_plugin_fails_a_test_on_a_history_that_is_not_linearizable(tm
     assert "1 failed, 2 passed" in run.stdout, run.stdout
     assert "cannot be placed: client 1: read -> 1" not in run.stdout
     assert "cannot be placed: client 1: read -> None" in run.stdout
+
+
+def test_the_nemesis_is_not_a_client(tmp_path, capsys):
+    history = tmp_path / "h.edn"
+    history.write_text(
+        "{:type :info, :f :start, :process :nemesis, :time 10, :value nil}\n"
+        "{:type :invoke, :f :write, :process 0, :time 11, :value 3, :index 1}\n"
+        "{:type :info, :f :start, :process :nemesis, :time 12, :value [:isolated {\"n1\" #{\"n2\"}}]}\n"
+        "{:type :ok, :f :write, :process 0, :time 13, :value 3, :index 2}\n"
+    )
+    assert main(["lincheck", str(history)]) == 0, capsys.readouterr().err
