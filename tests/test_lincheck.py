@@ -378,7 +378,7 @@ def test_the_nemesis_is_not_a_client(tmp_path, capsys):
     history.write_text(
         "{:type :info, :f :start, :process :nemesis, :time 10, :value nil}\n"
         "{:type :invoke, :f :write, :process 0, :time 11, :value 3, :index 1}\n"
-        "{:type :info, :f :start, :process :nemesis, :time 12, :value [:isolated {\"n1\" #{\"n2\"}}]}\n"
+        '{:type :info, :f :start, :process :nemesis, :time 12, :value [:isolated {"n1" #{"n2"}}]}\n'
         "{:type :ok, :f :write, :process 0, :time 13, :value 3, :index 2}\n"
     )
     assert main(["lincheck", str(history)]) == 0, capsys.readouterr().err
