@@ -36,14 +36,20 @@ def result_text(name: str, r: LincheckResult) -> list[str]:
     lines.append(f"  smallest failing sub-history: {len(failure.operations)} operations")
     lines.append("  (each with the states the model could be in where it could take effect; none: it never could)")
     for op, states in zip(failure.operations, failure.states, strict=True):
-        shown = ", ".join(repr(s) for s in states[:STATES_SHOWN]) + (", ..." if len(states) > STATES_SHOWN else "")
-        lines.append(f"    [{op.call}..{'' if op.ret == math.inf else op.ret}] {op.describe()}   in: {shown or 'none'}")
+        lines.append(f"    [{op.call}..{'' if op.ret == math.inf else op.ret}] {op.describe()}   in: {_states(states)}")
     state = failure.prefix_state
     lines.append(f"  longest linearizable prefix ({len(failure.prefix)} operations), leaving the model in {state!r}:")
     lines.extend(f"    {op.describe()}" for op in failure.prefix)
     if failure.stuck is not None:
         lines.append(f"  cannot be placed: {failure.stuck.describe()}")
     return lines
+
+
+def _states(states: list | None) -> str:
+    if states is None:
+        return "(not computed: out of time)"
+    shown = ", ".join(repr(s) for s in states[:STATES_SHOWN]) + (", ..." if len(states) > STATES_SHOWN else "")
+    return shown or "none"
 
 
 def drawn_operations(result: LincheckResult) -> list[Operation]:

@@ -163,7 +163,7 @@ class PartitionResult:
     #: On a failure: the operation that returned before any further operation could be placed.
     stuck: Operation | None = None
     #: On a failure: for each operation, the states the model could be in where the operation could go next.
-    states: list[list[Any]] = field(default_factory=list)
+    states: list[list[Any] | None] = field(default_factory=list)
 
 
 @dataclass
@@ -348,14 +348,19 @@ def check(model: Model, ops: Sequence[Operation], timeout: float | None = None) 
             verdict = UNKNOWN_VERDICT
     result = LincheckResult(verdict, model.name, len(ops), results, time.monotonic() - started)
     if result.failure is not None:
-        _explain(model, result.failure)
+        _explain(model, result.failure, deadline)
     return result
 
 
-def _explain(model: Model, failure: PartitionResult) -> None:
-    """The states each operation of a failing sub-history could take effect in: a second search, recording."""
+def _explain(model: Model, failure: PartitionResult, deadline: float | None) -> None:
+    """The states each operation of a failing sub-history could take effect in: a second search, recording
+    (within the same time limit: when it runs out, the states are not known, None)."""
     fits_in: list[set[Any]] = [set() for _ in failure.operations]
-    check_partition(model, failure.operations, fits_in=fits_in)
+    try:
+        check_partition(model, failure.operations, deadline, fits_in=fits_in)
+    except _Timeout:
+        failure.states = [None] * len(failure.operations)
+        return
     failure.states = [sorted(states, key=repr) for states in fits_in]
     # The first operation to return that fits in no reachable state is the one to blame; when every
     # operation fits somewhere (only their combination fails), the search's last blocking return is.

@@ -113,7 +113,7 @@ def report(path: str, r: LincheckResult) -> dict[str, Any]:
         if failure is None
         else {
             "operations": [
-                {**_op(op), "states": list(states)}
+                {**_op(op), "states": None if states is None else list(states)}
                 for op, states in zip(failure.operations, failure.states, strict=True)
             ],
             "linearizable_prefix": [_op(op) for op in failure.prefix],
