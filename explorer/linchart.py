@@ -67,9 +67,11 @@ def history_svg(result: LincheckResult) -> str:
         {op.client for op in ops}, key=lambda c: (not isinstance(c, int), c if isinstance(c, int) else str(c))
     )
     row = {c: r for r, c in enumerate(clients)}
-    first = min((op.call for op in ops), default=0)
-    last = max((t for op in ops for t in (op.call, op.ret) if t != math.inf), default=first) + 3
-    width = LEFT + (last - first) * UNIT + 20
+    # Time as the order of the drawn calls and returns only: a sub-history of a long history stays compact.
+    rank = {t: r for r, t in enumerate(sorted({t for op in ops for t in (op.call, op.ret) if t != math.inf}))}
+    rank[math.inf] = len(rank) + 2
+    last = rank[math.inf]
+    width = LEFT + last * UNIT + 20
     height = TOP + len(clients) * ROW + 10
     c = _Canvas()
     title = f"{result.verdict}: {len(ops)} operations ({result.model})"
@@ -77,8 +79,8 @@ def history_svg(result: LincheckResult) -> str:
     for client in clients:
         c.text(8, TOP + row[client] * ROW + BAR * 0.7, f"client {client}", "lane")
     for op in ops:
-        x = LEFT + (op.call - first) * UNIT
-        end = LEFT + ((last if op.ret == math.inf else op.ret) - first) * UNIT
+        x = LEFT + rank[op.call] * UNIT
+        end = LEFT + rank[op.ret] * UNIT
         y = TOP + row[op.client] * ROW
         colour = STUCK if op.index == stuck else PREFIX if op.index in order else OTHER
         c.parts.append(f"<g><title>{html.escape(op.describe())}</title>")
