@@ -339,8 +339,9 @@ def sequence_text(trace: Trace, mark: dict[int, str] | None = None, colour: bool
 @dataclass
 class Section:
     """A part of an HTML page: a heading, then blocks in order. A block is
-    ``("p", text)``, ``("h3", text)``, ``("pre", text)`` or ``("trace",
-    trace, mark)``; a trace is drawn as its step table beside its chart."""
+    ``("p", text)``, ``("h3", text)``, ``("pre", text)``, ``("trace",
+    trace, mark)`` (a trace is drawn as its step table beside its chart) or
+    ``("svg", markup)``, a picture drawn elsewhere (a history's, say)."""
 
     heading: str
     blocks: list[tuple] = field(default_factory=list)
@@ -365,6 +366,8 @@ def html_page(title: str, sections: list[Section], intro: list[str] = ()) -> str
                     f'<div class="side">\n<pre class="table">{html.escape(trace_table(trace, mark))}</pre>\n'
                     f'<div class="chart">\n{sequence_svg(trace, mark)}</div>\n</div>'
                 )
+            elif kind == "svg":
+                body.append(f'<div class="chart">\n{rest[0]}</div>')
             elif kind in ("p", "h3", "pre"):
                 body.append(f"<{kind}>{html.escape(rest[0])}</{kind}>")
             else:

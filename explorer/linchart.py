@@ -8,7 +8,7 @@ import html
 import math
 from pathlib import Path
 
-from .chart import FONT, SIZE, _Canvas
+from .chart import FONT, SIZE, Section, _Canvas, _write, html_page
 from .lincheck import LincheckResult, Operation
 
 UNIT = 16  # px per time step
@@ -108,19 +108,13 @@ def _short(op: Operation) -> str:
 def history_html(result: LincheckResult, title: str) -> str:
     """A self-contained page: the picture, then the operations in text."""
     ops = drawn_operations(result)
-    lines = "\n".join(html.escape(f"[{op.call}..{'' if op.ret == math.inf else op.ret}] {op.describe()}") for op in ops)
-    return (
-        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
-        f"<style>body {{ font-family: system-ui, sans-serif; margin: 1.5em; }} "
-        f"pre {{ font-family: {FONT}; font-size: 12px; }} .chart {{ overflow-x: auto; }}</style>\n</head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<p>Green: the longest linearizable prefix found, numbered in its order. "
-        f"Red: the operation that cannot be placed. Open bars: outcome unknown.</p>\n"
-        f'<div class="chart">\n{history_svg(result)}</div>\n<pre>{lines}</pre>\n</body>\n</html>\n'
+    lines = "\n".join(f"[{op.call}..{'' if op.ret == math.inf else op.ret}] {op.describe()}" for op in ops)
+    legend = (
+        "Green: the longest linearizable prefix found, numbered in its order. "
+        "Red: the operation that cannot be placed. Open bars: outcome unknown."
     )
+    return html_page(title, [Section(title, [("p", legend), ("svg", history_svg(result)), ("pre", lines)])])
 
 
 def write(result: LincheckResult, path: str | Path, title: str, as_html: bool) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(history_html(result, title) if as_html else history_svg(result), encoding="utf-8")
-    return path
+    return _write(path, history_html(result, title) if as_html else history_svg(result))
