@@ -129,46 +129,6 @@ def trace_itf(trace: Trace, description: str = "") -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-_SINGULAR = {"acceptors": "acceptor", "values": "value", "replicas": "replica", "writes": "write", "reads": "read"}
-
-
-def describe_config(config: dict[str, Any]) -> str:
-    """A configuration in words: ``3 acceptors, 2 values, ballots 0..2, majority quorums``."""
-    parts = []
-    for key, value in config.items():
-        if key == "ballots" and isinstance(value, int):
-            parts.append(f"ballots 0..{value - 1}")
-        elif key == "quorums":
-            parts.append("majority quorums" if _is_majority(config, value) else f"quorums {_quorums(value)}")
-        elif key == "bug":
-            continue
-        elif "_" in key:  # max_ballot 2 reads "max ballot 2"
-            parts.append(f"{key.replace('_', ' ')} {value}")
-        elif value == 1 and key in _SINGULAR:  # 1 write, not 1 writes
-            parts.append(f"1 {_SINGULAR[key]}")
-        else:
-            parts.append(f"{value} {key}")
-    return ", ".join(parts)
-
-
-def _is_majority(config: dict[str, Any], quorums: list[list[str]]) -> bool:
-    from math import comb
-
-    from ..spec.quorums import majorities, majority
-
-    n = config.get("acceptors")
-    if not isinstance(n, int):
-        return False
-    if len(quorums) != sum(comb(n, k) for k in range(majority(n), n + 1)):
-        return False  # without listing 2^(n-1) majorities to find out
-    names = tuple(f"a{i + 1}" for i in range(n))
-    return sorted(map(sorted, majorities(names))) == sorted(map(sorted, quorums))
-
-
-def _quorums(quorums: list[list[str]]) -> str:
-    return "{" + ", ".join("{" + ",".join(q) + "}" for q in quorums) + "}"
-
-
 def progress_text(p: Any) -> str:
     """The progress line of a search (explorer.bfs.Progress)."""
     rate = p.distinct_states / p.seconds if p.seconds > 0 else 0

@@ -72,6 +72,23 @@ def record(name: str, fields: str, show: str) -> type:
     )
 
 
+def in_words(config: Mapping[str, Any]) -> str:
+    """Constants in words: a count as ``3 replicas`` (``1 write``: a count of one is
+    singular), ``max_ballot`` as ``max ballot 2``; the ``bug`` a variant adds is
+    its own line of the report, not a constant."""
+    parts = []
+    for key, value in config.items():
+        if key == "bug":
+            continue
+        if "_" in key:
+            parts.append(f"{key.replace('_', ' ')} {value}")
+        elif value == 1 and key.endswith("s") and not key.endswith("ss"):
+            parts.append(f"1 {key[:-1]}")
+        else:
+            parts.append(f"{value} {key}")
+    return ", ".join(parts)
+
+
 @dataclass(frozen=True)
 class Refinement:
     """``spec`` implements ``abstract`` under ``mapping``.
@@ -191,6 +208,12 @@ class Spec:
     def config(self) -> dict[str, Any]:
         """The constants this instance was built with (for reports)."""
         return {}
+
+    def config_text(self) -> str:
+        """This instance's constants in words, for the first line of a report
+        (``3 replicas, 1 write, 1 read, max ballot 2``); a protocol whose
+        constants read better otherwise says them its own way."""
+        return in_words(self.config)
 
     def chart(self, steps: Sequence[tuple[Action | None, State]]) -> Chart:
         """How a trace, given as its (action, state) steps, is charted: by

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from math import comb
 from typing import Any
 
-from .quorums import majorities
+from .base import in_words
+from .quorums import majorities, majority
 
 
 class ConfigError(ValueError):
@@ -99,5 +101,22 @@ class Constants:
             "quorums": [sorted(q) for q in self.quorums],
         }
 
+    def in_words(self) -> str:
+        """``3 acceptors, 2 values, ballots 0..2, majority quorums``: Paxos's constants as its reports say them."""
+        counts = in_words({"acceptors": len(self.acceptors), "values": len(self.values)})
+        quorums = "majority quorums" if self.has_majority_quorums() else "quorums " + _family(self.quorums)
+        return f"{counts}, ballots 0..{len(self.ballots) - 1}, {quorums}"
+
+    def has_majority_quorums(self) -> bool:
+        """Whether the quorums are exactly the majorities of the acceptors."""
+        n = len(self.acceptors)
+        if len(self.quorums) != sum(comb(n, k) for k in range(majority(n), n + 1)):
+            return False  # without listing 2^(n-1) majorities to find out
+        return {frozenset(q) for q in self.quorums} == {frozenset(q) for q in majorities(self.acceptors)}
+
     def quorums_intersect(self) -> bool:
         return all(p & q for p in self.quorums for q in self.quorums)
+
+
+def _family(quorums) -> str:
+    return "{" + ", ".join("{" + ",".join(sorted(q)) + "}" for q in quorums) + "}"

@@ -377,6 +377,9 @@ class Paxos(Spec):
     def config(self) -> dict[str, Any]:
         return self.k.describe()
 
+    def config_text(self) -> str:
+        return self.k.in_words()
+
     def variables(self, s: PaxosState) -> dict[str, Any]:
         acc = self.k.acceptors
         max_bal, max_vbal, max_val = self.acceptor_vars(s)

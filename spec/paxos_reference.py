@@ -281,6 +281,9 @@ class PaxosReference(Spec):
     def config(self) -> dict[str, Any]:
         return self.k.describe()
 
+    def config_text(self) -> str:
+        return self.k.in_words()
+
     chart = Paxos.chart  # the same picture: a lane per proposer, per acceptor and for the learners
 
     def variables(self, s: State) -> dict[str, Any]:

@@ -146,6 +146,9 @@ class Voting(Spec):
     def config(self):
         return self.k.describe()
 
+    def config_text(self) -> str:
+        return self.k.in_words()
+
     def variables(self, s: VotingState):
         return {
             "maxBal": dict(zip(self.k.acceptors, s.max_bal)),

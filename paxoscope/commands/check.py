@@ -99,7 +99,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..explorer.render import describe_config, progress_text, result_json, result_text, strict_failed
+    from ..explorer.render import progress_text, result_json, result_text, strict_failed
     from ..specs import load, spec_name, wants_deadlock
 
     if args.against:
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     }
     progress = console.ProgressLine(progress_text) if console.ProgressLine.wanted() else None
     if not args.json:
-        about = describe_config(spec.config)
+        about = spec.config_text()
         out(f"{args.spec}{' --bug ' + args.bug if args.bug else ''}{' · ' + about if about else ''}")
     try:
         result = _explore(spec, args, search, progress)
