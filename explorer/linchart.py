@@ -33,7 +33,13 @@ def result_text(name: str, r: LincheckResult) -> list[str]:
     failure = r.failure
     if failure is None:
         return lines
-    lines.append(f"  smallest failing sub-history: {len(failure.operations)} operations")
+    n = len(failure.operations)
+    how = (
+        "leaving out any read or failed operation makes it linearizable"
+        if failure.minimal
+        else "cut down as far as the time allowed"
+    )
+    lines.append(f"  smallest failing sub-history: {n} operation{'' if n == 1 else 's'} ({how})")
     lines.append("  (each with the states the model could be in where it could take effect; none: it never could)")
     for op, states in zip(failure.operations, failure.states, strict=True):
         lines.append(f"    [{op.call}..{'' if op.ret == math.inf else op.ret}] {op.describe()}   in: {_states(states)}")

@@ -57,7 +57,9 @@ class Model:
 
     ``reads`` are the functions whose observed result is their value (a read returns what it read);
     any other function returns ``"ok"`` or, when it is in ``fails``, ``"fail"``. A failed operation
-    whose function is not in ``fails`` did not take effect and is left out of the history.
+    whose function is not in ``fails`` did not take effect and is left out of the history. As in
+    Jepsen, ``"fail"`` means the operation did not take effect: it never changes the state, and
+    neither does a function in ``readonly``; the search uses both to prune.
     """
 
     name: str
@@ -68,6 +70,7 @@ class Model:
     fails: frozenset[str] = frozenset()
     partition: Callable[[Sequence[Operation]], list[list[Operation]]] | None = None
     keyed: bool = False
+    readonly: frozenset[str] = frozenset()
 
     def observed(self, f: str, kind: str, value: Any) -> Any:
         """The output a finished operation reports, in the model's terms."""
@@ -75,10 +78,15 @@ class Model:
             return "fail"
         return value if f in self.reads else "ok"
 
+    def neutral(self, op: Operation) -> bool:
+        """Whether ``op`` leaves the state as it found it, wherever it takes effect."""
+        return op.input[0] in self.readonly or op.output == "fail"
+
 
 def user_model(name: str, obj: Any) -> Model:
     """A ``Model`` from a user's object (or class): ``init``, ``step(state, input) -> (output, next_state)``
-    and ``functions``; optionally ``reads``, ``fails``, ``partition`` and ``keyed``, as ``Model`` has them."""
+    and ``functions``; optionally ``reads``, ``fails``, ``partition``, ``keyed`` and ``readonly``, as
+    ``Model`` has them."""
     from ..spec.constants import ConfigError
 
     if isinstance(obj, type):
@@ -97,6 +105,7 @@ def user_model(name: str, obj: Any) -> Model:
         frozenset(getattr(obj, "fails", ())),
         getattr(obj, "partition", None),
         bool(getattr(obj, "keyed", False)),
+        frozenset(getattr(obj, "readonly", ())),
     )
 
 
@@ -137,7 +146,14 @@ def by_key(ops: Sequence[Operation]) -> list[list[Operation]]:
 
 
 MODELS: dict[str, Model] = {
-    "register": Model("register", None, _register_step, frozenset({"read", "write"}), frozenset({"read"})),
+    "register": Model(
+        "register",
+        None,
+        _register_step,
+        frozenset({"read", "write"}),
+        frozenset({"read"}),
+        readonly=frozenset({"read"}),
+    ),
     "cas-register": Model(
         "cas-register",
         None,
@@ -145,9 +161,17 @@ MODELS: dict[str, Model] = {
         frozenset({"read", "write", "cas"}),
         frozenset({"read"}),
         frozenset({"cas"}),
+        readonly=frozenset({"read"}),
     ),
     "kv": Model(
-        "kv", (), _kv_step, frozenset({"get", "put", "append"}), frozenset({"get"}), partition=by_key, keyed=True
+        "kv",
+        (),
+        _kv_step,
+        frozenset({"get", "put", "append"}),
+        frozenset({"get"}),
+        partition=by_key,
+        keyed=True,
+        readonly=frozenset({"get"}),
     ),
     "lock": Model("lock", None, _lock_step, frozenset({"acquire", "release"}), fails=frozenset({"acquire", "release"})),
 }
@@ -164,6 +188,11 @@ class PartitionResult:
     stuck: Operation | None = None
     #: On a failure: for each operation, the states the model could be in where the operation could go next.
     states: list[list[Any] | None] = field(default_factory=list)
+    #: On a failure: whether leaving out any one more of the ``operations`` that cannot change the state would
+    #: make them linearizable.
+    minimal: bool = False
+    #: On a failure: found letting pending operations take effect more than once (``states`` are then too).
+    reused_pending: bool = False
 
 
 @dataclass
@@ -185,6 +214,10 @@ class _Timeout(Exception):
     pass
 
 
+class _Unbounded(Exception):
+    """Operations taking effect more than once keep making new states: that search would not end."""
+
+
 def _entries(ops: Sequence[Operation]) -> list[tuple[float, int, int]]:
     """Calls and returns ordered by time; at a tie calls come first, so touching operations overlap."""
     events = [(op.call, 0, i) for i, op in enumerate(ops)] + [(op.ret, 1, i) for i, op in enumerate(ops)]
@@ -197,9 +230,15 @@ def check_partition(
     ops: Sequence[Operation],
     deadline: float | None = None,
     fits_in: list[set[Any]] | None = None,
+    reuse_pending: bool = False,
 ) -> PartitionResult:
     """Wing & Gong's search with Lowe's cache over one (sub-)history; ``fits_in[i]`` collects the states
-    in which the search found operation ``i`` could take effect."""
+    in which the search found operation ``i`` could take effect.
+
+    With ``reuse_pending``, an operation of unknown outcome may take effect any number of times: a
+    history that is not linearizable even so is not linearizable, and that search is far smaller (it
+    does not tell apart which pending operations were used). That search gives up (``_Unbounded``) when the
+    pending operations keep making new states, as appends do."""
     n = len(ops)
     events = _entries(ops)
     size = len(events)
@@ -223,13 +262,22 @@ def check_partition(
     twin = _earlier_twins(ops)
     pending_mask = sum(1 << i for i, op in enumerate(ops) if op.ret == math.inf)
     remaining = sum(1 for op in ops if op.ret != math.inf)
+    # An operation that cannot change the state, placed where it fits, never has to be undone to make room:
+    # whatever order completes the history without it placed completes it with it placed (drop it from
+    # that order: nobody sees a difference). So it is placed as a forced move, and when everything after
+    # it fails, the configuration it was placed in fails too.
+    neutral = [model.neutral(op) for op in ops]
+    neutral_mask = sum(1 << i for i, is_neutral in enumerate(neutral) if is_neutral)
+    changing_mask = ~pending_mask & ~neutral_mask
     state: Any = model.init
     linearized = 0
-    # Lowe's cache, with pending operations apart: a configuration that used a superset of the pending
-    # operations another used, at the same known-result set and state, can do no more than that one did
-    # (an unused pending operation may still never happen), so it is pruned.
-    seen: dict[tuple[int, Any], list[int]] = {}
-    calls: list[tuple[int, Any, bool]] = []
+    # Lowe's cache, with two kinds of operation apart. A configuration at the same state, with the same
+    # state-changing operations of known result placed, can do no more than one seen before if it placed
+    # only some of the neutral operations that one placed (placing them is never a loss, see above) and
+    # used all the pending operations that one used, or more (an unused pending operation may still never
+    # happen). Such a configuration is pruned.
+    seen: dict[tuple[int, Any], list[tuple[int, int]]] = {(0, model.init): [(0, 0)]}
+    calls: list[tuple[int, Any, bool, bool]] = []
     pending = [op.ret == math.inf for op in ops]
     # Two passes over the calls that may go next: those with a known result first, then those pending, so
     # that an operation of unknown outcome takes effect only where a known result needs it.
@@ -237,6 +285,8 @@ def check_partition(
     best_len = -1
     best: tuple[list[int], Any, int | None] = ([], None, None)
     steps = 0
+    made: set[Any] = set()
+    made_limit = 64 + 4 * n
     entry = nxt[head]
     while remaining:
         steps += 1
@@ -252,43 +302,68 @@ def check_partition(
             if expected is UNKNOWN or output == expected:
                 if fits_in is not None:
                     fits_in[i].add(state)
+                if reuse_pending and pending[i]:
+                    made.add(new_state)
+                    if len(made) > made_limit:
+                        raise _Unbounded
+                    if _new(seen, (linearized & changing_mask, new_state), linearized & neutral_mask, 0):
+                        calls.append((entry, state, late, False))
+                        state, entry, late = new_state, nxt[head], False
+                        continue
+                    entry = nxt[entry]
+                    continue
                 new_linearized = linearized | (1 << i)
-                if _new(seen, new_linearized & ~pending_mask, new_linearized & pending_mask, new_state):
-                    calls.append((entry, state, late))
+                if _new(
+                    seen,
+                    (new_linearized & changing_mask, new_state),
+                    new_linearized & neutral_mask,
+                    new_linearized & pending_mask,
+                ):
+                    calls.append((entry, state, late, neutral[i]))
                     state, linearized = new_state, new_linearized
                     if not pending[i]:
                         remaining -= 1
                     _lift(nxt, prv, entry, ret_entry[i])
                     entry, late = nxt[head], False
                     continue
-            entry = nxt[entry]
-            continue
-        if not late:
+                if not neutral[i]:
+                    entry = nxt[entry]
+                    continue
+                # The forced move leads where the search has already failed: so does this configuration.
+            else:
+                entry = nxt[entry]
+                continue
+        elif not late:
             entry, late = nxt[head], True
             continue
-        # A return: every operation still unplaced has to be placed before it, and none can be.
-        if len(calls) > best_len:
+        # Every operation still unplaced has to be placed before this return, and none can be.
+        if not is_call[entry] and len(calls) > best_len:
             best_len = len(calls)
-            best = ([op_of[c] for c, _, _ in calls], state, op_of[entry])
-        if not calls:
-            return _failure(ops, best)
-        entry, state, late = calls.pop()
-        i = op_of[entry]
-        linearized &= ~(1 << i)
-        if not pending[i]:
-            remaining += 1
-        _unlift(nxt, prv, entry, ret_entry[i])
+            best = ([op_of[c] for c, _, _, _ in calls], state, op_of[entry])
+        forced = True
+        while forced:
+            if not calls:
+                return _failure(ops, best)
+            entry, state, late, forced = calls.pop()
+            i = op_of[entry]
+            if reuse_pending and pending[i]:
+                break
+            linearized &= ~(1 << i)
+            if not pending[i]:
+                remaining += 1
+            _unlift(nxt, prv, entry, ret_entry[i])
         entry = nxt[entry]
     return PartitionResult(LINEARIZABLE, list(ops))
 
 
-def _new(seen: dict[tuple[int, Any], list[int]], known: int, used: int, state: Any) -> bool:
-    """Whether no configuration seen at ``known`` and ``state`` used only pending operations among ``used``;
-    records this one if so."""
-    earlier = seen.setdefault((known, state), [])
-    if any(u & used == u for u in earlier):
-        return False
-    earlier.append(used)
+def _new(seen: dict[tuple[int, Any], list[tuple[int, int]]], key: tuple[int, Any], placed: int, used: int) -> bool:
+    """Whether no configuration seen at ``key`` placed all the neutral operations in ``placed`` and used only
+    pending operations among ``used``; records this one if so."""
+    earlier = seen.setdefault(key, [])
+    for p, u in earlier:
+        if p & placed == placed and u & used == u:
+            return False
+    earlier.append((placed, used))
     return True
 
 
@@ -329,16 +404,26 @@ def _failure(ops: Sequence[Operation], best: tuple[list[int], Any, int | None]) 
     )
 
 
-def check(model: Model, ops: Sequence[Operation], timeout: float | None = None) -> LincheckResult:
-    """The verdict on a whole history: every partition of it must be linearizable."""
+#: Without a time limit, how long a failing sub-history is made smaller before it is reported as it stands.
+MINIMIZE_SECONDS = 10.0
+
+
+def check(
+    model: Model, ops: Sequence[Operation], timeout: float | None = None, minimize: bool = True
+) -> LincheckResult:
+    """The verdict on a whole history: every partition of it must be linearizable. On a failure, the
+    smallest failing partition is cut down to a failing sub-history (see ``minimized``) unless ``minimize``
+    is False, and each of its operations gets the states it could take effect in."""
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
-    parts = model.partition(ops) if model.partition else [list(ops)]
+    # An operation of unknown outcome that cannot change the state constrains nothing: it may never have happened.
+    checked = [op for op in ops if not (op.pending and model.neutral(op))]
+    parts = model.partition(checked) if model.partition else [checked]
     results = []
     verdict = LINEARIZABLE
     for part in parts:
         try:
-            result = check_partition(model, part, deadline)
+            result = _check_part(model, part, deadline)
         except _Timeout:
             result = PartitionResult(UNKNOWN_VERDICT, list(part))
         results.append(result)
@@ -346,10 +431,94 @@ def check(model: Model, ops: Sequence[Operation], timeout: float | None = None) 
             verdict = NOT_LINEARIZABLE
         elif result.verdict == UNKNOWN_VERDICT and verdict == LINEARIZABLE:
             verdict = UNKNOWN_VERDICT
-    result = LincheckResult(verdict, model.name, len(ops), results, time.monotonic() - started)
-    if result.failure is not None:
-        _explain(model, result.failure, deadline)
+    result = LincheckResult(verdict, model.name, len(ops), results, 0.0)
+    failure = result.failure
+    if failure is not None:
+        if minimize:
+            budget = deadline if deadline is not None else time.monotonic() + MINIMIZE_SECONDS
+            smaller = minimized(model, failure, budget)
+            results[results.index(failure)] = failure = smaller
+        _explain(model, failure, deadline)
+    result.seconds = time.monotonic() - started
     return result
+
+
+def _check_part(model: Model, ops: Sequence[Operation], deadline: float | None) -> PartitionResult:
+    """A failure found letting pending operations take effect more than once is a failure; else, the exact search."""
+    if any(op.ret == math.inf for op in ops):
+        try:
+            relaxed = check_partition(model, ops, deadline, reuse_pending=True)
+        except _Unbounded:
+            relaxed = None
+        if relaxed is not None and relaxed.verdict == NOT_LINEARIZABLE:
+            relaxed.reused_pending = True
+            return relaxed
+    return check_partition(model, ops, deadline)
+
+
+def _fails(model: Model, ops: Sequence[Operation], deadline: float) -> PartitionResult | None:
+    """The failure of ``ops``, or None when they are linearizable or there is no time left to tell."""
+    try:
+        result = _check_part(model, ops, deadline)
+    except _Timeout:
+        return None
+    return result if result.verdict == NOT_LINEARIZABLE else None
+
+
+def _cut(ops: Sequence[Operation], at: float) -> list[Operation]:
+    """The history as it stood at time ``at``: what had been called, the operations still running pending."""
+    return [
+        op if op.ret <= at else Operation(op.index, op.client, op.input, UNKNOWN, op.call, math.inf)
+        for op in ops
+        if op.call <= at
+    ]
+
+
+def minimized(model: Model, failure: PartitionResult, deadline: float) -> PartitionResult:
+    """A failing sub-history of ``failure``'s operations, as small as the time until ``deadline`` allows.
+
+    First the earliest moment the history had already failed: a history whose prefix is not linearizable
+    is not (Herlihy & Wing), so a binary search over the returns finds it, and the operations called by then,
+    with their real results, fail. Then the operations that cannot change the state are left out, in halves,
+    quarters, ... and one at a time, while what is left still fails; ``minimal`` says that no single one more
+    could be left out."""
+    ops = failure.operations
+    returns = sorted({op.ret for op in ops if op.ret != math.inf})
+    lo, hi = 0, len(returns) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _fails(model, _cut(ops, returns[mid]), deadline) is not None:
+            hi = mid
+        elif time.monotonic() > deadline:
+            return failure
+        else:
+            lo = mid + 1
+    kept = [op for op in ops if op.call <= returns[lo]] if returns else list(ops)
+    if len(kept) < len(ops):
+        cut = _fails(model, kept, deadline)
+        if cut is None:
+            return failure
+        failure = cut
+    # Only operations that cannot change the state are left out: without one, what is left cannot become
+    # linearizable, nor fail for a new reason (leaving out a write would make its reads unexplainable).
+    removable = [op for op in kept if model.neutral(op)]
+    chunk = max(1, len(removable) // 2)
+    while time.monotonic() <= deadline:
+        removed_any = False
+        start = 0
+        while start < len(removable) and time.monotonic() <= deadline:
+            dropped = {op.index for op in removable[start : start + chunk]}
+            smaller = _fails(model, [op for op in kept if op.index not in dropped], deadline)
+            if smaller is None:
+                start += chunk
+            else:
+                removable = removable[:start] + removable[start + chunk :]
+                kept, failure, removed_any = smaller.operations, smaller, True
+        if chunk == 1 and not removed_any and start >= len(removable):
+            failure.minimal = True
+            break
+        chunk = max(1, chunk // 2)
+    return failure
 
 
 def _explain(model: Model, failure: PartitionResult, deadline: float | None) -> None:
@@ -357,7 +526,7 @@ def _explain(model: Model, failure: PartitionResult, deadline: float | None) -> 
     (within the same time limit: when it runs out, the states are not known, None)."""
     fits_in: list[set[Any]] = [set() for _ in failure.operations]
     try:
-        check_partition(model, failure.operations, deadline, fits_in=fits_in)
+        check_partition(model, failure.operations, deadline, fits_in=fits_in, reuse_pending=failure.reused_pending)
     except _Timeout:
         failure.states = [None] * len(failure.operations)
         return

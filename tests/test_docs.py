@@ -29,6 +29,22 @@ def test_readme_shows_the_bug_gallery_as_the_command_prints_it(capsys):
     assert "$ paxoscope bugs\n" + listing in (ROOT / "README.md").read_text()
 
 
+def test_readme_shows_a_lincheck_failure_as_the_command_prints_it(capsys, monkeypatch):
+    from paxoscope.cli import main
+
+    monkeypatch.chdir(ROOT)
+    history = "tests/data/histories/c01-bad.txt"
+    assert main(["lincheck", history]) == 1
+    report = capsys.readouterr().out
+    shown = re.search(rf"\$ paxoscope lincheck {history}\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert shown is not None
+
+    def untimed(text: str) -> str:
+        return re.sub(r"\d+\.\d+ s\)", "s)", text)
+
+    assert untimed(shown.group(1)) == untimed(report)
+
+
 def workflow_commands() -> list[str]:
     workflow = (ROOT / "examples" / "ci" / "paxoscope.yml").read_text()
     return re.findall(r"run: paxoscope (.+)", workflow)

@@ -59,8 +59,14 @@ def test_text_report_names_the_failing_operations(capsys):
     text = capsys.readouterr().out
     assert "not-linearizable" in text
     assert "longest linearizable prefix" in text
-    assert "cannot be placed: client 0: get '7'" in text
-    assert "client 0: get '7' -> ''   in: ()" in text  # the first read sees the empty initial store
+    assert "cannot be placed: client 0: get '7' -> 'x 0 0 y'" in text
+    # The failing sub-history: the two appends and the read that sees only the first, which fits nowhere.
+    assert (
+        "smallest failing sub-history: 3 operations (leaving out any read or failed operation makes it linearizable)"
+        in text
+    )
+    assert "client 0: append '7' 'x 0 0 y' -> 'ok'   in: ()" in text
+    assert "client 0: get '7' -> 'x 0 0 y'   in: none" in text
 
 
 def op(i, f, value, output, call, ret, key=None, client=None):
@@ -256,10 +262,7 @@ def _explains(model, order) -> bool:
 SMALL_OP = st.tuples(REGISTER_INPUTS, st.integers(0, 3), st.integers(0, 8), st.integers(1, 6), st.booleans())
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(SMALL_OP, min_size=1, max_size=6))
-def test_agrees_with_brute_force_on_small_histories_with_pending_operations(drawn):
-    model = MODELS["cas-register"]
+def small_history(drawn) -> list[Operation]:
     ops = [
         op(
             i,
@@ -275,8 +278,33 @@ def test_agrees_with_brute_force_on_small_histories_with_pending_operations(draw
         o if o.input[0] != "write" or o.output is UNKNOWN else op(o.index, "write", o.input[2], "ok", o.call, o.ret)
         for o in ops
     ]
+    return ops
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SMALL_OP, min_size=1, max_size=6))
+def test_agrees_with_brute_force_on_small_histories_with_pending_operations(drawn):
+    model = MODELS["cas-register"]
+    ops = small_history(drawn)
     expected = linearizable_by_brute_force(model, ops)
     assert (check(model, ops).verdict == LINEARIZABLE) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(SMALL_OP, min_size=2, max_size=6))
+def test_the_failing_sub_history_fails_and_no_read_in_it_can_be_left_out(drawn):
+    model = MODELS["cas-register"]
+    ops = small_history(drawn)
+    result = check(model, ops)
+    if result.verdict != NOT_LINEARIZABLE:
+        return
+    sub = result.failure.operations
+    assert set(sub) <= set(ops)
+    assert not linearizable_by_brute_force(model, sub)
+    assert result.failure.minimal
+    for o in sub:
+        if o.input[0] == "read" or o.output == "fail":
+            assert linearizable_by_brute_force(model, [other for other in sub if other is not o])
 
 
 COUNTER = '''
