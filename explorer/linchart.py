@@ -8,7 +8,7 @@ import html
 import math
 from pathlib import Path
 
-from .chart import FONT, SIZE, Section, _Canvas, _write, html_page
+from .chart import FONT, SIZE, Section, _Canvas, _width, _write, html_page
 from .lincheck import LincheckResult, Operation
 
 UNIT = 16  # px per time step
@@ -73,11 +73,9 @@ def history_svg(result: LincheckResult) -> str:
         {op.client for op in ops}, key=lambda c: (not isinstance(c, int), c if isinstance(c, int) else str(c))
     )
     row = {c: r for r, c in enumerate(clients)}
-    # Time as the order of the drawn calls and returns only: a sub-history of a long history stays compact.
-    rank = {t: r for r, t in enumerate(sorted({t for op in ops for t in (op.call, op.ret) if t != math.inf}))}
-    rank[math.inf] = len(rank) + 2
-    last = rank[math.inf]
-    width = LEFT + last * UNIT + 20
+    labels = {op.index: (f"{order[op.index]}. " if op.index in order else "") + _short(op) for op in ops}
+    at = _positions(ops, labels)
+    width = at[math.inf] + 20
     height = TOP + len(clients) * ROW + 10
     c = _Canvas()
     title = f"{result.verdict}: {len(ops)} operations ({result.model})"
@@ -85,16 +83,14 @@ def history_svg(result: LincheckResult) -> str:
     for client in clients:
         c.text(8, TOP + row[client] * ROW + BAR * 0.7, f"client {client}", "lane")
     for op in ops:
-        x = LEFT + rank[op.call] * UNIT
-        end = LEFT + rank[op.ret] * UNIT
+        x, end = at[op.call], at[op.ret]
         y = TOP + row[op.client] * ROW
         colour = STUCK if op.index == stuck else PREFIX if op.index in order else OTHER
         c.parts.append(f"<g><title>{html.escape(op.describe())}</title>")
         c.rect(x, y, max(end - x, 4), BAR, colour, rx=3)
         if op.ret == math.inf:  # open to the right: it may take effect at any time, or never
             c.line(end, y, end, y + BAR, stroke="#ffffff", width=3, dash="3,3")
-        label = (f"{order[op.index]}. " if op.index in order else "") + _short(op)
-        c.text(x + 4, y + BAR * 0.7, label, "op", fill="#ffffff")
+        c.text(x + 4, y + BAR * 0.7, labels[op.index], "op", fill="#ffffff")
         c.parts.append("</g>")
     body = "\n".join(c.parts)
     return (
@@ -102,6 +98,21 @@ def history_svg(result: LincheckResult) -> str:
         f'viewBox="0 0 {width:.0f} {height}" font-family="{FONT}" font-size="{SIZE}">\n'
         f'<rect width="100%" height="100%" fill="#ffffff"/>\n{body}\n</svg>\n'
     )
+
+
+def _positions(ops: list[Operation], labels: dict[int, str]) -> dict[float, float]:
+    """The x of each drawn call and return time: time as the order of those events only (a sub-history of a
+    long history stays compact), stretched where a bar needs room for its label."""
+    times = sorted({t for op in ops for t in (op.call, op.ret)})
+    room: dict[float, list[tuple[float, float]]] = {}
+    for op in ops:
+        room.setdefault(op.ret, []).append((op.call, _width(labels[op.index]) + 8))
+    at: dict[float, float] = {}
+    x = LEFT - UNIT
+    for t in times:
+        x = max([x + (2 * UNIT if t == math.inf else UNIT)] + [at[call] + need for call, need in room.get(t, [])])
+        at[t] = x
+    return at
 
 
 def _short(op: Operation) -> str:
