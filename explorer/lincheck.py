@@ -214,6 +214,36 @@ class _Timeout(Exception):
     pass
 
 
+@dataclass
+class Progress:
+    """Where a long check is: which partition, what it does (``search`` or ``cut``: making a failing
+    sub-history smaller), and how many configurations it has tried there."""
+
+    partition: int
+    partitions: int
+    phase: str
+    steps: int
+
+
+@dataclass
+class _Clock:
+    """The time limit of a search, and whom to tell how far it got."""
+
+    deadline: float | None
+    progress: Callable[[Progress], None] | None = None
+    where: Progress = field(default_factory=lambda: Progress(1, 1, "search", 0))
+
+    def tick(self, steps: int) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _Timeout
+        if self.progress is not None:
+            self.where.steps = steps
+            self.progress(self.where)
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+
 class _Unbounded(Exception):
     """Operations taking effect more than once keep making new states: that search would not end."""
 
@@ -228,7 +258,7 @@ def _entries(ops: Sequence[Operation]) -> list[tuple[float, int, int]]:
 def check_partition(
     model: Model,
     ops: Sequence[Operation],
-    deadline: float | None = None,
+    clock: _Clock | None = None,
     fits_in: list[set[Any]] | None = None,
     reuse_pending: bool = False,
 ) -> PartitionResult:
@@ -290,8 +320,8 @@ def check_partition(
     entry = nxt[head]
     while remaining:
         steps += 1
-        if deadline is not None and not steps & 0x3FF and time.monotonic() > deadline:
-            raise _Timeout
+        if clock is not None and not steps & 0x3FF:
+            clock.tick(steps)
         if is_call[entry]:
             i = op_of[entry]
             if pending[i] != late or (twin[i] >= 0 and not linearized >> twin[i] & 1):
@@ -409,21 +439,27 @@ MINIMIZE_SECONDS = 10.0
 
 
 def check(
-    model: Model, ops: Sequence[Operation], timeout: float | None = None, minimize: bool = True
+    model: Model,
+    ops: Sequence[Operation],
+    timeout: float | None = None,
+    minimize: bool = True,
+    progress: Callable[[Progress], None] | None = None,
 ) -> LincheckResult:
     """The verdict on a whole history: every partition of it must be linearizable. On a failure, the
     smallest failing partition is cut down to a failing sub-history (see ``minimized``) unless ``minimize``
-    is False, and each of its operations gets the states it could take effect in."""
+    is False, and each of its operations gets the states it could take effect in. ``progress`` is told,
+    every thousand configurations or so, where the check is."""
     started = time.monotonic()
-    deadline = None if timeout is None else started + timeout
+    clock = _Clock(None if timeout is None else started + timeout, progress)
     # An operation of unknown outcome that cannot change the state constrains nothing: it may never have happened.
     checked = [op for op in ops if not (op.pending and model.neutral(op))]
     parts = model.partition(checked) if model.partition else [checked]
     results = []
     verdict = LINEARIZABLE
-    for part in parts:
+    for number, part in enumerate(parts, 1):
+        clock.where = Progress(number, len(parts), "search", 0)
         try:
-            result = _check_part(model, part, deadline)
+            result = _check_part(model, part, clock)
         except _Timeout:
             result = PartitionResult(UNKNOWN_VERDICT, list(part))
         results.append(result)
@@ -434,32 +470,33 @@ def check(
     result = LincheckResult(verdict, model.name, len(ops), results, 0.0)
     failure = result.failure
     if failure is not None:
+        where = results.index(failure)
+        clock.where = Progress(where + 1, len(parts), "cut", 0)
         if minimize:
-            budget = deadline if deadline is not None else time.monotonic() + MINIMIZE_SECONDS
-            smaller = minimized(model, failure, budget)
-            results[results.index(failure)] = failure = smaller
-        _explain(model, failure, deadline)
+            budget = clock.deadline if clock.deadline is not None else time.monotonic() + MINIMIZE_SECONDS
+            results[where] = failure = minimized(model, failure, _Clock(budget, progress, clock.where))
+        _explain(model, failure, clock)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _check_part(model: Model, ops: Sequence[Operation], deadline: float | None) -> PartitionResult:
+def _check_part(model: Model, ops: Sequence[Operation], clock: _Clock) -> PartitionResult:
     """A failure found letting pending operations take effect more than once is a failure; else, the exact search."""
     if any(op.ret == math.inf for op in ops):
         try:
-            relaxed = check_partition(model, ops, deadline, reuse_pending=True)
+            relaxed = check_partition(model, ops, clock, reuse_pending=True)
         except _Unbounded:
             relaxed = None
         if relaxed is not None and relaxed.verdict == NOT_LINEARIZABLE:
             relaxed.reused_pending = True
             return relaxed
-    return check_partition(model, ops, deadline)
+    return check_partition(model, ops, clock)
 
 
-def _fails(model: Model, ops: Sequence[Operation], deadline: float) -> PartitionResult | None:
+def _fails(model: Model, ops: Sequence[Operation], clock: _Clock) -> PartitionResult | None:
     """The failure of ``ops``, or None when they are linearizable or there is no time left to tell."""
     try:
-        result = _check_part(model, ops, deadline)
+        result = _check_part(model, ops, clock)
     except _Timeout:
         return None
     return result if result.verdict == NOT_LINEARIZABLE else None
@@ -474,8 +511,8 @@ def _cut(ops: Sequence[Operation], at: float) -> list[Operation]:
     ]
 
 
-def minimized(model: Model, failure: PartitionResult, deadline: float) -> PartitionResult:
-    """A failing sub-history of ``failure``'s operations, as small as the time until ``deadline`` allows.
+def minimized(model: Model, failure: PartitionResult, clock: _Clock) -> PartitionResult:
+    """A failing sub-history of ``failure``'s operations, as small as the ``clock``'s time limit allows.
 
     First the earliest moment the history had already failed: a history whose prefix is not linearizable
     is not (Herlihy & Wing), so a binary search over the returns finds it, and the operations called by then,
@@ -487,15 +524,15 @@ def minimized(model: Model, failure: PartitionResult, deadline: float) -> Partit
     lo, hi = 0, len(returns) - 1
     while lo < hi:
         mid = (lo + hi) // 2
-        if _fails(model, _cut(ops, returns[mid]), deadline) is not None:
+        if _fails(model, _cut(ops, returns[mid]), clock) is not None:
             hi = mid
-        elif time.monotonic() > deadline:
+        elif clock.out_of_time():
             return failure
         else:
             lo = mid + 1
     kept = [op for op in ops if op.call <= returns[lo]] if returns else list(ops)
     if len(kept) < len(ops):
-        cut = _fails(model, kept, deadline)
+        cut = _fails(model, kept, clock)
         if cut is None:
             return failure
         failure = cut
@@ -503,12 +540,12 @@ def minimized(model: Model, failure: PartitionResult, deadline: float) -> Partit
     # linearizable, nor fail for a new reason (leaving out a write would make its reads unexplainable).
     removable = [op for op in kept if model.neutral(op)]
     chunk = max(1, len(removable) // 2)
-    while time.monotonic() <= deadline:
+    while not clock.out_of_time():
         removed_any = False
         start = 0
-        while start < len(removable) and time.monotonic() <= deadline:
+        while start < len(removable) and not clock.out_of_time():
             dropped = {op.index for op in removable[start : start + chunk]}
-            smaller = _fails(model, [op for op in kept if op.index not in dropped], deadline)
+            smaller = _fails(model, [op for op in kept if op.index not in dropped], clock)
             if smaller is None:
                 start += chunk
             else:
@@ -521,12 +558,12 @@ def minimized(model: Model, failure: PartitionResult, deadline: float) -> Partit
     return failure
 
 
-def _explain(model: Model, failure: PartitionResult, deadline: float | None) -> None:
+def _explain(model: Model, failure: PartitionResult, clock: _Clock) -> None:
     """The states each operation of a failing sub-history could take effect in: a second search, recording
     (within the same time limit: when it runs out, the states are not known, None)."""
     fits_in: list[set[Any]] = [set() for _ in failure.operations]
     try:
-        check_partition(model, failure.operations, deadline, fits_in=fits_in, reuse_pending=failure.reused_pending)
+        check_partition(model, failure.operations, clock, fits_in=fits_in, reuse_pending=failure.reused_pending)
     except _Timeout:
         failure.states = [None] * len(failure.operations)
         return

@@ -410,3 +410,13 @@ def test_the_nemesis_is_not_a_client(tmp_path, capsys):
         "{:type :ok, :f :write, :process 0, :time 13, :value 3, :index 2}\n"
     )
     assert main(["lincheck", str(history)]) == 0, capsys.readouterr().err
+
+
+def test_a_long_check_tells_how_far_it_got():
+    # Twelve concurrent writes and a read of a value none wrote: every order of the writes is tried.
+    ops = [op(i, "write", i, "ok", 0, 10) for i in range(12)] + [op(12, "read", None, 99, 11, 12)]
+    seen = []
+    result = check(MODELS["cas-register"], ops, progress=lambda p: seen.append((p.partition, p.phase, p.steps)))
+    assert result.verdict == NOT_LINEARIZABLE
+    searched = [steps for partition, phase, steps in seen if phase == "search"]
+    assert searched and searched == sorted(searched) and all(partition == 1 for partition, _, _ in seen)

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ..console import EXIT_OK, EXIT_VIOLATION, UsageError, out
+from ..console import EXIT_OK, EXIT_VIOLATION, ProgressLine, UsageError, out
 from ..explorer.histories import FORMATS, load
 from ..explorer.lincheck import (
     MODELS,
@@ -15,6 +15,7 @@ from ..explorer.lincheck import (
     LincheckResult,
     Model,
     Operation,
+    Progress,
     check,
     user_model,
 )
@@ -56,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     chosen = _model(args.model)
     for path in args.files:
         model, ops = load(path, args.format, chosen)
-        results.append((path, check(model, ops, args.timeout)))
+        line = ProgressLine(lambda p, path=path: _progress(path, p)) if ProgressLine.wanted() else None
+        results.append((path, check(model, ops, args.timeout, progress=line)))
+        if line is not None:
+            line.clear()
     if args.json:
         reports = [report(path, r) for path, r in results]
         out(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
@@ -66,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
     _draw(args, results)
     failing = {NOT_LINEARIZABLE, UNKNOWN_VERDICT} if args.strict else {NOT_LINEARIZABLE}
     return EXIT_VIOLATION if any(r.verdict in failing for _, r in results) else EXIT_OK
+
+
+def _progress(path: str, p: Progress) -> str:
+    doing = "searching" if p.phase == "search" else "cutting down the failing sub-history of"
+    return f"{path}: {doing} partition {p.partition}/{p.partitions}, {p.steps:,} configurations tried"
 
 
 def _draw(args: argparse.Namespace, results: list[tuple[str, LincheckResult]]) -> None:
@@ -119,6 +128,7 @@ def report(path: str, r: LincheckResult) -> dict[str, Any]:
             "linearizable_prefix": [_op(op) for op in failure.prefix],
             "state_after_prefix": failure.prefix_state,
             "unplaceable": None if failure.stuck is None else _op(failure.stuck),
+            "minimal": failure.minimal,
         },
     }
 
