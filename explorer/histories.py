@@ -188,8 +188,24 @@ def infer_model(events: list[Event]) -> Model:
     return MODELS["cas-register"]
 
 
+def independent(events: list[Event], model: Model) -> list[Event]:
+    """Jepsen's independent keys (``jepsen.independent``): when no event names a key and every call's value
+    is a ``[key value]`` pair (a cas's: ``[key [from to]]``), the pairs are taken apart into key and value."""
+    calls = [e for e in events if e.type == "invoke" and e.process != "nemesis"]
+    if not model.keyed or not calls or any(e.key is not None for e in events):
+        return events
+    if not all(_pair(e.value) and (e.f != "cas" or _pair(e.value[1])) for e in calls):
+        return events
+    return [Event(e.process, e.type, e.f, e.value[0], e.value[1], e.line) if _pair(e.value) else e for e in events]
+
+
+def _pair(value: Any) -> bool:
+    return isinstance(value, tuple) and len(value) == 2
+
+
 def operations(path: str | Path, events: list[Event], model: Model) -> list[Operation]:
     """Match each return to its process's open call; times are the events' positions."""
+    events = independent(events, model)
     ops: list[Operation] = []
     open_calls: dict[Any, tuple[int, Event]] = {}
     for t, e in enumerate(events):

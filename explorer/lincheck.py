@@ -146,12 +146,16 @@ def by_key(ops: Sequence[Operation]) -> list[list[Operation]]:
 
 
 MODELS: dict[str, Model] = {
+    # Registers are one per key: a history without keys is one register; with Jepsen's independent keys,
+    # one register per key, each checked on its own.
     "register": Model(
         "register",
         None,
         _register_step,
         frozenset({"read", "write"}),
         frozenset({"read"}),
+        partition=by_key,
+        keyed=True,
         readonly=frozenset({"read"}),
     ),
     "cas-register": Model(
@@ -161,6 +165,8 @@ MODELS: dict[str, Model] = {
         frozenset({"read", "write", "cas"}),
         frozenset({"read"}),
         frozenset({"cas"}),
+        partition=by_key,
+        keyed=True,
         readonly=frozenset({"read"}),
     ),
     "kv": Model(
