@@ -95,7 +95,7 @@ def crashing_runs(limit: float) -> None:
             for seed in range(5):
                 ops = crashing_cas_run(clients, seed=seed, corrupt=corrupt)
                 started = time.perf_counter()
-                verdicts.append(check(MODELS["cas-register"], ops, timeout=limit, minimize=False).verdict)
+                verdicts.append(check(MODELS["cas-register"], ops, timeout=limit, explain=False).verdict)
                 times.append(time.perf_counter() - started)
             counts = ", ".join(f"{verdicts.count(v)} {v}" for v in sorted(set(verdicts)))
             kind = "one read stale" if corrupt else "as recorded"
@@ -133,7 +133,7 @@ def _name(path: Path) -> str:
 
 def _timed(model, ops) -> float:
     started = time.perf_counter()
-    result = check(model, ops, minimize=False)
+    result = check(model, ops, explain=False)
     elapsed = time.perf_counter() - started
     assert result.verdict != "unknown"
     return elapsed

@@ -338,6 +338,10 @@ def check_partition(
             if expected is UNKNOWN or output == expected:
                 if fits_in is not None:
                     fits_in[i].add(state)
+                if pending[i] and new_state == state:
+                    # Taking effect here changes nothing that not taking effect at all would not.
+                    entry = nxt[entry]
+                    continue
                 if reuse_pending and pending[i]:
                     made.add(new_state)
                     if len(made) > made_limit:
@@ -448,13 +452,13 @@ def check(
     model: Model,
     ops: Sequence[Operation],
     timeout: float | None = None,
-    minimize: bool = True,
+    explain: bool = True,
     progress: Callable[[Progress], None] | None = None,
 ) -> LincheckResult:
-    """The verdict on a whole history: every partition of it must be linearizable. On a failure, the
-    smallest failing partition is cut down to a failing sub-history (see ``minimized``) unless ``minimize``
-    is False, and each of its operations gets the states it could take effect in. ``progress`` is told,
-    every thousand configurations or so, where the check is."""
+    """The verdict on a whole history: every partition of it must be linearizable. On a failure, with
+    ``explain``, the smallest failing partition is cut down to a failing sub-history (see ``minimized``) and
+    each of its operations gets the states it could take effect in. ``progress`` is told, every thousand
+    configurations or so, where the check is."""
     started = time.monotonic()
     clock = _Clock(None if timeout is None else started + timeout, progress)
     # An operation of unknown outcome that cannot change the state constrains nothing: it may never have happened.
@@ -475,13 +479,14 @@ def check(
             verdict = UNKNOWN_VERDICT
     result = LincheckResult(verdict, model.name, len(ops), results, 0.0)
     failure = result.failure
-    if failure is not None:
+    if failure is not None and explain:
         where = results.index(failure)
         clock.where = Progress(where + 1, len(parts), "cut", 0)
-        if minimize:
-            budget = clock.deadline if clock.deadline is not None else time.monotonic() + MINIMIZE_SECONDS
-            results[where] = failure = minimized(model, failure, _Clock(budget, progress, clock.where))
+        budget = clock.deadline if clock.deadline is not None else time.monotonic() + MINIMIZE_SECONDS
+        results[where] = failure = minimized(model, failure, _Clock(budget, progress, clock.where))
         _explain(model, failure, clock)
+    elif failure is not None:
+        failure.states = [None] * len(failure.operations)
     result.seconds = time.monotonic() - started
     return result
 
