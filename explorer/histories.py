@@ -126,7 +126,7 @@ def _event(record: Any, line: int) -> Event:
     return Event(record["process"], kind, str(f), record.get("key"), value, line)
 
 
-_LOG_LINE = re.compile(r"^\S+\s+jepsen\.util\s+-\s+(\S+)\t:(\w+)\t:(\S+)\t(.*)$")
+_LOG_LINE = re.compile(r"^\S+\s+jepsen\.util\s+-\s+(\S+)\s+:(\w+)\s+:(\S+)\s+(.*)$")
 
 
 def _log_event(text: str, line: int) -> Event:

@@ -142,6 +142,13 @@ def test_info_in_the_edn_form_stays_pending(tmp_path, capsys):
     assert "linearizable" in capsys.readouterr().out
 
 
+def test_a_log_whose_tabs_became_spaces_reads_the_same(tmp_path, capsys):
+    spaced = tmp_path / "etcd_000.log"
+    spaced.write_text((HISTORIES / "etcd_000.log").read_text().replace("\t", "   "))
+    assert main(["lincheck", str(spaced), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["verdict"] == NOT_LINEARIZABLE
+
+
 def test_json_form(tmp_path, capsys):
     events = [
         {"process": 0, "type": "invoke", "f": "cas", "value": [None, 1]},
