@@ -123,10 +123,18 @@ def _register_step(state: Any, inp: tuple[str, Any, Any]) -> tuple[Any, Any]:
 
 def _kv_step(state: tuple[tuple[Any, str], ...], inp: tuple[str, Any, Any]) -> tuple[Any, Any]:
     f, key, value = inp
-    table = dict(state)
+    # The state is the table's (key, value) pairs in key order; checked per key, it holds one pair.
+    current = ""
+    for k, v in state:
+        if k == key:
+            current = v
+            break
     if f == "get":
-        return table.get(key, ""), state
-    table[key] = value if f == "put" else table.get(key, "") + value
+        return current, state
+    if len(state) == 1 and state[0][0] == key or not state:
+        return "ok", ((key, value if f == "put" else current + value),)
+    table = dict(state)
+    table[key] = value if f == "put" else current + value
     return "ok", tuple(sorted(table.items()))
 
 
