@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .. import console, registry
@@ -100,25 +101,37 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..explorer.render import progress_text, result_json, result_text, strict_failed
+    from ..explorer.render import progress_text, result_json, result_text
 
     if args.against:
         return run_against(args)
     if check_simulate.asked(args):
         return check_simulate.run(args)
     spec, search = load_spec(args)
+    return explore_and_report(
+        args, lambda progress: _explore(spec, args, search, progress), progress_text, result_json, result_text
+    )
+
+
+def explore_and_report(
+    args: argparse.Namespace,
+    explore: Callable[[Any], Any],
+    progress_text: Callable,
+    as_json: Callable,
+    as_text: Callable,
+) -> int:
+    """Run ``explore`` (given the progress line, or None off a terminal), print its
+    result with ``as_json`` or ``as_text``, write the files asked for; the exit code."""
+    from ..explorer.render import strict_failed
+
     progress = console.ProgressLine(progress_text) if console.ProgressLine.wanted() else None
     try:
-        result = _explore(spec, args, search, progress)
+        result = explore(progress)
     finally:
         if progress is not None:
             progress.clear()
     # The verdict first: a file that cannot be written then costs the reader nothing.
-    out(
-        json.dumps(result_json(result, args.spec, args.strict), indent=2)
-        if args.json
-        else result_text(result, args.strict)
-    )
+    out(json.dumps(as_json(result, args.spec, args.strict), indent=2) if args.json else as_text(result, args.strict))
     write_files(result, args)
     return EXIT_VIOLATION if strict_failed(result, args.strict) else EXIT_CODES[result.verdict]
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from .. import console
-from ..console import EXIT_VIOLATION, UsageError, out
+from ..console import UsageError
 from ..spec.constants import positive_int
 from . import add_arguments, arg
 
@@ -57,37 +55,29 @@ def asked(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..explorer.render import strict_failed
     from ..explorer.simulate import SimulateOptions, progress_text, simulate, simulation_json, simulation_text
-    from .check import EXIT_CODES, load_spec, write_files
+    from .check import explore_and_report, load_spec
 
     _check_flags(args)
     spec, search = load_spec(args)
-    progress = console.ProgressLine(progress_text) if console.ProgressLine.wanted() else None
     settings = SimulateOptions(
         properties=search["properties"],
         symmetry=search["symmetry"],
         exact=search["exact"],
         deadlock=search["deadlock"],
-        progress=progress,
         depth=args.depth or DEFAULT_DEPTH,
         traces=args.traces or DEFAULT_TRACES,
         seed=args.seed,
         workers=getattr(args, "workers", None) or 1,
         shorten=args.shorten,
     )
-    try:
-        result = simulate(spec, settings)
-    finally:
-        if progress is not None:
-            progress.clear()
-    out(
-        json.dumps(simulation_json(result, args.spec, args.strict), indent=2)
-        if args.json
-        else simulation_text(result, args.strict)
+    return explore_and_report(
+        args,
+        lambda progress: simulate(spec, settings, progress=progress),
+        progress_text,
+        simulation_json,
+        simulation_text,
     )
-    write_files(result, args)
-    return EXIT_VIOLATION if strict_failed(result, args.strict) else EXIT_CODES[result.verdict]
 
 
 def _check_flags(args: argparse.Namespace) -> None:
