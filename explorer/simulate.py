@@ -23,6 +23,7 @@ main process to print it.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
 import time
 from collections.abc import Callable
@@ -78,6 +79,7 @@ class SimulationResult(Result):
     behaviour: int | None = None  # the number of the violating behaviour (None: an initial state fails)
     found_length: int | None = None  # the violation's trace length as found, before shortening
     shorten_states: int = 0  # states the shortening visited
+    shorten_seconds: float = 0.0  # of ``seconds``, those the shortening took
 
 
 def simulate(spec: Any, options: SimulateOptions | None = None, **keywords) -> SimulationResult:
@@ -345,11 +347,12 @@ class _Simulation:
                     enabled.add(name)
                 elif n <= first and (name not in witnesses or (n, depth) < witnesses[name]):
                     witnesses[name] = (n, depth)
-        found_length, visited = None, 0
+        found_length, visited, shortening = None, 0, time.perf_counter()
         if violation is not None:
             found_length = len(violation.trace)
             if self.options.shorten and found_length > 2:
                 violation, visited = shorten(self.spec, self.checks, self.options, violation)
+        shortening = time.perf_counter() - shortening
         return SimulationResult(
             spec=self.spec.name,
             config=self.spec.config,
@@ -373,6 +376,7 @@ class _Simulation:
             behaviour=None if first == NO_VIOLATION else first,
             found_length=found_length,
             shorten_states=visited,
+            shorten_seconds=shortening if visited else 0.0,
         )
 
     def _seconds(self) -> float:
@@ -382,10 +386,10 @@ class _Simulation:
 def _worker(walker: _Walker, index: int, workers: int, traces: int, first: Any, done: Any, send: Any) -> None:
     """One worker process: behaviours index, index+workers, ... until the
     first known violation; sends its ``_Part`` back."""
-    part = None
+    part, parent = None, os.getppid()
     try:
         for n in range(index, traces, workers):
-            if n > first.value:
+            if n > first.value or os.getppid() != parent:  # a violation before this one, or the main process died
                 break
             if walker.walk(n) is not None:
                 with first.get_lock():
@@ -569,12 +573,16 @@ def _found(result: SimulationResult) -> str:
     steps = result.found_length - 1
     said = f"found in behaviour {result.behaviour:,} of seed {result.seed} after {steps} step{'s' * (steps != 1)}"
     if result.shorten_states:
-        said += f"; shortened by a breadth-first search over {result.shorten_states:,} states"
+        said += (
+            f"; shortened in {result.shorten_seconds:.2f} s by breadth-first searches "
+            f"over {result.shorten_states:,} states"
+        )
     return said
 
 
 def _statistics(result: SimulationResult) -> str:
-    rate = result.steps / result.seconds if result.seconds > 0 else 0.0
+    drawing = result.seconds - result.shorten_seconds
+    rate = result.steps / drawing if drawing > 0 else 0.0
     return (
         f"{_count(result.traces, 'behaviour')}, {_count(result.steps, 'step')}, "
         f"{result.distinct_states:,} distinct states, "
@@ -598,6 +606,7 @@ def simulation_json(result: SimulationResult, spec_name: str, strict: bool = Fal
             "violating_behaviour": result.behaviour,
             "found_length": result.found_length,
             "shorten_states": result.shorten_states,
+            "shorten_seconds": round(result.shorten_seconds, 4),
         },
     }
 
