@@ -288,11 +288,11 @@ class _Simulation:
         parts: list[_Part | None] = [None] * workers
         interrupted = False
         try:
-            self._collect(pipes, parts, done)
+            self._collect(pipes, parts, first, done)
         except KeyboardInterrupt:
             interrupted = True
             first.value = -1  # every worker stops after its current behaviour and reports
-            self._collect(pipes, parts, done)
+            self._collect(pipes, parts, first, done)
         for process in processes:
             process.join()
         got = [p for p in parts if p is not None]
@@ -301,7 +301,7 @@ class _Simulation:
                 interrupted, p.error = True, None
         return got, min(p.violation for p in got), interrupted
 
-    def _collect(self, pipes: list, parts: list, done: Any) -> None:
+    def _collect(self, pipes: list, parts: list, first: Any, done: Any) -> None:
         waiting = {pipe: i for i, pipe in enumerate(pipes) if parts[i] is None}
         progress = self.options.progress
         while waiting:
@@ -309,8 +309,10 @@ class _Simulation:
                 i = waiting.pop(pipe)
                 try:
                     parts[i] = pipe.recv()
-                except EOFError:
-                    parts[i] = _Part([], error=SpecError(f"simulation worker {i} ended without a report"))
+                except EOFError:  # killed, say for want of memory
+                    parts[i] = _Part([], error=RuntimeError(f"simulation worker {i} ended without a report"))
+                if parts[i].error is not None:
+                    first.value = -1  # the run fails: the other workers need not go on
             if progress is not None:
                 progress(SimulationProgress(sum(done[0::2]), sum(done[1::2]), None, self._seconds()))
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 
 import pytest
-from paxoscope.explorer.bfs import check
+from paxoscope.explorer.bfs import SpecError, check
 from paxoscope.explorer.simulate import SimulateOptions, simulate
 from paxoscope.explorer.trace import validate
 from paxoscope.spec.base import Spec, action
@@ -241,3 +246,38 @@ def test_bad_flags_exit_2_with_one_line(capsys, argv, culprit):
     code, _, err = cli(capsys, "check", *argv)
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and culprit in err
+
+
+class _Fragile(Counter):
+    def next(self, s):
+        if s == 3:
+            raise ZeroDivisionError("three")
+        yield from super().next(s)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_spec_that_raises_is_named_in_one_line(workers):
+    with pytest.raises(SpecError, match="ZeroDivisionError: three.* in state 3"):
+        simulate(_Fragile(), seed=1, traces=50, workers=workers)
+
+
+def test_ctrl_c_stops_every_worker_and_prints_the_partial_figures(tmp_path):
+    argv = ["check", "--simulate", "--ballots", "4", "--traces", "1000000", "--workers", "2", "--seed", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paxoscope.cli", *argv],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout.readline().startswith("paxos")  # the heading: the behaviours are being drawn
+        time.sleep(1.0)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "INTERRUPTED: partial statistics" in out and "behaviours" in out
