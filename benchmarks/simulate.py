@@ -33,9 +33,8 @@ LIMIT = 60.0  # seconds a bug may take to be found
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ballots", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--depth", type=int, default=100)
+    for flag, default in {"--ballots": 4, "--seed": 1, "--depth": 100}.items():
+        parser.add_argument(flag, type=int, default=default)
     parser.add_argument("--exhaustive", action="store_true", help="also time check without --simulate")
     args = parser.parse_args()
     bugs = list(protocol("paxos").variants(["spec"]))
