@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -281,3 +282,10 @@ def test_ctrl_c_stops_every_worker_and_prints_the_partial_figures(tmp_path):
         proc.kill()
     assert proc.returncode == 130
     assert "INTERRUPTED: partial statistics" in out and "behaviours" in out
+
+
+def test_the_readmes_simulate_example_runs_as_written():
+    text = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = text.index("```python\nfrom paxoscope import Paxos, simulate")
+    code = text[start + len("```python\n") : text.index("```", start + 3)]
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
