@@ -543,21 +543,16 @@ class _Search:
         trace = self._trace_to(ks)
         s = trace.steps[-1].state
         want = self.key(t)
-        bad = self._find_bad_step(name, kind, s, want)
+        bad = self._find_bad_step(name, s, want)
         trace.steps.append(Step(*bad))
         return Violation(name, kind, trace, self.checks.step_detail(name, kind, s, bad[1]))
 
-    def _find_bad_step(self, name, kind, s, want):
+    def _find_bad_step(self, name, s, want):
+        only = self.checks.only(name)
+        images = only.images_of(s)
         for a, t in self.spec.next(s):
-            if self.key(t) != want:
-                continue
-            if kind == "action property":
-                if not dict(self.checks.steps)[name](s, a, t):
-                    return a, t
-            else:
-                r = next(r for r in self.checks.refinements if r.name == name)
-                if r.ref.image(t) not in r.allowed(r.ref.image(s)):
-                    return a, t
+            if self.key(t) == want and only.step_failure(s, a, t, images) is not None:
+                return a, t
         raise AssertionError("the bad step did not replay: is the symmetry a true symmetry of the spec?")
 
     def _result(self, verdict: str, violation: Violation | None) -> Result:
