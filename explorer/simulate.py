@@ -27,7 +27,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
 from typing import Any
 
@@ -86,7 +86,7 @@ def simulate(spec: Any, options: SimulateOptions | None = None, **keywords) -> S
     """Check ``spec`` on random behaviours; see the module doc."""
     options = options or SimulateOptions()
     if keywords:
-        options = SimulateOptions(**{**options.__dict__, **keywords})
+        options = replace(options, **keywords)
     _validate(options)
     spec, checks = prepare(spec, options)
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
