@@ -94,6 +94,73 @@ class _Checks:
         refinements = [r.name for r in self.refinements if r.checked]
         return [n for n, _ in self.invariants] + [n for n, _ in self.steps] + refinements
 
+    def only(self, name: str) -> _Checks:
+        """The checks of the one property ``name`` (a refinement with the links of its chain)."""
+        return _Checks(
+            [(n, p) for n, p in self.invariants if n == name],
+            [(n, p) for n, p in self.steps if n == name],
+            _chains([r.ref for r in self.refinements if r.name == name and r.checked]),
+        )
+
+    # The evaluation of the properties, shared by every engine that walks a
+    # spec (the exhaustive search and the random simulation): a failure is
+    # (property, kind, detail), or None when everything holds.
+
+    def state_failure(self, s: State) -> tuple[str, str, str] | None:
+        """The first invariant ``s`` breaks."""
+        for name, inv in self.invariants:
+            if not inv(s):
+                return name, "invariant", ""
+        return None
+
+    def initial_failure(self, s: State) -> tuple[str, str, str] | None:
+        """The first property an initial state breaks: an invariant, or a
+        refinement whose mapping takes it to no initial abstract state."""
+        found = self.state_failure(s)
+        if found is not None:
+            return found
+        for r in self.refinements:
+            if r.checked and r.ref.image(s) not in r.abstract_init:
+                return r.name, "refinement", "the initial state maps to no initial state of " + r.abstract.name
+        return None
+
+    def images_of(self, s: State) -> list[tuple]:
+        """What the refinement checks of every step from ``s`` share: the image
+        of ``s`` under each mapping of the chains, and the abstract steps allowed there."""
+        abstract: list[tuple] = []
+        for r in self.refinements:
+            below = None if r.via < 0 else abstract[r.via][1]
+            u = r.mapping(s if below is None else below)
+            abstract.append((r.mapping, u, r.allowed(u) if r.checked else None, r, r.via, below))
+        return abstract
+
+    def step_failure(self, s: State, act: Action, t: State, images: list[tuple]) -> tuple[str, str] | None:
+        """The first step property or refinement the step ``s -act-> t`` breaks
+        (``images`` is ``images_of(s)``); a stutter refines anything."""
+        for name, prop in self.steps:
+            if not prop(s, act, t):
+                return name, "action property"
+        if t is s or not images:
+            return None
+        mapped: list = []
+        for mapping, u, allowed, r, via, below in images:
+            if via < 0:
+                image = mapping(t)
+            elif mapped[via] is below:  # the lower link stutters: so does this one
+                image = u
+            else:
+                image = mapping(mapped[via])
+            mapped.append(image)
+            if allowed is not None and image is not u and image not in allowed:
+                return r.name, "refinement"
+        return None
+
+    def step_detail(self, name: str, kind: str, s: State, t: State) -> str:
+        """Why a failing step fails, when a line can say more than its name."""
+        if kind != "refinement":
+            return ""
+        return _explain_refinement(next(r for r in self.refinements if r.name == name), s, t)
+
 
 class _RefinementCheck:
     """Does every step map to a step (or a stutter) of the abstract spec?
@@ -237,15 +304,21 @@ def check(
         keywords["properties"] = properties
     if keywords:
         options = replace(options, **keywords)
+    spec, checks = prepare(spec, options)
+    if options.max_states is not None and options.max_states < 1:
+        raise ConfigError(f"--max-states must be at least 1, not {options.max_states}")
+    return _Search(spec, checks, options).run()
+
+
+def prepare(spec: Any, options: CheckOptions) -> tuple[Spec, _Checks]:
+    """The spec as a ``Spec`` and the properties ``options`` ask to check on it."""
     spec = as_spec(spec)
     checks = select_checks(spec, options.properties)
     checks.invariants += list(options.invariants.items())
     checks.steps += list(options.action_properties.items())
     if options.symmetry and spec.symmetry is None:
         raise ConfigError(f"spec {spec.name!r} declares no symmetry")
-    if options.max_states is not None and options.max_states < 1:
-        raise ConfigError(f"--max-states must be at least 1, not {options.max_states}")
-    return _Search(spec, checks, options).run()
+    return spec, checks
 
 
 def reachable(spec: Spec, max_states: int | None = None) -> list[State]:
@@ -255,6 +328,20 @@ def reachable(spec: Spec, max_states: int | None = None) -> list[State]:
     search = _Search(as_spec(spec), _Checks([], [], []), CheckOptions(exact=True, max_states=max_states))
     search.run()
     return list(search.parent)  # exact mode: the keys are the states, in the order found
+
+
+def state_key(spec: Spec, symmetry: bool, exact: bool) -> Callable[[State], Any]:
+    """State -> what a set of visited states stores: its fingerprint, or the
+    state itself (exact); under symmetry, of its canonical form."""
+    canon = spec.symmetry if symmetry else None
+    if exact:
+        return canon or (lambda s: s)
+    if canon is not None:
+        return lambda s: hash(canon(s))
+    fingerprint = spec.fingerprint
+    if getattr(fingerprint, "__func__", None) is Spec.fingerprint:
+        return hash  # the default, called without a Python frame
+    return fingerprint
 
 
 class _Search:
@@ -269,7 +356,7 @@ class _Search:
         self.digest = options.digest
         self.observers = options.observers
         self._cut = False
-        self.key = self._key_function()
+        self.key = state_key(spec, self.symmetry, self.exact)
         self.parent: dict[Any, Any] = {}
         self.generated = 0
         self.depth = 0
@@ -277,20 +364,6 @@ class _Search:
         self.enabled: set[str] = set()
         self.witnesses: dict[str, int | None] = {name: None for name in spec.sometimes}
         self.started = time.perf_counter()
-
-    def _key_function(self) -> Callable[[State], Any]:
-        """State -> what the visited set stores: its fingerprint, or the state
-        itself (exact); under symmetry, of its canonical form."""
-        spec = self.spec
-        canon = spec.symmetry if self.symmetry else None
-        if self.exact:
-            return canon or (lambda s: s)
-        if canon is not None:
-            return lambda s: hash(canon(s))
-        fingerprint = spec.fingerprint
-        if getattr(fingerprint, "__func__", None) is Spec.fingerprint:
-            return hash  # the default, called without a Python frame
-        return fingerprint
 
     # -- the search -------------------------------------------------------
 
@@ -321,7 +394,9 @@ class _Search:
         # the spec (millions), and locals are the cheapest names Python has.
         spec, checks, key, parent = self.spec, self.checks, self.key, self.parent
         abstract: list = []
-        invariants, steps, refs = checks.invariants, checks.steps, checks.refinements
+        invariants, refs = checks.invariants, checks.refinements
+        images_of, step_failure, state_failure = checks.images_of, checks.step_failure, checks.state_failure
+        checks_steps = bool(checks.steps or refs)
         constraint = spec.constraint
         sometimes = list(spec.sometimes.items())
         all_actions = set(spec.actions)
@@ -338,17 +413,10 @@ class _Search:
                 self.generated += 1
                 for seen in on_state:
                     seen(s)
-                for name, inv in invariants:
-                    if not inv(s):
-                        return Violation(name, "invariant", self._trace_to(k))
-                for r in refs:
-                    if r.checked and r.ref.image(s) not in r.abstract_init:
-                        return Violation(
-                            r.name,
-                            "refinement",
-                            self._trace_to(k),
-                            "the initial state maps to no initial state of " + r.abstract.name,
-                        )
+                failed = checks.initial_failure(s)
+                if failed is not None:
+                    name, kind, detail = failed
+                    return Violation(name, kind, self._trace_to(k), detail)
                 sometimes = self._witness(sometimes, s, 1)
                 if constraint is None or constraint(s):
                     frontier.append((s, k))
@@ -365,35 +433,19 @@ class _Search:
                 level: list[tuple[State, Any]] = []
                 for s, ks in frontier:
                     if refs:
-                        abstract = []
-                        for r in refs:
-                            below = None if r.via < 0 else abstract[r.via][1]
-                            u = r.mapping(s if below is None else below)
-                            abstract.append((r.mapping, u, r.allowed(u) if r.checked else None, r, r.via, below))
+                        abstract = images_of(s)
                     successors = list(spec_next(s))
                     self.generated += len(successors)
                     for act, t in successors:
                         if all_actions and act.name not in enabled:
                             enabled.add(act.name)
                             all_actions.discard(act.name)
-                        if steps:
-                            for name, prop in steps:
-                                if not prop(s, act, t):
-                                    return self._step_violation(name, "action property", ks, act, t)
-                        if t is s:  # a stutter: refines anything, and is no new state
+                        if checks_steps:
+                            failed = step_failure(s, act, t, abstract)
+                            if failed is not None:
+                                return self._step_violation(*failed, ks, act, t)
+                        if t is s:  # a stutter: no new state
                             continue
-                        if refs:
-                            images = []
-                            for mapping, u, allowed, r, via, below in abstract:
-                                if via < 0:
-                                    image = mapping(t)
-                                elif images[via] is below:  # the lower link stutters: so does this one
-                                    image = u
-                                else:
-                                    image = mapping(images[via])
-                                images.append(image)
-                                if allowed is not None and image is not u and image not in allowed:
-                                    return self._step_violation(r.name, "refinement", ks, act, t)
                         k = key(t)
                         if k in parent:
                             continue
@@ -401,9 +453,10 @@ class _Search:
                         if on_state:
                             for seen in on_state:
                                 seen(t)
-                        for name, inv in invariants:
-                            if not inv(t):
-                                return Violation(name, "invariant", self._trace_to(k))
+                        if invariants:
+                            failed = state_failure(t)
+                            if failed is not None:
+                                return Violation(failed[0], failed[1], self._trace_to(k))
                         if sometimes:
                             sometimes = self._witness(sometimes, t, self.depth + 1)
                         if constraint is None or constraint(t):
@@ -490,25 +543,16 @@ class _Search:
         trace = self._trace_to(ks)
         s = trace.steps[-1].state
         want = self.key(t)
-        bad = self._find_bad_step(name, kind, s, want)
+        bad = self._find_bad_step(name, s, want)
         trace.steps.append(Step(*bad))
-        detail = ""
-        if kind == "refinement":
-            r = next(r for r in self.checks.refinements if r.name == name)
-            detail = _explain_refinement(r, s, bad[1])
-        return Violation(name, kind, trace, detail)
+        return Violation(name, kind, trace, self.checks.step_detail(name, kind, s, bad[1]))
 
-    def _find_bad_step(self, name, kind, s, want):
+    def _find_bad_step(self, name, s, want):
+        only = self.checks.only(name)
+        images = only.images_of(s)
         for a, t in self.spec.next(s):
-            if self.key(t) != want:
-                continue
-            if kind == "action property":
-                if not dict(self.checks.steps)[name](s, a, t):
-                    return a, t
-            else:
-                r = next(r for r in self.checks.refinements if r.name == name)
-                if r.ref.image(t) not in r.allowed(r.ref.image(s)):
-                    return a, t
+            if self.key(t) == want and only.step_failure(s, a, t, images) is not None:
+                return a, t
         raise AssertionError("the bad step did not replay: is the symmetry a true symmetry of the spec?")
 
     def _result(self, verdict: str, violation: Violation | None) -> Result:

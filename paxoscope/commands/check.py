@@ -6,13 +6,14 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .. import console, registry
 from ..console import EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATION, UsageError, out
 from ..spec.constants import positive_int
 from ..specs import DEFAULT
-from . import add_arguments, add_command, arg, options
+from . import add_arguments, add_command, arg, check_simulate, options
 
 EXIT_CODES = {"ok": EXIT_OK, "incomplete": EXIT_OK, "violation": EXIT_VIOLATION, "interrupted": EXIT_INTERRUPTED}
 
@@ -95,15 +96,50 @@ def add_parser(sub: Any) -> None:
     add_arguments(what, WHAT)
     options.add_param_option(what, PARAM_HELP)
     add_arguments(check.add_argument_group("how to explore"), HOW)
+    check_simulate.add_flags(check)
     add_arguments(check.add_argument_group("output"), OUTPUT)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..explorer.render import progress_text, result_json, result_text, strict_failed
-    from ..specs import load, spec_name, wants_deadlock
+    from ..explorer.render import progress_text, result_json, result_text
 
     if args.against:
         return run_against(args)
+    if check_simulate.asked(args):
+        return check_simulate.run(args)
+    spec, search = load_spec(args)
+    return explore_and_report(
+        args, lambda progress: _explore(spec, args, search, progress), progress_text, result_json, result_text
+    )
+
+
+def explore_and_report(
+    args: argparse.Namespace,
+    explore: Callable[[Any], Any],
+    progress_text: Callable,
+    as_json: Callable,
+    as_text: Callable,
+) -> int:
+    """Run ``explore`` (given the progress line, or None off a terminal), print its
+    result with ``as_json`` or ``as_text``, write the files asked for; the exit code."""
+    from ..explorer.render import strict_failed
+
+    progress = console.ProgressLine(progress_text) if console.ProgressLine.wanted() else None
+    try:
+        result = explore(progress)
+    finally:
+        if progress is not None:
+            progress.clear()
+    # The verdict first: a file that cannot be written then costs the reader nothing.
+    out(json.dumps(as_json(result, args.spec, args.strict), indent=2) if args.json else as_text(result, args.strict))
+    write_files(result, args)
+    return EXIT_VIOLATION if strict_failed(result, args.strict) else EXIT_CODES[result.verdict]
+
+
+def load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The spec the command line names, how to search it, and (without --json) its heading."""
+    from ..specs import load, spec_name, wants_deadlock
+
     args.spec = spec_name(args.spec, args.bug)
     spec = load(
         args.spec,
@@ -120,28 +156,21 @@ def run(args: argparse.Namespace) -> int:
         "max_states": args.max_states,
         "deadlock": args.deadlock or wants_deadlock(spec),
     }
-    progress = console.ProgressLine(progress_text) if console.ProgressLine.wanted() else None
     if not args.json:
         about = spec.config_text()
         out(f"{args.spec}{' --bug ' + args.bug if args.bug else ''}{' · ' + about if about else ''}")
-    try:
-        result = _explore(spec, args, search, progress)
-    finally:
-        if progress is not None:
-            progress.clear()
-    # The verdict first: a file that cannot be written then costs the reader nothing.
-    out(
-        json.dumps(result_json(result, args.spec, args.strict), indent=2)
-        if args.json
-        else result_text(result, args.strict)
-    )
+    return spec, search
+
+
+def write_files(result: Any, args: argparse.Namespace) -> None:
+    """The files asked for beside the report, written after it: one that
+    cannot be written then costs the reader nothing."""
     if args.itf:
         _write_itf(result, args.itf)
     if args.junit:
         _write_junit(result, args)
     if args.svg or args.html:
         _write_chart(result, args)
-    return EXIT_VIOLATION if strict_failed(result, args.strict) else EXIT_CODES[result.verdict]
 
 
 def _explore(spec: Any, args: argparse.Namespace, search: dict[str, Any], progress: Any) -> Any:
@@ -161,7 +190,7 @@ def _explore(spec: Any, args: argparse.Namespace, search: dict[str, Any], progre
 
 
 # What the pins decide, so that a value given beside --against would be silently ignored.
-_NOT_WITH_AGAINST = ("bug", "invariant", "itf", "graph", "svg", "html", "max_states")
+_NOT_WITH_AGAINST = ("bug", "invariant", "itf", "graph", "svg", "html", "max_states", *check_simulate.FLAGS)
 
 
 def run_against(args: argparse.Namespace) -> int:
