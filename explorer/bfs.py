@@ -31,9 +31,10 @@ class SpecError(Exception):
 @dataclass
 class Violation:
     property: str
-    kind: str  # "invariant", "action property", "refinement", "deadlock"
+    kind: str  # "invariant", "action property", "refinement", "deadlock", "liveness"
     trace: Trace
     detail: str = ""
+    loop: int | None = None  # liveness: the trace is a lasso whose cycle starts at this step (0-based)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Result:
     max_queue: int = 0
     digest: str | None = None
     actions_declared: bool = True  # False: the spec lists no actions, so none can be reported unused
+    fairness: list[str] | None = None  # the fairness a liveness check assumed (None: no liveness checked)
 
     @property
     def warnings(self) -> list[str]:
@@ -119,7 +121,9 @@ class _RefinementCheck:
 
 
 def property_names(spec: Spec) -> list[str]:
-    return [*spec.invariants, *spec.action_properties, *(r.name for r in spec.refinements)]
+    """Every property ``--invariant`` can name; liveness ones are checked by explorer.liveness."""
+    safety = [*spec.invariants, *spec.action_properties, *(r.name for r in spec.refinements)]
+    return [*safety, *getattr(spec, "liveness", {})]
 
 
 def select_checks(spec: Spec, names: Iterable[str] | None) -> _Checks:
@@ -550,7 +554,7 @@ class PlainSpec(Spec):
     Attributes may be properties, plain values, or methods taking no argument
     (``def invariants(self): return {...}``): all three are what users write."""
 
-    _OPTIONAL = ("invariants", "action_properties", "sometimes", "refinements", "config")
+    _OPTIONAL = ("invariants", "action_properties", "sometimes", "refinements", "liveness", "config")
 
     def __init__(self, obj: Any):
         self.obj = obj
@@ -559,6 +563,7 @@ class PlainSpec(Spec):
         self.default_properties = getattr(obj, "default_properties", None)
         self.symmetry = getattr(obj, "symmetry", None)
         self.constraint = getattr(obj, "constraint", None)
+        self.fairness = tuple(getattr(obj, "fairness", None) or ())
         for attr in self._OPTIONAL:
             if hasattr(obj, attr):
                 value = getattr(obj, attr)
@@ -582,6 +587,7 @@ class PlainSpec(Spec):
     action_properties = property(lambda self: self.__dict__.get("_action_properties", {}))
     sometimes = property(lambda self: self.__dict__.get("_sometimes", {}))
     refinements = property(lambda self: tuple(self.__dict__.get("_refinements", ())))
+    liveness = property(lambda self: self.__dict__.get("_liveness", {}))
     config = property(lambda self: dict(self.__dict__.get("_config", {})))
 
 

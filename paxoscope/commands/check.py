@@ -27,7 +27,8 @@ WHAT = [
         "--invariant",
         action="append",
         metavar="NAME",
-        help="check this property (invariant, step property or refinement); repeatable; "
+        help="check this property (invariant, step property, refinement or liveness under the spec's fairness); "
+        "repeatable; "
         "default: the spec's default set. An unknown name lists the available ones.",
     ),
     arg(
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _explore(spec: Any, args: argparse.Namespace, search: dict[str, Any], progress: Any) -> Any:
-    from ..explorer.bfs import check
+    from ..explorer.liveness import check
 
     if not args.graph:
         return check(spec, progress=progress, **search)
@@ -216,12 +217,13 @@ def _no_counterexample(what: str) -> None:
 
 def _write_chart(result, args: argparse.Namespace) -> None:
     from ..explorer.chart import write_html, write_svg
+    from ..explorer.render import violation_marks
 
     v = result.violation
     if v is None:
         _no_counterexample("no chart was written")
         return
-    mark = {len(v.trace): f"{v.property} fails here"}
+    mark = violation_marks(v)
     if args.svg:
         write_svg(v.trace, args.svg, mark=mark)
     if args.html:

@@ -1,0 +1,191 @@
+"""Liveness under fairness: each property refuted by a lasso that is a real,
+fair behaviour of the spec, or holding on every fair behaviour."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from paxoscope.explorer.liveness import check
+from paxoscope.explorer.trace import validate
+from paxoscope.spec.base import Spec, action, always_eventually, eventually, leads_to, strong, weak
+from paxoscope.spec.twophase import ABORTED, COMMITTED, PREPARED, TwoPhase
+
+from paxoscope.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples" / "fairness"))
+from blinker import Blinker  # noqa: E402
+
+
+def lasso_of(result):
+    """The violation's prefix and cycle, after checking that it is a fair lasso of the spec."""
+    v = result.violation
+    assert v is not None and v.kind == "liveness" and v.loop is not None
+    assert validate(v.trace.spec, v.trace) is None  # a behaviour of the spec
+    states = v.trace.states
+    assert states[-1] == states[v.loop]  # the cycle closes where it starts
+    return v.trace.steps[: v.loop + 1], v.trace.steps[v.loop + 1 :]
+
+
+class Graph(Spec):
+    """A spec given as its edges: state -> [(action name, next state)]."""
+
+    name = "graph"
+
+    def __init__(self, edges, fairness=(), liveness=None, start=0):
+        self.edges, self.fairness, self._liveness, self.start = edges, tuple(fairness), liveness or {}, start
+
+    def init(self):
+        yield self.start
+
+    def next(self, s):
+        for name, t in self.edges.get(s, ()):
+            yield action(name), t
+
+    @property
+    def liveness(self):
+        return self._liveness
+
+
+# -- weak against strong fairness -------------------------------------------
+
+
+def test_under_weak_fairness_the_light_may_always_go_off_first():
+    result = check(Blinker())
+    assert result.verdict == "violation" and result.fairness == ["WF(Blink)", "WF(Cross)"]
+    prefix, cycle = lasso_of(result)
+    assert [str(s.action) for s in cycle] == ["Blink()", "Blink()"]
+    assert not any(s.state.crossed for s in [*prefix, *cycle])
+
+
+def test_under_strong_fairness_the_walker_crosses():
+    result = check(Blinker(strong=True))
+    assert result.verdict == "ok" and result.fairness == ["WF(Blink)", "SF(Cross)"]
+    assert result.properties == ["EventuallyCrosses"]
+
+
+def test_without_fairness_a_behaviour_may_stop_at_once():
+    spec = Graph({0: [("Go", 1)]}, liveness={"Reaches1": eventually(lambda s: s == 1)})
+    prefix, cycle = lasso_of(check(spec))
+    assert len(prefix) == 1 and [s.action for s in cycle] == [None]  # the initial state, stuttering forever
+    assert check(Graph(spec.edges, [weak("Go")], spec.liveness)).verdict == "ok"
+
+
+def test_strong_fairness_leaves_the_cycles_that_avoid_where_it_is_enabled():
+    # 0 <-> 1 forever is fair: Exit is enabled only in 2, which that cycle avoids.
+    edges = {0: [("Step", 1)], 1: [("Step", 0), ("Step", 2)], 2: [("Step", 0), ("Exit", 3)]}
+    spec = Graph(edges, [weak("Step"), strong("Exit")], {"Exits": eventually(lambda s: s == 3)})
+    _, cycle = lasso_of(check(spec))
+    assert {s.state for s in cycle} == {0, 1}
+    # Strong fairness on every Step, one per target, leaves no cycle that avoids 2.
+    edges = {0: [("Step", 1)], 1: [("Step", 0), ("To2", 2)], 2: [("Step", 0), ("Exit", 3)]}
+    spec = Graph(edges, [weak("Step"), strong("To2"), strong("Exit")], spec.liveness)
+    assert check(spec).verdict == "ok"
+
+
+def test_leads_to_and_always_eventually():
+    # A counter mod 3 that may also fall into a sink from 2.
+    edges = {0: [("Inc", 1)], 1: [("Inc", 2)], 2: [("Inc", 0), ("Fall", 9)], 9: [("Idle", 9)]}
+    props = {
+        "ZeroAgain": always_eventually(lambda s: s == 0),
+        "OneLeadsToTwo": leads_to(lambda s: s == 1, lambda s: s == 2),
+    }
+    result = check(Graph(edges, [weak("Inc")], props))
+    prefix, cycle = lasso_of(result)
+    assert result.violation.property == "ZeroAgain" and prefix[-1].state == 9 and [s.action for s in cycle] == [None]
+    result = check(Graph(edges, [weak("Inc")], props), ["OneLeadsToTwo"])
+    assert result.verdict == "ok"
+    result = check(Graph(edges, [], props), ["OneLeadsToTwo"])
+    prefix, cycle = lasso_of(result)
+    assert prefix[-1].state == 1 and [s.action for s in cycle] == [None]
+
+
+def test_fairness_per_parameter_value():
+    # Two processes; fairness for each of them makes both finish, fairness on the action as a whole does not.
+    class Two(NamedTuple):
+        a: bool
+        b: bool
+
+    class Pair(Spec):
+        name = "pair"
+        liveness = {"BothDone": eventually(lambda s: s.a and s.b)}
+
+        def __init__(self, fairness):
+            self.fairness = fairness
+
+        def init(self):
+            yield Two(False, False)
+
+        def next(self, s):
+            yield action("Tick"), s  # a stutter: neither enables nor takes anything
+            if not s.a:
+                yield action("Work", p="a"), s._replace(a=True)
+            if not s.b:
+                yield action("Work", p="b"), s._replace(b=True)
+            yield action("Spin", p="a"), s._replace(a=s.a)
+
+    assert check(Pair((weak("Work", "p"),))).verdict == "ok"
+    assert check(Pair((weak("Work", p="a"),))).verdict == "violation"
+
+
+# -- two-phase commit ---------------------------------------------------------
+
+
+def test_two_phase_commit_terminates_when_the_coordinator_does_not_crash():
+    assert check(TwoPhase(), ["EveryRMDecides"]).verdict == "ok"
+
+
+def test_two_phase_commit_blocks_when_the_coordinator_crashes():
+    result = check(TwoPhase(coordinator_crash=True), ["EveryRMDecides"])
+    prefix, cycle = lasso_of(result)
+    stuck = prefix[-1].state
+    assert "TMCrash" in [s.action.name for s in prefix[1:]] and stuck.tm_state == "crashed"
+    assert PREPARED in stuck.rm_state  # a prepared RM may not decide on its own: it waits forever
+    assert [s.action for s in cycle] == [None]
+    assert not any(x in (COMMITTED, ABORTED) for x in stuck.rm_state) or ABORTED in stuck.rm_state
+
+
+def test_the_crash_adds_states_and_leaves_the_default_check_as_it_was():
+    plain, crashing = check(TwoPhase()), check(TwoPhase(coordinator_crash=True))
+    assert plain.properties == crashing.properties == ["TPTypeOK", "TCConsistent", "RefinesTCommit"]
+    assert plain.fairness is None and plain.verdict == crashing.verdict == "ok"
+    assert crashing.distinct_states > plain.distinct_states
+    assert "TMCrash" not in TwoPhase().actions
+
+
+# -- the command --------------------------------------------------------------
+
+
+def test_check_prints_the_lasso_and_the_fairness_it_assumed(capsys):
+    assert main(["check", "twophase", "--coordinator-crash", "--invariant", "EveryRMDecides"]) == 1
+    text = capsys.readouterr().out
+    assert "fairness assumed: WF(RMPrepare(each rm))" in text
+    assert "VIOLATION: liveness EveryRMDecides fails" in text and "the run stops here, forever" in text
+
+
+def test_check_json_and_chart_mark_the_cycle(capsys, tmp_path):
+    svg = tmp_path / "lasso.svg"
+    assert main(["check", f"{ROOT}/examples/fairness/blinker.py:Blinker", "--json", "--svg", str(svg)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    v = report["violation"]
+    assert report["fairness"] == ["WF(Blink)", "WF(Cross)"] and v["kind"] == "liveness"
+    assert v["trace"][v["cycle_start"]]["state"] == v["trace"][-1]["state"]
+    drawn = svg.read_text()
+    assert "the cycle starts here" in drawn and "the cycle repeats forever" in drawn
+
+
+def test_liveness_names_join_the_property_namespace(capsys):
+    assert main(["check", "twophase", "--invariant", "NoSuchThing"]) == 2
+    assert "EveryRMDecides" in capsys.readouterr().err
+    assert main(["check", "twophase", "--symmetry", "--invariant", "EveryRMDecides"]) == 2
+    assert "without --symmetry" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--coordinator-crash"])
+def test_a_switch_takes_no_value(flag, capsys):
+    assert main(["check", "twophase", flag]) == 0
+    assert "coordinator crash allowed" in capsys.readouterr().out
