@@ -22,9 +22,10 @@ containing a fair cycle. For a component C and a fairness constraint A:
   fair cycle must avoid the states where A is enabled; those states are
   removed and what is left is split into components again, recursively.
 
-A component that passes holds a fair cycle, which is built through it: one
-edge of every constraint taken inside it, and a state where every other
-weakly fair constraint is disabled. The prefix is a shortest path to it.
+A component that passes holds a fair cycle, which is built through it from
+shortest paths: for each constraint enabled in it, an edge that takes it or,
+for weak fairness, a state where it is disabled. The prefix is a shortest
+path to it.
 Strongly connected components come from networkx.
 """
 
@@ -249,20 +250,21 @@ class StateGraph:
         return path[::-1]
 
     def _fair_cycle(self, entry: int, component: set[int]) -> list[tuple[Action | None, int]]:
-        """Steps from ``entry`` back to it inside ``component``: one edge of each
-        constraint taken there and a state where each other one is disabled; a
-        stutter when nothing is required (the run stops at ``entry``)."""
-        taken = self._taken(component)
+        """Steps from ``entry`` back to it inside ``component`` that satisfy every
+        constraint enabled there: a strongly fair one by taking it, a weakly fair
+        one by taking it or by passing a state where it is disabled. A stutter
+        when nothing is enabled at ``entry`` (the run stops there)."""
         somewhere = frozenset().union(*(self.enabled[i] for i in component))
-        need_edge = {c for c in somewhere if c in taken}
-        need_off = {c for c in somewhere if c not in taken} - self.enabled[entry]
+        need_edge = {c for c in somewhere if self._strong(c)}  # each is taken inside (fair_components)
+        need_any = {c for c in somewhere if not self._strong(c)} & self.enabled[entry]
         cycle: list[tuple[Action | None, int]] = []
         here = entry
-        while need_edge or need_off:
-            for act, i in self._walk(here, component, need_edge, need_off):
+        while need_edge or need_any:
+            for act, i in self._walk(here, component, need_edge | need_any, need_any):
                 cycle.append((act, i))
                 need_edge -= self.instances(act)
-                need_off -= need_off - self.enabled[i]
+                need_any -= self.instances(act)
+                need_any -= need_any - self.enabled[i]
                 here = i
         if not cycle:
             return [(None, entry)]

@@ -212,6 +212,12 @@ COORDINATOR_CRASH = switch(
     "the coordinator may crash before it decides, and never come back (the run where two-phase commit blocks)",
 )
 PAXOS_SIZES = (ACCEPTORS, VALUES, BALLOTS, QUORUMS)
+PROPOSERS = Param("proposers", "--proposers", "proposers p1..pN, each retrying with ever higher ballots", default=2)
+STABLE_LEADER = switch(
+    "stable_leader",
+    "--stable-leader",
+    "from some moment on only p1 starts ballots (the assumption that escapes FLP)",
+)
 
 PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(
@@ -231,6 +237,12 @@ PROTOCOLS: tuple[Protocol, ...] = (
                 "Voting, the abstraction Paxos refines",
                 PAXOS_SIZES,
                 cost="paxoscope.sizing:voting_cost",
+            ),
+            SpecEntry(
+                "paxos-proposers",
+                "paxoscope.spec.paxos_proposers:PaxosProposers",
+                "Paxos with proposers retrying forever: FLP's livelock, under fairness",
+                (ACCEPTORS, PROPOSERS, STABLE_LEADER),
             ),
             SpecEntry(
                 "consensus",

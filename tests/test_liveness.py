@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from paxoscope.explorer.bfs import reachable
 from paxoscope.explorer.liveness import check
 from paxoscope.explorer.trace import validate
 from paxoscope.spec.base import Spec, action, always_eventually, eventually, leads_to, strong, weak
+from paxoscope.spec.paxos_proposers import PaxosProposers
 from paxoscope.spec.twophase import ABORTED, COMMITTED, PREPARED, TwoPhase
 
 from paxoscope.cli import main
@@ -22,13 +24,29 @@ from blinker import Blinker  # noqa: E402
 
 
 def lasso_of(result):
-    """The violation's prefix and cycle, after checking that it is a fair lasso of the spec."""
+    """The violation's prefix and cycle, after checking that it is a fair lasso of
+    the spec on which the property never holds after its trigger."""
     v = result.violation
     assert v is not None and v.kind == "liveness" and v.loop is not None
-    assert validate(v.trace.spec, v.trace) is None  # a behaviour of the spec
+    spec = v.trace.spec
+    assert validate(spec, v.trace) is None  # a behaviour of the spec
     states = v.trace.states
     assert states[-1] == states[v.loop]  # the cycle closes where it starts
-    return v.trace.steps[: v.loop + 1], v.trace.steps[v.loop + 1 :]
+    prefix, cycle = v.trace.steps[: v.loop + 1], v.trace.steps[v.loop + 1 :]
+    assert_fair(spec, [s.state for s in cycle], [s.action for s in cycle])
+    prop = spec.liveness[v.property]
+    assert not any(prop.goal(s.state) for s in cycle)
+    return prefix, cycle
+
+
+def assert_fair(spec, states, actions):
+    """Each constraint, read straight from its definition, holds on the cycle repeated forever."""
+    for f in spec.fairness:
+        taken = {f.instance(a) for a in actions if a is not None} - {None}
+        enabled = [{f.instance(a) for a, t in spec.next(s) if t != s} - {None} for s in states]
+        for instance in set().union(*enabled) - taken:
+            assert not f.strong, f"{f} {instance}: enabled again and again, never taken"
+            assert not all(instance in e for e in enabled), f"{f} {instance}: enabled throughout, never taken"
 
 
 class Graph(Spec):
@@ -130,6 +148,49 @@ def test_fairness_per_parameter_value():
 
     assert check(Pair((weak("Work", "p"),))).verdict == "ok"
     assert check(Pair((weak("Work", p="a"),))).verdict == "violation"
+
+
+# -- Paxos: FLP's livelock, and the stable leader that escapes it ----------------
+
+
+def test_two_proposers_preempt_each_other_forever():
+    result = check(PaxosProposers(), ["EventuallyChosen"])
+    prefix, cycle = lasso_of(result)
+    started = [s.action.param("p") for s in cycle if s.action.name == "StartBallot"]
+    assert set(started) == {"p1", "p2"}  # both keep starting ballots: each preempts the other
+    # each reaches phase 2 in the cycle and is preempted before a quorum votes
+    phases = {(i, p.phase) for s in cycle for i, p in enumerate(s.state.proposers)}
+    assert {(0, "2"), (1, "2")} <= phases
+    assert "WF(Promise(each a, each p))" in result.fairness
+
+
+def test_with_a_stable_leader_a_value_is_always_chosen():
+    result = check(PaxosProposers(stable_leader=True), ["EventuallyChosen", "ChosenStaysChosen"])
+    assert result.verdict == "ok" and "WF(Stabilize)" in result.fairness
+
+
+def test_without_fairness_on_the_leader_settling_the_duel_goes_on():
+    spec = PaxosProposers(stable_leader=True)
+    spec.fairness = tuple(f for f in spec.fairness if f.name != "Stabilize")
+    prefix, _ = lasso_of(check(spec, ["EventuallyChosen"]))
+    assert not any(s.state.stable for s in prefix)
+
+
+def test_ballots_are_kept_by_their_order_only():
+    spec = PaxosProposers()
+    seen = reachable(spec)
+    assert len(seen) < 2000  # finite although ballots climb forever
+    for s in seen:
+        current = sorted(p.ballot for p in s.proposers if p.phase != "idle")
+        assert current == [2 * r + 1 for r in range(len(current))]
+
+
+def test_check_shows_the_duel_and_the_stable_leader_holding(capsys):
+    assert main(["check", "paxos-proposers", "--invariant", "EventuallyChosen"]) == 1
+    text = capsys.readouterr().out
+    assert "VIOLATION: liveness EventuallyChosen fails" in text and "back to step" in text
+    assert main(["check", "paxos-proposers", "--stable-leader", "--invariant", "EventuallyChosen"]) == 0
+    assert main(["check", "paxos-proposers"]) == 0  # not a default property
 
 
 # -- two-phase commit ---------------------------------------------------------
