@@ -234,13 +234,7 @@ def check(
     ``digest`` (which implies ``exact``) also computes ``Result.digest``, a
     hash of the reachable set that does not depend on the order of search,
     on the process, or on Python's hash seed: the drift gate pins it."""
-    if isinstance(properties, CheckOptions):
-        properties, options = None, properties
-    options = options or CheckOptions()
-    if properties is not None:
-        keywords["properties"] = properties
-    if keywords:
-        options = replace(options, **keywords)
+    options = merged_options(properties, options, keywords)
     spec = as_spec(spec)
     checks = select_checks(spec, options.properties)
     checks.invariants += list(options.invariants.items())
@@ -250,6 +244,18 @@ def check(
     if options.max_states is not None and options.max_states < 1:
         raise ConfigError(f"--max-states must be at least 1, not {options.max_states}")
     return _Search(spec, checks, options).run()
+
+
+def merged_options(
+    properties: Iterable[str] | CheckOptions | None, options: CheckOptions | None, keywords: dict[str, Any]
+) -> CheckOptions:
+    """The one ``CheckOptions`` that ``check``'s three ways of giving options mean."""
+    if isinstance(properties, CheckOptions):
+        properties, options = None, properties
+    options = options or CheckOptions()
+    if properties is not None:
+        keywords["properties"] = properties
+    return replace(options, **keywords) if keywords else options
 
 
 def reachable(spec: Spec, max_states: int | None = None) -> list[State]:

@@ -53,13 +53,7 @@ def check(
 ) -> Result:
     """``bfs.check``, and the liveness properties among those selected (named,
     else the spec's defaults) checked on the state graph under the spec's fairness."""
-    if isinstance(properties, CheckOptions):
-        properties, options = None, properties
-    options = options or CheckOptions()
-    if properties is not None:
-        keywords["properties"] = properties
-    if keywords:
-        options = replace(options, **keywords)
+    options = bfs.merged_options(properties, options, keywords)
     spec = as_spec(spec)
     names = selected(spec, options.properties)
     if not names:
@@ -306,8 +300,8 @@ class StateGraph:
                 f"the run stops here and {name} never holds: no action the fairness requires is enabled, "
                 "so stopping forever is a fair behaviour"
             )
-        kind = {"eventually": "never holds", "leads to": "never holds after the trigger"}
+        never = "never holds after the trigger" if prop.kind == "leads to" else "never holds in it"
         return (
-            f"the cycle repeats forever and {name} {kind.get(prop.kind, 'holds nowhere in it')}; it is fair: "
-            "each action the fairness requires is taken in it, or (weak fairness) is disabled somewhere in it"
+            f"the cycle repeats forever and {name} {never}; it is fair: each action the fairness names "
+            "is taken in it or, if weakly fair, disabled somewhere in it"
         )

@@ -12,8 +12,8 @@ have climbed are one. That is what makes the duel a cycle.
 Only the order of a ballot against the proposers' current ballots matters,
 in fact: an acceptor's old promise is compared with nothing else. So the
 state keeps each proposer's ballot by its rank, and each acceptor's by where
-it lies among them (``p1``: p1's current ballot; ``< p1``: an older one,
-below p1's and above the others; ``-``: below them all).
+it lies among them (``p1``: p1's current ballot; ``below p1``: an older
+one, below p1's and above the others; ``below all``: below them all, or none).
 
 Every proposer proposes the same value: which value wins is a question of
 safety, and ``paxos`` answers it; whether one wins is this spec's question.
@@ -39,10 +39,10 @@ always chosen.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
-from .base import Action, Spec, action, eventually, except_at, weak
+from .base import Action, Arrow, Chart, Frame, Spec, action, eventually, except_at, weak
 from .constants import ConfigError
 
 #: A ballot by its place: proposer i's current ballot of rank r is 2r+1; a
@@ -153,6 +153,25 @@ class PaxosProposers(Spec):
         }
         return {**shown, "stable": s.stable} if self.stable_leader else shown
 
+    def chart(self, steps: Sequence[tuple[Action | None, ProposersState]]) -> Chart:
+        """A lane per proposer and per acceptor: a new ballot is a prepare to every
+        acceptor, a promise and a vote go from the acceptor to the proposer."""
+        frames = []
+        for act, state in steps:
+            view = self.variables(state)
+            beside = {**view["proposer"], **view["promised"]}
+            notes = {"ballots": view["ballots"], "chosen": view["chosen"]}
+            frames.append(Frame({lane: {lane: text} for lane, text in beside.items()}, notes, self._arrows(act)))
+        return Chart((*self.proposer_names, *self.acceptor_names), tuple(frames), ("prepare", "promise", "vote"))
+
+    def _arrows(self, act: Action | None) -> tuple[Arrow, ...]:
+        if act is None or act.name not in ("StartBallot", "Promise", "Accept"):
+            return ()
+        if act.name == "StartBallot":
+            return (Arrow("prepare", act.param("p"), self.acceptor_names, "prepare a higher ballot"),)
+        kind = "promise" if act.name == "Promise" else "vote"
+        return (Arrow(kind, act.param("a"), (act.param("p"),), kind),)
+
 
 def _placed(s: ProposersState) -> ProposersState:
     """``s`` with every ballot by its place (see NONE): only how ballots compare
@@ -173,7 +192,7 @@ def _place(b: int, owners: dict[int, str]) -> str:
     if b in owners:
         return owners[b]
     above = [owners[c] for c in sorted(owners) if c > b]
-    return f"< {above[0]}" if above and len(above) < len(owners) else "-"
+    return f"below {above[0]}" if above and len(above) < len(owners) else "below all"
 
 
 def _proposer(p: Proposer) -> str:

@@ -13,6 +13,7 @@ from paxoscope.explorer.bfs import reachable
 from paxoscope.explorer.liveness import check
 from paxoscope.explorer.trace import validate
 from paxoscope.spec.base import Spec, action, always_eventually, eventually, leads_to, strong, weak
+from paxoscope.spec.multipaxos import MultiPaxos
 from paxoscope.spec.paxos_proposers import PaxosProposers
 from paxoscope.spec.twophase import ABORTED, COMMITTED, PREPARED, TwoPhase
 
@@ -193,6 +194,23 @@ def test_check_shows_the_duel_and_the_stable_leader_holding(capsys):
     assert main(["check", "paxos-proposers"]) == 0  # not a default property
 
 
+# -- Multi-Paxos: termination of client commands ---------------------------------
+
+
+def test_multipaxos_acknowledges_every_command_under_fair_delivery():
+    result = check(MultiPaxos(replicas=2, writes=1, reads=1), ["EveryCommandAcknowledged"])
+    assert result.verdict == "ok" and "WF(HandleAccept(each r, each m))" in result.fairness
+
+
+def test_multipaxos_without_fair_delivery_of_accepts_a_command_waits_forever():
+    spec = MultiPaxos(replicas=2, writes=1, reads=0)
+    spec.fairness = tuple(f for f in MultiPaxos.fairness if f.name != "HandleAccept")
+    prefix, cycle = lasso_of(check(spec, ["EveryCommandAcknowledged"]))
+    stuck = cycle[-1].state
+    assert any(m.type == "Accept" for m in stuck.msgs)  # an Accept is there, never handled by a follower
+    assert "HandleAccept" not in [s.action.name for s in cycle if s.action is not None]
+
+
 # -- two-phase commit ---------------------------------------------------------
 
 
@@ -250,3 +268,31 @@ def test_liveness_names_join_the_property_namespace(capsys):
 def test_a_switch_takes_no_value(flag, capsys):
     assert main(["check", "twophase", flag]) == 0
     assert "coordinator crash allowed" in capsys.readouterr().out
+
+
+def test_the_readme_shows_the_duel_as_the_command_prints_it(capsys):
+    command = "paxoscope check paxos-proposers --invariant EventuallyChosen"
+    assert main(command.split()[1:]) == 1
+    out = capsys.readouterr().out
+    shown = (ROOT / "README.md").read_text(encoding="utf-8").split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+
+    def steady(text: str) -> list[str]:  # all but the statistics line, which has the time taken
+        return [line for line in text.splitlines() if "distinct states" not in line]
+
+    assert steady(shown) == steady(out)
+
+
+# -- the tour's stop --------------------------------------------------------------
+
+
+def test_the_tour_stops_at_flp_the_lasso_and_the_stable_leader(capsys, tmp_path):
+    assert main(["tour", "flp", "--no-pause"]) == 0
+    text = capsys.readouterr().out
+    for heading in ("What FLP says", "The lasso: two proposers preempting each other forever"):
+        assert heading in text
+    assert "The assumption that escapes it" in text and "EventuallyChosen holds on every fair run" in text
+    assert "✗ the cycle starts here" in text and "✗ back to step" in text  # the chart marks the cycle
+    assert main(["tour", "--html", str(tmp_path / "tour"), "flp"]) == 0
+    page = (tmp_path / "tour" / "index.html").read_text(encoding="utf-8")
+    assert "What FLP says" in page and (tmp_path / "tour" / "flp.svg").exists()
+    assert main(["tour", "multipaxos", "flp"]) == 2  # a stop of the Paxos tour only
