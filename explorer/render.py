@@ -103,10 +103,14 @@ def itf_value(value: Any) -> Any:
     return str(value)
 
 
-def trace_itf(trace: Trace, description: str = "") -> dict[str, Any]:
+def trace_itf(trace: Trace, description: str = "", loop: int | None = None) -> dict[str, Any]:
+    """The trace in ITF; with ``loop``, a lasso whose last state equals state
+    ``loop``: written without that repetition, and ITF's ``loop`` says where
+    the last state goes on to."""
     states = []
     names: list[str] = []
-    for i, step in enumerate(trace.steps):
+    steps = trace.steps if loop is None else trace.steps[:-1]
+    for i, step in enumerate(steps):
         variables = trace.spec.variables(step.state)
         names = list(variables)
         meta = {"index": i}
@@ -122,6 +126,7 @@ def trace_itf(trace: Trace, description: str = "") -> dict[str, Any]:
         },
         "vars": names,
         "states": states,
+        **({} if loop is None else {"loop": loop}),
     }
 
 

@@ -257,6 +257,17 @@ def test_check_json_and_chart_mark_the_cycle(capsys, tmp_path):
     assert "the cycle starts here" in drawn and "the cycle repeats forever" in drawn
 
 
+def test_the_itf_lasso_loops_back_and_graph_checks_liveness_too(capsys, tmp_path):
+    itf, graph = tmp_path / "lasso.itf.json", tmp_path / "g.dot"
+    blinker = f"{ROOT}/examples/fairness/blinker.py:Blinker"
+    assert main(["check", blinker, "--json", "--itf", str(itf), "--graph", str(graph)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    doc = json.loads(itf.read_text())
+    assert len(doc["states"]) == len(report["violation"]["trace"]) - 1  # the repeated state written once
+    assert doc["loop"] == report["violation"]["cycle_start"]
+    assert graph.read_text().startswith("digraph")
+
+
 def test_liveness_names_join_the_property_namespace(capsys):
     assert main(["check", "twophase", "--invariant", "NoSuchThing"]) == 2
     assert "EveryRMDecides" in capsys.readouterr().err
@@ -296,3 +307,22 @@ def test_the_tour_stops_at_flp_the_lasso_and_the_stable_leader(capsys, tmp_path)
     page = (tmp_path / "tour" / "index.html").read_text(encoding="utf-8")
     assert "What FLP says" in page and (tmp_path / "tour" / "flp.svg").exists()
     assert main(["tour", "multipaxos", "flp"]) == 2  # a stop of the Paxos tour only
+
+
+def test_a_plain_class_declares_liveness_and_fairness_too():
+    class Counter:  # no Spec base: what a user may write
+        fairness = [weak("Inc")]
+
+        def init(self):
+            yield 0
+
+        def next(self, s):
+            if s < 2:
+                yield "Inc", s + 1
+
+        def liveness(self):
+            return {"ReachesTwo": eventually(lambda s: s == 2)}
+
+    assert check(Counter()).verdict == "ok"
+    Counter.fairness = []
+    assert check(Counter()).violation.property == "ReachesTwo"

@@ -249,6 +249,9 @@ def _write_itf(result, path: str) -> None:
     if v is None:
         _no_counterexample(f"{path} was not written")
         return
-    doc = trace_itf(v.trace, f"paxoscope: {v.kind} {v.property} fails in the last state")
+    if v.loop is None:
+        doc = trace_itf(v.trace, f"paxoscope: {v.kind} {v.property} fails in the last state")
+    else:
+        doc = trace_itf(v.trace, f"paxoscope: {v.property} never holds on this lasso", v.loop)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)
