@@ -209,7 +209,7 @@ RMS = Param("rms", "--rms", "resource managers r1..rN", default=3)
 COORDINATOR_CRASH = switch(
     "coordinator_crash",
     "--coordinator-crash",
-    "the coordinator may crash before it decides, and never come back (the run where two-phase commit blocks)",
+    "the coordinator may crash once all have prepared, before it decides, for good (where two-phase commit blocks)",
 )
 PAXOS_SIZES = (ACCEPTORS, VALUES, BALLOTS, QUORUMS)
 PROPOSERS = Param("proposers", "--proposers", "proposers p1..pN, each retrying with ever higher ballots", default=2)

@@ -6,10 +6,10 @@ a transaction. ``TCommit`` is the specification (every RM ends committed or
 every RM ends aborted); ``TwoPhase`` implements it with messages and is
 checked to refine it.
 
-With ``coordinator_crash``, the transaction manager may crash before it
-decides and never come back: the run where two-phase commit blocks. Every
-resource manager has prepared, none may decide on its own, and they wait
-forever; ``EveryRMDecides`` (every RM ends committed or aborted, under weak
+With ``coordinator_crash``, the transaction manager may crash once every
+resource manager has prepared, before it decides, and never come back: the
+run where two-phase commit blocks. No prepared RM may decide on its own, and
+they wait forever; ``EveryRMDecides`` (every RM ends committed or aborted, under weak
 fairness of every step but crashing and aborting on one's own) fails there,
 and holds without the crash.
 """
@@ -136,8 +136,8 @@ class TwoPhase(Spec):
         # TMAbort: the TM may abort any time before it decided.
         if s.tm_state == "init":
             yield action("TMAbort"), s._replace(tm_state="aborted", msgs=s.msgs | {("Abort",)})
-        # TMCrash: the TM stops before it decides, for good.
-        if self.coordinator_crash and s.tm_state == "init":
+        # TMCrash: with every RM prepared, the TM stops before it decides, for good.
+        if self.coordinator_crash and s.tm_state == "init" and len(s.tm_prepared) == len(self.rms):
             yield action("TMCrash"), s._replace(tm_state="crashed")
 
     @cached_property
