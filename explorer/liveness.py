@@ -34,7 +34,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from itertools import count
 from typing import Any
@@ -80,7 +80,7 @@ def check(
 def selected(spec: Spec, names: Iterable[str] | None) -> list[str]:
     """The liveness properties to check: those named, else those among the spec's defaults (all: None)."""
     live = spec.liveness
-    if not isinstance(live, dict) or not all(isinstance(p, Liveness) for p in live.values()):
+    if not isinstance(live, Mapping) or not all(isinstance(p, Liveness) for p in live.values()):
         what = "eventually(), leads_to() or always_eventually()"
         raise SpecError(f"spec {spec.name!r}: liveness must map names to {what}")
     if names is None:

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples" / "fairness"))
 from blinker import Blinker  # noqa: E402
 
+pytest_plugins = ["pytester"]
+
 
 def lasso_of(result):
     """The violation's prefix and cycle, after checking that it is a fair lasso of
@@ -326,3 +328,22 @@ def test_a_plain_class_declares_liveness_and_fairness_too():
     assert check(Counter()).verdict == "ok"
     Counter.fairness = []
     assert check(Counter()).violation.property == "ReachesTwo"
+
+
+def test_the_pytest_fixture_fails_a_test_with_the_lasso(pytester):
+    pytester.makepyfile(
+        f"""
+        import sys
+        sys.path.insert(0, {str(ROOT / "examples" / "fairness")!r})
+        from blinker import Blinker
+
+        def test_weak(paxoscope):
+            paxoscope.check(Blinker())
+
+        def test_strong(paxoscope):
+            paxoscope.check(Blinker(strong=True))
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*liveness EventuallyCrosses fails*", "*the cycle starts here*"])
