@@ -142,6 +142,9 @@ def select_checks(spec: Spec, names: Iterable[str] | None) -> _Checks:
             raise ConfigError(
                 f"unknown property {unknown[0]!r} for spec {spec.name!r}; it has: {', '.join(available) or 'none'}"
             )
+        live = [n for n in chosen if n in getattr(spec, "liveness", {})]
+        if live:  # never dropped in silence: this search checks states and steps, not behaviours
+            raise ConfigError(f"{live[0]} is a liveness property of {spec.name!r}: explorer.liveness.check checks it")
     return _Checks(
         invariants=[(n, spec.invariants[n]) for n in chosen if n in spec.invariants],
         steps=[(n, spec.action_properties[n]) for n in chosen if n in spec.action_properties],

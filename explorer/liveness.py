@@ -60,8 +60,9 @@ def check(
         return bfs.check(spec, options)
     if options.symmetry:
         raise ConfigError("liveness is checked without --symmetry: fairness tells processes and messages apart")
+    safety = None if options.properties is None else tuple(n for n in options.properties if n not in names)
     recorder = _Recorder()
-    result = bfs.check(spec, replace(options, observers=(*options.observers, recorder)))
+    result = bfs.check(spec, replace(options, properties=safety, observers=(*options.observers, recorder)))
     result.properties = [*result.properties, *names]
     result.fairness = [str(f) for f in spec.fairness]
     if result.verdict != "ok":

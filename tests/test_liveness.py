@@ -270,6 +270,16 @@ def test_the_itf_lasso_loops_back_and_graph_checks_liveness_too(capsys, tmp_path
     assert graph.read_text().startswith("digraph")
 
 
+def test_the_safety_search_alone_refuses_a_liveness_property():
+    from paxoscope.explorer import bfs
+    from paxoscope.spec.constants import ConfigError
+
+    with pytest.raises(ConfigError, match="EveryRMDecides is a liveness property"):
+        bfs.check(TwoPhase(), ["TCConsistent", "EveryRMDecides"])
+    result = check(TwoPhase(), ["TCConsistent", "EveryRMDecides"])
+    assert result.properties == ["TCConsistent", "EveryRMDecides"] and result.verdict == "ok"
+
+
 def test_liveness_names_join_the_property_namespace(capsys):
     assert main(["check", "twophase", "--invariant", "NoSuchThing"]) == 2
     assert "EveryRMDecides" in capsys.readouterr().err
