@@ -31,9 +31,10 @@ class SpecError(Exception):
 @dataclass
 class Violation:
     property: str
-    kind: str  # "invariant", "action property", "refinement", "deadlock"
+    kind: str  # "invariant", "action property", "refinement", "deadlock", "liveness"
     trace: Trace
     detail: str = ""
+    loop: int | None = None  # liveness: the trace is a lasso whose cycle starts at this step (0-based)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Result:
     max_queue: int = 0
     digest: str | None = None
     actions_declared: bool = True  # False: the spec lists no actions, so none can be reported unused
+    fairness: list[str] | None = None  # the fairness a liveness check assumed (None: no liveness checked)
 
     @property
     def warnings(self) -> list[str]:
@@ -186,7 +188,9 @@ class _RefinementCheck:
 
 
 def property_names(spec: Spec) -> list[str]:
-    return [*spec.invariants, *spec.action_properties, *(r.name for r in spec.refinements)]
+    """Every property ``--invariant`` can name; liveness ones are checked by explorer.liveness."""
+    safety = [*spec.invariants, *spec.action_properties, *(r.name for r in spec.refinements)]
+    return [*safety, *getattr(spec, "liveness", {})]
 
 
 def select_checks(spec: Spec, names: Iterable[str] | None) -> _Checks:
@@ -205,6 +209,9 @@ def select_checks(spec: Spec, names: Iterable[str] | None) -> _Checks:
             raise ConfigError(
                 f"unknown property {unknown[0]!r} for spec {spec.name!r}; it has: {', '.join(available) or 'none'}"
             )
+        live = [n for n in chosen if n in getattr(spec, "liveness", {})]
+        if live:  # never dropped in silence: this search checks states and steps, not behaviours
+            raise ConfigError(f"{live[0]} is a liveness property of {spec.name!r}: explorer.liveness.check checks it")
     return _Checks(
         invariants=[(n, spec.invariants[n]) for n in chosen if n in spec.invariants],
         steps=[(n, spec.action_properties[n]) for n in chosen if n in spec.action_properties],
@@ -297,13 +304,7 @@ def check(
     ``digest`` (which implies ``exact``) also computes ``Result.digest``, a
     hash of the reachable set that does not depend on the order of search,
     on the process, or on Python's hash seed: the drift gate pins it."""
-    if isinstance(properties, CheckOptions):
-        properties, options = None, properties
-    options = options or CheckOptions()
-    if properties is not None:
-        keywords["properties"] = properties
-    if keywords:
-        options = replace(options, **keywords)
+    options = merged_options(properties, options, keywords)
     spec, checks = prepare(spec, options)
     if options.max_states is not None and options.max_states < 1:
         raise ConfigError(f"--max-states must be at least 1, not {options.max_states}")
@@ -319,6 +320,18 @@ def prepare(spec: Any, options: CheckOptions) -> tuple[Spec, _Checks]:
     if options.symmetry and spec.symmetry is None:
         raise ConfigError(f"spec {spec.name!r} declares no symmetry")
     return spec, checks
+
+
+def merged_options(
+    properties: Iterable[str] | CheckOptions | None, options: CheckOptions | None, keywords: dict[str, Any]
+) -> CheckOptions:
+    """The one ``CheckOptions`` that ``check``'s three ways of giving options mean."""
+    if isinstance(properties, CheckOptions):
+        properties, options = None, properties
+    options = options or CheckOptions()
+    if properties is not None:
+        keywords["properties"] = properties
+    return replace(options, **keywords) if keywords else options
 
 
 def reachable(spec: Spec, max_states: int | None = None) -> list[State]:
@@ -594,7 +607,7 @@ class PlainSpec(Spec):
     Attributes may be properties, plain values, or methods taking no argument
     (``def invariants(self): return {...}``): all three are what users write."""
 
-    _OPTIONAL = ("invariants", "action_properties", "sometimes", "refinements", "config")
+    _OPTIONAL = ("invariants", "action_properties", "sometimes", "refinements", "liveness", "config")
 
     def __init__(self, obj: Any):
         self.obj = obj
@@ -603,6 +616,7 @@ class PlainSpec(Spec):
         self.default_properties = getattr(obj, "default_properties", None)
         self.symmetry = getattr(obj, "symmetry", None)
         self.constraint = getattr(obj, "constraint", None)
+        self.fairness = tuple(getattr(obj, "fairness", None) or ())
         for attr in self._OPTIONAL:
             if hasattr(obj, attr):
                 value = getattr(obj, attr)
@@ -626,6 +640,7 @@ class PlainSpec(Spec):
     action_properties = property(lambda self: self.__dict__.get("_action_properties", {}))
     sometimes = property(lambda self: self.__dict__.get("_sometimes", {}))
     refinements = property(lambda self: tuple(self.__dict__.get("_refinements", ())))
+    liveness = property(lambda self: self.__dict__.get("_liveness", {}))
     config = property(lambda self: dict(self.__dict__.get("_config", {})))
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from ..spec.base import Action, Spec, State
 from ..spec.constants import ConfigError
-from .bfs import Observer, as_spec, check
+from .bfs import Observer, as_spec
+from .liveness import check  # the liveness properties selected are checked on the same search
 from .render import show
 
 

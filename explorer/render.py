@@ -57,8 +57,9 @@ def trace_table(trace: Trace, mark: dict[int, str] | None = None) -> str:
             what = [f"{name} = {show(value)}" for name, value in now.items()]
             label = "Init" if step.action is None else str(step.action)
         else:
-            what = changes(previous, now) or ["(nothing changes: a stutter)"]
-            label = str(step.action) if step.action is not None else "(step)"
+            moved = changes(previous, now)
+            what = moved or ["(nothing changes: a stutter)"]
+            label = str(step.action) if step.action is not None else "(step)" if moved else "(stutter)"
         if mark and i in mark:
             what = what + [f"<< {mark[i]}"]
         rows.append((str(i), label, what))
@@ -102,10 +103,14 @@ def itf_value(value: Any) -> Any:
     return str(value)
 
 
-def trace_itf(trace: Trace, description: str = "") -> dict[str, Any]:
+def trace_itf(trace: Trace, description: str = "", loop: int | None = None) -> dict[str, Any]:
+    """The trace in ITF; with ``loop``, a lasso whose last state equals state
+    ``loop``: written without that repetition, and ITF's ``loop`` says where
+    the last state goes on to."""
     states = []
     names: list[str] = []
-    for i, step in enumerate(trace.steps):
+    steps = trace.steps if loop is None else trace.steps[:-1]
+    for i, step in enumerate(steps):
         variables = trace.spec.variables(step.state)
         names = list(variables)
         meta = {"index": i}
@@ -121,6 +126,7 @@ def trace_itf(trace: Trace, description: str = "") -> dict[str, Any]:
         },
         "vars": names,
         "states": states,
+        **({} if loop is None else {"loop": loop}),
     }
 
 
@@ -151,15 +157,32 @@ def _statistics(result: Any) -> str:
     )
 
 
+def violation_marks(v: Any) -> dict[int, str]:
+    """The notes a violation's trace carries in its table and chart, by step
+    number: where a property fails or, for a lasso, where its cycle starts
+    and where it closes."""
+    end = len(v.trace)
+    if getattr(v, "loop", None) is None:
+        return {end: f"{v.property} fails here"}
+    start = v.loop + 1
+    if v.trace.steps[-1].action is None and end == start + 1:
+        return {start: f"the run stops here, forever; {v.property} never holds"}
+    return {start: "the cycle starts here", end: f"back to step {start}: the cycle repeats forever"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 def violation_text(result: Any, heading: str = "VIOLATION") -> list[str]:
-    """A violation: what fails, the trace that leads there, and the detail."""
+    """A violation: what fails, the trace (or lasso) that shows it, and the detail."""
     v = result.violation
     steps = len(v.trace) - 1
-    lines = [
-        f"{heading}: {v.kind} {v.property} fails after {steps} step{'s' * (steps != 1)}:",
-        "",
-        trace_table(v.trace, {len(v.trace): f"{v.property} fails here"}),
-    ]
+    if getattr(v, "loop", None) is None:
+        what = f"fails after {_plural(steps, 'step')}"
+    else:
+        what = f"fails: {_plural(v.loop, 'step')}, then a cycle of {_plural(steps - v.loop, 'step')} forever"
+    lines = [f"{heading}: {v.kind} {v.property} {what}:", "", trace_table(v.trace, violation_marks(v))]
     if v.detail:
         lines += ["", f"  {v.detail}"]
     return lines
@@ -169,6 +192,8 @@ def result_text(result: Any, strict: bool = False) -> str:
     """The report ``paxoscope check`` prints: what was checked, the verdict, the statistics."""
     checked = ", ".join(result.properties) or "nothing (no property selected)"
     lines = [f"checked: {checked}"]
+    if getattr(result, "fairness", None) is not None:
+        lines.append(f"fairness assumed: {fairness_text(result.fairness)}")
     if result.verdict == "violation":
         return "\n".join([*lines, *violation_text(result), "", f"  {_statistics(result)}"])
     lines.append(_verdict_line(result, strict))
@@ -183,6 +208,10 @@ def result_text(result: Any, strict: bool = False) -> str:
     return "\n".join(lines)
 
 
+def fairness_text(fairness: list[str]) -> str:
+    return ", ".join(fairness) or "none (a behaviour may stop in any state)"
+
+
 def _verdict_line(result: Any, strict: bool) -> str:
     warnings = result.warnings if result.verdict != "interrupted" else []
     symmetry = " (up to symmetry)" * result.symmetry
@@ -192,7 +221,8 @@ def _verdict_line(result: Any, strict: bool) -> str:
         # Not "OK": a property that holds where nothing happens proves nothing.
         return f"VACUOUS?: no property fails{symmetry}, but {'; '.join(warnings)} (--strict fails on this)"
     if result.verdict == "ok":
-        return f"OK: every property holds in every reachable state{symmetry}"
+        fair = " and on every fair behaviour" * (getattr(result, "fairness", None) is not None)
+        return f"OK: every property holds in every reachable state{symmetry}{fair}"
     if result.verdict == "incomplete":
         return "INCOMPLETE: stopped at --max-states; no violation among the states explored"
     return "INTERRUPTED: partial statistics"
@@ -214,7 +244,7 @@ def _vacuity_lines(result: Any) -> list[str]:
 def result_json(result: Any, spec_name: str, strict: bool = False) -> dict[str, Any]:
     """The report ``paxoscope check --json`` prints."""
     v = result.violation
-    return {
+    report = {
         "verdict": result.verdict,
         "spec": spec_name,
         "config": result.config,
@@ -237,3 +267,9 @@ def result_json(result: Any, spec_name: str, strict: bool = False) -> dict[str, 
         "strict": strict,
         "strict_failed": strict_failed(result, strict),
     }
+    if getattr(result, "fairness", None) is not None:
+        report["fairness"] = result.fairness
+    if v is not None and getattr(v, "loop", None) is not None:
+        # The trace is a lasso: its steps from cycle_start on repeat forever.
+        report["violation"]["cycle_start"] = v.loop
+    return report

@@ -41,13 +41,14 @@ class Paxoscope:
         """Model-check ``spec`` (a Spec, a plain object with ``init``/``next``,
         or a name ``paxoscope.specs.load`` knows).
 
-        ``options`` go to ``paxoscope.explorer.bfs.check`` (``symmetry``,
+        ``options`` go to ``paxoscope.explorer.liveness.check`` (``symmetry``,
         ``max_states``, ``deadlock``, ...). The test fails on a violation, and
         also when the search stopped early ("incomplete"): a gate that passes
         on part of the state space would pass unnoticed. With ``strict``, it
         also fails when an action was never enabled or a ``sometimes``
         situation never witnessed (as ``check --strict``). Returns the Result."""
-        from .explorer.bfs import SpecError, check
+        from .explorer.bfs import SpecError
+        from .explorer.liveness import check
         from .explorer.render import violation_text
         from .spec.constants import ConfigError
         from .specs import load, wants_deadlock

@@ -32,6 +32,21 @@ def resolve(ref: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def yes_or_no(text: str) -> bool:
+    """A switch's value as a pin writes it: true or false."""
+    import argparse
+
+    word = text.strip().lower()
+    if word not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+    return word == "true"
+
+
+def switch(name: str, flag: str, help: str) -> Param:
+    """A parameter that is off unless its flag is given."""
+    return Param(name, flag, help, type=yes_or_no, default=False, metavar="", switch=True)
+
+
 def acceptor_names(text: str) -> list[str]:
     """An argparse type: a quorum as comma-separated acceptor names."""
     import argparse
@@ -48,8 +63,10 @@ class Param:
 
     ``name`` is the keyword the spec's factory takes (and a pin's key);
     ``flag`` the option of ``check``; ``repeat``: each use of the flag adds
-    one item to a list (``--quorum``). Two specs that share a flag declare it
-    alike (everything but ``default``), or the registry refuses to load."""
+    one item to a list (``--quorum``); ``switch``: the flag takes no value and
+    sets the parameter to True (``--stable-leader``; a pin writes ``true``).
+    Two specs that share a flag declare it alike (everything but ``default``),
+    or the registry refuses to load."""
 
     name: str
     flag: str
@@ -58,9 +75,10 @@ class Param:
     default: Any = None
     metavar: str = "N"
     repeat: bool = False
+    switch: bool = False
 
     def alike(self) -> tuple:
-        return (self.name, self.flag, self.help, self.type, self.metavar, self.repeat)
+        return (self.name, self.flag, self.help, self.type, self.metavar, self.repeat, self.switch)
 
 
 @dataclass(frozen=True)
@@ -188,7 +206,18 @@ QUORUMS = Param(
     repeat=True,
 )
 RMS = Param("rms", "--rms", "resource managers r1..rN", default=3)
+COORDINATOR_CRASH = switch(
+    "coordinator_crash",
+    "--coordinator-crash",
+    "the coordinator may crash once all have prepared, before it decides, for good (where two-phase commit blocks)",
+)
 PAXOS_SIZES = (ACCEPTORS, VALUES, BALLOTS, QUORUMS)
+PROPOSERS = Param("proposers", "--proposers", "proposers p1..pN, each retrying with ever higher ballots", default=2)
+STABLE_LEADER = switch(
+    "stable_leader",
+    "--stable-leader",
+    "from some moment on only p1 starts ballots (the assumption that escapes FLP)",
+)
 
 PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(
@@ -208,6 +237,12 @@ PROTOCOLS: tuple[Protocol, ...] = (
                 "Voting, the abstraction Paxos refines",
                 PAXOS_SIZES,
                 cost="paxoscope.sizing:voting_cost",
+            ),
+            SpecEntry(
+                "paxos-proposers",
+                "paxoscope.spec.paxos_proposers:PaxosProposers",
+                "Paxos with proposers retrying forever: FLP's livelock, under fairness",
+                (ACCEPTORS, PROPOSERS, STABLE_LEADER),
             ),
             SpecEntry(
                 "consensus",
@@ -239,7 +274,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
                 "twophase",
                 "paxoscope.spec.twophase:TwoPhase",
                 "two-phase commit (TwoPhase.tla)",
-                (RMS,),
+                (RMS, COORDINATOR_CRASH),
                 cost="paxoscope.sizing:rms_cost",
             ),
             SpecEntry(

@@ -9,6 +9,11 @@ induction; a variant without a proof model says so), and the one-line fix.
 Everything but the prose is computed afresh on each run, so the tour cannot
 drift from the code it describes.
 
+The Paxos tour has one more stop, ``flp``, asked for by name: not a bug but
+the limit of every consensus protocol, FLP, shown as a lasso (a run in which
+two proposers preempt each other forever) and the assumption that escapes it
+(a stable leader), both checked as the tour runs.
+
 A ``Tour`` says, for one protocol, how to find a variant's shortest
 counterexample; its gallery, its proof model and the variants that have none
 come from the protocol registry. ``TOURS`` holds one per protocol that has a
@@ -52,7 +57,8 @@ def add_parser(sub: Any) -> None:
         "names",
         nargs="*",
         metavar="NAME",
-        help=f"a protocol first ({', '.join(TOURS)}; default paxos), then only these variants (default: all)",
+        help=f"a protocol first ({', '.join(TOURS)}; default paxos), then only these variants (default: all); "
+        f"for Paxos, {FLP} is the stop where no variant is wrong: FLP's endless run, and the stable leader",
     )
     p.add_argument(
         "--html", metavar="DIR", help="write the tour as one HTML page, DIR/index.html, instead of printing it"
@@ -235,7 +241,7 @@ def choose(names: list[str]) -> tuple[Tour, list[str]]:
     names = names[1:] if tour is not None else names
     tour = tour or PAXOS
     gallery = tour.variants()
-    unknown = [n for n in names if n not in gallery]
+    unknown = [n for n in names if n not in gallery and not (tour is PAXOS and n == FLP)]
     if unknown:
         raise ConfigError(f"unknown bug {unknown[0]!r}; the {tour.title} gallery has: {', '.join(gallery)}")
     return tour, names or list(gallery)
@@ -255,7 +261,8 @@ def run(args: argparse.Namespace, out: Any = print) -> int:
     for number, name in enumerate(names, start=1):
         if args.html:
             out(f"{number}/{len(names)} {name} ...")
-        stop = visit(number, gallery[name], status=_status if sys.stderr.isatty() else None, tour=tour)
+        status = _status if sys.stderr.isatty() else None
+        stop = flp_stop(number, status) if name == FLP else visit(number, gallery[name], status=status, tour=tour)
         stops.append(stop)
         if args.html:
             out(f"    {_verdicts(stop)}")
@@ -385,11 +392,105 @@ def reachability(cti: Any) -> str:
 
 
 def _verdicts(stop: Stop) -> str:
+    if isinstance(stop, FlpStop):
+        holds = "holds" if stop.stable_holds else "FAILS"
+        return f"lasso of {len(stop.trace)} states; with a stable leader: {holds}"
     found = f"counterexample of {len(stop.trace)} states" if stop.trace else "NO counterexample"
     if stop.report is None:
         return f"{found}; no proof model"
     broken = ", ".join(o.name for o in failed(stop)) or "NO obligation fails"
     return f"{found}; proof: {broken}"
+
+
+# ---------------------------------------------------------------------------
+# The stop that is no bug: FLP, and the stable leader that escapes it
+# ---------------------------------------------------------------------------
+
+FLP = "flp"
+FLP_COMMAND = "paxoscope check paxos-proposers --invariant EventuallyChosen"
+STABLE_COMMAND = "paxoscope check paxos-proposers --stable-leader --invariant EventuallyChosen"
+FLP_SAYS = (
+    "Fischer, Lynch and Paterson (1985): in an asynchronous system, where messages take any finite time, no "
+    "deterministic protocol can guarantee that consensus terminates if even one process may crash. Paxos keeps "
+    "safety under any timing: it never chooses two values. What it cannot keep is termination: a run may go on "
+    "forever without choosing anything, and no crash is even needed for it."
+)
+FLP_READ = (
+    "Each proposer gathers a quorum of promises and asks for votes; before a quorum votes, the other proposer's "
+    "higher ballot takes the acceptors' promises, so the first starts a ballot higher still, and so on. Every "
+    "message is delivered and every process keeps taking steps (the fairness assumed), and still nothing is "
+    "ever chosen. Ballots climb forever, but only their order matters, so the run is a cycle of the state graph."
+)
+FLP_ESCAPE = (
+    "Every real system assumes that, eventually, one proposer runs alone long enough to finish: a stable leader, "
+    "elected with timeouts once the network behaves (partial synchrony; Chandra and Toueg's Omega). With it, every "
+    "fair run chooses a value. Safety never depended on the assumption; only termination does."
+)
+
+
+@dataclass
+class FlpStop:
+    """The FLP stop: the lasso in which two proposers duel forever, and the check with a stable leader."""
+
+    number: int
+    trace: Trace
+    mark: dict[int, str]
+    loop: int
+    explored: int
+    fairness: list[str]
+    stable_holds: bool
+    stable_explored: int
+    name: str = FLP
+
+    @property
+    def caught(self) -> bool:
+        return self.stable_holds
+
+    def blocks(self) -> list[tuple]:
+        cycle = len(self.trace) - 1 - self.loop
+        stable = "holds" if self.stable_holds else "FAILS"
+        return [
+            ("p", "Not a bug: the limit of every consensus protocol (FLP), and the assumption that escapes it."),
+            ("h3", "What FLP says"),
+            ("p", FLP_SAYS),
+            ("h3", "The lasso: two proposers preempting each other forever"),
+            ("pre", FLP_COMMAND),
+            (
+                "p",
+                f"{self.loop} steps, then a cycle of {cycle} steps that repeats forever, found among "
+                f"{self.explored:,} states, under the fairness {', '.join(self.fairness)}:",
+            ),
+            ("trace", self.trace, self.mark),
+            ("p", FLP_READ),
+            ("h3", "The assumption that escapes it"),
+            ("pre", f"{STABLE_COMMAND}\nEventuallyChosen {stable} on every fair run ({self.stable_explored:,} states)"),
+            ("p", FLP_ESCAPE),
+        ]
+
+
+def flp_stop(number: int, status: Any = None) -> FlpStop:
+    """The FLP stop, computed: the duel's lasso, and the stable leader's verdict."""
+    from .explorer.liveness import check
+    from .explorer.render import violation_marks
+    from .spec.paxos_proposers import PaxosProposers
+
+    status = status or (lambda text: None)
+    status(f"exploring: {FLP_COMMAND} ...")
+    duel = check(PaxosProposers(), ["EventuallyChosen"])
+    status(f"exploring: {STABLE_COMMAND} ...")
+    stable = check(PaxosProposers(stable_leader=True), ["EventuallyChosen"])
+    status("")
+    v = duel.violation
+    return FlpStop(
+        number,
+        v.trace,
+        violation_marks(v),
+        v.loop,
+        duel.distinct_states,
+        duel.fairness,
+        stable.verdict == "ok",
+        stable.distinct_states,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -400,6 +501,8 @@ def _verdicts(stop: Stop) -> str:
 def stop_blocks(stop: Stop) -> list[tuple]:
     """The stop as blocks of ``explorer.chart.Section``: ``("p", text)``,
     ``("h3", text)``, ``("pre", text)`` and ``("trace", trace, mark)``."""
+    if isinstance(stop, FlpStop):
+        return stop.blocks()
     blocks: list[tuple] = [
         ("p", stop.bug.summary),
         ("h3", "What was changed"),

@@ -16,6 +16,11 @@ interchangeable things), ``constraint`` (bounds the exploration),
 ``variables`` (named fields, for rendering) and ``chart`` (how a trace is
 drawn as a message sequence chart: one lane per variable by default).
 
+Liveness, as in TLA+: ``liveness`` names temporal properties over behaviours
+(``eventually(P)``, ``leads_to(P, Q)``, ``always_eventually(P)``), and
+``fairness`` lists the actions a behaviour may not neglect forever
+(``weak("Phase1b", "a")``: WF for each acceptor; ``strong(...)``: SF).
+
 States are immutable and hashable; a spec never does I/O, never reads the
 clock and never draws random numbers, so every engine sees the same system.
 """
@@ -156,15 +161,85 @@ class Chart:
     legend: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Liveness:
+    """A temporal property: from every state where ``trigger`` holds (an initial
+    state, for ``eventually``), every fair behaviour reaches a state where ``goal``
+    holds. ``kind`` says which of TLA+'s forms it is: <>P, P ~> Q or []<>P."""
+
+    kind: str  # "eventually", "leads to", "always eventually"
+    goal: Callable[[State], bool]
+    trigger: Callable[[State], bool] | None = None
+
+
+def eventually(p: Callable[[State], bool]) -> Liveness:
+    """<>P: every fair behaviour from an initial state reaches a state where ``p`` holds."""
+    return Liveness("eventually", p)
+
+
+def leads_to(p: Callable[[State], bool], q: Callable[[State], bool]) -> Liveness:
+    """P ~> Q: whenever ``p`` holds, ``q`` holds then or later."""
+    return Liveness("leads to", q, p)
+
+
+def always_eventually(p: Callable[[State], bool]) -> Liveness:
+    """[]<>P: ``p`` holds again and again, forever."""
+    return Liveness("always eventually", p, lambda _s: True)
+
+
+@dataclass(frozen=True)
+class Fairness:
+    """Fairness on the steps of action ``name`` whose parameters include ``params``.
+
+    Weak (TLA+'s WF): a step that stays enabled forever is eventually taken.
+    Strong (SF): a step enabled again and again is eventually taken. With
+    ``each``, one such constraint for each value of those parameters
+    (``weak("Receive", "m")`` is TLA+'s \\A m: WF(Receive(m))); without it, any
+    matching step satisfies the constraint."""
+
+    name: str
+    strong: bool = False
+    params: tuple[tuple[str, Any], ...] = ()
+    each: tuple[str, ...] = ()
+
+    def instance(self, act: Action) -> tuple | None:
+        """Which of this constraint's instances the step ``act`` belongs to (None: none)."""
+        if act.name != self.name:
+            return None
+        given = dict(act.params)
+        if any(given.get(k, _MISSING) != v for k, v in self.params):
+            return None
+        return tuple(given.get(k) for k in self.each)
+
+    def __str__(self) -> str:
+        inner = ", ".join([*(f"{k}={v}" for k, v in self.params), *(f"each {k}" for k in self.each)])
+        return f"{'SF' if self.strong else 'WF'}({self.name}{'(' + inner + ')' if inner else ''})"
+
+
+_MISSING = object()
+
+
+def weak(name: str, *each: str, **params: Any) -> Fairness:
+    """Weak fairness (WF) on action ``name``, per value of the parameters ``each``."""
+    return Fairness(name, False, tuple(params.items()), each)
+
+
+def strong(name: str, *each: str, **params: Any) -> Fairness:
+    """Strong fairness (SF) on action ``name``, per value of the parameters ``each``."""
+    return Fairness(name, True, tuple(params.items()), each)
+
+
 class Spec:
     """Base class with the defaults; a spec overrides what it has."""
 
     name: str = "spec"
     #: Every action name the spec can take, for the "never enabled" report.
     actions: tuple[str, ...] = ()
-    #: Properties (invariants, action properties, refinements, by name)
-    #: checked when the user names none. None: all of them.
+    #: Properties (invariants, action properties, refinements, liveness, by
+    #: name) checked when the user names none. None: all of them.
     default_properties: tuple[str, ...] | None = None
+    #: The fairness a liveness check assumes (none: a behaviour may stop anywhere).
+    fairness: tuple[Fairness, ...] = ()
 
     def init(self) -> Iterable[State]:
         raise NotImplementedError
@@ -187,6 +262,10 @@ class Spec:
     @property
     def refinements(self) -> tuple[Refinement, ...]:
         return ()
+
+    @property
+    def liveness(self) -> Mapping[str, Liveness]:
+        return {}
 
     #: ``symmetry(state)`` returns a canonical form (any hashable) shared by
     #: exactly the states that are the same up to the spec's symmetries; or

@@ -42,7 +42,7 @@ from functools import cached_property
 from itertools import permutations
 from typing import Any, NamedTuple
 
-from .base import Action, Refinement, Spec, action, except_at, record
+from .base import Action, Refinement, Spec, action, eventually, except_at, record, weak
 from .constants import ConfigError
 from .log import Log, LogState
 
@@ -207,6 +207,18 @@ class MultiPaxos(Spec):
     #: What TLC checks on MultiPaxos_MC_small.cfg; the refinement to the log
     #: (RefinesLog) and CommittedIsChosen are checked when named.
     default_properties = ("TypeOK", "Linearizability")
+    #: Every message is eventually handled by each replica it can move, a leader
+    #: acts on its replies and on pending requests, and some replica eventually
+    #: runs for leader while ballots remain: under these, ``EveryCommandAcknowledged``.
+    fairness = (
+        weak("BecomeLeader"),
+        weak("HandlePrepare", "r", "m"),
+        weak("HandlePrepareReplies", "r"),
+        weak("TakeNewRequest", "r"),
+        weak("HandleAccept", "r", "m"),
+        weak("HandleAcceptReplies", "r"),
+        weak("HandleCommitNotice", "r"),
+    )
 
     def __init__(self, replicas: int = 3, writes: int = 1, reads: int = 1, max_ballot: int = 2):
         self.replicas = _names("s", replicas, "replicas", 1)
@@ -416,6 +428,12 @@ class MultiPaxos(Spec):
             "Linearizability": self.linearizability,
             "CommittedIsChosen": self.committed_is_chosen,
         }
+
+    @cached_property
+    def liveness(self):
+        """Termination, as a liveness property rather than only the absence of deadlock:
+        under the fairness above, every client command is requested and acknowledged."""
+        return {"EveryCommandAcknowledged": eventually(self.terminated)}
 
     def type_ok(self, s: MPState) -> bool:
         commands = set(self.commands)

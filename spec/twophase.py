@@ -5,6 +5,13 @@ Resource managers r1..rN and one transaction manager agree to commit or abort
 a transaction. ``TCommit`` is the specification (every RM ends committed or
 every RM ends aborted); ``TwoPhase`` implements it with messages and is
 checked to refine it.
+
+With ``coordinator_crash``, the transaction manager may crash once every
+resource manager has prepared, before it decides, and never come back: the
+run where two-phase commit blocks. No prepared RM may decide on its own, and
+they wait forever; ``EveryRMDecides`` (every RM ends committed or aborted, under weak
+fairness of every step but crashing and aborting on one's own) fails there,
+and holds without the crash.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from functools import cached_property
 from itertools import permutations
 from typing import NamedTuple
 
-from .base import Action, Refinement, Spec, action, except_at
+from .base import Action, Refinement, Spec, action, eventually, except_at, weak
 from .constants import ConfigError
 
 WORKING, PREPARED, COMMITTED, ABORTED = "working", "prepared", "committed", "aborted"
@@ -72,6 +79,7 @@ class TPState(NamedTuple):
 
 class TwoPhase(Spec):
     name = "twophase"
+    default_properties = ("TPTypeOK", "TCConsistent", "RefinesTCommit")
     actions = (
         "TMRcvPrepared",
         "TMCommit",
@@ -82,8 +90,23 @@ class TwoPhase(Spec):
         "RMRcvAbortMsg",
     )
 
-    def __init__(self, rms: int = 3):
+    #: Every step a correct process keeps taking: each RM prepares and hears the
+    #: decision, the TM hears each Prepared and decides. Not crashing, nor an RM's
+    #: choice to abort: those may happen, never must.
+    fairness = (
+        weak("RMPrepare", "rm"),
+        weak("TMRcvPrepared", "rm"),
+        weak("TMCommit"),
+        weak("TMAbort"),
+        weak("RMRcvCommitMsg", "rm"),
+        weak("RMRcvAbortMsg", "rm"),
+    )
+
+    def __init__(self, rms: int = 3, coordinator_crash: bool = False):
         self.rms = _rm_names(rms)
+        self.coordinator_crash = coordinator_crash
+        if coordinator_crash:
+            self.actions = (*TwoPhase.actions, "TMCrash")
 
     def init(self) -> Iterator[TPState]:
         yield TPState((WORKING,) * len(self.rms), "init", frozenset(), frozenset())
@@ -113,6 +136,9 @@ class TwoPhase(Spec):
         # TMAbort: the TM may abort any time before it decided.
         if s.tm_state == "init":
             yield action("TMAbort"), s._replace(tm_state="aborted", msgs=s.msgs | {("Abort",)})
+        # TMCrash: with every RM prepared, the TM stops before it decides, for good.
+        if self.coordinator_crash and s.tm_state == "init" and len(s.tm_prepared) == len(self.rms):
+            yield action("TMCrash"), s._replace(tm_state="crashed")
 
     @cached_property
     def invariants(self):
@@ -120,11 +146,15 @@ class TwoPhase(Spec):
         return {
             "TPTypeOK": lambda s: (
                 set(s.rm_state) <= states
-                and s.tm_state in ("init", "committed", "aborted")
+                and s.tm_state in ("init", "committed", "aborted", "crashed")
                 and s.tm_prepared <= set(self.rms)
             ),
             "TCConsistent": lambda s: not (COMMITTED in s.rm_state and ABORTED in s.rm_state),
         }
+
+    @cached_property
+    def liveness(self):
+        return {"EveryRMDecides": eventually(lambda s: all(x in (COMMITTED, ABORTED) for x in s.rm_state))}
 
     @cached_property
     def sometimes(self):
@@ -164,7 +194,7 @@ class TwoPhase(Spec):
 
     @property
     def config(self):
-        return {"rms": len(self.rms)}
+        return {"rms": len(self.rms), **({"coordinator_crash": "allowed"} if self.coordinator_crash else {})}
 
     def variables(self, s: TPState):
         return {

@@ -164,7 +164,10 @@ def test_every_declared_parameter_is_a_flag_of_check():
     flags = _check_options()
     for name, param in registry.params().items():
         action = flags[param.flag]
-        assert action.dest == name and action.type is param.type and action.metavar == param.metavar
+        if param.switch:  # a flag without a value
+            assert action.dest == name and action.const is True and action.nargs == 0
+        else:
+            assert action.dest == name and action.type is param.type and action.metavar == param.metavar
         assert action.default is None  # not given: the spec's declared default applies
 
 
@@ -228,7 +231,7 @@ def test_protocols_lists_each_protocol_its_specs_flags_variants_and_parts(capsys
         assert f"\n{p.name} " in "\n" + text, p.name
         for s in p.specs:
             line = next(line for line in text.splitlines() if line.strip().startswith(f"spec {s.name} "))
-            assert line.split()[2:] == [word for a in s.params for word in (a.flag, a.metavar)]
+            assert line.split()[2:] == [word for a in s.params for word in (a.flag, a.metavar) if word]
         has = ", ".join(part for part, yes in p.has().items() if yes)
         assert f"parts: {has}\n" in text
         assert f"variants: {len(p.variants()) or 'none'}" in text

@@ -28,7 +28,8 @@ WHAT = [
         "--invariant",
         action="append",
         metavar="NAME",
-        help="check this property (invariant, step property or refinement); repeatable; "
+        help="check this property (invariant, step property, refinement or liveness under the spec's fairness); "
+        "repeatable; "
         "default: the spec's default set. An unknown name lists the available ones.",
     ),
     arg(
@@ -174,7 +175,7 @@ def write_files(result: Any, args: argparse.Namespace) -> None:
 
 
 def _explore(spec: Any, args: argparse.Namespace, search: dict[str, Any], progress: Any) -> Any:
-    from ..explorer.bfs import check
+    from ..explorer.liveness import check
 
     if not args.graph:
         return check(spec, progress=progress, **search)
@@ -245,12 +246,13 @@ def _no_counterexample(what: str) -> None:
 
 def _write_chart(result, args: argparse.Namespace) -> None:
     from ..explorer.chart import write_html, write_svg
+    from ..explorer.render import violation_marks
 
     v = result.violation
     if v is None:
         _no_counterexample("no chart was written")
         return
-    mark = {len(v.trace): f"{v.property} fails here"}
+    mark = violation_marks(v)
     if args.svg:
         write_svg(v.trace, args.svg, mark=mark)
     if args.html:
@@ -276,6 +278,9 @@ def _write_itf(result, path: str) -> None:
     if v is None:
         _no_counterexample(f"{path} was not written")
         return
-    doc = trace_itf(v.trace, f"paxoscope: {v.kind} {v.property} fails in the last state")
+    if v.loop is None:
+        doc = trace_itf(v.trace, f"paxoscope: {v.kind} {v.property} fails in the last state")
+    else:
+        doc = trace_itf(v.trace, f"paxoscope: {v.property} never holds on this lasso", v.loop)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)

@@ -21,6 +21,9 @@ def add_size_flags(parser: argparse.ArgumentParser) -> None:
             if group is None:
                 specs = ", ".join(s.name for s in protocol.specs)
                 group = parser.add_argument_group(f"configuration of {protocol.name} ({specs})")
+            if param.switch:  # given: True; not given: None, as every size not given
+                group.add_argument(param.flag, dest=param.name, action="store_const", const=True, help=param.help)
+                continue
             group.add_argument(
                 param.flag,
                 dest=param.name,

@@ -60,7 +60,7 @@ def protocols_text(entries: list[dict[str, Any]]) -> str:
     for e in entries:
         lines.append(f"{e['name']:<{width}}  {e['summary']}")
         for s in e["specs"]:
-            flags = " ".join(f"{f['flag']} {f['metavar']}" for f in s["flags"])
+            flags = " ".join(f"{f['flag']} {f['metavar']}".strip() for f in s["flags"])
             lines.append(f"{pad}spec {s['name']:<{spec_width}}  {flags}".rstrip())
         counts = ", ".join(f"{n} in the {registry.PART_WORDS[part]}" for part, n in e["variants_in"].items() if n)
         lines.append(f"{pad}variants: {e['variants'] or 'none'}{f' ({counts})' if counts else ''}")
