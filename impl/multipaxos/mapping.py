@@ -1,3 +1,7 @@
 """placeholder"""
+
+
 def spec_for(config): ...
+
+
 class Checker: ...

@@ -129,7 +129,7 @@ class StatusReply:
     bal: int
     commit: int
     applied: int
-    snapshot: int
+    snapshot_index: int
     log_first: int
     log_last: int
     store_error: str | None
@@ -202,6 +202,8 @@ _CHECKS = {
     "first": lambda x: None if _count(x) and x > 0 else "a slot must be a whole number from 1",
     "last": lambda x: None if _count(x) else "a slot must be a whole number",
     "commit": lambda x: None if _count(x) else "a commit index must be a whole number",
+    "snapshot_index": lambda x: None if _count(x) else "a snapshot index must be a whole number",
+    "applied": lambda x: None if _count(x) else "an applied index must be a whole number",
     "truncated": lambda x: None if _count(x) else "a snapshot index must be a whole number",
     "insts": lambda x: _each(x, inst_problem, "insts"),
     "cmds": lambda x: _each(x, command_problem, "cmds"),

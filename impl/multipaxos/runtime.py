@@ -43,7 +43,7 @@ def status_fields(reply: StatusReply) -> dict[str, Any]:
         "ballot": reply.bal,
         "committed": reply.commit,
         "applied": reply.applied,
-        "snapshot": reply.snapshot,
+        "snapshot": reply.snapshot_index,
         "log_first": reply.log_first,
         "log_last": reply.log_last,
     }

@@ -134,7 +134,10 @@ class LogStore:
         else:
             fd = self._append_fd()
             write_all(fd, b"".join(map(_line, records)))
-            os.fdatasync(fd)
+            if any(rec[0] != "commit" for rec in records):
+                # A commit index alone needs no sync: it only says which slots are chosen,
+                # which a restarted replica learns again from the leader if it was lost.
+                os.fdatasync(fd)
         return self.state
 
     # -- files --------------------------------------------------------------------
