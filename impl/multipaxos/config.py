@@ -99,6 +99,24 @@ class SimConfig:
         return [command_request(c) for c in self.commands if c not in answered]
 
 
+def directed_schedules(config: SimConfig) -> list[list]:
+    """Runs random schedules seldom make: a replica that promised a new leader
+    gets the old leader's Accept late; a new leader hears of the old one's
+    vote only from another replica."""
+    from ..sim import Deliver, Fire, Request, Run
+
+    if config.replicas < 3:
+        return []
+    # After Fire(0), Run(4): s1 leads ballot 1; Request(0, 0): its Accepts of w1 and r1 are in flight.
+    led = [Fire(0), Run(4), Request(0, 0)]
+    return [
+        # s2 stands; s3 promises it, then gets s1's Accept of ballot 1
+        [*led, Fire(1), Deliver(5), Deliver(1), Run(20)],
+        # s2 votes for w1; s3 stands with s2's promise, which reports that vote
+        [*led, Deliver(0), Fire(2), Deliver(5), Deliver(5), Run(20)],
+    ]
+
+
 def command_request(name: str) -> ClientRequest:
     """Command ``name`` of the spec (w1: ``put x w1``, r1: ``get x``) as its client asks it."""
     command = ("put", ("x", name)) if name.startswith("w") else ("get", ("x",))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..protocol import ClientRequest, RuntimeProtocol
-from .config import cluster_config
+from .config import cluster_config, directed_schedules
 from .core import IMPL_BUGS, LogState, Node
 from .mapping import Checker, spec_for
 from .messages import CODEC, PEER_TYPES, Reply, Request, Status, StatusReply
@@ -66,6 +66,7 @@ PROTOCOL = RuntimeProtocol(
     bugs=IMPL_BUGS,
     spec_for=spec_for,
     checker=Checker,
+    directed_schedules=directed_schedules,
     client_request=client_request,
     tick=TICK,
     group_commit=True,
