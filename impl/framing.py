@@ -23,11 +23,18 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Status:
+    """What an operator or a supervisor asks a node: how are you? (every protocol answers it its own way)"""
+
+    type = "status"
 
 
 class MalformedMessage(ValueError):

@@ -5,6 +5,7 @@ frames, and a damaged log refused at start. Every process is stopped in a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -73,28 +74,35 @@ def test_the_commands_on_a_three_replica_cluster(tmp_path):
         stop_cluster(data)
 
 
-def test_the_leader_killed_the_client_fails_over_and_the_restarted_replica_catches_up(tmp_path):
-    data = tmp_path / "c"
+@contextlib.contextmanager
+def running(data):
+    """A three-replica cluster in ``data``, and a client of it; stopped however the test ends."""
     cluster = start_cluster(data, 3, None, (), 10, PROTOCOL)
     try:
         with KVClient(data, timeout=10) as kv:
-            for i in range(20):
-                kv.put(f"k{i}", str(i))
-            leader = leader_of(data)
-            os.kill(cluster.node(leader).pid, signal.SIGKILL)
-            for i in range(20, 40):
-                kv.put(f"k{i}", str(i))  # the client finds the new leader itself
-            assert leader_of(data) != leader
-            # A garbage frame to a replica: that connection is closed, the replica keeps serving.
-            survivor = next(n for n in load(data).nodes if n.name != leader)
-            with socket.create_connection((survivor.host, survivor.port), timeout=2) as sock:
-                sock.sendall(b"\x00\x00\x00\x05hello")
-                assert sock.recv(1) == b""
-            assert [kv.get(f"k{i}") for i in (0, 39)] == ["0", "39"]
-        restart_node(data, leader, 2, 10)
-        wait_applied(data, 40)
+            yield cluster, kv
     finally:
         stop_cluster(data)
+
+
+def test_the_leader_killed_the_client_fails_over_and_the_restarted_replica_catches_up(tmp_path):
+    data = tmp_path / "c"
+    with running(data) as (cluster, kv):
+        for i in range(20):
+            kv.put(f"k{i}", str(i))
+        leader = leader_of(data)
+        os.kill(cluster.node(leader).pid, signal.SIGKILL)
+        for i in range(20, 40):
+            kv.put(f"k{i}", str(i))  # the client finds the new leader itself
+        assert leader_of(data) != leader
+        # A garbage frame to a replica: that connection is closed, the replica keeps serving.
+        survivor = next(n for n in load(data).nodes if n.name != leader)
+        with socket.create_connection((survivor.host, survivor.port), timeout=2) as sock:
+            sock.sendall(b"\x00\x00\x00\x05hello")
+            assert sock.recv(1) == b""
+        assert [kv.get(f"k{i}") for i in (0, 39)] == ["0", "39"]
+        restart_node(data, leader, 2, 10)
+        wait_applied(data, 40)
     # A damaged log is refused at start, the file named in one line.
     wal = data / "n1" / "log.wal"
     damaged = bytearray(wal.read_bytes())
@@ -106,18 +114,13 @@ def test_the_leader_killed_the_client_fails_over_and_the_restarted_replica_catch
 
 
 def test_with_no_leader_reachable_a_write_is_not_done_and_says_so(tmp_path):
-    data = tmp_path / "c"
-    cluster = start_cluster(data, 3, None, (), 10, PROTOCOL)
-    try:
-        with KVClient(data, timeout=5) as kv:
-            kv.put("k", "v")
+    with running(tmp_path / "c") as (cluster, kv):
+        kv.put("k", "v")
+        for n in cluster.nodes[1:]:
+            os.kill(n.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(Indeterminate):
+                KVClient(tmp_path / "c", timeout=1.5, attempt_timeout=0.5).put("k", "w")
+        finally:
             for n in cluster.nodes[1:]:
-                os.kill(n.pid, signal.SIGSTOP)
-            try:
-                with pytest.raises(Indeterminate):
-                    KVClient(data, timeout=1.5, attempt_timeout=0.5).put("k", "w")
-            finally:
-                for n in cluster.nodes[1:]:
-                    os.kill(n.pid, signal.SIGCONT)
-    finally:
-        stop_cluster(data)
+                os.kill(n.pid, signal.SIGCONT)

@@ -36,17 +36,21 @@ def status_reply(name: str, node: Node, durable: LogState, store_error: str | No
     )
 
 
+# What ``cluster status`` shows of a replica, by name: the reply's field for each.
+STATUS_FIELDS = {
+    "role": "role",
+    "leader": "leader",
+    "ballot": "bal",
+    "committed": "commit",
+    "applied": "applied",
+    "snapshot": "snapshot_index",
+    "log_first": "log_first",
+    "log_last": "log_last",
+}
+
+
 def status_fields(reply: StatusReply) -> dict[str, Any]:
-    return {
-        "role": reply.role,
-        "leader": reply.leader,
-        "ballot": reply.bal,
-        "committed": reply.commit,
-        "applied": reply.applied,
-        "snapshot": reply.snapshot_index,
-        "log_first": reply.log_first,
-        "log_last": reply.log_last,
-    }
+    return {name: getattr(reply, field) for name, field in STATUS_FIELDS.items()}
 
 
 PROTOCOL = RuntimeProtocol(

@@ -121,13 +121,7 @@ def _run(args: argparse.Namespace, out: Any) -> int:
     args.layouts = layouts
     if args.replay is not None:
         args.proposers = layouts[0]
-        ops = parse_schedule(args.replay)
-        check_schedule(config, ops)
-        outcome = run_schedule(config, ops)
-        if args.json:
-            out(json.dumps({"verdict": "ok" if outcome.ok else "violation", "failure": outcome.report or None}))
-        else:
-            out(outcome.report if not outcome.ok else f"ok: the schedule conforms; decisions {outcome.decisions}")
+        ops, outcome = replay(args, config, out, lambda o: f"ok: the schedule conforms; decisions {o.decisions}")
         if args.svg or args.html:
             _write_chart(args, outcome, ops)
         return 0 if outcome.ok else 1
@@ -172,6 +166,20 @@ def _run(args: argparse.Namespace, out: Any) -> int:
         else:
             _write_chart(args, _walk_outcome(walked) if walked and walked.failure else None, None)
     return 1 if failure or incomplete else 0
+
+
+def replay(args: argparse.Namespace, config: Any, out: Any, says_ok: Any) -> tuple[list, Any]:
+    """Run the schedule of --replay and print its verdict (``says_ok(outcome)`` when it conforms)."""
+    from ..impl.conformance import run_schedule
+
+    ops = parse_schedule(args.replay)
+    check_schedule(config, ops)
+    outcome = run_schedule(config, ops)
+    if args.json:
+        out(json.dumps({"verdict": "ok" if outcome.ok else "violation", "failure": outcome.report or None}))
+    else:
+        out(outcome.report if not outcome.ok else says_ok(outcome))
+    return ops, outcome
 
 
 # The proposer layouts the random schedules run by default, one after the

@@ -17,7 +17,6 @@ from collections import deque
 from typing import Any
 
 from .. import registry
-from ..impl.sim import check_schedule, parse_schedule
 from ..spec.constants import ConfigError
 
 REACHABLE_LIMIT = 20_000
@@ -38,7 +37,7 @@ def reachable(spec: Any, limit: int = REACHABLE_LIMIT) -> set | None:
 
 
 def run_multipaxos(args: argparse.Namespace, out: Any) -> int:
-    from ..impl.conformance import conform, run_schedule
+    from ..impl.conformance import conform
     from ..impl.multipaxos.config import SimConfig
 
     if args.bug is not None:
@@ -51,13 +50,9 @@ def run_multipaxos(args: argparse.Namespace, out: Any) -> int:
         raise ConfigError(f"--max-ballot must be at least 2, not {max_ballot}")
     config = SimConfig(args.replicas, args.writes, args.reads, max_ballot=max_ballot, bugs=bugs)
     if args.replay is not None:
-        ops = parse_schedule(args.replay)
-        check_schedule(config, ops)
-        outcome = run_schedule(config, ops)
-        if args.json:
-            out(json.dumps({"verdict": "ok" if outcome.ok else "violation", "failure": outcome.report or None}))
-        else:
-            out(outcome.report if not outcome.ok else "ok: the schedule conforms")
+        from .conform import replay
+
+        _ops, outcome = replay(args, config, out, lambda _: "ok: the schedule conforms")
         return 0 if outcome.ok else 1
     report = conform(config, examples=args.examples, seed=args.seed)
     spec = config.protocol.spec_for(config)
