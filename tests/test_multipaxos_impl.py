@@ -113,7 +113,7 @@ ops = st.one_of(
     st.builds(Crash, st.integers(0, 2)),
     st.builds(Restart, st.integers(0, 2)),
     st.builds(Fire, st.integers(0, 2)),
-    st.builds(Request, st.integers(0, 2), st.just(0)),
+    st.builds(Request, st.integers(0, 2), st.integers(0, 3)),
 )
 
 
@@ -135,7 +135,7 @@ def test_under_crashes_loss_duplication_and_elections_replicas_never_disagree_an
 
 def test_a_replica_behind_a_snapshot_catches_up_from_it():
     sim = Simulator(full())
-    sim.run([Fire(0), Run(6), Crash(2), Request(0, 0), Run(40), Fire(0), Run(20)])
+    sim.run([Fire(0), Run(6), Crash(2), Request(0, 3), Run(40), Fire(0), Run(20)])
     leader = sim.nodes["s1"]
     assert leader.role == "leader" and leader.state.snapshot_index >= 2 and leader.state.commit == 4
     assert 1 not in leader.state.insts  # truncated
@@ -166,7 +166,7 @@ def test_a_malformed_client_request_is_refused_and_the_replica_keeps_serving():
         1
     ].result
     assert not bad.send and bad.persist is None
-    sim.run([Request(0, 0), Run(30)])
+    sim.run([Request(0, 3), Run(30)])
     assert {r.client for _, _, r in sim.replies if r.status == OK} == {"w1", "w2", "r1", "r2"}
 
 
@@ -242,12 +242,12 @@ def test_a_candidate_that_adopts_the_votes_it_received_conforms_with_replies_sti
 
 
 # Each bug and a short run that shows it (found by conform; kept here so the suite stays fast).
-LED = [Fire(0), Run(4), Request(0, 0)]
+LED = [Fire(0), Run(4), Request(0, 1)]
 CAUGHT_BY = {
-    "commit-on-too-few-replies": ([Fire(0), Run(3), Request(0, 0)], "no sequence of the spec's steps"),
+    "commit-on-too-few-replies": ([Fire(0), Run(3), Request(0, 1)], "no sequence of the spec's steps"),
     "silent-acceptor": ([*LED, Run(2)], "no sequence of the spec's steps"),
     "ignore-prepare-votes": ([*LED, Deliver(0), Fire(2), Deliver(5), Deliver(5)], "no sequence of the spec's steps"),
-    "stale-leader-read": ([Fire(0), Run(3), Request(0, 0)], "which no leader has committed"),
+    "stale-leader-read": ([Fire(0), Run(3), Request(0, 1)], "which no leader has committed"),
     "accept-below-promise": ([*LED, Fire(1), Deliver(5), Deliver(1)], "no sequence of the spec's steps"),
 }
 
@@ -265,3 +265,17 @@ def test_wire_messages_round_trip_and_a_bad_field_is_refused():
     assert CODEC.decode(CODEC.encode(msg)[4:]) == msg
     with pytest.raises(ValueError, match="cmds"):
         CODEC.decode(b'{"v":1,"type":"accept","src":"n1","bal":3,"first":1,"cmds":[["c",1,"fly",[],0]],"commit":0}')
+
+
+def test_conform_checks_the_multipaxos_implementation_and_catches_a_bug_from_the_command_line(capsys):
+    from paxoscope.cli import main
+
+    assert (
+        main(["conform", "--protocol", "multipaxos", "--replicas", "2", "--max-ballot", "2", "--examples", "60"]) == 0
+    )
+    text = capsys.readouterr().out
+    assert "every step a step of the spec" in text and "of the 1163 reachable" in text
+    assert main(["conform", "--protocol", "multipaxos", "--bug", "accept-below-promise", "--examples", "20"]) == 1
+    caught = capsys.readouterr().out
+    assert "no sequence of the spec's steps" in caught and "--replay '[" in caught
+    assert main(["conform", "--protocol", "multipaxos", "--bug", "reuse-ballot"]) == 2  # a Paxos bug
