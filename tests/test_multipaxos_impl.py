@@ -279,3 +279,18 @@ def test_conform_checks_the_multipaxos_implementation_and_catches_a_bug_from_the
     caught = capsys.readouterr().out
     assert "no sequence of the spec's steps" in caught and "--replay '[" in caught
     assert main(["conform", "--protocol", "multipaxos", "--bug", "reuse-ballot"]) == 2  # a Paxos bug
+
+
+def test_a_command_whose_slot_another_command_took_is_proposed_again_when_retried():
+    sim = Simulator(full())
+    sim.run([Fire(0), Run(4), Request(0, 0), Drop(0), Drop(0), Crash(0)])  # s1 logged w1 alone, then crashed
+    assert sim.nodes["s1"].state.insts[1].cmd.client == "w1"
+    sim.run([Fire(1), Run(4)])  # s2 leads with s3 and puts w2 in slot 1
+    sim._handle("s2", command_request("w2"), "client w2 asks s2")
+    sim.run([Run(10), Restart(0), Fire(0), Run(20)])  # s1 back: refused, it climbs and leads, slot 1 is w2's
+    s1 = sim.nodes["s1"]
+    assert s1.role == "leader" and s1.state.insts[1].cmd.client == "w2"
+    sim._handle("s1", command_request("w1"), "w1's client retries at s1")
+    sim.run([Run(20), Fire(0), Run(20)])
+    assert "w1" in {r.client for _, _, r in sim.replies if r.status == OK}
+    assert_replicas_agree(sim)

@@ -36,7 +36,7 @@ Multi-Paxos gallery's variants, implemented; see ``IMPL_BUGS``.
 from __future__ import annotations
 
 import copy
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -262,7 +262,10 @@ class Node:
         self.queue: deque[tuple[str, Command]] = deque()  # (reply-to, command) waiting for room in the window
         self.waiting: dict[tuple[str, int], str] = {}  # command key -> reply-to, once logged
         self.highest_seen = self.state.bal_max_known
-        self.logged = {inst.cmd.key for inst in self.state.insts.values() if inst.cmd is not None}
+        # How many slots of the log hold each command: a retry of one the log holds waits for it; one whose
+        # slot another command took (a leader deposed before it was chosen) is proposed again.
+        self.logged: Counter[tuple[str, int]] = Counter()
+        self._count_logged()
         # Stamps never decrease along the log, whoever leads: a lease is measured in them.
         self.stamp = max((i.cmd.t for i in self.state.insts.values() if i.cmd is not None), default=self.kv.clock)
         self._records: list[list] = []
@@ -313,13 +316,22 @@ class Node:
         self.state.apply(rec)
         self._records.append(rec)
 
+    def _count_logged(self) -> None:
+        self.logged = Counter(inst.cmd.key for inst in self.state.insts.values() if inst.cmd is not None)
+
     def _set_inst(self, slot: int, inst: Inst) -> None:
-        if inst.cmd is not None:
-            self.logged.add(inst.cmd.key)
-            self.stamp = max(self.stamp, inst.cmd.t)
-        if slot > self.state.snapshot_index:  # what LogState.apply does with this record, without reading it back
-            self.state.insts[slot] = inst
         self._records.append(["inst", *inst.to_json(slot)])
+        if slot <= self.state.snapshot_index:
+            return  # as LogState.apply does with this record (without reading it back)
+        old = self.state.insts.get(slot)
+        if old is not None and old.cmd is not None:
+            self.logged[old.cmd.key] -= 1
+            if not self.logged[old.cmd.key]:
+                del self.logged[old.cmd.key]
+        if inst.cmd is not None:
+            self.logged[inst.cmd.key] += 1
+            self.stamp = max(self.stamp, inst.cmd.t)
+        self.state.insts[slot] = inst
 
     def _follow(self, bal: int, leader: str, reset: bool) -> None:
         s = self.state
@@ -615,7 +627,7 @@ class Node:
         every = self.config.snapshot_every
         if every and self.applied - s.snapshot_index >= every:
             self._emit(["snapshot", self.applied, self.kv.to_json()])
-            self.logged = {i.cmd.key for i in s.insts.values() if i.cmd is not None}
+            self._count_logged()
 
     def _catch_up_committed(self) -> None:
         """On start: apply what the log says is committed (no one waits for those answers)."""
@@ -648,7 +660,7 @@ class Node:
             self._emit(["snapshot", m.snapshot["index"], m.snapshot["state"]])
             self.kv = KVState.from_json(m.snapshot["state"])
             self.applied = m.snapshot["index"]
-            self.logged = {i.cmd.key for i in s.insts.values() if i.cmd is not None}
+            self._count_logged()
         if m.first > s.commit + 1:
             return
         for k, doc in enumerate(m.cmds):
