@@ -4,6 +4,8 @@ to spec/multipaxos.py, each known-wrong variant caught."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -275,6 +277,8 @@ def test_conform_checks_the_multipaxos_implementation_and_catches_a_bug_from_the
     )
     text = capsys.readouterr().out
     assert "every step a step of the spec" in text and "of the 1163 reachable" in text
+    walked = re.search(r"walk along every spec transition: (\d+) of 1163 states", text)
+    assert walked and int(walked.group(1)) > 100  # the core driven along the spec's transitions, each step checked
     assert main(["conform", "--protocol", "multipaxos", "--bug", "accept-below-promise", "--examples", "20"]) == 1
     caught = capsys.readouterr().out
     assert "no sequence of the spec's steps" in caught and "--replay '[" in caught

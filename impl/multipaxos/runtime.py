@@ -10,6 +10,7 @@ from .core import IMPL_BUGS, LogState, Node
 from .mapping import Checker, spec_for
 from .messages import CODEC, PEER_TYPES, Reply, Request, Status, StatusReply
 from .store import SCHEMA, LogStore
+from .walk import realise
 
 TICK = 0.02  # seconds between a replica's timer events: heartbeats, the failure detector, the clock of leases
 
@@ -71,6 +72,7 @@ PROTOCOL = RuntimeProtocol(
     spec_for=spec_for,
     checker=Checker,
     directed_schedules=directed_schedules,
+    realise=realise,
     client_request=client_request,
     tick=TICK,
     group_commit=True,

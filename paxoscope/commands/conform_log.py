@@ -6,7 +6,9 @@ the simulator; every handler run must be a sequence of spec steps of its
 replica (``impl.multipaxos.mapping``). Coverage: the distinct spec states the
 runs passed through, and, for a spec small enough to enumerate (at most
 ``REACHABLE_LIMIT`` states with ``--max-ballot`` as the runs use it), how many of
-its reachable states that is.
+its reachable states that is, and the walk the other way: the core driven
+along every transition of the spec (``impl.multipaxos.walk.realise``), each
+step checked, with the states and transitions it realised.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def reachable(spec: Any, limit: int = REACHABLE_LIMIT) -> set | None:
 
 
 def run_multipaxos(args: argparse.Namespace, out: Any) -> int:
-    from ..impl.conformance import conform
+    from ..impl.conformance import conform, coverage
     from ..impl.multipaxos.config import SimConfig
 
     if args.bug is not None:
@@ -58,6 +60,10 @@ def run_multipaxos(args: argparse.Namespace, out: Any) -> int:
     spec = config.protocol.spec_for(config)
     everything = None if args.no_coverage or report.verdict != "ok" else reachable(spec)
     covered = len(report.visited & everything) if everything is not None else None
+    walk = coverage(config) if everything is not None else None  # the spec -> implementation direction
+    if walk is not None and walk.failure:
+        out(walk.failure)
+        return 1
     flags = f"--protocol multipaxos --replicas {args.replicas} --writes {args.writes} --reads {args.reads}"
     flags += f" --max-ballot {max_ballot}"
     flags += f" --bug {args.bug}" if args.bug else ""
@@ -79,6 +85,8 @@ def run_multipaxos(args: argparse.Namespace, out: Any) -> int:
             "states_visited_up_to_symmetry": len(report.visited_sym),
             "states_reachable": len(everything) if everything is not None else None,
             "states_covered": covered,
+            "walk_states": list(walk.states) if walk else None,
+            "walk_transitions": list(walk.transitions) if walk else None,
             "failure": report.failure or None,
             "schedule": repr(report.schedule) if report.schedule else None,
         }
@@ -102,4 +110,10 @@ def run_multipaxos(args: argparse.Namespace, out: Any) -> int:
     elif not args.no_coverage:
         seen += f"; the reachable states are more than {REACHABLE_LIMIT} (not enumerated)"
     out(seen)
+    if walk is not None:
+        out(
+            f"the walk along every spec transition: {walk.states[0]} of {walk.states[1]} states and "
+            f"{walk.transitions[0]} of {walk.transitions[1]} transitions realised by the implementation "
+            "(a ballot another replica owns, or one slot of a batch, is out of its reach)"
+        )
     return 0
