@@ -239,6 +239,9 @@ def check(
         options = replace(options, **keywords)
     spec = as_spec(spec)
     checks = select_checks(spec, options.properties)
+    explored = spec.checking(checks.names)
+    if explored is not spec:
+        spec, checks = explored, select_checks(explored, options.properties)
     checks.invariants += list(options.invariants.items())
     checks.steps += list(options.action_properties.items())
     if options.symmetry and spec.symmetry is None:
@@ -323,14 +326,19 @@ class _Search:
         abstract: list = []
         invariants, steps, refs = checks.invariants, checks.steps, checks.refinements
         constraint = spec.constraint
+        in_model = spec.state_constraint
         sometimes = list(spec.sometimes.items())
         all_actions = set(spec.actions)
         enabled = self.enabled
         on_state = [o.on_state for o in self.observers]
+        on_step = [o.on_step for o in self.observers]
         frontier: list[tuple[State, Any]] = []
         s = act = None
         try:
             for s in spec.init():
+                if in_model is not None and not in_model(s):
+                    self.generated += 1  # generated, but none of the model's states
+                    continue
                 k = key(s)
                 if k in parent:
                     continue
@@ -359,7 +367,6 @@ class _Search:
             self.depth = 1
             next_report = 4096
             max_states = self.max_states
-            spec_next = self._observed_next() if self.observers else spec.next
             while frontier:
                 self.max_queue = max(self.max_queue, len(frontier))
                 level: list[tuple[State, Any]] = []
@@ -370,12 +377,20 @@ class _Search:
                             below = None if r.via < 0 else abstract[r.via][1]
                             u = r.mapping(s if below is None else below)
                             abstract.append((r.mapping, u, r.allowed(u) if r.checked else None, r, r.via, below))
-                    successors = list(spec_next(s))
+                    successors = list(spec.next(s))
                     self.generated += len(successors)
+                    stuck = not successors  # a deadlock: no step at all, in the model or out of it
+                    if all_actions:  # an action is enabled even where its steps leave the model
+                        for act, _ in successors:
+                            if act.name not in enabled:
+                                enabled.add(act.name)
+                                all_actions.discard(act.name)
+                    if in_model is not None:
+                        successors = [(a, t) for a, t in successors if in_model(t)]
+                    for seen in on_step:
+                        for act, t in successors:
+                            seen(s, act, t)
                     for act, t in successors:
-                        if all_actions and act.name not in enabled:
-                            enabled.add(act.name)
-                            all_actions.discard(act.name)
                         if steps:
                             for name, prop in steps:
                                 if not prop(s, act, t):
@@ -413,7 +428,7 @@ class _Search:
                             self.depth += 1
                             return None
                     act = None
-                    if self.deadlock and not successors:
+                    if self.deadlock and stuck:
                         return Violation("Deadlock", "deadlock", self._trace_to(ks), "no action is enabled")
                     if self.progress is not None and len(parent) >= next_report:
                         next_report = len(parent) + 4096
@@ -426,20 +441,6 @@ class _Search:
         except Exception as exc:
             raise SpecError(self._blame(exc, s, act)) from exc
         return None
-
-    def _observed_next(self) -> Callable[[State], list[tuple[Action, State]]]:
-        """``spec.next`` that shows every step to the observers: the inner
-        loop is then the same with observers or without."""
-        spec_next, on_step = self.spec.next, [o.on_step for o in self.observers]
-
-        def observed_next(s: State) -> list[tuple[Action, State]]:
-            successors = list(spec_next(s))
-            for act, t in successors:
-                for seen in on_step:
-                    seen(s, act, t)
-            return successors
-
-        return observed_next
 
     # -- helpers that turn a misbehaving spec into a clear SpecError -------
 
@@ -559,6 +560,7 @@ class PlainSpec(Spec):
         self.default_properties = getattr(obj, "default_properties", None)
         self.symmetry = getattr(obj, "symmetry", None)
         self.constraint = getattr(obj, "constraint", None)
+        self.state_constraint = getattr(obj, "state_constraint", None)
         for attr in self._OPTIONAL:
             if hasattr(obj, attr):
                 value = getattr(obj, attr)

@@ -1,0 +1,118 @@
+"""Raft (raft.tla under MCraft.tla's bounds): TLC's state counts, the eight
+invariants, the bag of messages, symmetry, and the refinement to the log."""
+
+import pytest
+from paxoscope.explorer.bfs import check, reachable
+from paxoscope.spec.constants import ConfigError
+from paxoscope.spec.raft import (
+    AE_REQUEST,
+    CANDIDATE,
+    FOLLOWER,
+    LEADER,
+    RV_REQUEST,
+    AppendEntriesRequest,
+    Election,
+    Entry,
+    Raft,
+    RequestVoteRequest,
+    with_message,
+    without_message,
+)
+
+#: MCraft_2s_t2_l1_m2.cfg, as TLC 2.20 explored it with one worker.
+TLC = {"distinct": 15_254, "generated": 152_835, "depth": 32}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return Raft()
+
+
+@pytest.fixture(scope="module")
+def states(spec):
+    return reachable(spec)
+
+
+def test_tlcs_configuration_has_tlcs_counts(spec):
+    r = check(spec)
+    assert r.verdict == "ok"
+    assert (r.distinct_states, r.states_generated, r.depth) == (TLC["distinct"], TLC["generated"], TLC["depth"])
+    assert r.properties == list(Raft.default_properties)
+
+
+def test_no_reachable_state_leaves_the_bounds(spec, states):
+    assert all(spec.within_bounds(s) for s in states)
+    assert any(max(s.currentTerm) == 2 and s.log[0] and s.log[1] for s in states)  # the bounds are reached
+
+
+def test_a_message_leaves_the_bag_with_its_last_copy():
+    m = RequestVoteRequest(RV_REQUEST, 2, 0, 0, "s1", "s2")
+    twice = with_message(m, with_message(m, frozenset()))
+    assert twice == frozenset({(m, 2)})
+    assert without_message(m, twice) == frozenset({(m, 1)})
+    assert without_message(m, without_message(m, twice)) == frozenset()  # no count of 0 left to receive
+    assert without_message(m, frozenset()) == frozenset()
+
+
+def test_the_history_records_every_election_won_and_every_log_that_was(spec, states):
+    assert any(max(s.commitIndex) == 1 for s in states)  # an entry gets committed
+    for s in states:
+        for i, name in enumerate(spec.servers):
+            if s.state[i] == LEADER:
+                assert any(e.eterm == s.currentTerm[i] and e.eleader == name for e in s.elections)
+    assert any((Entry(2, "v1"),) in s.allLogs for s in states)
+
+
+def test_each_invariant_fails_where_it_should(spec, states):
+    s = next(x for x in states if x.state[0] == LEADER and x.log[0] and x.commitIndex[0] == 1)
+    entry = s.log[0][0]
+    bad = {
+        "MoreThanOneLeaderInv": s._replace(state=(LEADER, LEADER), currentTerm=(2, 2)),
+        "ElectionsHistoryInv": s._replace(elections=s.elections | {Election(2, "s2", (), frozenset(), ())}),
+        "ElectionSafetyInv": s._replace(log=((), (entry,))),
+        "LogMatchingInv": s._replace(log=((Entry(1, "v1"), entry), (Entry(1, "v2"), entry))),
+        "CommitIndexBoundInv": s._replace(commitIndex=(2, 0)),
+        "LogInv": s._replace(log=((entry,), (Entry(entry.term, "v2"),)), commitIndex=(1, 1)),
+        "LeaderCompletenessInv": s._replace(log=((), (entry,)), commitIndex=(0, 1), currentTerm=(2, 2)),
+        "LogTermMonotonicInv": s._replace(log=((Entry(2, "v1"), Entry(1, "v1")), ())),
+    }
+    for name, pred in spec.invariants.items():
+        assert pred(s), name
+        assert not pred(bad[name]), name
+
+
+def test_a_follower_truncates_a_conflicting_entry_before_it_appends():
+    spec = Raft(max_term=3, max_log=1)
+    s = next(spec.init())._replace(
+        currentTerm=(3, 3), state=(FOLLOWER, LEADER), log=((Entry(2, "v1"),), (Entry(3, "v1"),))
+    )
+    m = AppendEntriesRequest(AE_REQUEST, 3, 0, 0, (Entry(3, "v1"),), (Entry(3, "v1"),), 0, "s2", "s1")
+    s = s._replace(messages=with_message(m, s.messages))
+    steps = [t for _, t in spec.receive(s, m)]
+    assert [t.log[0] for t in steps] == [()]  # the conflicting entry goes, m stays
+    appended = [t.log[0] for _, t in spec.receive(steps[0], m)]
+    assert appended == [(Entry(3, "v1"),)]
+
+
+def test_a_candidate_hearing_from_the_leader_of_its_term_becomes_a_follower():
+    spec = Raft()
+    s = next(spec.init())._replace(currentTerm=(2, 2), state=(CANDIDATE, LEADER))
+    m = AppendEntriesRequest(AE_REQUEST, 2, 0, 0, (), (), 0, "s2", "s1")
+    s = s._replace(messages=with_message(m, s.messages))
+    (t,) = [t for _, t in spec.receive(s, m)]
+    assert t.state == (FOLLOWER, LEADER) and t.messages == s.messages
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [dict(values=2, max_in_flight=1), dict(max_term=3, max_in_flight=1)],
+)
+def test_every_invariant_holds_on_other_small_bounds(sizes):
+    r = check(Raft(**sizes))
+    assert r.verdict == "ok" and r.distinct_states > 1_000
+
+
+def test_bad_sizes_are_config_errors():
+    for sizes in (dict(servers=0), dict(values=0), dict(max_term=0), dict(max_copies=0), dict(max_log=-1)):
+        with pytest.raises(ConfigError):
+            Raft(**sizes)
