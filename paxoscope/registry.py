@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -286,6 +286,38 @@ PROTOCOLS: tuple[Protocol, ...] = (
         no_proof="paxoscope.proofs.multipaxos:NO_PROOF",
         chart="a lifeline per replica and one for the clients, with ballots and log slots on the messages",
         tour="paxoscope tour multipaxos",
+    ),
+    Protocol(
+        "raft",
+        "Raft, refining the same per-slot log as Multi-Paxos",
+        (
+            SpecEntry(
+                "raft",
+                "paxoscope.spec.raft:Raft",
+                "Raft with MCraft.tla's bounds (raft.tla)",
+                (
+                    Param("servers", "--servers", "servers s1..sN", default=2),
+                    replace(VALUES, default=1),
+                    Param("max_term", "--max-term", "no term above N (MaxTerm)", default=2),
+                    Param(
+                        "max_log",
+                        "--max-log",
+                        "no log longer than N entries (MaxLogLen)",
+                        type=whole_number_at_least(0),
+                        default=1,
+                    ),
+                    Param("max_copies", "--max-copies", "at most N copies of a message (MaxMsgCopies)", default=1),
+                    Param(
+                        "max_in_flight",
+                        "--max-in-flight",
+                        "at most N messages in flight, copies counted (MaxInFlight)",
+                        type=whole_number_at_least(0),
+                        default=2,
+                    ),
+                ),
+            ),
+        ),
+        Gallery(spec="paxoscope.spec.raft_bugs:BUGS", varies="raft"),
     ),
 )
 

@@ -1,6 +1,8 @@
 """Raft (raft.tla under MCraft.tla's bounds): TLC's state counts, the eight
 invariants, the bag of messages, symmetry, and the refinement to the log."""
 
+import json
+
 import pytest
 from paxoscope.explorer.bfs import check, reachable
 from paxoscope.spec.constants import ConfigError
@@ -33,11 +35,19 @@ def states(spec):
     return reachable(spec)
 
 
-def test_tlcs_configuration_has_tlcs_counts(spec):
-    r = check(spec)
-    assert r.verdict == "ok"
-    assert (r.distinct_states, r.states_generated, r.depth) == (TLC["distinct"], TLC["generated"], TLC["depth"])
-    assert r.properties == list(Raft.default_properties)
+def test_tlcs_configuration_explores_exactly_tlcs_state_space(capsys):
+    """MCraft_2s_t2_l1_m2.cfg, from the command line a user types."""
+    from paxoscope.cli import main
+
+    argv = ["check", "raft", "--servers", "2", "--values", "1", "--max-term", "2", "--max-log", "1"]
+    assert main([*argv, "--max-copies", "1", "--max-in-flight", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == "ok" and doc["properties"] == list(Raft.default_properties)
+    assert (doc["distinct_states"], doc["states_generated"], doc["depth"]) == (
+        TLC["distinct"],
+        TLC["generated"],
+        TLC["depth"],
+    )
 
 
 def test_no_reachable_state_leaves_the_bounds(spec, states):
