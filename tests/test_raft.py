@@ -6,7 +6,9 @@ from itertools import permutations
 
 import pytest
 from paxoscope.explorer.bfs import check, reachable
+from paxoscope.spec.base import action, except_at
 from paxoscope.spec.constants import ConfigError
+from paxoscope.spec.log import Log
 from paxoscope.spec.raft import (
     AE_REQUEST,
     CANDIDATE,
@@ -179,3 +181,53 @@ def test_a_counterexample_found_up_to_symmetry_is_a_behaviour_of_the_spec():
     assert states[0] in list(spec.init())
     for before, act, after in zip(states, trace.actions, states[1:]):
         assert (act, after) in list(spec.next(before))  # replayed on the spec itself, not on canonical forms
+
+
+# ---------------------------------------------------------------------------
+# Refinement: what the servers commit is the per-slot log Multi-Paxos refines
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes", [dict(), dict(max_log=2, max_in_flight=1, values=2)])
+def test_committed_entries_refine_the_per_slot_log(sizes):
+    r = check(Raft(**sizes), ["RefinesLog", "LogInv"])
+    assert r.verdict == "ok" and r.properties == ["LogInv", "RefinesLog"]
+
+
+def test_the_refinement_is_checked_on_the_spec_with_its_commit_history():
+    spec = Raft(max_log=2, max_in_flight=1, values=2)
+    explored = spec.checking(["RefinesLog"])
+    assert explored is not spec and explored.commit_history and spec.checking(["LogInv"]) is spec
+    assert next(explored.init()).committed == frozenset() and next(spec.init()).committed is None
+    both = [s for s in reachable(explored) if {k for k, _ in s.committed} == {1, 2}]
+    assert both and all(list(map(len, explored.to_log(s))) == [1, 1] for s in both)  # one value a slot
+
+
+def test_a_leader_may_commit_two_entries_in_one_step_which_is_two_choices_of_the_log_at_once():
+    spec = Raft(max_log=2, max_in_flight=1, values=2)
+    spec.__dict__["log_spec"] = Log(2, spec.values)  # one slot a step
+    r = check(spec, ["RefinesLog"])
+    assert (
+        r.verdict == "violation" and "chosen[1]: {} →" in r.violation.detail and "chosen[2]: {} →" in r.violation.detail
+    )
+
+
+class OverwriteLastEntry(Raft):
+    """A client request replaces the leader's last entry instead of appending."""
+
+    def client_request(self, s, i, v):
+        if s.state[i] == LEADER and s.log[i]:
+            entry = Entry(s.currentTerm[i], v)
+            yield (
+                action("ClientRequest", i=self.servers[i], v=v),
+                s._replace(log=except_at(s.log, i, (*s.log[i][:-1], entry))),
+            )
+        else:
+            yield from super().client_request(s, i, v)
+
+
+def test_a_committed_value_that_changes_breaks_the_refinement_where_it_changes():
+    r = check(OverwriteLastEntry(values=2, max_in_flight=1), ["RefinesLog"])
+    assert r.verdict == "violation" and r.violation.kind == "refinement"
+    assert r.violation.trace.actions[-1].name == "ClientRequest"
+    assert "chosen[1]: {v1} → {v1, v2}" in r.violation.detail or "chosen[1]: {v2} → {v1, v2}" in r.violation.detail
