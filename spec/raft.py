@@ -739,6 +739,12 @@ class Raft(Spec):
             out["committed"] = sorted(f"{k}: {e}" for k, e in s.committed)
         return out
 
+    def chart(self, steps):
+        """A lane per server, terms and log entries on the messages (see ``raft_chart``)."""
+        from .raft_chart import raft_chart
+
+        return raft_chart(self, steps)
+
 
 def last_index_of_term(log: RaftLog, term: int) -> int:
     """MaxOrZero({n \\in DOMAIN log : log[n].term = term})."""

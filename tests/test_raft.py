@@ -2,10 +2,12 @@
 invariants, the bag of messages, symmetry, and the refinement to the log."""
 
 import json
+import xml.etree.ElementTree as ET
 from itertools import permutations
 
 import pytest
 from paxoscope.explorer.bfs import check, reachable
+from paxoscope.explorer.chart import sequence_svg
 from paxoscope.spec.base import action, except_at
 from paxoscope.spec.constants import ConfigError
 from paxoscope.spec.log import Log
@@ -231,3 +233,34 @@ def test_a_committed_value_that_changes_breaks_the_refinement_where_it_changes()
     assert r.verdict == "violation" and r.violation.kind == "refinement"
     assert r.violation.trace.actions[-1].name == "ClientRequest"
     assert "chosen[1]: {v1} → {v1, v2}" in r.violation.detail or "chosen[1]: {v2} → {v1, v2}" in r.violation.detail
+
+
+# ---------------------------------------------------------------------------
+# Charts and reports
+# ---------------------------------------------------------------------------
+
+
+def first_commit(spec):
+    r = check(spec, [], invariants={"NothingCommitted": lambda s: max(s.commitIndex) == 0})
+    return r.violation.trace
+
+
+def test_a_raft_chart_has_a_lane_per_server_and_terms_and_entries_on_its_messages():
+    spec = Raft()
+    trace = first_commit(spec)
+    chart = spec.chart([(step.action, step.state) for step in trace.steps])
+    assert chart.lanes == ("s1", "s2")
+    arrows = [a for frame in chart.frames for a in frame.arrows]
+    sends = [a for a in trace.actions if a.name in ("RequestVote", "AppendEntries")]
+    assert len([a for a in arrows if a.kind in ("RequestVoteRequest", "AppendEntriesRequest")]) == len(sends)
+    assert all("term 2" in a.label for a in arrows)
+    assert any(a.targets == (a.source,) for a in arrows)  # a candidate asks itself for its vote
+    assert any("entries [v1@2]" in a.label for a in arrows)
+    assert chart.frames[-1].beside["s1"]["commitIndex"] + chart.frames[-1].beside["s2"]["commitIndex"] == 1
+    ET.fromstring(sequence_svg(trace))  # and it draws
+
+
+def test_a_report_says_the_bounds_in_words():
+    assert Raft(servers=3, values=2, max_term=3, max_log=2, max_copies=2, max_in_flight=4).config_text() == (
+        "3 servers, 2 values, terms up to 3, logs up to 2 entries, at most 2 copies of a message and 4 in flight"
+    )
