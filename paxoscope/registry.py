@@ -189,6 +189,15 @@ QUORUMS = Param(
 )
 RMS = Param("rms", "--rms", "resource managers r1..rN", default=3)
 PAXOS_SIZES = (ACCEPTORS, VALUES, BALLOTS, QUORUMS)
+#: MCraft.tla's constants: Server, Value, and the bounds of its state constraint.
+RAFT_SIZES = (
+    Param("servers", "--servers", "servers s1..sN", default=2),
+    replace(VALUES, default=1),
+    Param("max_term", "--max-term", "no term above N (MaxTerm)", default=2),
+    Param("max_log", "--max-log", "no log longer than N entries (MaxLogLen)", type=whole_number_at_least(0), default=1),
+    Param("max_copies", "--max-copies", "at most N copies of a message (MaxMsgCopies)", default=1),
+    Param("max_in_flight", "--max-in-flight", "at most N copies in flight in all (MaxInFlight)", default=2),
+)
 
 PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(
@@ -295,26 +304,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
                 "raft",
                 "paxoscope.spec.raft:Raft",
                 "Raft with MCraft.tla's bounds (raft.tla)",
-                (
-                    Param("servers", "--servers", "servers s1..sN", default=2),
-                    replace(VALUES, default=1),
-                    Param("max_term", "--max-term", "no term above N (MaxTerm)", default=2),
-                    Param(
-                        "max_log",
-                        "--max-log",
-                        "no log longer than N entries (MaxLogLen)",
-                        type=whole_number_at_least(0),
-                        default=1,
-                    ),
-                    Param("max_copies", "--max-copies", "at most N copies of a message (MaxMsgCopies)", default=1),
-                    Param(
-                        "max_in_flight",
-                        "--max-in-flight",
-                        "at most N messages in flight, copies counted (MaxInFlight)",
-                        type=whole_number_at_least(0),
-                        default=2,
-                    ),
-                ),
+                RAFT_SIZES,
             ),
         ),
         Gallery(spec="paxoscope.spec.raft_bugs:BUGS", varies="raft"),

@@ -49,7 +49,7 @@ from functools import cached_property
 from itertools import permutations
 from typing import Any, NamedTuple
 
-from .base import Action, Refinement, Spec, action, except_at
+from .base import Action, Refinement, Spec, action, except_at, record
 from .constants import ConfigError
 from .log import Log, LogState
 
@@ -78,32 +78,22 @@ def show_log(log: RaftLog) -> str:
 # at their first field (the symmetry's canonical form sorts them).
 
 
-class RequestVoteRequest(NamedTuple):
-    mtype: str
-    mterm: int
-    mlastLogTerm: int
-    mlastLogIndex: int
-    msource: str
-    mdest: str
-
-    def __str__(self) -> str:
-        return (
-            f"RequestVote({self.msource}->{self.mdest}, term={self.mterm}, "
-            f"lastLogTerm={self.mlastLogTerm}, lastLogIndex={self.mlastLogIndex})"
-        )
-
-
-class RequestVoteResponse(NamedTuple):
-    mtype: str
-    mterm: int
-    mvoteGranted: bool
-    mlog: RaftLog  # the voter's log: for the history variable voterLog only
-    msource: str
-    mdest: str
-
-    def __str__(self) -> str:
-        granted = "granted" if self.mvoteGranted else "refused"
-        return f"RequestVoteResponse({self.msource}->{self.mdest}, term={self.mterm}, {granted})"
+RequestVoteRequest = record(
+    "RequestVoteRequest",
+    "mtype mterm mlastLogTerm mlastLogIndex msource mdest",
+    "RequestVote({msource}->{mdest}, term={mterm}, lastLogTerm={mlastLogTerm}, lastLogIndex={mlastLogIndex})",
+)
+#: mlog, the voter's log, is there for the history variable voterLog only.
+RequestVoteResponse = record(
+    "RequestVoteResponse",
+    "mtype mterm mvoteGranted mlog msource mdest",
+    "RequestVoteResponse({msource}->{mdest}, term={mterm}, granted={mvoteGranted})",
+)
+AppendEntriesResponse = record(
+    "AppendEntriesResponse",
+    "mtype mterm msuccess mmatchIndex msource mdest",
+    "AppendEntriesResponse({msource}->{mdest}, term={mterm}, success={msuccess}, match={mmatchIndex})",
+)
 
 
 class AppendEntriesRequest(NamedTuple):
@@ -122,19 +112,6 @@ class AppendEntriesRequest(NamedTuple):
             f"AppendEntries({self.msource}->{self.mdest}, term={self.mterm}, prev={self.mprevLogIndex}"
             f"@{self.mprevLogTerm}, entries={show_log(self.mentries)}, commit={self.mcommitIndex})"
         )
-
-
-class AppendEntriesResponse(NamedTuple):
-    mtype: str
-    mterm: int
-    msuccess: bool
-    mmatchIndex: int
-    msource: str
-    mdest: str
-
-    def __str__(self) -> str:
-        outcome = f"match={self.mmatchIndex}" if self.msuccess else "failed"
-        return f"AppendEntriesResponse({self.msource}->{self.mdest}, term={self.mterm}, {outcome})"
 
 
 Message = RequestVoteRequest | RequestVoteResponse | AppendEntriesRequest | AppendEntriesResponse
@@ -650,6 +627,11 @@ class Raft(Spec):
             if s.currentTerm[i] >= s.currentTerm[j]
         )
 
+    @cached_property
+    def symmetry(self):
+        """Servers are interchangeable, and so are values."""
+        return _Canonicalizer(self)
+
     # ------------------------------------------------------------------
     # Refinement: what was committed is a per-slot log
     # ------------------------------------------------------------------
@@ -690,12 +672,8 @@ class Raft(Spec):
         return self._log_memo.setdefault(image, image)
 
     # ------------------------------------------------------------------
-    # Symmetry, reporting
+    # Reports
     # ------------------------------------------------------------------
-
-    @cached_property
-    def symmetry(self):
-        return _Canonicalizer(self)
 
     @property
     def config(self) -> dict[str, Any]:
