@@ -4,6 +4,9 @@ writes a model checker in Python, with a seen set of whole states.
 - ``paxos_bfs``: Paxos.tla with states as tuples, ``msgs`` a frozenset of
   message tuples; checks Consistency on every state. ``explore.py`` runs it
   beside the explorer on the same configuration and prints the ratio.
+- ``raft_bfs``: the Raft spec's own steps, out-of-bounds states generated
+  and dropped (TLC's CONSTRAINT), MCraft's invariants on every new state;
+  ``raft.py`` runs it beside the explorer.
 - ``multipaxos_bfs``: the Multi-Paxos spec's own steps, each new state
   checked for TypeOK and Linearizability, a state without successors a
   deadlock, and symmetry as the least of the state's replica renamings
@@ -103,9 +106,27 @@ def multipaxos_bfs(replicas: int = 3, writes: int = 1, reads: int = 1) -> tuple[
     return bfs(list(spec.init()), successors, lambda s: spec.type_ok(s) and spec.linearizability(s), canonical)
 
 
-def bfs(init: list, successors: Callable, ok: Callable, key: Callable | None = None) -> tuple[int, int, int]:
+def raft_bfs(**sizes) -> tuple[int, int, int]:
+    """(distinct states, depth, states generated) of Raft: its own steps, the
+    state constraint as TLC applies it, MCraft's eight invariants on every new
+    state; raises if one fails."""
+    from paxoscope.spec.raft import Raft
+
+    spec = Raft(**sizes)
+    invariants = list(spec.invariants.values())
+
+    def successors(s):
+        return [t for _, t in spec.next(s)]
+
+    return bfs(list(spec.init()), successors, lambda s: all(inv(s) for inv in invariants), within=spec.within_bounds)
+
+
+def bfs(
+    init: list, successors: Callable, ok: Callable, key: Callable | None = None, within: Callable | None = None
+) -> tuple[int, int, int]:
     """(distinct states, depth, states generated): the seen set holds whole
-    states (or their ``key``); raises if a new state is not ``ok``."""
+    states (or their ``key``); raises if a new state is not ``ok``. A state
+    not ``within`` the bounds is generated, and nothing more."""
     seen = {s if key is None else key(s) for s in init}
     frontier = init
     depth = 1
@@ -115,6 +136,8 @@ def bfs(init: list, successors: Callable, ok: Callable, key: Callable | None = N
         for s in frontier:
             for t in successors(s):
                 generated += 1
+                if within is not None and not within(t):
+                    continue
                 k = t if key is None else key(t)
                 if k not in seen:
                     if not ok(t):

@@ -282,7 +282,8 @@ class Observer:
 
     ``on_state`` sees each new distinct state (the initial ones first),
     ``on_step`` each step the spec offers, in the order the search meets
-    them: stutters and steps to states already seen included. An exception
+    them: stutters and steps to states already seen included, steps out of
+    the model (its ``state_constraint``) not. An exception
     raised here ends the search (a ``ConfigError`` reaches the caller as it is)."""
 
     def on_state(self, state: State) -> None:
@@ -315,6 +316,9 @@ def prepare(spec: Any, options: CheckOptions) -> tuple[Spec, _Checks]:
     """The spec as a ``Spec`` and the properties ``options`` ask to check on it."""
     spec = as_spec(spec)
     checks = select_checks(spec, options.properties)
+    explored = spec.checking(checks.names)
+    if explored is not spec:
+        spec, checks = explored, select_checks(explored, options.properties)
     checks.invariants += list(options.invariants.items())
     checks.steps += list(options.action_properties.items())
     if options.symmetry and spec.symmetry is None:
@@ -332,6 +336,14 @@ def merged_options(
     if properties is not None:
         keywords["properties"] = properties
     return replace(options, **keywords) if keywords else options
+
+
+def model_steps(spec: Spec) -> Callable[[State], list[tuple[Action, State]]]:
+    """``spec.next`` less the steps that leave the model (its ``state_constraint``), for engines that walk it."""
+    in_model, spec_next = spec.state_constraint, spec.next
+    if in_model is None:
+        return lambda s: list(spec_next(s))
+    return lambda s: [(act, t) for act, t in spec_next(s) if in_model(t)]
 
 
 def reachable(spec: Spec, max_states: int | None = None) -> list[State]:
@@ -411,14 +423,19 @@ class _Search:
         images_of, step_failure, state_failure = checks.images_of, checks.step_failure, checks.state_failure
         checks_steps = bool(checks.steps or refs)
         constraint = spec.constraint
+        in_model = spec.state_constraint
         sometimes = list(spec.sometimes.items())
         all_actions = set(spec.actions)
         enabled = self.enabled
         on_state = [o.on_state for o in self.observers]
+        on_step = [o.on_step for o in self.observers]
         frontier: list[tuple[State, Any]] = []
         s = act = None
         try:
             for s in spec.init():
+                if in_model is not None and not in_model(s):
+                    self.generated += 1  # generated, but none of the model's states
+                    continue
                 k = key(s)
                 if k in parent:
                     continue
@@ -440,24 +457,31 @@ class _Search:
             self.depth = 1
             next_report = 4096
             max_states = self.max_states
-            spec_next = self._observed_next() if self.observers else spec.next
             while frontier:
                 self.max_queue = max(self.max_queue, len(frontier))
                 level: list[tuple[State, Any]] = []
                 for s, ks in frontier:
                     if refs:
                         abstract = images_of(s)
-                    successors = list(spec_next(s))
+                    successors = list(spec.next(s))
                     self.generated += len(successors)
+                    stuck = not successors  # a deadlock: no step at all, in the model or out of it
+                    if all_actions:  # an action is enabled even where its steps leave the model
+                        for act, _ in successors:
+                            if act.name not in enabled:
+                                enabled.add(act.name)
+                                all_actions.discard(act.name)
+                    if in_model is not None:
+                        successors = [(a, t) for a, t in successors if in_model(t)]
+                    for seen in on_step:
+                        for act, t in successors:
+                            seen(s, act, t)
                     for act, t in successors:
-                        if all_actions and act.name not in enabled:
-                            enabled.add(act.name)
-                            all_actions.discard(act.name)
                         if checks_steps:
                             failed = step_failure(s, act, t, abstract)
                             if failed is not None:
                                 return self._step_violation(*failed, ks, act, t)
-                        if t is s:  # a stutter: no new state
+                        if t is s:  # a stutter: refines anything, and is no new state
                             continue
                         k = key(t)
                         if k in parent:
@@ -479,7 +503,7 @@ class _Search:
                             self.depth += 1
                             return None
                     act = None
-                    if self.deadlock and not successors:
+                    if self.deadlock and stuck:
                         return Violation("Deadlock", "deadlock", self._trace_to(ks), "no action is enabled")
                     if self.progress is not None and len(parent) >= next_report:
                         next_report = len(parent) + 4096
@@ -492,20 +516,6 @@ class _Search:
         except Exception as exc:
             raise SpecError(self._blame(exc, s, act)) from exc
         return None
-
-    def _observed_next(self) -> Callable[[State], list[tuple[Action, State]]]:
-        """``spec.next`` that shows every step to the observers: the inner
-        loop is then the same with observers or without."""
-        spec_next, on_step = self.spec.next, [o.on_step for o in self.observers]
-
-        def observed_next(s: State) -> list[tuple[Action, State]]:
-            successors = list(spec_next(s))
-            for act, t in successors:
-                for seen in on_step:
-                    seen(s, act, t)
-            return successors
-
-        return observed_next
 
     # -- helpers that turn a misbehaving spec into a clear SpecError -------
 
@@ -617,6 +627,7 @@ class PlainSpec(Spec):
         self.symmetry = getattr(obj, "symmetry", None)
         self.constraint = getattr(obj, "constraint", None)
         self.fairness = tuple(getattr(obj, "fairness", None) or ())
+        self.state_constraint = getattr(obj, "state_constraint", None)
         for attr in self._OPTIONAL:
             if hasattr(obj, attr):
                 value = getattr(obj, attr)

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..spec.base import Action, Spec, State
 from ..spec.constants import ConfigError
-from .bfs import CheckOptions, Result, SpecError, Violation, _Checks, _describe, _short, prepare, state_key
+from .bfs import CheckOptions, Result, SpecError, Violation, _Checks, _describe, _short, model_steps, prepare, state_key
 from .trace import Step, Trace
 
 NO_VIOLATION = 2**62  # behaviour numbers stay below this
@@ -136,6 +136,8 @@ class _Walker:
         s = None
         try:
             for s in self.spec.init():
+                if self.spec.state_constraint is not None and not self.spec.state_constraint(s):
+                    continue
                 k = self.key(s)
                 if k in self.seen:
                     continue
@@ -160,7 +162,7 @@ class _Walker:
         s = rng.choice(self.inits)
         path = [Step(None, s)]
         before, generated, failure = len(self.seen), 0, None
-        constraint, spec_next = self.spec.constraint, self.spec.next
+        constraint, spec_next = self.spec.constraint, model_steps(self.spec)
         act = None
         try:
             while len(path) < self.depth and (constraint is None or constraint(s)):
@@ -459,8 +461,9 @@ def _replay_actions(
     """From ``s``, the actions in turn (skipping those not enabled), up to the
     first failure of ``checks``: the steps and the failure's detail, or None."""
     steps = [Step(None, s)]
+    spec_next = model_steps(spec)
     for wanted in actions:
-        successors = list(spec.next(s))
+        successors = spec_next(s)
         if deadlock and not successors:
             return steps, "no action is enabled"
         t = next((t for a, t in successors if a == wanted), None)
@@ -499,12 +502,13 @@ def _nearest_failure(
 
     frontier = [(key(s), s) for s in starts]
     deadlocks = deadlock and name == "Deadlock"
+    spec_next = model_steps(spec)
     for level_no in range(bound + 1):
         if level_no == bound and not deadlocks:
             break
         level = []
         for ks, s in frontier:
-            successors = list(spec.next(s))
+            successors = spec_next(s)
             if deadlocks and not successors:
                 return (path(ks, []), "no action is enabled"), len(came_from)
             if level_no == bound:

@@ -45,6 +45,7 @@ BUILTIN = (
     "tcommit:rms=3",
     "multipaxos:replicas=3,reads=0",
     "multipaxos:replicas=2,writes=1,reads=1",
+    "raft:servers=2,values=1,max_term=2,max_log=1,max_copies=1,max_in_flight=2",  # MCraft_2s_t2_l1_m2.cfg
 )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -218,6 +218,15 @@ STABLE_LEADER = switch(
     "--stable-leader",
     "from some moment on only p1 starts ballots (the assumption that escapes FLP)",
 )
+#: MCraft.tla's constants: Server, Value, and the bounds of its state constraint.
+RAFT_SIZES = (
+    Param("servers", "--servers", "servers s1..sN", default=2),
+    replace(VALUES, default=1),
+    Param("max_term", "--max-term", "no term above N (MaxTerm)", default=2),
+    Param("max_log", "--max-log", "no log longer than N entries (MaxLogLen)", type=whole_number_at_least(0), default=1),
+    Param("max_copies", "--max-copies", "at most N copies of a message (MaxMsgCopies)", default=1),
+    Param("max_in_flight", "--max-in-flight", "at most N copies in flight in all (MaxInFlight)", default=2),
+)
 
 PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(
@@ -324,6 +333,20 @@ PROTOCOLS: tuple[Protocol, ...] = (
         mapping="paxoscope.impl.multipaxos.mapping:abstract_node",
         chart="a lifeline per replica and one for the clients, with ballots and log slots on the messages",
         tour="paxoscope tour multipaxos",
+    ),
+    Protocol(
+        "raft",
+        "Raft, refining the same per-slot log as Multi-Paxos",
+        (
+            SpecEntry(
+                "raft",
+                "paxoscope.spec.raft:Raft",
+                "Raft with MCraft.tla's bounds (raft.tla)",
+                RAFT_SIZES,
+            ),
+        ),
+        Gallery(spec="paxoscope.spec.raft_bugs:BUGS", varies="raft"),
+        chart="a lifeline per server, with terms and log entries on the messages",
     ),
 )
 

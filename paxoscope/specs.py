@@ -2,7 +2,7 @@
 
 The built-in specs and their variants are those of the protocol registry
 (``paxoscope.registry``: ``paxos``, ``voting``, ``consensus``, ``twophase``,
-``tcommit``, ``multipaxos``); ``path/to/file.py:Name`` and ``package.module:Name`` load a user's spec,
+``tcommit``, ``multipaxos``, ``raft``); ``path/to/file.py:Name`` and ``package.module:Name`` load a user's spec,
 where Name is a ``Spec`` instance, a ``Spec`` subclass, or a function that
 returns one (a plain class with ``init``, ``next`` and ``invariants``, no
 ``Spec`` base, is a spec too). Everything that can go wrong raises

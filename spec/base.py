@@ -12,6 +12,9 @@ a step), ``sometimes`` (states that should be reachable: a check that is
 never vacuous), ``refinements`` (mappings to more abstract specs, checked on
 every step), ``symmetry`` (a canonical form of a state under permutations of
 interchangeable things), ``constraint`` (bounds the exploration),
+``state_constraint`` (bounds the model, as TLC's CONSTRAINT does),
+``checking`` (the spec to explore for some properties: one that keeps a
+history variable they read),
 ``fingerprint`` (a 64-bit digest of a state; ``hash`` by default),
 ``variables`` (named fields, for rendering) and ``chart`` (how a trace is
 drawn as a message sequence chart: one lane per variable by default).
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import sys
 from collections import namedtuple
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -273,6 +276,16 @@ class Spec:
     symmetry: Callable[[State], State] | None = None
     #: ``constraint(state)`` False means: check this state, explore no further.
     constraint: Callable[[State], bool] | None = None
+    #: ``state_constraint(state)`` False means, as for TLC's CONSTRAINT: the
+    #: step to this state counts among the states generated, but the state is
+    #: none of the model's: it is not stored, not checked, not explored.
+    state_constraint: Callable[[State], bool] | None = None
+
+    def checking(self, properties: Collection[str]) -> Spec:
+        """The spec to explore when ``properties`` (by name) are checked: this
+        one, unless some of them read a history variable that the spec keeps
+        only for them (its state space is then that of the spec with it)."""
+        return self
 
     def fingerprint(self, state: State) -> int:
         return hash(state)

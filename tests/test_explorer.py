@@ -116,6 +116,16 @@ def test_constraint_bounds_the_exploration():
     assert r.distinct_states == 11  # 0..10: state 10 is checked but not expanded
 
 
+def test_a_state_constraint_counts_steps_out_of_the_model_as_generated_and_nothing_more():
+    spec = Grid(4, bad=(3, 0))
+    spec.state_constraint = lambda s: s[0] < 3  # as TLC's CONSTRAINT: (3, y) is no state of the model
+    r = check(spec, ["NotBad"], deadlock=True)
+    assert r.verdict == "ok"  # (3, 0) is not checked, and (2, 3), whose only step leaves the model, is no deadlock
+    assert r.distinct_states == 12 and r.depth == 6
+    # the initial state, every Right from x < 3 (those into x = 3 too) and every Up from x < 3
+    assert r.states_generated == 1 + 3 * 4 + 3 * 3
+
+
 def test_max_states_stops_early_and_says_so():
     r = check(Grid(10), max_states=20)
     assert r.verdict == "incomplete"
