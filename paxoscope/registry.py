@@ -309,6 +309,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
         ),
         Gallery(spec="paxoscope.spec.raft_bugs:BUGS", varies="raft"),
         chart="a lifeline per server, with terms and log entries on the messages",
+        tour="paxoscope tour raft",
     ),
 )
 

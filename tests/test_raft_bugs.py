@@ -13,12 +13,14 @@ keeps it.
 
 import pytest
 from paxoscope.explorer.bfs import check
+from paxoscope.explorer.chart import sequence_svg
 from paxoscope.explorer.scenario import play
 from paxoscope.explorer.trace import validate
 from paxoscope.spec.raft import LEADER, Entry, Raft
 from paxoscope.spec.raft_bugs import BUGS, SHOWN, RaftBug
 
 from paxoscope.cli import main
+from paxoscope.tour import RAFT, changed_code, reference_of, visit
 
 # name -> states in the shortest counterexample, at the sizes SHOWN gives
 SHORTEST = {"term-not-persisted": 21, "own-vote-counted-twice": 11}
@@ -134,3 +136,53 @@ def test_a_scenario_stops_at_the_first_line_that_names_no_single_step():
     assert len(play(spec, ["Timeout s1", "RequestVote s1 s1", "HandleRequestVoteRequest *"])) == 4
     assert len(play(spec, ["Timeout s1", "BecomeLeader s1", "Timeout s2"])) == 2  # s1 has no votes yet
     assert len(play(spec, ["Timeout *"])) == 1  # either server: not one step
+
+
+# ---------------------------------------------------------------------------
+# The tour and the charts
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SHOWN))
+def test_each_variant_changes_one_method_of_raft_and_the_diff_shows_its_bug_line(name):
+    assert reference_of(BUGS[name]) is Raft
+    diff = changed_code(BUGS[name])
+    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert "spec/raft.py" in diff and "spec/raft_bugs.py" in diff
+    assert any("# BUG" in line for line in added) and diff.count("+++") == 1
+
+
+@pytest.mark.parametrize("name", sorted(SHOWN))
+def test_a_raft_stop_shows_the_counterexample_where_the_gallery_says(name):
+    stop = visit(1, BUGS[name], tour=RAFT)
+    shown = SHOWN[name]
+    assert stop.caught and stop.report is None and "no proof model" in stop.no_proof
+    assert validate(BUGS[name](**shown.sizes), stop.trace) is None
+    assert stop.found.scenario == bool(shown.scenario)
+    assert len(stop.trace) == (len(shown.scenario) + 1 if shown.scenario else SHORTEST[name])
+    assert stop.mark[len(stop.trace)].startswith(shown.invariant + " fails")
+    assert stop.check_command.startswith(f"paxoscope check raft --bug {name} ")
+
+
+def test_the_raft_tour_in_a_terminal(capsys):
+    assert main(["tour", "raft", "term-not-persisted", "commit-earlier-term", "--no-pause"]) == 0
+    out = capsys.readouterr().out
+    assert "1/2 · term-not-persisted" in out and "2/2 · commit-earlier-term" in out
+    assert "The shortest counterexample" in out and "A counterexample" in out
+    assert "✗ MoreThanOneLeaderInv fails: two leaders in one term" in out
+    assert "✗ LogInv fails: two servers committed different entries at the same index" in out
+    assert BUGS["commit-earlier-term"].fix.split()[0] in out
+
+
+def test_the_figure_8_chart_has_a_lane_per_server_with_terms_and_entries_on_its_messages():
+    import struct
+
+    import resvg_py
+
+    trace = figure_8(BUGS["commit-earlier-term"])
+    svg = sequence_svg(trace, mark={len(trace): "LogInv fails"})
+    assert all(f">{server}<" in svg for server in ("s1", "s2", "s3"))
+    assert "AppendEntries term 4, prev 0@0, entries [v1@2]" in svg and "RequestVote term 5, last entry 1@3" in svg
+    png = bytes(resvg_py.svg_to_bytes(svg_string=svg))
+    width, height = struct.unpack(">II", png[16:24])
+    assert 800 <= width <= 4000 and 1000 <= height <= 4000
