@@ -101,6 +101,23 @@ def test_figure_8_commits_two_entries_at_one_index_and_breaks_the_log_refinement
     assert [spec.committed_prefix(last, i) for i in spec.ids] == [(Entry(2, "v1"),), (Entry(3, "v2"),), ()]
 
 
+def test_the_explorer_confined_to_the_figure_8_steps_finds_the_log_refinement_broken():
+    """``--invariant RefinesLog`` as the explorer checks it, on the Figure 8 variant allowed only the
+    steps of its scenario (in any order): the committed log takes a second value in slot 1."""
+    sizes = SHOWN["commit-earlier-term"].sizes
+    variant = BUGS["commit-earlier-term"]
+    allowed = set(play(variant(**sizes), FIGURE_8).actions)
+
+    class Confined(variant):
+        def steps(self, s):
+            return ((act, t) for act, t in super().steps(s) if act in allowed)
+
+    r = check(Confined(**sizes), ["RefinesLog"])
+    assert r.verdict == "violation" and r.violation.property == "RefinesLog"
+    assert "chosen[1]: {v1} → {v1, v2}" in r.violation.detail
+    assert validate(variant(**sizes).with_commit_history(), r.violation.trace) is None
+
+
 def test_figure_8_breaks_leader_completeness_as_the_second_leader_is_elected():
     trace = figure_8(BUGS["commit-earlier-term"])
     spec = trace.spec
