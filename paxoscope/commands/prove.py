@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     if args.explain:
         out(json.dumps(explain_json(model), indent=2) if args.json else explain_text(model))
         return EXIT_OK
+    if args.crosscheck and protocol.crosscheck is None:
+        raise UsageError(f"{args.spec}'s proof model has no cross-check against its executable spec")
     if args.crosscheck:
         return _crosscheck(model, protocol, args, {**dict(protocol.crosscheck_sizes), **sizes})
     from ..proofs.obligations import prove
