@@ -57,16 +57,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``prove`` subcommand to ``subparsers`` (argparse's)."""
     p = subparsers.add_parser(
         "prove",
-        help="prove a protocol safe for every size (Z3): paxos, multipaxos",
+        help="prove a protocol safe for every size (Z3): paxos, multipaxos, raft",
         description="Prove with Z3 that the inductive invariant of SPEC holds initially, is preserved by "
         "every action and implies its safety property (Paxos: Consistency, for every number of acceptors, "
         "ballots and values; Multi-Paxos: per-slot agreement and fresh reads, for every number of replicas, "
-        "ballots and slots). Each "
+        "ballots and slots; Raft: election safety, for every number of servers and terms). Each "
         "obligation is reported on its own; a failed one is shown as a counterexample to induction, with "
         "the explorer's verdict on whether its pre-state is reachable (--svg and --html draw it as a message "
         "sequence chart).",
-        epilog="SPEC: paxos or multipaxos (Multi-Paxos: per-slot agreement for every number of replicas, ballots "
-        "and slots, on a multi-instance voting model that --crosscheck checks against the executable spec). "
+        epilog="SPEC: paxos, multipaxos or raft (Multi-Paxos: per-slot agreement for every number of replicas, ballots "
+        "and slots, on a multi-instance voting model that --crosscheck checks against the executable spec; Raft: "
+        "at most one leader per term, on a model of its elections). "
         "Exit codes: 0 every obligation proven "
         "(with --crosscheck: the encodings agree), 1 an obligation failed or is unknown, a --bug variant was "
         "proven (the model misses the bug) or, with --crosscheck, a difference, 2 bad usage or input, 3 internal "
