@@ -475,7 +475,7 @@ class Raft(Spec):
 
     def handle_request_vote_response(self, s: RaftState, i: int, j: str, m: RequestVoteResponse) -> Iterator[Step]:
         """A response of i's term is tallied (also when i is no candidate: it is then never looked at)."""
-        if self.tallies(s, i, m):
+        if m.mterm == s.currentTerm[i]:
             granted, voter_log = s.votesGranted[i], s.voterLog[i]
             if m.mvoteGranted:
                 granted, voter_log = granted | {j}, extended(voter_log, j, m.mlog)
@@ -488,10 +488,6 @@ class Raft(Spec):
                     messages=without_message(m, s.messages),
                 ),
             )
-
-    def tallies(self, s: RaftState, i: int, m: RequestVoteResponse) -> bool:
-        """Only a response of the candidate's current term counts."""
-        return m.mterm == s.currentTerm[i]
 
     def handle_append_entries_request(self, s: RaftState, i: int, j: str, m: AppendEntriesRequest) -> Iterator[Step]:
         """An AppendEntries of i's term or older: rejected, or it makes a candidate a follower, or accepted."""
