@@ -33,7 +33,7 @@ from ..spec.gallery import gallery
 from . import logic as L
 from .finite import ModelTwin
 from .logic import and_, eq, exists, forall, implies, ne, not_, variables
-from .model import ActionDef, Insert, ProofModel, View, ballot_order, quorums_intersect
+from .model import ActionDef, Insert, ProofModel, View, ballot_order, model_of_variant, quorums_intersect
 
 N = L.Sort("Server")
 T = L.Sort("Term")
@@ -166,12 +166,4 @@ NO_PROOF: dict[str, str] = {
 
 def model_for(bug: str | None = None) -> RaftElectionModel:
     """The election model of Raft, or of the named gallery variant."""
-    if bug is None:
-        return RaftElectionModel()
-    if bug not in BUG_MODELS:
-        from ..spec.constants import ConfigError
-
-        if bug in NO_PROOF:
-            raise ConfigError(f"{bug} has no proof variant: {NO_PROOF[bug]}")
-        raise ConfigError(f"unknown bug {bug!r}; the gallery's proof variants are: {', '.join(BUG_MODELS)}")
-    return BUG_MODELS[bug]()
+    return model_of_variant(RaftElectionModel, BUG_MODELS, NO_PROOF, bug)
