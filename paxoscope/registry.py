@@ -325,6 +325,12 @@ def protocols() -> tuple[Protocol, ...]:
     return PROTOCOLS
 
 
+def proof_specs() -> str:
+    """The specs a proof models (each protocol's first), in words: "paxos, multipaxos and raft"."""
+    *others, last = [p.specs[0].name for p in PROTOCOLS if p.proof is not None]
+    return f"{', '.join(others)} and {last}" if others else last
+
+
 def protocol(name: str) -> Protocol:
     for p in PROTOCOLS:
         if p.name == name:

@@ -108,8 +108,7 @@ def _protocol(spec: str, bug: str | None) -> registry.Protocol:
     """The protocol whose proof model ``prove SPEC`` means; its variant ``bug`` must have a proof model."""
     protocol = registry.protocol_of(spec) if registry.is_builtin(spec) else None
     if protocol is None or protocol.proof is None or spec != protocol.specs[0].name:
-        having = " and ".join(p.specs[0].name for p in _proven())
-        raise UsageError(f"prove has a proof model for the {having} specs only, not {spec!r}")
+        raise UsageError(f"prove has a proof model for the {registry.proof_specs()} specs only, not {spec!r}")
     if bug is not None:
         variant = registry.variant(bug, protocol.name, part=None)
         if "proof" not in variant.parts:
