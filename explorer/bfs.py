@@ -208,7 +208,8 @@ class Observer:
 
     ``on_state`` sees each new distinct state (the initial ones first),
     ``on_step`` each step the spec offers, in the order the search meets
-    them: stutters and steps to states already seen included. An exception
+    them: stutters and steps to states already seen included, steps out of
+    the model (its ``state_constraint``) not. An exception
     raised here ends the search (a ``ConfigError`` reaches the caller as it is)."""
 
     def on_state(self, state: State) -> None:
