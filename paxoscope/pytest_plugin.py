@@ -89,8 +89,7 @@ class Paxoscope:
         try:
             protocol = registry.protocol_of(spec)
             if protocol.proof is None or spec != protocol.specs[0].name:  # a proof models its protocol's first spec
-                having = [p.specs[0].name for p in registry.protocols() if p.proof is not None]
-                raise ConfigError(f"a proof model exists for the {' and '.join(having)} specs only, not {spec!r}")
+                raise ConfigError(f"a proof model exists for the {registry.proof_specs()} specs only, not {spec!r}")
             if bug is not None:
                 registry.variant(bug, protocol.name, part="proof")
             model = registry.resolve(protocol.proof)(bug)

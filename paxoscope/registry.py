@@ -345,8 +345,11 @@ PROTOCOLS: tuple[Protocol, ...] = (
                 RAFT_SIZES,
             ),
         ),
-        Gallery(spec="paxoscope.spec.raft_bugs:BUGS", varies="raft"),
+        Gallery(spec="paxoscope.spec.raft_bugs:BUGS", varies="raft", proof="paxoscope.proofs.raft:BUG_MODELS"),
+        proof="paxoscope.proofs.raft:model_for",
+        no_proof="paxoscope.proofs.raft:NO_PROOF",
         chart="a lifeline per server, with terms and log entries on the messages",
+        tour="paxoscope tour raft",
     ),
 )
 
@@ -358,6 +361,12 @@ PROTOCOLS: tuple[Protocol, ...] = (
 
 def protocols() -> tuple[Protocol, ...]:
     return PROTOCOLS
+
+
+def proof_specs() -> str:
+    """The specs a proof models (each protocol's first), in words: "paxos, multipaxos and raft"."""
+    *others, last = [p.specs[0].name for p in PROTOCOLS if p.proof is not None]
+    return f"{', '.join(others)} and {last}" if others else last
 
 
 def protocol(name: str) -> Protocol:

@@ -83,6 +83,7 @@ class Found:
     command: str
     failure: str
     tried: str  # the configurations searched, for "None found with ..."
+    scenario: bool = False  # the trace is a scenario played step by step, not the result of a search
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,47 @@ MP_INTRO = (
 )
 MULTIPAXOS = Tour("multipaxos", "Multi-Paxos", find_multipaxos, MP_INTRO)
 
-TOURS: dict[str, Tour] = {t.protocol: t for t in (PAXOS, MULTIPAXOS)}
+RAFT_FAILURES = {
+    "MoreThanOneLeaderInv": "MoreThanOneLeaderInv fails: two leaders in one term",
+    "ElectionsHistoryInv": "ElectionsHistoryInv fails: two servers won the same term",
+    "LogMatchingInv": "LogMatchingInv fails: two logs share an entry but not the entries before it",
+    "LogInv": "LogInv fails: two servers committed different entries at the same index",
+    "LeaderCompletenessInv": "LeaderCompletenessInv fails: a leader lacks an entry committed in an earlier term",
+}
+
+
+def find_raft(bug: type, status: Callable[[str], None]) -> Found:
+    """The explorer's shortest counterexample at the smallest sizes that show the variant, or,
+    where those sizes are too large to search during a tour, its scenario played step by step."""
+    from .explorer.bfs import check
+    from .explorer.scenario import play
+    from .spec.raft_bugs import SHOWN
+
+    shown = SHOWN[bug.name]
+    spec = bug(**shown.sizes)
+    sizes = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in shown.sizes.items())
+    command = f"paxoscope check raft --bug {bug.name} {sizes}"
+    tried = spec.config_text()
+    if not shown.scenario:
+        found = _first_failure([(command, lambda: check(spec))], status, tried)
+    else:
+        status(f"playing the scenario of {bug.name} ...")
+        trace = play(spec, shown.scenario)
+        broken = len(trace) == len(shown.scenario) + 1 and not spec.invariants[shown.invariant](trace.states[-1])
+        found = Found(trace if broken else None, 0, command, shown.invariant, tried, scenario=True)
+    return replace(found, failure=RAFT_FAILURES.get(found.failure, f"{found.failure} fails"))
+
+
+RAFT_INTRO = (
+    "Each variant below is Raft (raft.tla, bounded as MCraft.tla) with one small change that looks harmless, "
+    "and each breaks one of the invariants TLC checks: two leaders in one term, logs that disagree, or a "
+    "committed entry lost. The variants that two servers show are found by exhaustive search, shortest first; "
+    "those that need three servers are shown by a scenario played step by step, since their state spaces are "
+    "too large to search during a tour."
+)
+RAFT = Tour("raft", "Raft", find_raft, RAFT_INTRO)
+
+TOURS: dict[str, Tour] = {t.protocol: t for t in (PAXOS, MULTIPAXOS, RAFT)}
 
 
 # ---------------------------------------------------------------------------
@@ -509,17 +550,26 @@ def stop_blocks(stop: Stop) -> list[tuple]:
         ("pre", stop.diff),
         ("h3", "Why it looks harmless, and why it is not"),
         ("p", stop.bug.explanation),
-        ("h3", "The shortest counterexample"),
+        ("h3", "A counterexample" if stop.found.scenario else "The shortest counterexample"),
     ]
     if stop.trace is None:
         blocks.append(("p", f"None found with {stop.found.tried}: the variant is NOT caught."))
     else:
         blocks.append(("pre", stop.check_command))
-        blocks.append(("p", f"{len(stop.trace)} states, found among {stop.explored:,}:"))
+        blocks.append(("p", _found_sentence(stop)))
         blocks.append(("trace", stop.trace, stop.mark))
     blocks += [("h3", "The proof obligation that breaks"), *proof_blocks(stop)]
     blocks += [("h3", "The one-line fix"), ("p", stop.bug.fix)]
     return blocks
+
+
+def _found_sentence(stop: Stop) -> str:
+    if stop.found.scenario:
+        return (
+            f"{len(stop.trace)} states, a scenario played step by step with {stop.found.tried} (the command above "
+            "searches those sizes for the shortest, which takes far longer than a tour):"
+        )
+    return f"{len(stop.trace)} states, found among {stop.explored:,}:"
 
 
 def proof_blocks(stop: Stop) -> list[tuple]:

@@ -192,6 +192,20 @@ class ProofModel:
         return ModelTwin(self)
 
 
+def model_of_variant(base: type, models: dict[str, type], no_proof: dict[str, str], bug: str | None) -> ProofModel:
+    """The model ``base`` (bug None), or its gallery variant ``bug`` among ``models``; a
+    variant in ``no_proof`` is refused with the reason it has no model."""
+    if bug is None:
+        return base()
+    if bug not in models:
+        from ..spec.constants import ConfigError
+
+        if bug in no_proof:
+            raise ConfigError(f"{bug} has no proof variant: {no_proof[bug]}")
+        raise ConfigError(f"unknown bug {bug!r}; the gallery's proof variants are: {', '.join(models)}")
+    return models[bug]()
+
+
 def ballot_order(bottom: Const) -> dict[str, Formula]:
     """The axioms of a total order on ``bottom``'s sort, with ``bottom`` below every element."""
     x, y, z = variables("x y z", bottom.sort)

@@ -64,7 +64,17 @@ from ..spec.gallery import gallery
 from . import logic as L
 from .finite import ModelTwin
 from .logic import and_, eq, exists, forall, implies, le, lt, ne, not_, or_, variables
-from .model import ActionDef, Assign, Extend, Insert, ProofModel, View, ballot_order, quorums_intersect
+from .model import (
+    ActionDef,
+    Assign,
+    Extend,
+    Insert,
+    ProofModel,
+    View,
+    ballot_order,
+    model_of_variant,
+    quorums_intersect,
+)
 
 R = L.Sort("Replica")
 B = L.Sort("Ballot")
@@ -645,15 +655,7 @@ NO_PROOF: dict[str, str] = {
 
 def model_for(bug: str | None = None) -> MultiPaxosModel:
     """The model of Multi-Paxos, or of the named gallery variant."""
-    if bug is None:
-        return MultiPaxosModel()
-    if bug not in BUG_MODELS:
-        from ..spec.constants import ConfigError
-
-        if bug in NO_PROOF:
-            raise ConfigError(f"{bug} has no proof variant: {NO_PROOF[bug]}")
-        raise ConfigError(f"unknown bug {bug!r}; the gallery's proof variants are: {', '.join(BUG_MODELS)}")
-    return BUG_MODELS[bug]()
+    return model_of_variant(MultiPaxosModel, BUG_MODELS, NO_PROOF, bug)
 
 
 def twin_spec(model: MultiPaxosModel, sizes: dict[str, int]) -> Any:

@@ -378,19 +378,23 @@ class Raft(Spec):
     def advance_commit_index(self, s: RaftState, i: int) -> Iterator[Step]:
         """Leader i commits up to the last index a quorum holds, if that entry is of its own term."""
         if s.state[i] == LEADER:
-            log, match = s.log[i], s.matchIndex[i]
-
-            def agree(index: int) -> frozenset[str]:
-                return frozenset(self.servers[k] for k in self.ids if k == i or match[k] >= index)
-
-            agree_indexes = [index for index in range(1, len(log) + 1) if self.is_quorum(agree(index))]
+            agree_indexes = [index for index in range(1, len(s.log[i]) + 1) if self.quorum_agrees(s, i, index)]
             new_commit_index = s.commitIndex[i]
-            if agree_indexes and log[max(agree_indexes) - 1].term == s.currentTerm[i]:
+            if agree_indexes and self.commits_by_counting(s, i, max(agree_indexes)):
                 new_commit_index = max(agree_indexes)
             yield (
                 action("AdvanceCommitIndex", i=self.servers[i]),
                 s._replace(commitIndex=except_at(s.commitIndex, i, new_commit_index)),
             )
+
+    def quorum_agrees(self, s: RaftState, i: int, index: int) -> bool:
+        """Agree(index) is a quorum: leader i and the servers it knows to match it up to index."""
+        match = s.matchIndex[i]
+        return self.is_quorum([self.servers[k] for k in self.ids if k == i or match[k] >= index])
+
+    def commits_by_counting(self, s: RaftState, i: int, index: int) -> bool:
+        """Only an entry of the leader's own term is committed by counting its replicas (the paper's Figure 8)."""
+        return s.log[i][index - 1].term == s.currentTerm[i]
 
     def append_entries(self, s: RaftState, i: int, j: int) -> Iterator[Step]:
         """Leader i sends j the entry at nextIndex[i][j] (none past its log's end), with the one before it."""
@@ -489,10 +493,7 @@ class Raft(Spec):
         """An AppendEntries of i's term or older: rejected, or it makes a candidate a follower, or accepted."""
         if m.mterm > s.currentTerm[i]:
             return
-        log = s.log[i]
-        log_ok = m.mprevLogIndex == 0 or (
-            0 < m.mprevLogIndex <= len(log) and m.mprevLogTerm == log[m.mprevLogIndex - 1].term
-        )
+        log_ok = self.log_matches_prev(s.log[i], m)
         term = s.currentTerm[i]
         act = action("HandleAppendEntriesRequest", m=m)
         if m.mterm < term or (m.mterm == term and s.state[i] == FOLLOWER and not log_ok):
@@ -502,6 +503,12 @@ class Raft(Spec):
             yield act, s._replace(state=except_at(s.state, i, FOLLOWER))  # m stays, to be accepted next
         elif m.mterm == term and s.state[i] == FOLLOWER and log_ok:
             yield from self.accept_append_entries(s, i, j, m, act)
+
+    def log_matches_prev(self, log: RaftLog, m: AppendEntriesRequest) -> bool:
+        """logOk: the log holds the leader's entry at prevLogIndex (of term prevLogTerm), or prevLogIndex is 0."""
+        return m.mprevLogIndex == 0 or (
+            0 < m.mprevLogIndex <= len(log) and m.mprevLogTerm == log[m.mprevLogIndex - 1].term
+        )
 
     def accept_append_entries(
         self, s: RaftState, i: int, j: str, m: AppendEntriesRequest, act: Action

@@ -287,7 +287,7 @@ def test_prove_knows_which_protocols_have_a_proof(paxoscope):
     result.stdout.fnmatch_lines(
         [
             "*paxoscope check silent-acceptor: deadlock Deadlock fails after * steps:",
-            "*paxoscope prove: a proof model exists for the paxos and multipaxos specs only, not 'twophase'*",
+            "*paxoscope prove: a proof model exists for the paxos, multipaxos and raft specs only, not 'twophase'*",
         ],
         consecutive=False,
     )

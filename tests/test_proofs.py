@@ -419,7 +419,7 @@ def test_crosscheck_from_the_command(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["twophase"], "proof model for the paxos and multipaxos specs only"),
+        (["twophase"], "proof model for the paxos, multipaxos and raft specs only"),
         (["multipaxos", "--bug", "silent-acceptor"], "silent-acceptor has no proof variant"),
         (["multipaxos", "--crosscheck", "--acceptors", "2"], "--acceptors is no size of multipaxos"),
         (["--bug", "nope"], "unknown bug 'nope'"),

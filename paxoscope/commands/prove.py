@@ -57,16 +57,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``prove`` subcommand to ``subparsers`` (argparse's)."""
     p = subparsers.add_parser(
         "prove",
-        help="prove a protocol safe for every size (Z3): paxos, multipaxos",
+        help="prove a protocol safe for every size (Z3): paxos, multipaxos, raft",
         description="Prove with Z3 that the inductive invariant of SPEC holds initially, is preserved by "
         "every action and implies its safety property (Paxos: Consistency, for every number of acceptors, "
         "ballots and values; Multi-Paxos: per-slot agreement and fresh reads, for every number of replicas, "
-        "ballots and slots). Each "
+        "ballots and slots; Raft: election safety, for every number of servers and terms). Each "
         "obligation is reported on its own; a failed one is shown as a counterexample to induction, with "
         "the explorer's verdict on whether its pre-state is reachable (--svg and --html draw it as a message "
         "sequence chart).",
-        epilog="SPEC: paxos or multipaxos (Multi-Paxos: per-slot agreement for every number of replicas, ballots "
-        "and slots, on a multi-instance voting model that --crosscheck checks against the executable spec). "
+        epilog="SPEC: paxos, multipaxos or raft (Multi-Paxos: per-slot agreement for every number of replicas, ballots "
+        "and slots, on a multi-instance voting model that --crosscheck checks against the executable spec; Raft: "
+        "at most one leader per term, on a model of its elections). "
         "Exit codes: 0 every obligation proven "
         "(with --crosscheck: the encodings agree), 1 an obligation failed or is unknown, a --bug variant was "
         "proven (the model misses the bug) or, with --crosscheck, a difference, 2 bad usage or input, 3 internal "
@@ -107,8 +108,7 @@ def _protocol(spec: str, bug: str | None) -> registry.Protocol:
     """The protocol whose proof model ``prove SPEC`` means; its variant ``bug`` must have a proof model."""
     protocol = registry.protocol_of(spec) if registry.is_builtin(spec) else None
     if protocol is None or protocol.proof is None or spec != protocol.specs[0].name:
-        having = " and ".join(p.specs[0].name for p in _proven())
-        raise UsageError(f"prove has a proof model for the {having} specs only, not {spec!r}")
+        raise UsageError(f"prove has a proof model for the {registry.proof_specs()} specs only, not {spec!r}")
     if bug is not None:
         variant = registry.variant(bug, protocol.name, part=None)
         if "proof" not in variant.parts:
@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     if args.explain:
         out(json.dumps(explain_json(model), indent=2) if args.json else explain_text(model))
         return EXIT_OK
+    if args.crosscheck and protocol.crosscheck is None:
+        raise UsageError(f"{args.spec}'s proof model has no cross-check against its executable spec")
     if args.crosscheck:
         return _crosscheck(model, protocol, args, {**dict(protocol.crosscheck_sizes), **sizes})
     from ..proofs.obligations import prove
