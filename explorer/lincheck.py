@@ -306,9 +306,7 @@ def check_partition(
     for e, (_, kind, i) in enumerate(events):
         if kind == 1:
             ret_entry[i] = e
-    shared: dict[Any, Any] = {}
-    # Equal inputs made one object, so that the step of the last one tried can be reused by identity.
-    inputs = [shared.setdefault(op.input, op.input) for op in ops]
+    inputs = [op.input for op in ops]
     outputs = [op.output for op in ops]
     step = model.step
 
@@ -342,7 +340,6 @@ def check_partition(
     made_limit = 64 + 4 * n
     # Whether the pass over the calls that may go next passed one pending: if not, a second pass is useless.
     passed_pending = False
-    last_input = last_state = last_output = last_next = None
     entry = nxt[head]
     while remaining:
         steps += 1
@@ -354,10 +351,7 @@ def check_partition(
                 passed_pending = passed_pending or pending[i]
                 entry = nxt[entry]
                 continue
-            if inputs[i] is not last_input or state is not last_state:
-                last_input, last_state = inputs[i], state
-                last_output, last_next = step(state, last_input)
-            output, new_state = last_output, last_next
+            output, new_state = step(state, inputs[i])
             expected = outputs[i]
             if expected is UNKNOWN or output == expected:
                 if fits_in is not None:
