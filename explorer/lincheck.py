@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,10 +228,6 @@ class _Timeout(Exception):
     pass
 
 
-class _OutOfSteps(Exception):
-    """The search used up the steps it was given this round."""
-
-
 @dataclass
 class Progress:
     """Where a long check is: which partition, what it does (``search`` or ``cut``: making a failing
@@ -250,13 +246,10 @@ class _Clock:
     deadline: float | None
     progress: Callable[[Progress], None] | None = None
     where: Progress = field(default_factory=lambda: Progress(1, 1, "search", 0))
-    max_steps: int | None = None
 
     def tick(self, steps: int) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise _Timeout
-        if self.max_steps is not None and steps > self.max_steps:
-            raise _OutOfSteps
         if self.progress is not None:
             self.where.steps = steps
             self.progress(self.where)
@@ -283,6 +276,26 @@ def check_partition(
     fits_in: list[set[Any]] | None = None,
     reuse_pending: bool = False,
 ) -> PartitionResult:
+    """The verdict of ``_search`` on one (sub-)history, searched to its end."""
+    return _finish(_search(model, ops, clock, fits_in, reuse_pending))
+
+
+def _finish(search: Iterator[None]) -> Any:
+    """Run a search that pauses now and then (a generator) to its end: its result."""
+    try:
+        while True:
+            next(search)
+    except StopIteration as done:
+        return done.value
+
+
+def _search(
+    model: Model,
+    ops: Sequence[Operation],
+    clock: _Clock | None,
+    fits_in: list[set[Any]] | None,
+    reuse_pending: bool,
+) -> Iterator[None]:
     """Wing & Gong's search with Lowe's cache over one (sub-)history; ``fits_in[i]`` collects the states
     in which the search found operation ``i`` could take effect.
 
@@ -343,8 +356,10 @@ def check_partition(
     entry = nxt[head]
     while remaining:
         steps += 1
-        if clock is not None and not steps & 0x3FF:
-            clock.tick(steps)
+        if not steps & 0x3FF:
+            if clock is not None:
+                clock.tick(steps)
+            yield  # a pause: partitions are searched side by side
         if is_call[entry]:
             i = op_of[entry]
             if pending[i] != late or (twin[i] >= 0 and not linearized >> twin[i] & 1):
@@ -499,50 +514,49 @@ def check(
     return result
 
 
-#: Steps each undecided partition is given in the first round of ``_verdicts``; each round gives four times more.
-FIRST_ROUND_STEPS = 1 << 14
+#: How many pauses (of about a thousand steps each) each undecided partition goes on for, in its turn.
+TURN = 16
 
 
 def _verdicts(model: Model, parts: list[list[Operation]], clock: _Clock) -> list[PartitionResult]:
-    """Each partition's verdict. The partitions are searched side by side, in rounds of a growing number of
-    steps (a partition is searched again from the start in the next round), so that the first failure found,
-    in whichever partition is quickest to fail, decides: the partitions not decided by then are left unknown.
-    Rounds cost at most a third more than searching each partition to its end."""
+    """Each partition's verdict. The partitions are searched side by side, in turns, so that the first failure
+    found, in whichever partition is quickest to fail, decides: the partitions not decided by then are left
+    unknown."""
     results: list[PartitionResult | None] = [None] * len(parts)
-    steps = FIRST_ROUND_STEPS
-    while None in results:
-        for number, part in enumerate(parts):
-            if results[number] is not None:
-                continue
-            clock.where = Progress(number + 1, len(parts), "search", 0)
-            clock.max_steps = steps if results.count(None) > 1 else None
-            try:
-                results[number] = _check_part(model, part, clock)
-            except _OutOfSteps:
-                continue
-            except _Timeout:
-                break
-            if results[number].verdict == NOT_LINEARIZABLE:
-                break
-        else:
-            steps *= 4
-            continue
-        break
-    clock.max_steps = None
+    searches = {number: _part_search(model, part, clock) for number, part in enumerate(parts)}
+    try:
+        while searches:
+            for number, search in list(searches.items()):
+                clock.where = Progress(number + 1, len(parts), "search", clock.where.steps)
+                try:
+                    for _ in range(TURN):
+                        next(search)
+                except StopIteration as done:
+                    results[number] = done.value
+                    del searches[number]
+                    if done.value.verdict == NOT_LINEARIZABLE:
+                        searches.clear()
+                        break
+    except _Timeout:
+        pass
     return [PartitionResult(UNKNOWN_VERDICT, list(part)) if r is None else r for r, part in zip(results, parts)]
 
 
 def _check_part(model: Model, ops: Sequence[Operation], clock: _Clock) -> PartitionResult:
+    return _finish(_part_search(model, ops, clock))
+
+
+def _part_search(model: Model, ops: Sequence[Operation], clock: _Clock) -> Iterator[None]:
     """A failure found letting pending operations take effect more than once is a failure; else, the exact search."""
     if any(op.ret == math.inf for op in ops):
         try:
-            relaxed = check_partition(model, ops, clock, reuse_pending=True)
+            relaxed = yield from _search(model, ops, clock, None, True)
         except _Unbounded:
             relaxed = None
         if relaxed is not None and relaxed.verdict == NOT_LINEARIZABLE:
             relaxed.reused_pending = True
             return relaxed
-    return check_partition(model, ops, clock)
+    return (yield from _search(model, ops, clock, None, False))
 
 
 def _fails(model: Model, ops: Sequence[Operation], clock: _Clock) -> PartitionResult | None:
