@@ -23,6 +23,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import kvstore
+
 #: The output of an operation whose result the client never learnt: it matches every output.
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "?"})()
 
@@ -149,6 +151,7 @@ MODELS: dict[str, Model] = {
     "kv": Model(
         "kv", (), _kv_step, frozenset({"get", "put", "append"}), frozenset({"get"}), partition=by_key, keyed=True
     ),
+    "kv-store": Model("kv-store", (), kvstore.step, kvstore.FUNCTIONS, kvstore.READS, partition=by_key, keyed=True),
     "lock": Model("lock", None, _lock_step, frozenset({"acquire", "release"}), fails=frozenset({"acquire", "release"})),
 }
 
