@@ -71,6 +71,7 @@ import logging
 import random
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -276,6 +277,9 @@ class NodeRuntime:
         self._timer: asyncio.TimerHandle | None = None
         self._lazy_save: asyncio.TimerHandle | None = None
         self._attempts = 0
+        self._ticker: asyncio.TimerHandle | None = None
+        self._batch: list[Effects] = []  # group commit: effects waiting for one durable write
+        self._flush: asyncio.Handle | None = None
 
     @property
     def name(self) -> str:
@@ -287,6 +291,8 @@ class NodeRuntime:
         self.port = self.server.sockets[0].getsockname()[1]
         for peer in self.peers.values():
             peer.start()
+        if self.protocol.tick is not None:
+            self._on_tick()
         schema = self.protocol.store
         if self.store is None:
             log.info("serving on %s:%d as a learner (no %s state)", self.host, self.port, schema.noun)
@@ -295,7 +301,7 @@ class NodeRuntime:
         log.info("serving on %s:%d (%s)", self.host, self.port, state)
 
     async def stop(self) -> None:
-        for handle in (self._timer, self._lazy_save):
+        for handle in (self._timer, self._lazy_save, self._ticker, self._flush):
             if handle is not None:
                 handle.cancel()
         if self._lazy_save is not None:
@@ -360,6 +366,8 @@ class NodeRuntime:
         if isinstance(msg, protocol.status):
             reply = protocol.status_reply(self.name, self.node, self.durable, self._store_error())
             self._reply(writer, reply)
+        elif isinstance(msg, protocol.request) and protocol.client_request is not None:
+            self.apply(protocol.client_request(msg, label))
         elif isinstance(msg, protocol.request):
             if self.node.decided is not None:
                 self._reply(writer, protocol.answer(self.node.decided))
@@ -395,18 +403,66 @@ class NodeRuntime:
         What must survive it is the node: its state is put back to what is on
         disk, and its retry timer keeps running."""
         try:
-            self.perform(self.node.handle(event))
+            effects = self.node.handle(event)
+            if self.protocol.group_commit:
+                self._join_batch(effects)
+            else:
+                self.perform(effects)
         except Exception:
             log.exception("internal error while handling %s; dropped it", _describe(event))
             self._recover()
 
     def _recover(self) -> None:
+        if self.protocol.group_commit:
+            # The core's memory may be ahead of its disk in ways only a restart
+            # undoes: the node is rebuilt from what its store holds, and what the
+            # batch would have sent is dropped (lost messages, to everyone else).
+            self._batch.clear()
+            self.durable = self.store.load() if self.store is not None else self.protocol.store.initial
+            self.node = self.protocol.node(self.config, self.durable)
+            return
         self.node.restore(self.durable)
         if self.node.decided is None and self._timer is None:
             self._arm_timer()  # a Timeout for a proposer with nothing to propose does nothing
 
+    # -- group commit: one durable write for every event that was ready ----------
+
+    def _join_batch(self, fx: Effects) -> None:
+        self._batch.append(fx)
+        if self._flush is None:
+            # After every frame already read has been handled: the batch then
+            # holds all of them, and one fsync covers it.
+            self._flush = asyncio.get_running_loop().call_soon(self._flush_batch)
+
+    def _flush_batch(self) -> None:
+        self._flush = None
+        batch, self._batch = self._batch, []
+        writes = [fx.persist for fx in batch if fx.persist is not None]
+        if writes and not self._save_batch(writes):
+            self._recover()
+            return
+        for fx in batch:
+            for dest, msg in (*fx.send, *fx.reply):
+                self._send(dest, msg)
+            if fx.timer:
+                self._arm_timer()
+
+    def _save_batch(self, writes: list[Any]) -> bool:
+        try:
+            self.durable = self.store.save_batch(writes)
+        except (OSError, CorruptStorage) as exc:
+            self._save_error = str(exc)
+            log.error("could not make the log durable (%s); dropping this batch's replies", exc)
+            return False
+        self._save_error = None
+        return True
+
+    def _on_tick(self) -> None:
+        self._ticker = asyncio.get_running_loop().call_later(self.protocol.tick, self._on_tick)
+        self.apply(Timeout(time.time()))
+
     def perform(self, fx: Effects) -> None:
-        sends = fx.send
+        sends = [*fx.send, *fx.reply]
         if fx.persist is not None and fx.durable_first and not self._save(fx.persist):
             # The core already holds the new state in memory. Roll it back to
             # what is on disk and send nothing: to everyone else this step is
@@ -573,7 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cluster = load_cluster(args.cluster)
         me = cluster.node(args.name)
         runtime_protocol = cluster.runtime
-        store = DurableStore(me.data, runtime_protocol.store)
+        store = runtime_protocol.open_store(me.data)
         store.lock()  # held until this process ends, however it ends
         if problem := missing_store_problem(args.cluster, me, runtime_protocol):
             raise ClusterError(problem)

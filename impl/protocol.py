@@ -31,12 +31,24 @@ class Receive:
 
 @dataclass(frozen=True)
 class ClientRequest:
-    value: str
+    """A client's request. A single-decree protocol reads ``value``; a
+    log-based service reads ``client``, ``request_id`` (a retried request
+    keeps its id, so that it is applied once) and ``command`` (opaque to the
+    runtime), and answers ``src``, the stream it came on, with ``Effects.reply``."""
+
+    value: str = ""
+    client: str = ""
+    request_id: int = 0
+    command: Any = None
+    src: str = ""
 
 
 @dataclass(frozen=True)
 class Timeout:
-    pass
+    """A timer went off; ``now`` is the host's clock in seconds (None in the
+    simulator, where a core counts timeouts as its time)."""
+
+    now: float | None = None
 
 
 Event = Receive | ClientRequest | Timeout
@@ -46,7 +58,9 @@ Event = Receive | ClientRequest | Timeout
 class Effects:
     """What a handler asks of the runtime, in this order: make ``persist``
     durable, then send ``send`` (destination, message) pairs; ``decide`` is a
-    value this node learned was chosen; ``timer`` asks for a Timeout later.
+    value this node learned was chosen; ``timer`` asks for a Timeout later;
+    ``reply`` holds answers to clients (the request's ``src``, the answer),
+    sent after ``persist`` is durable.
 
     ``durable_first`` is False only in a known-wrong variant that answers
     before its write is durable."""
@@ -55,6 +69,7 @@ class Effects:
     send: list[tuple[str, Any]] = field(default_factory=list)
     decide: str | None = None
     timer: bool = False
+    reply: list[tuple[str, Any]] = field(default_factory=list)
     durable_first: bool = True
 
 
@@ -131,6 +146,16 @@ class RuntimeProtocol:
       ``name``, ``decided`` and ``store_error`` fields);
       ``status_fields(reply)``: what the reply says of the durable state, by name;
     - ``node_config(cluster, name)``: node ``name``'s configuration in a local cluster;
+    - ``client_request(msg, src)``: for a log-based service, the event a
+      client's ``request`` message makes (answered through ``Effects.reply``;
+      None: the single-decree way, ``ClientRequest(msg.value)`` answered with
+      ``answer`` once a value is decided);
+    - ``tick``: seconds between the ``Timeout(now)`` a host gives the core
+      (None: the core arms its retry timer itself with ``Effects.timer``);
+    - ``group_commit``: the host runs every event that is ready, makes all
+      their writes durable at once (the store's ``save_batch``), then sends;
+    - ``store_factory(directory)``: the durable store of one node (None: an
+      ``impl.storage.DurableStore`` of ``store``); see ``open_store``;
     - ``bugs``: the known-wrong variants of the implementation, by name, with a line each;
     - conformance: ``spec_for(config)`` the spec a simulated configuration
       refines, ``checker(spec, sim)`` the refinement check that observes a
@@ -159,6 +184,18 @@ class RuntimeProtocol:
     directed_schedules: Callable[[Any], Iterable[list]] = lambda config: []
     realise: Callable[[Any, Any, Any, Any], bool] | None = None
     drive_other_handlers: Callable[[Any, set], int] = lambda sim, seen: 0
+    client_request: Callable[[Any, str], ClientRequest] | None = None
+    tick: float | None = None
+    group_commit: bool = False
+    store_factory: Callable[[Any], Any] | None = None
+
+    def open_store(self, directory: Any) -> Any:
+        """Node storage in ``directory``: ``load``, ``save``, ``exists``, ``lock``, ``unlock``, ``path``."""
+        if self.store_factory is not None:
+            return self.store_factory(directory)
+        from .storage import DurableStore
+
+        return DurableStore(directory, self.store)
 
     def unknown_bugs(self, bugs: Iterable[str]) -> list[str]:
         return sorted(set(bugs) - self.bugs.keys())

@@ -20,7 +20,11 @@ by index, which gives every reordering.
 
 The nodes, what clients ask for and whose timers fire come from the
 configuration, a protocol's ``SimSetup`` (``impl.protocol``): Paxos's is
-``impl.paxos.SimConfig``.
+``impl.paxos.SimConfig``. A configuration may also say what a ``Request``
+asks (``request_events(sim, name, v)``: the client requests it makes, handled
+one after another) and how a write adds to what a disk holds
+(``disk_after(stored, persist)``: a log appends; without it, a write replaces
+the stored state). Answers to clients (``Effects.reply``) are kept in ``replies``.
 
 Each handler run is reported to ``observer`` (see the protocol's checker, e.g. ``impl.paxos.mapping``),
 which checks it against the spec.
@@ -152,6 +156,7 @@ class Simulator:
     flight: list[tuple[str, str, Any]] = field(default_factory=list)  # (src, dst, msg) in flight
     sent: list[Any] = field(default_factory=list)  # every message ever sent
     decisions: dict[str, str] = field(default_factory=dict)
+    replies: list[tuple[str, str, Any]] = field(default_factory=list)  # (node, client, answer), in order
     faults: int = 0
 
     def __post_init__(self) -> None:
@@ -171,6 +176,7 @@ class Simulator:
         twin.nodes = {name: n.clone() for name, n in self.nodes.items()}
         twin.disk, twin.pending, twin.up = dict(self.disk), dict(self.pending), dict(self.up)
         twin.flight, twin.sent, twin.decisions = list(self.flight), list(self.sent), dict(self.decisions)
+        twin.replies = list(self.replies)
         return twin
 
     # -- running a schedule ---------------------------------------------------
@@ -220,8 +226,15 @@ class Simulator:
             clients, values = self.config.client_names, self.config.request_values
             name = clients[op.node % len(clients)]
             value = values[op.value % len(values)]
-            if self.up[name]:
+            if not self.up[name]:
+                return
+            make = getattr(self.config, "request_events", None)
+            if make is None:
                 self._handle(name, ClientRequest(value), f"a client asks {name} to propose {value}")
+                return
+            for event in make(self, name, op.value):
+                if self.up[name]:
+                    self._handle(name, event, f"client {event.client} asks {name}: {event.command}")
 
     def deliver_to(self, dst: str, pred: Callable[[Any], bool]) -> bool:
         """Deliver the first in-flight message to ``dst`` that satisfies ``pred``."""
@@ -248,15 +261,21 @@ class Simulator:
         before = self.nodes[name].durable
         effects = self.nodes[name].handle(event)
         if effects.persist is not None:
-            if effects.durable_first:
-                self.disk[name] = effects.persist
+            merge = getattr(self.config, "disk_after", None)
+            if merge is not None:
+                written = merge(self.pending.get(name, self.disk.get(name)), effects.persist)
             else:
-                self.pending[name] = effects.persist
+                written = effects.persist
+            if effects.durable_first:
+                self.disk[name] = written
+            else:
+                self.pending[name] = written
         for dst, msg in effects.send:
             self.flight.append((name, dst, msg))
             self.sent.append(msg)
         if effects.decide is not None:
             self.decisions[name] = effects.decide
+        self.replies.extend((name, client, answer) for client, answer in effects.reply)
         if self.observer is not None:
             self.observer(self, HandlerRun(name, event, effects, describe, before))
 

@@ -209,16 +209,7 @@ class DurableStore:
         }
         data = json.dumps(doc, sort_keys=True, indent=1).encode() + b"\n"
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(self._tmp, self.path)
-        _fsync_directory(self.directory)
+        write_atomically(self.path, data, self._tmp)
 
     # -- validation ------------------------------------------------------------
 
@@ -257,6 +248,26 @@ class DurableStore:
         if problem := schema.fields_problem(state):
             raise self._corrupt(f"not a state an {schema.noun} can be in: {problem}")
         return schema.from_dict(state)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def write_atomically(path: Path, data: bytes, tmp: Path | None = None) -> None:
+    """Replace the file at ``path`` by ``data``: after a crash it holds the old
+    content or the new, never a mixture (write a temporary file, fsync, rename, fsync the directory)."""
+    tmp = tmp or path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_directory(path.parent)
 
 
 def _fsync_directory(directory: Path) -> None:

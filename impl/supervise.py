@@ -45,7 +45,7 @@ from .clusterfile import (
 )
 from .framing import MalformedMessage
 from .protocol import RuntimeProtocol, load_protocol
-from .storage import CorruptStorage, DurableStore, Locked, lock_directory
+from .storage import CorruptStorage, Locked, lock_directory
 
 DEFAULT_NODES = 3
 MAX_NODES = 15  # majority quorums are enumerated: C(n, n/2+1) grows fast
@@ -239,7 +239,7 @@ def missing_store_problem(
     promises: it could then promise a ballot below one it promised, or vote
     against its own earlier vote, and a value already chosen could be
     replaced by another: a single ``rm`` would be enough."""
-    store = DurableStore(info.data, protocol.store)
+    store = protocol.open_store(info.data)
     if not info.is_acceptor or not info.started or store.exists():
         return None
     data = Path(cluster_file).parent
@@ -258,7 +258,7 @@ def _prepare_store(path: Path, info: NodeInfo, protocol: RuntimeProtocol) -> Nod
         raise ClusterError(problem)
     if not info.is_acceptor:
         return info
-    store = DurableStore(info.data, protocol.store)
+    store = protocol.open_store(info.data)
     try:
         store.lock()  # a process still holding it (an orphan node) would go on writing it
         store.load()

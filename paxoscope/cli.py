@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     conform.add_parser(sub, positive_int)
     cluster.add_parsers(sub)
+    from .commands import kv
+
+    kv.add_parsers(sub)
     from .commands import prove  # z3 is imported only when `prove` runs
 
     prove.add_parser(sub)
@@ -105,6 +108,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .commands import cluster
 
         return cluster.run(args, out=out)
+    if args.command in ("kv", "lock"):
+        from .commands import kv
+
+        return kv.run(args, out=out)
     raise AssertionError(args.command)
 
 

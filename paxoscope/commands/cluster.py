@@ -39,7 +39,9 @@ from .. import console
 from ..console import EXIT_OK, EXIT_VIOLATION, Out
 from ..impl.client import NoDecision, cluster_status, propose
 from ..impl.clusterfile import load
+from ..impl.multipaxos import IMPL_BUGS as MULTIPAXOS_BUGS
 from ..impl.paxos import IMPL_BUGS, PROTOCOL
+from ..impl.protocol import load_protocol
 from ..impl.supervise import (
     DEFAULT_NODES,
     START_TIMEOUT,
@@ -85,8 +87,18 @@ def _add_node_restart(parser: argparse.ArgumentParser) -> None:
     )
 
 
+IMPLEMENTED = ("paxos", "multipaxos")
+
+
 def _add_start(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nodes", type=_positive_int, metavar="N", help=f"how many nodes (default: {DEFAULT_NODES})")
+    parser.add_argument(
+        "--protocol",
+        choices=IMPLEMENTED,
+        default=None,
+        help="what the nodes run: paxos (single-decree; the default) or multipaxos (a replicated key-value and "
+        "lock service: paxoscope kv, paxoscope lock); a stopped cluster resumes with its own",
+    )
     _add_data(parser)
     parser.add_argument(
         "--base-port", type=_port, metavar="P", help="listen on ports P, P+1, ... (default: free ports from the OS)"
@@ -95,9 +107,12 @@ def _add_start(parser: argparse.ArgumentParser) -> None:
         "--bug",
         action="append",
         default=[],
-        choices=sorted(IMPL_BUGS),
+        choices=sorted({*IMPL_BUGS, *MULTIPAXOS_BUGS}),
         metavar="NAME",
-        help="run a known-wrong variant of the implementation, to see it caught (repeatable): " + ", ".join(IMPL_BUGS),
+        help="run a known-wrong variant of the implementation, to see it caught (repeatable): paxos: "
+        + ", ".join(IMPL_BUGS)
+        + "; multipaxos: "
+        + ", ".join(MULTIPAXOS_BUGS),
     )
     parser.add_argument(
         "--timeout", type=_seconds, default=START_TIMEOUT, metavar="S", help="give up if a node does not serve by then"
@@ -215,13 +230,17 @@ def run(args: argparse.Namespace, out: Out = console.out) -> int:
 
 
 def _cmd_start(args: argparse.Namespace, out: Out) -> int:
-    cluster = start_cluster(args.data, args.nodes, args.base_port, args.bug, args.timeout, PROTOCOL)
+    protocol = load_protocol(args.protocol) if args.protocol else PROTOCOL
+    cluster = start_cluster(args.data, args.nodes, args.base_port, args.bug, args.timeout, protocol)
     out(f"started {len(cluster.nodes)} node{'s' * (len(cluster.nodes) != 1)} in {args.data}:")
     for n in cluster.nodes:
         out(f"  {n.name}  {n.address}  pid {n.pid}  data {n.data}{'' if n.is_acceptor else '  (learner)'}")
     if cluster.bugs:
         out(f"  with the known bug{'s' * (len(cluster.bugs) != 1)}: {', '.join(sorted(cluster.bugs))}")
-    out(f"propose a value: paxoscope propose VALUE --data {args.data}")
+    if cluster.protocol == "multipaxos":
+        out(f"use it: paxoscope kv put KEY VALUE --data {args.data}; paxoscope lock acquire NAME --data {args.data}")
+    else:
+        out(f"propose a value: paxoscope propose VALUE --data {args.data}")
     return EXIT_OK
 
 
@@ -273,6 +292,9 @@ def _cmd_status(args: argparse.Namespace, out: Out) -> int:
     answers = cluster_status(args.data)
     protocol = load(args.data).runtime
     code = EXIT_OK if all(_failing(reply) is None for _, reply in answers) else EXIT_VIOLATION
+    if protocol.name == "multipaxos":
+        _log_status(answers, protocol, args.json, out)
+        return code
     if args.json:
         doc = [
             {
@@ -299,6 +321,29 @@ def _cmd_status(args: argparse.Namespace, out: Out) -> int:
             state = " ".join(f"{k}={v!r}" for k, v in protocol.status_fields(reply).items())
             out(f"{info.name}  {info.address}  {pid}  {_failing(reply) or 'up'}  {state}  decided={reply.decided!r}")
     return code
+
+
+def _log_status(answers: list[tuple[Any, Any]], protocol: Any, as_json: bool, out: Out) -> None:
+    """A replicated log's status: the leader, and each replica's role, log figures and health."""
+    leaders = sorted({reply.name for _, reply in answers if reply is not None and reply.role == "leader"})
+    nodes = []
+    for info, reply in answers:
+        fields = protocol.status_fields(reply) if reply else {"role": "down"}
+        about = {"name": info.name, "address": info.address, "pid": info.pid}
+        nodes.append({**about, **fields, "failing": _failing(reply)})
+    if as_json:
+        leader = leaders[0] if leaders else None
+        out(json.dumps({"protocol": protocol.name, "leader": leader, "nodes": nodes}, indent=2))
+        return
+    out(f"leader: {', '.join(leaders) or 'none (an election is under way, or too few replicas are up)'}")
+    for node in nodes:
+        pid = f"pid {node['pid']}" if node["pid"] else "pid -"
+        if node["role"] == "down":
+            out(f"{node['name']}  {node['address']}  {pid}  down")
+            continue
+        health = node["failing"] or "up"
+        figures = "  ".join(f"{k}={node[k]}" for k in ("ballot", "committed", "applied", "snapshot"))
+        out(f"{node['name']}  {node['address']}  {pid}  {health}  {node['role']}  {figures}")
 
 
 def _cmd_propose(args: argparse.Namespace, out: Out) -> int:

@@ -1,0 +1,110 @@
+"""Multi-Paxos's configurations: of a simulated system, and of a replica in a local cluster.
+
+A simulated system has the spec's replicas s1..sN and its commands: writes
+w1..wW (``put x wK``) and reads r1..rR (``get x``), each from its own client
+(the command's name), so that a run maps onto ``spec.multipaxos`` name for
+name. A ``Request`` is the clients sending every command not yet answered, in
+the spec's order (writes, then reads), as the spec's clients do: a leader
+logs the first it has not logged yet.
+
+``faithful`` runs the core as the spec has it: no catch-up, no snapshots, no
+hole filled with a noop, no candidate standing again: the spec has no action
+for any of them, so a conformance run leaves them out (tests run them apart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from ..clusterfile import ClusterDescription
+from ..protocol import ClientRequest
+from .core import LogState, Node, NodeConfig, disk_after
+from .messages import OK
+
+CLIENT_STREAM = "clients"  # where the simulated clients' answers go
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    replicas: int = 3
+    writes: int = 1
+    reads: int = 1
+    max_ballot: int = 12
+    bugs: frozenset[str] = frozenset()
+    faithful: bool = True
+    snapshot_every: int = 0
+    batch: int = 8
+
+    @cached_property
+    def node_names(self) -> tuple[str, ...]:
+        return tuple(f"s{i + 1}" for i in range(self.replicas))
+
+    @cached_property
+    def commands(self) -> tuple[str, ...]:
+        return tuple(f"w{i + 1}" for i in range(self.writes)) + tuple(f"r{i + 1}" for i in range(self.reads))
+
+    # -- what the simulator reads (impl.protocol.SimSetup) --
+
+    client_role = "replica"
+
+    @property
+    def protocol(self) -> Any:
+        from . import PROTOCOL
+
+        return PROTOCOL
+
+    @property
+    def client_names(self) -> tuple[str, ...]:
+        return self.node_names
+
+    @property
+    def timer_names(self) -> tuple[str, ...]:
+        return self.node_names
+
+    @property
+    def request_values(self) -> tuple[str, ...]:
+        return ("pending",)
+
+    def node_config(self, name: str) -> NodeConfig:
+        faithful = self.faithful
+        return NodeConfig(
+            name=name,
+            nodes=self.node_names,
+            bugs=self.bugs,
+            batch=self.batch,
+            window=len(self.commands) + 1,
+            election_ticks=1,
+            snapshot_every=0 if faithful else self.snapshot_every,
+            catch_up=not faithful,
+            fill_holes=not faithful,
+            restand=not faithful,
+            max_ballot=self.max_ballot,
+            max_slots=len(self.commands) if faithful else None,
+        )
+
+    def new_node(self, name: str, stored: LogState | None) -> Node:
+        return Node(self.node_config(name), stored)
+
+    def initial_store(self, name: str) -> LogState:
+        return LogState()
+
+    def disk_after(self, stored: LogState | None, records: list) -> LogState:
+        return disk_after(stored, records)
+
+    def request_events(self, sim: Any, name: str, value: int) -> list[ClientRequest]:
+        """Every command no replica has answered yet, in the spec's order."""
+        answered = {msg.client for _, _, msg in sim.replies if msg.status == OK}
+        return [command_request(c) for c in self.commands if c not in answered]
+
+
+def command_request(name: str) -> ClientRequest:
+    """Command ``name`` of the spec (w1: ``put x w1``, r1: ``get x``) as its client asks it."""
+    command = ("put", ("x", name)) if name.startswith("w") else ("get", ("x",))
+    return ClientRequest(client=name, request_id=1, command=command, src=CLIENT_STREAM)
+
+
+def cluster_config(cluster: ClusterDescription, name: str) -> NodeConfig:
+    """Replica ``name``'s configuration in a local cluster: every node a replica, majorities, unbounded ballots."""
+    return NodeConfig(name=name, nodes=tuple(n.name for n in cluster.nodes), bugs=cluster.bugs)

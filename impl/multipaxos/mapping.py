@@ -1,0 +1,7 @@
+"""placeholder"""
+
+
+def spec_for(config): ...
+
+
+class Checker: ...

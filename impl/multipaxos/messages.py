@@ -1,0 +1,234 @@
+"""What Multi-Paxos replicas and their clients say, and how it looks on the wire.
+
+Peer messages carry their sender's name (``src``): replies go to a replica by
+name, on the sender's own stream to it. A log entry on the wire is an
+instance of the spec's: ``[slot, status, cmd, vbal, vcmd]`` with commands in
+their JSON form (``kvstate.Command.to_json``, None for the spec's "nil").
+
+- ``Prepare(src, bal, first)``: phase 1 for every slot from ``first`` on.
+- ``Promise(src, bal, insts, commit, truncated)``: the replier's instances
+  from ``first`` (none up to ``truncated``, its snapshot's last slot).
+- ``Accept(src, bal, first, cmds, commit)``: phase 2 for slots ``first``..,
+  a batch (empty: a heartbeat); ``commit`` tells the leader's commit index.
+- ``Accepted(src, bal, first, last, commit)``: votes for slots first..last.
+- ``Reject(src, bal, promised)``: ``bal`` is below ``promised``, the highest
+  ballot the replier knows, so a candidate climbs above it at once.
+- ``CatchUp(src, bal, snapshot, first, cmds, commit)``: chosen commands (and
+  a snapshot, when the slots before ``first`` are truncated) for a replica
+  whose log is behind.
+- clients: ``Request(client, rid, op, args)`` -> ``Reply(client, rid, status,
+  result, leader)``; ``Status()`` -> ``StatusReply``.
+
+``fields_problem`` says what each field may hold (the decoder and the store
+use it), so no frame can put a replica in a state it would refuse to load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..framing import MAX_FRAME, Codec
+from .kvstate import command_problem, request_problem
+
+VERSION = 1
+BALLOT_LIMIT = 2**63
+NAME_LIMIT = 64
+
+OK, NOT_LEADER, REFUSED, UNKNOWN = "ok", "not-leader", "refused", "unknown"
+REPLY_STATUSES = (OK, NOT_LEADER, REFUSED, UNKNOWN)
+STATUSES = ("Empty", "Preparing", "Accepting", "Committed")
+
+
+@dataclass(frozen=True)
+class Prepare:
+    src: str
+    bal: int
+    first: int
+    type = "prepare"
+
+
+@dataclass(frozen=True)
+class Promise:
+    src: str
+    bal: int
+    insts: list
+    commit: int
+    truncated: int  # the replier's snapshot index: its log holds no slot up to it
+    type = "promise"
+
+
+@dataclass(frozen=True)
+class Accept:
+    src: str
+    bal: int
+    first: int
+    cmds: list
+    commit: int
+    type = "accept"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    src: str
+    bal: int
+    first: int
+    last: int
+    commit: int
+    type = "accepted"
+
+
+@dataclass(frozen=True)
+class Reject:
+    src: str
+    bal: int
+    promised: int
+    type = "reject"
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    src: str
+    bal: int
+    snapshot: Any  # None, or {"index": i, "state": kv state JSON}
+    first: int
+    cmds: list
+    commit: int
+    type = "catchup"
+
+
+@dataclass(frozen=True)
+class Request:
+    client: str
+    rid: int
+    op: str
+    args: list
+    type = "request"
+
+
+@dataclass(frozen=True)
+class Reply:
+    client: str
+    rid: int
+    status: str
+    result: Any
+    leader: str | None
+    type = "reply"
+
+
+@dataclass(frozen=True)
+class Status:
+    type = "status"
+
+
+@dataclass(frozen=True)
+class StatusReply:
+    name: str
+    role: str
+    leader: str | None
+    bal: int
+    commit: int
+    applied: int
+    snapshot_index: int
+    log_first: int
+    log_last: int
+    store_error: str | None
+    type = "status-reply"
+
+    @property
+    def decided(self) -> None:
+        """A log has no single decision."""
+        return None
+
+
+PEER_TYPES = (Prepare, Promise, Accept, Accepted, Reject, CatchUp)
+TYPES = (*PEER_TYPES, Request, Reply, Status, StatusReply)
+
+
+def _count(x: Any, limit: int = BALLOT_LIMIT) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < limit
+
+
+def _name(x: Any) -> bool:
+    return isinstance(x, str) and 0 < len(x) <= NAME_LIMIT
+
+
+def inst_problem(doc: Any) -> str | None:
+    """Why ``doc`` is not an instance ``[slot, status, cmd, vbal, vcmd]`` (None: it is one)."""
+    if not isinstance(doc, list) or len(doc) != 5:
+        return "an instance is [slot, status, cmd, vbal, vcmd]"
+    slot, status, cmd, vbal, vcmd = doc
+    if not _count(slot) or slot == 0:
+        return "an instance's slot must be a whole number from 1"
+    if status not in STATUSES:
+        return f"an instance's status must be one of {', '.join(STATUSES)}"
+    if not _count(vbal):
+        return "an instance's ballot must be a whole number"
+    for c in (cmd, vcmd):
+        if c is not None and (problem := command_problem(c)):
+            return problem
+    return None
+
+
+def _each(items: Any, check: Any, what: str) -> str | None:
+    if not isinstance(items, list):
+        return f"{what} must be a list"
+    for item in items:
+        if problem := check(item):
+            return problem
+    return None
+
+
+def snapshot_problem(doc: Any) -> str | None:
+    if doc is None:
+        return None
+    if not isinstance(doc, dict) or set(doc) != {"index", "state"} or not _count(doc["index"]):
+        return "a snapshot is {index, state}"
+    from .kvstate import KVState
+
+    try:
+        KVState.from_json(doc["state"])
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+_CHECKS = {
+    "src": lambda x: None if _name(x) else "a replica's name must be a short non-empty string",
+    "name": lambda x: None if _name(x) else "a replica's name must be a short non-empty string",
+    "leader": lambda x: None if x is None or _name(x) else "a leader is a replica's name or null",
+    "bal": lambda x: None if _count(x) else "a ballot must be a whole number",
+    "promised": lambda x: None if _count(x) else "a ballot must be a whole number",
+    "first": lambda x: None if _count(x) and x > 0 else "a slot must be a whole number from 1",
+    "last": lambda x: None if _count(x) else "a slot must be a whole number",
+    "commit": lambda x: None if _count(x) else "a commit index must be a whole number",
+    "snapshot_index": lambda x: None if _count(x) else "a snapshot index must be a whole number",
+    "applied": lambda x: None if _count(x) else "an applied index must be a whole number",
+    "truncated": lambda x: None if _count(x) else "a snapshot index must be a whole number",
+    "insts": lambda x: _each(x, inst_problem, "insts"),
+    "cmds": lambda x: _each(x, command_problem, "cmds"),
+    "snapshot": snapshot_problem,
+    "status": lambda x: None if x in REPLY_STATUSES else f"a reply's status is one of {', '.join(REPLY_STATUSES)}",
+    "client": lambda x: None if isinstance(x, str) and len(x) <= 256 else "a client id must be a short string",
+    "rid": lambda x: None if _count(x) else "a request id must be a whole number",
+    "op": lambda x: None if isinstance(x, str) and len(x) <= 32 else "an operation is a short name",
+    "args": lambda x: None if isinstance(x, list) else "args must be a list",
+}
+
+
+def fields_problem(values: dict[str, Any]) -> str | None:
+    """What is wrong with a message's fields, by name (None: nothing)."""
+    for name, value in values.items():
+        check = _CHECKS.get(name)
+        if check is not None and (problem := check(value)):
+            return f"{name}: {problem}"
+    return None
+
+
+def request_fields_problem(msg: Request) -> str | None:
+    """Why a client's request cannot be served (None: it can)."""
+    return request_problem(msg.client, msg.rid, msg.op, msg.args)
+
+
+CODEC = Codec(VERSION, TYPES, fields_problem)
+assert MAX_FRAME >= 64 * 1024
