@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -92,7 +93,7 @@ def main() -> int:
         "seconds_each": args.seconds,
         "wall_seconds": round(time.monotonic() - started, 1),
         "leader_kills": len(windows) + never,
-        "unavailable_median_s": windows[len(windows) // 2] if windows else None,
+        "unavailable_median_s": statistics.median(windows) if windows else None,
         "unavailable_worst_s": windows[-1] if windows else None,
         "leader_kills_without_a_write_after": never,
     }

@@ -273,6 +273,9 @@ class _FakeCluster:
     def heal(self):
         self.revive("n1")
 
+    def stored_states(self):
+        return None
+
     def replica_states(self):
         with self.lock:
             return dict.fromkeys(self.nodes, tuple(sorted(self.table.items())))

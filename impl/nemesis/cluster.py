@@ -31,7 +31,8 @@ class LocalCluster:
     """``nodes`` replicas of ``protocol`` in ``data`` (a directory without a cluster), peers through proxies.
 
     ``client(data, number)`` makes a client of the service (the protocol's client library);
-    ``leader(data)`` names the leader (None: none known); ``applied(data)`` each replica's applied state."""
+    ``leader(data)`` names the leader (None: none known); ``applied(data)`` each replica's applied state
+    while it runs, ``stored(data)`` once it is stopped (read from its store)."""
 
     def __init__(
         self,
@@ -42,11 +43,12 @@ class LocalCluster:
         client: Callable[[Path, int], KVService] | None = None,
         leader: Callable[[Path], str | None] | None = None,
         applied: Callable[[Path], dict[str, Any]] | None = None,
+        stored: Callable[[Path], dict[str, Any]] | None = None,
     ):
         self.data = Path(data).absolute()
         self.protocol = protocol
         self.nodes = tuple(f"n{i + 1}" for i in range(nodes))
-        self._client, self._leader, self._applied = client, leader, applied
+        self._client, self._leader, self._applied, self._stored = client, leader, applied, stored
         self.proxies: LinkProxies | None = None
         self.paused: set[str] = set()
 
@@ -94,6 +96,9 @@ class LocalCluster:
 
     def replica_states(self) -> dict[str, Any]:
         return {name: None for name in self.nodes} if self._applied is None else self._applied(self.data)
+
+    def stored_states(self) -> dict[str, Any] | None:
+        return None if self._stored is None else self._stored(self.data)
 
     # -- faults -----------------------------------------------------------------------------
 

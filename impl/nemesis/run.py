@@ -63,7 +63,10 @@ class Target(Protocol):
     def heal(self) -> None: ...
 
     def replica_states(self) -> dict[str, Any]:
-        """Each replica's applied state (anything comparable; None: it did not say)."""
+        """Each replica's applied state while it runs (anything comparable; None: it did not say)."""
+
+    def stored_states(self) -> dict[str, Any] | None:
+        """Each replica's applied state once stopped, read from its store (None: not known that way)."""
 
 
 @dataclass
@@ -96,17 +99,23 @@ class NemesisResult:
     final: dict[str, Any]
     lost: list[HistoryEvent]
     states: dict[str, Any]
+    stored: dict[str, Any] | None
     check: lincheck.LincheckResult
     unavailable: list[tuple[str, float | None]] = field(default_factory=list)  # (fault kind, seconds)
 
     @property
     def replicas_equal(self) -> bool:
-        values = list(self.states.values())
-        return bool(values) and all(v is not None and v == values[0] for v in values)
+        """Every replica applied the same state: as they said while running, and as their stores hold it."""
+        return _all_equal(self.states) and (self.stored is None or _all_equal(self.stored))
 
     @property
     def ok(self) -> bool:
         return self.check.verdict == lincheck.LINEARIZABLE and not self.lost and self.replicas_equal
+
+
+def _all_equal(states: dict[str, Any]) -> bool:
+    values = list(states.values())
+    return bool(values) and all(v is not None and v == values[0] for v in values)
 
 
 def unavailability(history: History, faults: Sequence[Injected]) -> list[tuple[str, float | None]]:
@@ -215,11 +224,22 @@ def run(
         if history_file is not None:
             history.write_edn(history_file)
         target.stop()
+    stored = target.stored_states()
     model, ops = from_records(history.records(), MODEL)
     say(f"checking {len(ops)} operations for linearizability")
     verdict = lincheck.check(model, ops, timeout=check_timeout)
     result = NemesisResult(
-        seed, seconds, clients, history, nemesis.injected, counts, final, lost_writes(history, final), states, verdict
+        seed,
+        seconds,
+        clients,
+        history,
+        nemesis.injected,
+        counts,
+        final,
+        lost_writes(history, final),
+        states,
+        stored,
+        verdict,
     )
     result.unavailable = unavailability(history, nemesis.injected)
     return result
@@ -230,7 +250,6 @@ def _settled_states(target: Target, patience: float = SETTLE) -> dict[str, Any]:
     deadline = time.monotonic() + patience
     while True:
         states = target.replica_states()
-        values = list(states.values())
-        if (values and all(v is not None and v == values[0] for v in values)) or time.monotonic() > deadline:
+        if _all_equal(states) or time.monotonic() > deadline:
             return states
         time.sleep(0.25)

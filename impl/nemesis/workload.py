@@ -69,7 +69,9 @@ class _Client:
             return f, key, None
         self.written += 1
         value = f"c{self.number}-{self.written}"
-        return (f, key, value) if f == "put" else (f, key, (self.seen.get(key), value))
+        if f == "cas" and self.seen.get(key) is not None:  # a cas expects what this client last saw there
+            return f, key, (self.seen[key], value)
+        return "put", key, value
 
     def call(self, f: str, key: str, value: Any) -> HistoryEvent:
         self.history.add(self.process, INVOKE, f, key, value)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from typing import Any
 
@@ -131,7 +132,7 @@ def _windows(result: Any) -> dict[str, Any]:
     seconds = sorted(w for kind, w in result.unavailable if kind == "kill" and w is not None)
     return {
         "leader_kills": sum(1 for kind, _ in result.unavailable if kind == "kill"),
-        "median": seconds[len(seconds) // 2] if seconds else None,
+        "median": statistics.median(seconds) if seconds else None,
         "worst": seconds[-1] if seconds else None,
         "never_recovered": sum(1 for kind, w in result.unavailable if kind == "kill" and w is None),
     }
@@ -151,7 +152,8 @@ def report(result: Any, history: str) -> dict[str, Any]:
         "faults": [f.report() for f in result.faults],
         "lost_writes": [{"f": e.f, "key": e.key, "value": e.value, "process": e.process} for e in result.lost],
         "replicas_equal": result.replicas_equal,
-        "replica_states": {name: None if s is None else list(s) for name, s in result.states.items()},
+        "replicas_applied": result.states,
+        "replicas_stored": None if result.stored is None else {n: _digest(s) for n, s in result.stored.items()},
         "unavailability_after_leader_kill": _windows(result),
         "lincheck": lincheck_report(history, result.check),
     }
@@ -171,7 +173,8 @@ def show(result: Any, history: str) -> None:
     out(f"acknowledged writes lost: {len(result.lost)}")
     for e in result.lost[:10]:
         out(f"  {e.f} {e.key} {e.value!r} by process {e.process} at {e.time:.3f} s")
-    out(f"replicas' applied state equal: {'yes' if result.replicas_equal else 'no'} {result.states}")
+    stored = "" if result.stored is None else f", stored states {sorted({_digest(s) for s in result.stored.values()})}"
+    out(f"replicas' applied state equal: {'yes' if result.replicas_equal else 'no'} (applied {result.states}{stored})")
     windows = _windows(result)
     if windows["leader_kills"]:
         out(
@@ -180,6 +183,16 @@ def show(result: Any, history: str) -> None:
         )
     for line in result_text(history, result.check):
         out(line)
+
+
+def _digest(state: Any) -> str:
+    """A replica's stored state in short: its applied index and a hash of its machine's state."""
+    import hashlib
+
+    if not isinstance(state, tuple):
+        return str(state)
+    index, machine = state
+    return f"{index}:{hashlib.sha256(str(machine).encode()).hexdigest()[:12]}"
 
 
 def _s(seconds: float | None) -> str:
