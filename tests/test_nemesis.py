@@ -335,3 +335,43 @@ def test_a_local_clusters_peer_traffic_goes_through_the_proxies_and_its_processe
         cluster.stop()
     assert all(n.pid is None for n in load_cluster(Path(tmp_path) / "cluster.json").nodes)
     assert cluster.paused == set()
+
+
+# -- the replicated key-value service under the nemesis ---------------------------------------------
+
+
+def test_a_short_nemesis_run_against_the_key_value_service_is_linearizable_and_loses_nothing(tmp_path):
+    from paxoscope.impl.nemesis.faults import ISOLATE, PAUSE
+    from paxoscope.impl.nemesis.service import local_cluster
+
+    faults = [
+        Fault(0.5, KILL, LEADER, 1.5),
+        Fault(2.0, PARTITION, LEADER, 3.0, ISOLATE),
+        Fault(3.3, PAUSE, "n2", 4.0),
+    ]
+    target = local_cluster(tmp_path / "cluster", "multipaxos")
+    result = nemesis.run(target, seconds=5.0, clients=4, seed=5, faults=faults, history_file=tmp_path / "h.edn")
+    assert [f.fault.kind for f in result.faults] == [KILL, PARTITION, PAUSE]
+    assert result.faults[0].was_leader and result.faults[1].was_leader
+    assert result.check.verdict == LINEARIZABLE
+    assert result.lost == [] and result.replicas_equal
+    assert result.counts.get("put:ok", 0) > 0 and result.final  # the service answered, before and after
+    assert not any(load_cluster(tmp_path / "cluster" / "cluster.json").nodes[i].pid for i in range(3))
+    assert main(["lincheck", str(tmp_path / "h.edn")]) == 0
+
+
+def test_the_nemesis_command_reports_in_json_and_refuses_what_it_cannot_attack(tmp_path, capsys):
+    code = main(
+        ["nemesis", "--data", str(tmp_path / "c"), "--seconds", "2", "--clients", "2", "--faults", "", "--json"]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ok"] and report["verdict"] == LINEARIZABLE
+    assert report["faults"] == [] and report["lost_writes"] == [] and report["replicas_equal"]
+    assert sum(report["operations"]["put"].values()) > 0
+    assert main(["nemesis", "--data", str(tmp_path / "c"), "--seconds", "1"]) == 2  # holds a cluster already
+    assert "holds a cluster already" in capsys.readouterr().err
+    assert main(["nemesis", "--data", str(tmp_path / "p"), "--protocol", "paxos"]) == 2
+    assert "serves no key-value store" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
+        main(["nemesis", "--data", str(tmp_path / "q"), "--faults", "kill,flood"])
+    assert exit.value.code == 2

@@ -44,10 +44,12 @@ class LocalCluster:
         leader: Callable[[Path], str | None] | None = None,
         applied: Callable[[Path], dict[str, Any]] | None = None,
         stored: Callable[[Path], dict[str, Any]] | None = None,
+        bugs: frozenset[str] = frozenset(),
     ):
         self.data = Path(data).absolute()
         self.protocol = protocol
         self.nodes = tuple(f"n{i + 1}" for i in range(nodes))
+        self.bugs = bugs  # known-wrong variants of the implementation the nodes run
         self._client, self._leader, self._applied, self._stored = client, leader, applied, stored
         self.proxies: LinkProxies | None = None
         self.paused: set[str] = set()
@@ -58,11 +60,13 @@ class LocalCluster:
         if cluster_path(self.data).exists():
             raise ClusterError(f"{self.data} holds a cluster already; the nemesis starts its own: give an empty --data")
         runtime = load_protocol(self.protocol)
+        if unknown := runtime.unknown_bugs(self.bugs):
+            raise ClusterError(f"unknown implementation bug {unknown[0]!r}; known: {', '.join(runtime.bugs)}")
         self.proxies = LinkProxies(self.nodes, self._address).start()
         self.data.mkdir(parents=True, exist_ok=True)
         # A stopped cluster whose nodes dial their peers through the proxies: starting it resumes it so.
         members = tuple(NodeInfo(name, HOST, 1, self.data / name, dial=self.proxies.dial(name)) for name in self.nodes)
-        write_cluster(cluster_path(self.data), ClusterDescription(members, protocol=runtime.name))
+        write_cluster(cluster_path(self.data), ClusterDescription(members, self.bugs, runtime.name))
         start_cluster(self.data)
 
     def stop(self) -> None:

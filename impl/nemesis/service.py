@@ -107,8 +107,15 @@ def kv_client(protocol: str) -> Any:
     return connect
 
 
-def local_cluster(data: str | Path, protocol: str, nodes: int = 3) -> LocalCluster:
-    """A local cluster of ``protocol``'s key-value service, as the nemesis's target."""
+def local_cluster(data: str | Path, protocol: str, nodes: int = 3, bugs: frozenset[str] = frozenset()) -> LocalCluster:
+    """A local cluster of ``protocol``'s key-value service (with the known-wrong ``bugs``), as the nemesis's target."""
     return LocalCluster(
-        data, protocol, nodes, client=kv_client(protocol), leader=leader, applied=applied, stored=stored_states
+        data,
+        protocol,
+        nodes,
+        client=kv_client(protocol),
+        leader=leader,
+        applied=applied,
+        stored=stored_states,
+        bugs=bugs,
     )

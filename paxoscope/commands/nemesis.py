@@ -66,6 +66,13 @@ def add_parser(sub: Any) -> None:
             arg("--max-faults", type=int, metavar="N", help="inject at most N faults (default: one a second)"),
             arg("--nodes", type=positive_int, default=3, metavar="N", help="replicas (default: 3)"),
             arg("--protocol", default=DEFAULT_PROTOCOL, help=f"the service's protocol (default: {DEFAULT_PROTOCOL})"),
+            arg(
+                "--bug",
+                action="append",
+                default=[],
+                metavar="NAME",
+                help="run a known-wrong variant of the implementation (see: paxoscope bugs); repeatable",
+            ),
             arg("--timeout", type=positive_seconds, default=120.0, metavar="S", help="the linearizability check's"),
             arg("--json", action="store_true", help="print a machine-readable report"),
             arg("--html", metavar="OUT", help="the history (the smallest failing sub-history) as an HTML page"),
@@ -84,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_faults is not None and args.max_faults < 0:
         raise UsageError(f"--max-faults must be 0 or more, not {args.max_faults}")
     data = Path(args.data)
-    target = local_cluster(data, args.protocol, args.nodes)
+    target = local_cluster(data, args.protocol, args.nodes, frozenset(args.bug))
 
     def say(line: str) -> None:
         print(f"nemesis: {line}", file=sys.stderr, flush=True)
