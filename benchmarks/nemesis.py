@@ -11,6 +11,7 @@ median and worst over every run.
     python benchmarks/nemesis.py                       # 100 runs of 30 s (about an hour)
     python benchmarks/nemesis.py --runs 5 --seconds 10
     python benchmarks/nemesis.py --protocol multipaxos --keep DIR   # keep each run's history in DIR
+    python benchmarks/nemesis.py --bug stale-leader-read --faults partition,pause --until-caught
 
 Exit 1 if any run failed a check.
 """
@@ -32,13 +33,12 @@ from paxoscope.impl.nemesis.faults import KILL, KINDS
 from paxoscope.impl.nemesis.service import local_cluster
 
 
-def one_run(protocol: str, seed: int, seconds: float, clients: int, keep: Path | None) -> nemesis.NemesisResult:
+def one_run(args: argparse.Namespace, seed: int) -> nemesis.NemesisResult:
     data = Path(tempfile.mkdtemp(prefix=f"paxoscope-nemesis-{seed}-"))
     try:
-        history = (keep / f"history-{seed}.edn") if keep else data / "history.edn"
-        return nemesis.run(
-            local_cluster(data / "cluster", protocol), seconds, clients, seed, KINDS, history_file=history
-        )
+        history = (args.keep / f"history-{seed}.edn") if args.keep else data / "history.edn"
+        target = local_cluster(data / "cluster", args.protocol, bugs=frozenset(args.bug))
+        return nemesis.run(target, args.seconds, args.clients, seed, args.faults, history_file=history)
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
@@ -51,6 +51,9 @@ def main() -> int:
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--protocol", default="multipaxos")
     parser.add_argument("--keep", type=Path, help="a directory for every run's history")
+    parser.add_argument("--faults", type=lambda t: tuple(t.split(",")), default=KINDS, help="kill,pause,...")
+    parser.add_argument("--bug", action="append", default=[], help="a known-wrong variant to run (repeatable)")
+    parser.add_argument("--until-caught", action="store_true", help="stop at the first run that fails a check")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.keep:
@@ -68,7 +71,7 @@ def main() -> int:
     never = 0
     started = time.monotonic()
     for seed in range(args.first_seed, args.first_seed + args.runs):
-        r = one_run(args.protocol, seed, args.seconds, args.clients, args.keep)
+        r = one_run(args, seed)
         kills = [w for kind, w in r.unavailable if kind == KILL]
         windows += [w for w in kills if w is not None]
         never += sum(1 for w in kills if w is None)
@@ -87,6 +90,8 @@ def main() -> int:
             f"leader kills {len(kills)}: {', '.join('-' if w is None else f'{w:.2f}s' for w in kills)}",
             flush=True,
         )
+        if args.until_caught and not r.ok and r.check.verdict != "unknown":
+            break
     windows.sort()
     summary = {
         **totals,

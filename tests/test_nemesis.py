@@ -375,3 +375,15 @@ def test_the_nemesis_command_reports_in_json_and_refuses_what_it_cannot_attack(t
     with pytest.raises(SystemExit) as exit:
         main(["nemesis", "--data", str(tmp_path / "q"), "--faults", "kill,flood"])
     assert exit.value.code == 2
+
+
+def test_a_leader_that_answers_reads_alone_is_caught_once_it_is_cut_off(tmp_path):
+    from paxoscope.impl.nemesis.faults import ISOLATE
+    from paxoscope.impl.nemesis.service import local_cluster
+
+    target = local_cluster(tmp_path / "cluster", "multipaxos", bugs=frozenset({"stale-leader-read"}))
+    faults = [Fault(1.0, PARTITION, LEADER, 5.0, ISOLATE)]
+    result = nemesis.run(target, seconds=6.0, clients=10, seed=2, faults=faults)
+    assert result.faults[0].was_leader
+    assert result.check.verdict == NOT_LINEARIZABLE and not result.ok
+    assert any(op.input[0] == "get" for op in result.check.failure.operations)

@@ -67,7 +67,7 @@ class LocalCluster:
         # A stopped cluster whose nodes dial their peers through the proxies: starting it resumes it so.
         members = tuple(NodeInfo(name, HOST, 1, self.data / name, dial=self.proxies.dial(name)) for name in self.nodes)
         write_cluster(cluster_path(self.data), ClusterDescription(members, self.bugs, runtime.name))
-        start_cluster(self.data)
+        start_cluster(self.data, bugs=self.bugs)
 
     def stop(self) -> None:
         for name in list(self.paused):

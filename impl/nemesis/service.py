@@ -6,6 +6,11 @@ does): ``KVClient(data, timeout=..., attempt_timeout=...)`` with ``get``, ``put`
 and ``close``, raising its ``Definite`` error for a command that certainly did not take effect and any
 other for one whose outcome is unknown.
 
+Half the clients find the leader and fail over as the client library does; the other half are each
+bound to one replica (``KVClient(nodes=[that one])``), as Jepsen's clients are to their node: a replica
+that believes it still leads after it was cut off from the others is then still asked, and what it
+answers is judged.
+
 The leader and the applied index come from the nodes' answers to ``Status`` (``status_fields``'s
 ``role`` and ``applied``). The applied *state* is read from each replica's store once the cluster is
 stopped: the protocol's node is rebuilt from what its store holds, as at a restart, and its machine's
@@ -101,7 +106,12 @@ def kv_client(protocol: str) -> Any:
         raise ClusterError(f"the {protocol} protocol serves no key-value store the nemesis can attack") from None
 
     def connect(data: Path, number: int) -> KVService:
-        client = client_class(data, timeout=CLIENT_TIMEOUT, attempt_timeout=ATTEMPT_TIMEOUT)
+        if number % 2 == 0:
+            client = client_class(data, timeout=CLIENT_TIMEOUT, attempt_timeout=ATTEMPT_TIMEOUT)
+        else:
+            nodes = load(data).nodes
+            node = nodes[(number // 2) % len(nodes)]
+            client = client_class(nodes=[(node.name, node.host, node.port)], timeout=ATTEMPT_TIMEOUT)
         return _Client(client, definite)
 
     return connect
