@@ -226,18 +226,23 @@ class PipelinedWriters:
         except (OSError, ValueError):
             return
 
-    def _counters(self) -> tuple[int, int]:
-        """(the leader's applied index, its write syscalls so far)."""
-        from paxoscope.impl.nemesis.service import applied
+    def _counters(self) -> tuple[int | None, int]:
+        """(the leader's applied index, None if it did not say within 10 s; its write syscalls so far)."""
+        from paxoscope.impl.multipaxos.messages import CODEC, Status, StatusReply
 
         with open(f"/proc/{self.leader.pid}/io") as f:
             io = dict(line.split(": ") for line in f.read().splitlines())
-        return applied(self.data)[self.leader.name], int(io["syscw"])
+        try:
+            applied = CODEC.request(self.leader.host, self.leader.port, Status(), StatusReply, timeout=10).applied
+        except OSError:
+            applied = None
+        return applied, int(io["syscw"])
 
     def batch_sizes(self) -> dict:
         (applied0, writes0), (applied1, writes1) = self.start, self._counters()
         writes = max(1, writes1 - writes0)
-        return {"log_writes": writes, "commands_per_log_write": round((applied1 - applied0) / writes, 1)}
+        per_write = None if None in (applied0, applied1) else round((applied1 - applied0) / writes, 1)
+        return {"log_writes": writes, "commands_per_log_write": per_write}
 
 
 def paxoscope_trial(rate: float, seconds: float) -> dict:

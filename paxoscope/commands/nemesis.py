@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import sys
 from typing import Any
@@ -97,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"nemesis: {line}", file=sys.stderr, flush=True)
 
     history = data / HISTORY_FILE
+    # A SIGTERM stops the run as Ctrl-C does: through the cleanup that stops every process it started.
+    signal.signal(signal.SIGTERM, _interrupt)
     result = nemesis.run(
         target,
         args.seconds,
@@ -117,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
 
         linchart.write(result.check, args.html, f"{history}: {result.check.verdict}", True)
     return EXIT_OK if result.ok or _only_unknown(result) else EXIT_VIOLATION
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _only_unknown(result: Any) -> bool:
