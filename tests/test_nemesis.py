@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import socketserver
@@ -387,3 +388,26 @@ def test_a_leader_that_answers_reads_alone_is_caught_once_it_is_cut_off(tmp_path
     assert result.faults[0].was_leader
     assert result.check.verdict == NOT_LINEARIZABLE and not result.ok
     assert any(op.input[0] == "get" for op in result.check.failure.operations)
+
+
+def test_an_interrupted_nemesis_stops_every_process_it_started(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    data = tmp_path / "c"
+    command = [sys.executable, "-m", "paxoscope.cli", "nemesis", "--data", str(data), "--seconds", "60"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if "replicas up" in line:
+                break
+        pids = [n.pid for n in load_cluster(data / "cluster.json").nodes]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+    assert all(n.pid is None for n in load_cluster(data / "cluster.json").nodes)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
