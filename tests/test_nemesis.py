@@ -411,3 +411,22 @@ def test_an_interrupted_nemesis_stops_every_process_it_started(tmp_path):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def _verdict(events: list[tuple]) -> str:
+    from paxoscope.explorer.histories import from_records
+
+    records = [{"process": p, "type": t, "f": f, "key": "k", "value": v} for p, t, f, v in events]
+    return check(*from_records(records, "kv-store")).verdict
+
+
+def test_the_kv_store_model_reads_nil_after_a_delete_and_a_failed_cas_changes_nothing():
+    put = [(0, "invoke", "put", "a"), (0, "ok", "put", "a")]
+    delete = [(0, "invoke", "delete", None), (0, "ok", "delete", None)]
+    assert _verdict(put + delete + [(1, "invoke", "get", None), (1, "ok", "get", None)]) == LINEARIZABLE
+    assert _verdict(put + delete + [(1, "invoke", "get", None), (1, "ok", "get", "a")]) == NOT_LINEARIZABLE
+    cas = [(1, "invoke", "cas", ["a", "b"]), (1, "ok", "cas", ["a", "b"])]
+    assert _verdict(put + cas + [(2, "invoke", "get", None), (2, "ok", "get", "b")]) == LINEARIZABLE
+    assert _verdict(delete + cas) == NOT_LINEARIZABLE  # nothing there to compare with
+    failed = [(1, "invoke", "cas", ["a", "b"]), (1, "fail", "cas", ["a", "b"])]
+    assert _verdict(put + failed + [(2, "invoke", "get", None), (2, "ok", "get", "a")]) == LINEARIZABLE
