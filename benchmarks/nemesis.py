@@ -4,7 +4,8 @@ Each run starts a fresh 3-replica cluster (real processes on loopback, peers thr
 10 clients while the nemesis kills, pauses, restarts and partitions replicas (every fault kind, the
 schedule drawn from the run's seed), then judges it as ``paxoscope nemesis`` does. One line per run;
 at the end: how many histories were not linearizable, how many acknowledged writes were lost, how many
-runs ended with replicas whose applied state differed, and the unavailability after a leader was
+runs ended with replicas whose applied state differed or a service that did not answer once healed, and
+the unavailability after a leader was
 killed (seconds from the kill to the return of the first write called after it that succeeded),
 median and worst over every run.
 
@@ -70,6 +71,7 @@ def main() -> int:
         "unknown": 0,
         "lost_writes": 0,
         "replicas_differ": 0,
+        "unanswered_after_heal": 0,
         "operations": 0,
         "faults": 0,
     }
@@ -88,11 +90,13 @@ def main() -> int:
         totals["unknown"] += r.check.verdict not in (LINEARIZABLE, NOT_LINEARIZABLE)
         totals["lost_writes"] += len(r.lost)
         totals["replicas_differ"] += not r.replicas_equal
+        totals["unanswered_after_heal"] += not r.answered_after_heal
         totals["operations"] += ops
         totals["faults"] += len(r.faults)
         print(
             f"seed {seed:3d}: {r.check.verdict:16s} {ops:6d} ops ({ok} ok) {len(r.faults):2d} faults "
-            f"lost {len(r.lost)} replicas {'equal' if r.replicas_equal else 'DIFFER'} "
+            f"lost {len(r.lost)} replicas {'equal' if r.replicas_equal else 'DIFFER'}"
+            f"{'' if r.answered_after_heal else ' UNANSWERED after heal'} "
             f"leader kills {len(kills)}: {', '.join('-' if w is None else f'{w:.2f}s' for w in kills)}",
             flush=True,
         )
@@ -109,7 +113,7 @@ def main() -> int:
         "leader_kills_without_a_write_after": never,
     }
     print(json.dumps(summary, indent=2) if args.json else summary)
-    failed = totals["not_linearizable"] or totals["lost_writes"] or totals["replicas_differ"]
+    failed = any(totals[k] for k in ("not_linearizable", "lost_writes", "replicas_differ", "unanswered_after_heal"))
     return 1 if failed else 0
 
 

@@ -5,7 +5,8 @@ fault schedule (``faults``), heals every fault, reads every key once more, and j
 
 - the history is linearizable against the ``kv-store`` model (``explorer.lincheck``);
 - no acknowledged write was lost (``workload.lost_writes``);
-- every replica's applied state is the same once the service has settled.
+- every replica's applied state is the same once the service has settled;
+- once every fault is healed, the service answers (a read of every key), as it must with all replicas up.
 
 It stops the service whatever happens (an error, Ctrl-C): the target's ``stop`` ends every process the
 run started. Bounded: the clients stop after ``seconds``, the faults are healed before then, and every
@@ -101,6 +102,7 @@ class NemesisResult:
     states: dict[str, Any]
     stored: dict[str, Any] | None
     check: lincheck.LincheckResult
+    keys: tuple[str, ...] = KEYS
     unavailable: list[tuple[str, float | None]] = field(default_factory=list)  # (fault kind, seconds)
 
     @property
@@ -109,8 +111,18 @@ class NemesisResult:
         return _all_equal(self.states) and (self.stored is None or _all_equal(self.stored))
 
     @property
+    def answered_after_heal(self) -> bool:
+        """Once every fault was healed, the service answered a read of every key (a majority was up)."""
+        return len(self.final) == len(self.keys)
+
+    @property
     def ok(self) -> bool:
-        return self.check.verdict == lincheck.LINEARIZABLE and not self.lost and self.replicas_equal
+        return (
+            self.check.verdict == lincheck.LINEARIZABLE
+            and not self.lost
+            and self.replicas_equal
+            and self.answered_after_heal
+        )
 
 
 def _all_equal(states: dict[str, Any]) -> bool:
@@ -242,6 +254,7 @@ def run(
         verdict,
     )
     result.unavailable = unavailability(history, nemesis.injected)
+    result.keys = tuple(keys)
     return result
 
 

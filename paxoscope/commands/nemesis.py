@@ -7,9 +7,10 @@ Starts a cluster of the replicated key-value service in DIR (an empty directory)
 through proxies the nemesis can cut; runs concurrent clients doing random ``get``/``put``/``cas``/
 ``delete`` on a few keys while the nemesis kills, pauses, restarts and partitions replicas; heals every
 fault, reads every key, stops every process it started, and judges: the history (DIR/history.edn) is
-linearizable, no acknowledged write was lost, every replica applied the same state.
+linearizable, no acknowledged write was lost, every replica applied the same state, and the service
+answered once the faults were healed.
 
-Exit codes: 0 all three hold (a linearizability check out of time is said, not failed), 1 one does not
+Exit codes: 0 all four hold (a linearizability check out of time is said, not failed), 1 one does not
 (with the picture of the failure), 2 bad usage or input, 3 an internal error, 130 interrupted (the
 cluster is stopped all the same).
 """
@@ -51,7 +52,7 @@ def add_parser(sub: Any) -> None:
         "kills (SIGKILL, then restarts), pauses (SIGSTOP/SIGCONT), restarts and partitions replicas (links cut "
         "one way or both), from a schedule drawn from the seed. Then heal, read every key, stop every process, "
         "and check: the history (DIR/history.edn, Jepsen's EDN) is linearizable, no acknowledged write was lost, "
-        "every replica applied the same state.",
+        "every replica applied the same state, the service answered once healed.",
         [
             arg("--data", required=True, metavar="DIR", help="an empty directory for the cluster and the history"),
             arg("--seconds", type=positive_seconds, default=60.0, metavar="S", help="how long the clients run"),
@@ -130,7 +131,12 @@ def _only_unknown(result: Any) -> bool:
     """The check ran out of time, and nothing else failed: unknown, not a failure."""
     from ..explorer.lincheck import UNKNOWN_VERDICT
 
-    return result.check.verdict == UNKNOWN_VERDICT and not result.lost and result.replicas_equal
+    return (
+        result.check.verdict == UNKNOWN_VERDICT
+        and not result.lost
+        and result.replicas_equal
+        and result.answered_after_heal
+    )
 
 
 def _operations(counts: dict[str, int]) -> dict[str, dict[str, int]]:
@@ -166,6 +172,7 @@ def report(result: Any, history: str) -> dict[str, Any]:
         "faults": [f.report() for f in result.faults],
         "lost_writes": [{"f": e.f, "key": e.key, "value": e.value, "process": e.process} for e in result.lost],
         "replicas_equal": result.replicas_equal,
+        "answered_after_heal": result.answered_after_heal,
         "replicas_applied": result.states,
         "replicas_stored": None if result.stored is None else {n: _digest(s) for n, s in result.stored.items()},
         "unavailability_after_leader_kill": _windows(result),
@@ -189,6 +196,9 @@ def show(result: Any, history: str) -> None:
         out(f"  {e.f} {e.key} {e.value!r} by process {e.process} at {e.time:.3f} s")
     stored = "" if result.stored is None else f", stored states {sorted({_digest(s) for s in result.stored.values()})}"
     out(f"replicas' applied state equal: {'yes' if result.replicas_equal else 'no'} (applied {result.states}{stored})")
+    if not result.answered_after_heal:
+        missing = ", ".join(k for k in result.keys if k not in result.final)
+        out(f"unavailable: once every fault was healed, reads of {missing} got no answer")
     windows = _windows(result)
     if windows["leader_kills"]:
         out(
