@@ -63,6 +63,30 @@ class Nonconformance(AssertionError):
         self.mark = mark
 
 
+def left_the_spec(
+    spec: Any, steps: list, before: Any, after: Any, describe: str, reason: str, what: str = "left the spec"
+) -> Nonconformance:
+    """The failure of a run at the handler run ``describe``: the trace so far
+    (``steps``), the step it made (labelled ``Implementation`` when it changes
+    the state), why, and the spec actions enabled where it failed."""
+    from ..explorer.render import trace_table
+    from ..explorer.trace import Step
+    from ..spec.base import action
+
+    allowed = tuple(dict.fromkeys(a for a, t in spec.next(before) if t != before))
+    steps = [*steps]
+    if after != before:
+        steps.append(Step(action("Implementation"), after))
+    trace, mark = Trace(spec, steps), {len(steps): f"{describe}: {reason}"}
+    picture = trace_table(trace, mark)
+    shown = ", ".join(map(str, allowed)) or "none"
+    report = (
+        f"the implementation {what} at step {len(steps)}, when {describe}\n\n{picture}\n\n"
+        f"  the spec allowed here: {shown}"
+    )
+    return Nonconformance(report, len(steps), allowed, trace, mark)
+
+
 # -- implementation -> spec --------------------------------------------------
 
 

@@ -23,11 +23,18 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Status:
+    """What an operator or a supervisor asks a node: how are you? (every protocol answers it its own way)"""
+
+    type = "status"
 
 
 class MalformedMessage(ValueError):
@@ -52,7 +59,7 @@ class Codec:
         """The frame for ``msg``: length header and JSON payload.
 
         Raises MalformedMessage for a message its receiver would refuse."""
-        body = asdict(msg)
+        body = {f.name: getattr(msg, f.name) for f in fields(msg)}  # fields hold JSON values: no deep copy
         if problem := self.fields_problem(body):
             raise MalformedMessage(f"not sending a {msg.type} message: {problem}")
         payload = json.dumps({"v": self.version, "type": msg.type, **body}, separators=(",", ":")).encode()

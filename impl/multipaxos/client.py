@@ -126,15 +126,17 @@ class KVClient:
         maybe_sent = False  # once a request may have reached a leader, a failure is indeterminate
         why = "no replica answered"
         order = self._order()
-        i = 0
+        i = tries = 0
         while time.monotonic() < deadline:
+            if tries and tries % len(order) == 0:
+                time.sleep(0.05)  # as many refusals as replicas: an election is under way
             name = order[i % len(order)]
             i += 1
+            tries += 1
             try:
                 sock = self._connect(name)
             except OSError as exc:  # not connected: the request was not sent
                 why = f"{name} is unreachable ({exc.strerror or type(exc).__name__})"
-                self._pause(i, len(order))
                 continue
             try:
                 reply = self._ask(sock, request, deadline, self.attempt_timeout)
@@ -153,8 +155,6 @@ class KVClient:
                 if reply.leader is not None and reply.leader in (n for n, _, _ in self.nodes) and reply.leader != name:
                     order = [reply.leader, *[n for n in order if n != reply.leader]]
                     i = 0
-                else:
-                    self._pause(i, len(order))
                 continue
             maybe_sent = True  # UNKNOWN: logged by a leader that lost its leadership
             why = f"{name} lost its leadership with the command in its log"
@@ -179,11 +179,6 @@ class KVClient:
             names.remove(self.leader)
             names.insert(0, self.leader)
         return names
-
-    @staticmethod
-    def _pause(i: int, n: int) -> None:
-        if i % n == 0:
-            time.sleep(0.05)  # every replica said no: an election is under way
 
     def _connect(self, name: str) -> socket.socket:
         sock = self._socks.get(name)

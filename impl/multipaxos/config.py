@@ -3,9 +3,9 @@
 A simulated system has the spec's replicas s1..sN and its commands: writes
 w1..wW (``put x wK``) and reads r1..rR (``get x``), each from its own client
 (the command's name), so that a run maps onto ``spec.multipaxos`` name for
-name. A ``Request`` is the clients sending every command not yet answered, in
-the spec's order (writes, then reads), as the spec's clients do: a leader
-logs the first it has not logged yet.
+name. A ``Request`` is the clients sending the first commands not yet
+answered, in the spec's order (writes, then reads), as the spec's clients
+do: a leader logs the first it has not logged yet.
 
 ``faithful`` runs the core as the spec has it: no catch-up, no snapshots, no
 hole filled with a noop, no candidate standing again: the spec has no action
@@ -65,7 +65,8 @@ class SimConfig:
 
     @property
     def request_values(self) -> tuple[str, ...]:
-        return ("pending",)
+        """``Request(n, v)`` sends the first v + 1 commands not answered yet."""
+        return tuple(f"the first {k + 1} pending" for k in range(len(self.commands)))
 
     def node_config(self, name: str) -> NodeConfig:
         faithful = self.faithful
@@ -94,9 +95,27 @@ class SimConfig:
         return disk_after(stored, records)
 
     def request_events(self, sim: Any, name: str, value: int) -> list[ClientRequest]:
-        """Every command no replica has answered yet, in the spec's order."""
+        """The first ``value + 1`` commands no replica has answered yet, in the spec's order."""
         answered = {msg.client for _, _, msg in sim.replies if msg.status == OK}
-        return [command_request(c) for c in self.commands if c not in answered]
+        return [command_request(c) for c in self.commands if c not in answered][: value + 1]
+
+
+def directed_schedules(config: SimConfig) -> list[list]:
+    """Runs random schedules seldom make: a replica that promised a new leader
+    gets the old leader's Accept late; a new leader hears of the old one's
+    vote only from another replica."""
+    from ..sim import Deliver, Fire, Request, Run
+
+    if config.replicas < 3:
+        return []
+    # After Fire(0), Run(4): s1 leads ballot 1; then every command is requested: its Accepts of w1 and r1 are in flight.
+    led = [Fire(0), Run(4), Request(0, len(config.commands) - 1)]
+    return [
+        # s2 stands; s3 promises it, then gets s1's Accept of ballot 1
+        [*led, Fire(1), Deliver(5), Deliver(1), Run(20)],
+        # s2 votes for w1; s3 stands with s2's promise, which reports that vote
+        [*led, Deliver(0), Fire(2), Deliver(5), Deliver(5), Run(20)],
+    ]
 
 
 def command_request(name: str) -> ClientRequest:

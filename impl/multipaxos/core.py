@@ -36,6 +36,7 @@ Multi-Paxos gallery's variants, implemented; see ``IMPL_BUGS``.
 from __future__ import annotations
 
 import copy
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,7 +81,7 @@ class NodeConfig:
     nodes: tuple[str, ...]
     bugs: frozenset[str] = frozenset()
     batch: int = 512  # commands in one Accept, at most
-    window: int = 8  # batches in flight, at most
+    window: int = 2  # batches in flight, at most
     election_ticks: int = 10  # ticks without a heartbeat before a follower stands (staggered by position)
     snapshot_every: int = 2000  # applied commands between snapshots; 0: never
     catch_up: bool = True  # send a lagging replica the chosen commands it lacks
@@ -159,6 +160,15 @@ class LogState:
         elif kind == "prepared":
             self.bal_prepared = rec[1]
         elif kind == "commit":
+            # The slots up to it are Committed (the spec's HandleAcceptReplies and HandleCommitNotice, slot by slot)
+            upto = rec[1]
+            if upto - self.commit <= len(self.insts):
+                newly = [slot for slot in range(self.commit + 1, upto + 1) if slot in self.insts]
+            else:  # a far commit index (a replica that was behind): only the slots it holds
+                newly = [slot for slot in self.insts if self.commit < slot <= upto]
+            for slot in newly:
+                inst = self.insts[slot]
+                self.insts[slot] = Inst(COMMITTED, inst.cmd, inst.vbal, inst.vcmd)
             self.commit = max(self.commit, rec[1])
         elif kind == "snapshot":
             _, index, state = rec
@@ -248,10 +258,14 @@ class Node:
         self.acks: dict[int, set[str]] = {}
         self.peer_commit: dict[str, int] = {}
         self.caught_up: dict[str, int] = {}  # peer -> the tick we last sent it a CatchUp
-        self.queue: list[tuple[str, Command]] = []  # (reply-to, command) waiting for room in the window
+        self.in_flight: deque[int] = deque()  # the last slot of each batch in flight, oldest first
+        self.queue: deque[tuple[str, Command]] = deque()  # (reply-to, command) waiting for room in the window
         self.waiting: dict[tuple[str, int], str] = {}  # command key -> reply-to, once logged
         self.highest_seen = self.state.bal_max_known
-        self.logged = {inst.cmd.key for inst in self.state.insts.values() if inst.cmd is not None}
+        # How many slots of the log hold each command: a retry of one the log holds waits for it; one whose
+        # slot another command took (a leader deposed before it was chosen) is proposed again.
+        self.logged: Counter[tuple[str, int]] = Counter()
+        self._count_logged()
         # Stamps never decrease along the log, whoever leads: a lease is measured in them.
         self.stamp = max((i.cmd.t for i in self.state.insts.values() if i.cmd is not None), default=self.kv.clock)
         self._records: list[list] = []
@@ -302,11 +316,22 @@ class Node:
         self.state.apply(rec)
         self._records.append(rec)
 
+    def _count_logged(self) -> None:
+        self.logged = Counter(inst.cmd.key for inst in self.state.insts.values() if inst.cmd is not None)
+
     def _set_inst(self, slot: int, inst: Inst) -> None:
+        self._records.append(["inst", *inst.to_json(slot)])
+        if slot <= self.state.snapshot_index:
+            return  # as LogState.apply does with this record (without reading it back)
+        old = self.state.insts.get(slot)
+        if old is not None and old.cmd is not None:
+            self.logged[old.cmd.key] -= 1
+            if not self.logged[old.cmd.key]:
+                del self.logged[old.cmd.key]
         if inst.cmd is not None:
-            self.logged.add(inst.cmd.key)
+            self.logged[inst.cmd.key] += 1
             self.stamp = max(self.stamp, inst.cmd.t)
-        self._emit(["inst", *inst.to_json(slot)])
+        self.state.insts[slot] = inst
 
     def _follow(self, bal: int, leader: str, reset: bool) -> None:
         s = self.state
@@ -362,6 +387,7 @@ class Node:
         first = self.state.commit + 1
         self.promises = {self.name: self._insts_from(first)}
         self.acks = {}
+        self.in_flight.clear()
         self._broadcast(Prepare(self.name, b, first))
         self._try_prepared()
 
@@ -443,7 +469,12 @@ class Node:
         self._propose()
 
     def _room(self) -> int:
-        return self.config.window * self.config.batch - (self.state.last_slot - self.state.commit)
+        """Commands the next batch may carry: none while ``window`` batches are in flight (the
+        commands that wait meanwhile go out together), else up to ``batch``."""
+        commit = self.state.commit
+        while self.in_flight and self.in_flight[0] <= commit:
+            self.in_flight.popleft()
+        return 0 if len(self.in_flight) >= self.config.window else self.config.batch
 
     def _slot_limit(self) -> int:
         """The last slot a replica takes an Accept for: within the configured
@@ -464,7 +495,7 @@ class Node:
         if not self.prepared or not self.queue:
             return
         s = self.state
-        room = min(self._room(), self.config.batch)
+        room = self._room()
         if room <= 0:
             return
         stamp = self.stamp = max(self.now, self.stamp)
@@ -473,13 +504,13 @@ class Node:
         while self.queue and len(proposed) < room:
             src, cmd = self.queue[0]
             if cmd.key in self.logged:
-                self.queue.pop(0)
+                self.queue.popleft()
                 self.waiting[cmd.key] = src
                 continue
             slot = next(free, None)
             if slot is None:
                 break
-            self.queue.pop(0)
+            self.queue.popleft()
             cmd = Command(cmd.client, cmd.rid, cmd.op, cmd.args, stamp)
             self._set_inst(slot, Inst(ACCEPTING, cmd, s.bal_prepared, cmd))
             self.acks[slot] = {self.name}
@@ -487,6 +518,8 @@ class Node:
             proposed.append((slot, cmd))
         for first, cmds in _runs(proposed):
             self._broadcast(Accept(self.name, s.bal_prepared, first, cmds, s.commit))
+        if proposed:
+            self.in_flight.append(proposed[-1][0])
         self._try_commit()
 
     def _on_accept(self, m: Accept) -> None:
@@ -533,7 +566,6 @@ class Node:
             inst = s.insts.get(slot)
             if inst is None or inst.status != ACCEPTING or inst.vbal != bal:
                 break
-            self._set_inst(slot, Inst(COMMITTED, inst.cmd, inst.vbal, inst.vcmd))
             slot += 1
         if slot - 1 > start:
             self._emit(["commit", slot - 1])
@@ -565,7 +597,6 @@ class Node:
             inst = s.insts.get(slot)
             if inst is None or inst.status != ACCEPTING or len(self.acks.get(slot, ())) < self._needed():
                 break
-            self._set_inst(slot, Inst(COMMITTED, inst.cmd, inst.vbal, inst.vcmd))
             self.acks.pop(slot, None)
             slot += 1
         if slot - 1 > start:
@@ -596,7 +627,7 @@ class Node:
         every = self.config.snapshot_every
         if every and self.applied - s.snapshot_index >= every:
             self._emit(["snapshot", self.applied, self.kv.to_json()])
-            self.logged = {i.cmd.key for i in s.insts.values() if i.cmd is not None}
+            self._count_logged()
 
     def _catch_up_committed(self) -> None:
         """On start: apply what the log says is committed (no one waits for those answers)."""
@@ -629,14 +660,14 @@ class Node:
             self._emit(["snapshot", m.snapshot["index"], m.snapshot["state"]])
             self.kv = KVState.from_json(m.snapshot["state"])
             self.applied = m.snapshot["index"]
-            self.logged = {i.cmd.key for i in s.insts.values() if i.cmd is not None}
+            self._count_logged()
         if m.first > s.commit + 1:
             return
         for k, doc in enumerate(m.cmds):
             slot = m.first + k
             if slot > s.commit:
                 inst = s.insts.get(slot, Inst(EMPTY, None))
-                self._set_inst(slot, Inst(COMMITTED, Command.from_json(doc), inst.vbal, inst.vcmd))
+                self._set_inst(slot, Inst(ACCEPTING, Command.from_json(doc), inst.vbal, inst.vcmd))
         if m.commit > s.commit:
             self._emit(["commit", min(m.commit, m.first + len(m.cmds) - 1)])
             self._apply_committed()
@@ -677,7 +708,8 @@ class Node:
             self._reply.append((src, Reply(cmd.client, cmd.rid, NOT_LEADER, None, leader)))
         for (client, rid), src in self.waiting.items():
             self._reply.append((src, Reply(client, rid, UNKNOWN, None, leader)))
-        self.queue, self.waiting, self.acks = [], {}, {}
+        self.queue, self.waiting, self.acks = deque(), {}, {}
+        self.in_flight.clear()
 
 
 def _peak(insts: Iterable[Inst | None]) -> Command | None:

@@ -1,7 +1,240 @@
-"""placeholder"""
+"""The refinement mapping from the Multi-Paxos replicas to ``spec.multipaxos``,
+and the check that every step of a simulated run is a step of the spec.
+
+The mapping:
+
+- ``node[r]``: what replica r's *durable* log holds (``LogState``): leader,
+  ballots, commit index and each slot's instance, field for field, commands
+  by their spec names (the client of ``command_request``; a noop is "nil");
+  ``kvalue`` is the last write among its committed slots;
+- ``msgs``: every protocol message sent, each as the spec messages it stands
+  for: a ``Prepare`` as ``Prepare``; a ``Promise`` as ``PrepareReply`` with
+  the replier's votes for every slot; an ``Accept`` of a batch as one
+  ``Accept`` per slot (a heartbeat, empty, as none); an ``Accepted`` of slots
+  first..last as one ``AcceptReply`` per slot; plus what the spec's steps
+  send that the implementation folds into others: a candidate's own
+  ``PrepareReply`` when it stands, a leader's own ``AcceptReply`` for the
+  commands it logs, and the ``CommitNotice`` of each slot a leader commits
+  (the implementation sends the commit index in its next Accept). ``Reject``
+  and ``CatchUp`` stand for nothing;
+- ``pending`` and ``observed``: history variables, as the spec's clients see
+  it: a command is requested (``Req``) when a leader first logs it, and
+  acknowledged (``Ack``, with the value before it) when a leader commits it.
+
+A candidate adopts the votes of the promises it received; the spec's
+``HandlePrepareReplies`` adopts those of every reply sent for its ballot,
+received or not, which no process can do. A reply still in flight commutes
+with the candidate's step (the replier's ``HandlePrepare`` and the
+candidate's step touch different replicas, and only the candidate reads the
+reply), so the check moves it after: the candidate's steps are searched with
+the replies it has not received left out of ``msgs``, then put back.
+
+One handler run may be several spec steps (a batch logged, several slots
+committed at once): it conforms when a sequence of spec steps of that
+replica, at most one per slot and message, leads from the state before to the
+state after. Obligations beyond the state: every answer a replica gives a
+client is an acknowledgement the spec made, with the same value.
+
+What the mapping leaves out: the spec has no crash (a restart rebuilds a
+replica from its log, a stutter here), no catch-up, snapshot, noop filling
+of holes or second election by one candidate: a conformance run switches
+those off (``SimConfig.faithful``). The check stops once every command is
+acknowledged: the spec then lets replicas only leave their loops.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+
+from ...explorer.trace import Step, Trace
+from ...spec.base import Action
+from ...spec.multipaxos import (
+    NIL,
+    NONE,
+    RLOOP,
+    MPState,
+    MultiPaxos,
+    Vote,
+    accept_msg,
+    accept_reply_msg,
+    ack_event,
+    commit_notice_msg,
+    observe,
+    prepare_msg,
+    prepare_reply_msg,
+    req_event,
+    votes_by_node,
+)
+from ...spec.multipaxos import Inst as SpecInst
+from ...spec.multipaxos import Node as SpecNode
+from ..conformance import left_the_spec
+from ..protocol import Receive
+from ..sim import HandlerRun, Simulator
+from .config import SimConfig
+from .core import LogState
+from .kvstate import Command
+from .messages import OK, Accept, Accepted, Prepare, Promise, Reply
+
+MAX_STEPS = 12  # spec steps one handler run may stand for
 
 
-def spec_for(config): ...
+def spec_for(config: SimConfig) -> MultiPaxos:
+    return MultiPaxos(replicas=config.replicas, writes=config.writes, reads=config.reads, max_ballot=config.max_ballot)
 
 
-class Checker: ...
+def spec_name(cmd: Command | None) -> str:
+    return NIL if cmd is None or cmd.op == "noop" else cmd.client
+
+
+def abstract_node(spec: MultiPaxos, state: LogState) -> SpecNode:
+    insts = []
+    kvalue = NIL
+    for slot in spec.slots:
+        inst = state.insts.get(slot)
+        if inst is None:
+            insts.append(SpecInst("Empty", NIL, Vote(0, NIL)))
+            continue
+        insts.append(SpecInst(inst.status, spec_name(inst.cmd), Vote(inst.vbal, spec_name(inst.vcmd))))
+        if slot <= state.commit and inst.cmd is not None and inst.cmd.op == "put":
+            kvalue = inst.cmd.args[1]
+    return SpecNode(state.leader or NONE, kvalue, state.commit, state.bal_prepared, state.bal_max_known, tuple(insts))
+
+
+class Checker:
+    """Observes a simulator and checks each handler run against the spec (see the module)."""
+
+    def __init__(self, spec: MultiPaxos, sim: Simulator):
+        self.spec = spec
+        self.names = sim.config.node_names
+        start = next(iter(spec.init()))
+        self.trace = Trace(spec, [Step(None, start)])
+        self.visited: set[MPState] = {start}
+        self.runs = 0
+        self.done = False  # every command acknowledged: the spec's replicas may only leave their loops
+        self.received: set[tuple[str, str, int]] = set()  # (candidate, replier, ballot) of each Promise delivered
+        sim.observer = self
+
+    def fork(self, twin: Simulator) -> Checker:
+        other = copy.copy(self)
+        other.trace = Trace(self.spec, list(self.trace.steps))
+        other.visited = set()
+        twin.observer = other
+        return other
+
+    def next_states(self, state: MPState) -> dict[MPState, Action]:
+        found: dict[MPState, Action] = {}
+        for act, t in self.spec.next(state):
+            found.setdefault(t, act)
+        return found
+
+    def __call__(self, sim: Simulator, run: HandlerRun) -> None:
+        self.runs += 1
+        if self.done:
+            return
+        before = self.trace.steps[-1].state
+        if isinstance(run.event, Receive) and isinstance(run.event.msg, Promise):
+            self.received.add((run.node, run.event.msg.src, run.event.msg.bal))
+        after = self._after(sim, run, before)
+        if after != before:
+            path = self._path(before, after, run.node)
+            if path is None:
+                self._fail(before, after, run, "no sequence of the spec's steps of this replica makes this step")
+            for act, state in path:
+                self.trace.steps.append(Step(act, state))
+                self.visited.add(state)
+        for _client, msg in run.effects.reply:
+            if isinstance(msg, Reply) and msg.status == OK:
+                self._check_answer(after, run, msg)
+        self.done = self.spec.terminated(after)
+
+    # -- the mapping --------------------------------------------------------------
+
+    def _after(self, sim: Simulator, run: HandlerRun, before: MPState) -> MPState:
+        spec = self.spec
+        i = self.names.index(run.node)
+        nodes = tuple(abstract_node(spec, sim.disk[n]) for n in self.names)
+        me, was = nodes[i], before.node[i]
+        sent = set()
+        for _dst, m in run.effects.send:
+            sent |= self._spec_messages(m, me)
+        if me.bal_prepared == 0 and me.leader == run.node and me.bal_max_known != was.bal_max_known:
+            sent.add(prepare_reply_msg(run.node, me.bal_max_known, votes_by_node(me)))  # BecomeLeader's own reply
+        pending, observed = before.pending, before.observed
+        for slot in spec.slots:
+            inst, old = me.insts[slot - 1], was.insts[slot - 1]
+            if me.leader == run.node and inst.voted.bal == me.bal_prepared > 0 and inst.voted != old.voted:
+                if old.cmd != inst.cmd or old.status != "Accepting":  # TakeNewRequest: logged and voted at once
+                    observed = observe(observed, req_event(inst.cmd))
+                sent.add(accept_reply_msg(run.node, me.bal_prepared, slot))
+        if me.leader == run.node and me.bal_prepared == me.bal_max_known > 0:
+            kvalue = was.kvalue
+            for slot in range(was.commit_up_to + 1, me.commit_up_to + 1):
+                c = me.insts[slot - 1].cmd
+                sent.add(commit_notice_msg(slot))
+                observed = observe(observed, ack_event(c, kvalue))
+                pending = tuple(p for p in pending if p != c)
+                kvalue = c if c in spec.writes else kvalue
+        msgs = before.msgs | sent if not sent <= before.msgs else before.msgs
+        return MPState(msgs, nodes, pending, observed, (RLOOP,) * len(nodes))
+
+    def _spec_messages(self, m: object, me: SpecNode) -> set:
+        if isinstance(m, Prepare):
+            return {prepare_msg(m.src, m.bal)}
+        if isinstance(m, Promise):
+            return {prepare_reply_msg(m.src, m.bal, votes_by_node(me))}
+        if isinstance(m, Accept):
+            cmds = [spec_name(Command.from_json(c)) for c in m.cmds]
+            return {accept_msg(m.src, m.bal, m.first + k, c) for k, c in enumerate(cmds)}
+        if isinstance(m, Accepted):
+            return {accept_reply_msg(m.src, m.bal, slot) for slot in range(m.first, m.last + 1)}
+        return set()
+
+    def _path(self, before: MPState, after: MPState, node: str) -> list[tuple[Action, MPState]] | None:
+        """Spec steps of replica ``node`` from ``before`` to ``after``, the replies
+        to its ballot it has not received moved after them (see the module)."""
+        i = self.names.index(node)
+        bal = before.node[i].bal_max_known
+        hidden = frozenset(
+            m
+            for m in before.msgs
+            if m.type == "PrepareReply" and m.bal == bal and m.src != node and (node, m.src, m.bal) not in self.received
+        )
+        if not hidden:
+            return self._search(before, after, node)
+        path = self._search(before._replace(msgs=before.msgs - hidden), after._replace(msgs=after.msgs - hidden), node)
+        return None if path is None else [(act, t._replace(msgs=t.msgs | hidden)) for act, t in path]
+
+    def _search(self, before: MPState, after: MPState, node: str) -> list[tuple[Action, MPState]] | None:
+        """Spec steps of replica ``node`` from ``before`` to ``after``: a search in
+        which each state's messages and history stay within ``after``'s."""
+        seen = {before}
+        queue = deque([(before, [])])
+        while queue:
+            state, path = queue.popleft()
+            if len(path) >= MAX_STEPS:
+                continue
+            for act, t in self.spec.next(state):
+                if t in seen or dict(act.params).get("r") != node or not t.msgs <= after.msgs:
+                    continue
+                if t.observed != after.observed[: len(t.observed)]:
+                    continue
+                if t == after:
+                    return [*path, (act, t)]
+                seen.add(t)
+                queue.append((t, [*path, (act, t)]))
+        return None
+
+    def _check_answer(self, after: MPState, run: HandlerRun, msg: Reply) -> None:
+        acks = {e.cmd: e.val for e in after.observed if e.type == "Ack"}
+        told = NIL if msg.result is None else msg.result
+        if msg.client not in acks:
+            why = f"it answers {msg.client} ({told}), which no leader has committed"
+        elif told != acks[msg.client]:
+            why = f"it answers {msg.client} with {told}, the spec with {acks[msg.client]}"
+        else:
+            return
+        self._fail(after, after, run, why, "broke an obligation of the implementation")
+
+    def _fail(self, before: MPState, after: MPState, run: HandlerRun, reason: str, what: str = "left the spec") -> None:
+        raise left_the_spec(self.spec, self.trace.steps, before, after, run.describe, reason, what)

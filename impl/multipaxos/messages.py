@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..framing import MAX_FRAME, Codec
+from ..framing import MAX_FRAME, Codec, Status
 from .kvstate import command_problem, request_problem
 
 VERSION = 1
@@ -117,11 +117,6 @@ class Reply:
 
 
 @dataclass(frozen=True)
-class Status:
-    type = "status"
-
-
-@dataclass(frozen=True)
 class StatusReply:
     name: str
     role: str
@@ -140,6 +135,8 @@ class StatusReply:
         """A log has no single decision."""
         return None
 
+
+__all__ = ["Status"]  # the runtime's, which this protocol answers with StatusReply
 
 PEER_TYPES = (Prepare, Promise, Accept, Accepted, Reject, CatchUp)
 TYPES = (*PEER_TYPES, Request, Reply, Status, StatusReply)

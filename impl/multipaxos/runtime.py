@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..protocol import ClientRequest, RuntimeProtocol
-from .config import cluster_config
+from .config import cluster_config, directed_schedules
 from .core import IMPL_BUGS, LogState, Node
 from .mapping import Checker, spec_for
 from .messages import CODEC, PEER_TYPES, Reply, Request, Status, StatusReply
 from .store import SCHEMA, LogStore
+from .walk import realise
 
 TICK = 0.02  # seconds between a replica's timer events: heartbeats, the failure detector, the clock of leases
 
@@ -36,17 +37,21 @@ def status_reply(name: str, node: Node, durable: LogState, store_error: str | No
     )
 
 
+# What ``cluster status`` shows of a replica, by name: the reply's field for each.
+STATUS_FIELDS = {
+    "role": "role",
+    "leader": "leader",
+    "ballot": "bal",
+    "committed": "commit",
+    "applied": "applied",
+    "snapshot": "snapshot_index",
+    "log_first": "log_first",
+    "log_last": "log_last",
+}
+
+
 def status_fields(reply: StatusReply) -> dict[str, Any]:
-    return {
-        "role": reply.role,
-        "leader": reply.leader,
-        "ballot": reply.bal,
-        "committed": reply.commit,
-        "applied": reply.applied,
-        "snapshot": reply.snapshot_index,
-        "log_first": reply.log_first,
-        "log_last": reply.log_last,
-    }
+    return {name: getattr(reply, field) for name, field in STATUS_FIELDS.items()}
 
 
 PROTOCOL = RuntimeProtocol(
@@ -66,6 +71,8 @@ PROTOCOL = RuntimeProtocol(
     bugs=IMPL_BUGS,
     spec_for=spec_for,
     checker=Checker,
+    directed_schedules=directed_schedules,
+    realise=realise,
     client_request=client_request,
     tick=TICK,
     group_commit=True,

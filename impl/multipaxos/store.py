@@ -42,13 +42,7 @@ MAX_LOG = 1 << 30
 MAX_SNAPSHOT = 1 << 28
 
 
-def _to_dict(state: LogState) -> dict[str, Any]:
-    return {
-        "leader": state.leader,
-        "bal_max_known": state.bal_max_known,
-        "commit": state.commit,
-        "snapshot_index": state.snapshot_index,
-    }
+FIELDS = ("leader", "bal_max_known", "commit", "snapshot_index")  # what a node's start line shows of its log
 
 
 SCHEMA = StoreSchema(
@@ -56,8 +50,8 @@ SCHEMA = StoreSchema(
     version=1,
     filename=LOG_FILE,
     noun="replica",
-    fields=("leader", "bal_max_known", "commit", "snapshot_index"),
-    to_dict=_to_dict,
+    fields=FIELDS,
+    to_dict=lambda state: {f: getattr(state, f) for f in FIELDS},
     from_dict=lambda doc: LogState(),
     fields_problem=lambda doc: None,
     initial=LogState(),

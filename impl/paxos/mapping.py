@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import copy
 
-from ...explorer.render import trace_table
 from ...explorer.trace import Step, Trace
-from ...spec.base import Action, action
+from ...spec.base import Action
 from ...spec.paxos import Msg1a, Msg1b, Msg2a, Msg2b, Paxos, PaxosState
-from ..conformance import Nonconformance
+from ..conformance import left_the_spec
 from ..protocol import ClientRequest, Receive, Timeout
 from ..sim import HandlerRun, Restarted, Simulator
 from .config import SimConfig
@@ -139,18 +138,7 @@ class Checker:
     def _fail(
         self, before: PaxosState, after: PaxosState, run: HandlerRun, reason: str, what: str = "left the spec"
     ) -> None:
-        allowed = tuple(dict.fromkeys(a for a, t in self.spec.next(before) if t != before))
-        steps = [*self.trace.steps]
-        if after != before:
-            steps.append(Step(action("Implementation"), after))
-        trace, mark = Trace(self.spec, steps), {len(steps): f"{run.describe}: {reason}"}
-        picture = trace_table(trace, mark)
-        shown = ", ".join(map(str, allowed)) or "none"
-        report = (
-            f"the implementation {what} at step {len(steps)}, when {run.describe}\n\n{picture}\n\n"
-            f"  the spec allowed here: {shown}"
-        )
-        raise Nonconformance(report, len(steps), allowed, trace, mark)
+        raise left_the_spec(self.spec, self.trace.steps, before, after, run.describe, reason, what)
 
 
 def least_owned_above(config: SimConfig, proposer: str, floor: int) -> int:

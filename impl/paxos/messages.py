@@ -22,9 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..framing import HEADER, MAX_FRAME, Codec, MalformedMessage, show
+from ..framing import HEADER, MAX_FRAME, Codec, MalformedMessage, Status, show
 
-__all__ = ["HEADER", "MAX_FRAME", "MalformedMessage"]  # the frames these messages travel in
+__all__ = ["HEADER", "MAX_FRAME", "MalformedMessage", "Status"]  # the frames these messages travel in
 
 VERSION = 1
 # Ballots are below 2**63 (a signed 64-bit integer holds every one): a ballot
@@ -112,11 +112,6 @@ class Decided:
 
     value: str
     type = "decided"
-
-
-@dataclass(frozen=True)
-class Status:
-    type = "status"
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from typing import Any
 from .. import console
 from ..console import EXIT_OK, EXIT_VIOLATION, Out
 from ..impl.client import NoDecision, cluster_status, propose
-from ..impl.clusterfile import load
+from ..impl.clusterfile import ClusterError, load
 from ..impl.multipaxos import IMPL_BUGS as MULTIPAXOS_BUGS
 from ..impl.paxos import IMPL_BUGS, PROTOCOL
 from ..impl.protocol import load_protocol
@@ -257,7 +257,18 @@ def _cmd_restart(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
+def _single_decree_only(data: str, command: str, instead: str) -> None:
+    """Refuse a Paxos-only command on a cluster of another protocol (no cluster: the command says so itself)."""
+    try:
+        protocol = load(data).protocol
+    except ClusterError:
+        return
+    if protocol != "paxos":
+        raise ClusterError(f"{data} holds a {protocol} cluster: {command} is for a Paxos cluster; {instead}")
+
+
 def _cmd_rejoin(args: argparse.Namespace, out: Out) -> int:
+    _single_decree_only(args.data, "rejoin", "a replica of a replicated log catches up by itself after a restart")
     what, pid = rejoin_as_learner(args.data, args.node, args.grace, args.timeout)
     out(what)
     if pid is None:
@@ -347,6 +358,7 @@ def _log_status(answers: list[tuple[Any, Any]], protocol: Any, as_json: bool, ou
 
 
 def _cmd_propose(args: argparse.Namespace, out: Out) -> int:
+    _single_decree_only(args.data, "propose", f"use paxoscope kv put KEY VALUE --data {args.data}")
     t0 = time.monotonic()
     try:
         value, node = propose(args.data, args.value, args.timeout, protocol=PROTOCOL)

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import registry
 from ..console import out as console_out
+from ..impl.multipaxos import IMPL_BUGS as MULTIPAXOS_BUGS
 from ..impl.paxos import IMPL_BUGS, SimConfig
 from ..impl.report import ratio, replay_command, report_json, report_text, write_junit
 from ..impl.sim import check_schedule, parse_schedule, show_schedule
@@ -23,7 +24,8 @@ def add_parser(sub: Any, positive: Any) -> None:
         description="Run Hypothesis-generated schedules (reordering, drops, duplicates, crashes, restarts, "
         "timers) through the simulator and check every step of the implementation against the spec; then "
         "drive the implementation along every transition of the spec's state graph and report coverage.",
-        epilog=f"Implementation bugs for --bug: {', '.join(IMPL_BUGS)}. Exit codes: 0 conforms, 1 a step "
+        epilog=f"Implementation bugs for --bug: paxos: {', '.join(IMPL_BUGS)}; multipaxos: "
+        f"{', '.join(MULTIPAXOS_BUGS)}. Exit codes: 0 conforms, 1 a step "
         "leaves the spec or breaks an obligation of the implementation (the shrunk schedule is printed), or with "
         "--strict the coverage is incomplete; 2 bad usage.",
     )
@@ -38,6 +40,11 @@ def add_parser(sub: Any, positive: Any) -> None:
 # The options, declared: (flag, metavar (None: a switch), default, help). An
 # N is a positive count, an S any integer; the others are text.
 OPTIONS: tuple[tuple[str, str | None, Any, str], ...] = (
+    ("--protocol", "NAME", "paxos", "the implementation to check: paxos (the default) or multipaxos"),
+    ("--replicas", "N", 3, "multipaxos: replicas (default 3)"),
+    ("--writes", "N", 1, "multipaxos: client writes (default 1)"),
+    ("--reads", "S", 1, "multipaxos: client reads (default 1)"),
+    ("--max-ballot", "N", None, "multipaxos: ballots 1..N (default: twice the replicas)"),
     ("--acceptors", "N", 3, "acceptors (default 3)"),
     ("--values", "N", 2, "values (default 2)"),
     ("--ballots", "N", 3, "ballots 0..N-1 (default 3)"),
@@ -95,6 +102,13 @@ def run(args: argparse.Namespace, out: Any = console_out) -> int:
 def _run(args: argparse.Namespace, out: Any) -> int:
     from ..impl.conformance import conform, coverage, run_schedule
 
+    if args.protocol not in ("paxos", "multipaxos"):
+        raise ConfigError(f"--protocol must be paxos or multipaxos, not {args.protocol!r}")
+    if args.protocol == "multipaxos":
+        from .conform_log import run_multipaxos
+
+        return run_multipaxos(args, out)
+
     if args.bug is not None:
         registry.variant(args.bug, "paxos", part="impl")  # the one "unknown bug" message
     if args.proposers is not None and args.proposers > args.acceptors:
@@ -107,13 +121,7 @@ def _run(args: argparse.Namespace, out: Any) -> int:
     args.layouts = layouts
     if args.replay is not None:
         args.proposers = layouts[0]
-        ops = parse_schedule(args.replay)
-        check_schedule(config, ops)
-        outcome = run_schedule(config, ops)
-        if args.json:
-            out(json.dumps({"verdict": "ok" if outcome.ok else "violation", "failure": outcome.report or None}))
-        else:
-            out(outcome.report if not outcome.ok else f"ok: the schedule conforms; decisions {outcome.decisions}")
+        ops, outcome = replay(args, config, out, lambda o: f"ok: the schedule conforms; decisions {o.decisions}")
         if args.svg or args.html:
             _write_chart(args, outcome, ops)
         return 0 if outcome.ok else 1
@@ -158,6 +166,20 @@ def _run(args: argparse.Namespace, out: Any) -> int:
         else:
             _write_chart(args, _walk_outcome(walked) if walked and walked.failure else None, None)
     return 1 if failure or incomplete else 0
+
+
+def replay(args: argparse.Namespace, config: Any, out: Any, says_ok: Any) -> tuple[list, Any]:
+    """Run the schedule of --replay and print its verdict (``says_ok(outcome)`` when it conforms)."""
+    from ..impl.conformance import run_schedule
+
+    ops = parse_schedule(args.replay)
+    check_schedule(config, ops)
+    outcome = run_schedule(config, ops)
+    if args.json:
+        out(json.dumps({"verdict": "ok" if outcome.ok else "violation", "failure": outcome.report or None}))
+    else:
+        out(outcome.report if not outcome.ok else says_ok(outcome))
+    return ops, outcome
 
 
 # The proposer layouts the random schedules run by default, one after the
