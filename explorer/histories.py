@@ -179,9 +179,13 @@ def _checked(path: Path, line: int, parse: Any) -> Event:
 
 
 def infer_model(events: list[Event]) -> Model:
-    """The model a history speaks to: keys mean ``kv``; a ``cas`` a cas-register; else by its functions."""
+    """The model a history speaks to: keys mean ``kv`` (``kv-store`` with a ``delete`` or ``cas``); a ``cas``
+    a cas-register; else by its functions."""
     functions = {e.f for e in events}
-    if any(e.key is not None for e in events) or functions & {"get", "put", "append"}:
+    keyed = any(e.key is not None for e in events)
+    if keyed and functions & {"delete", "cas"}:
+        return MODELS["kv-store"]
+    if keyed or functions & {"get", "put", "append"}:
         return MODELS["kv"]
     if functions & {"acquire", "release"}:
         return MODELS["lock"]

@@ -23,6 +23,8 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import kvstore
+
 #: The output of an operation whose result the client never learnt: it matches every output.
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "?"})()
 
@@ -186,6 +188,16 @@ MODELS: dict[str, Model] = {
         partition=by_key,
         keyed=True,
         readonly=frozenset({"get"}),
+    ),
+    "kv-store": Model(
+        "kv-store",
+        (),
+        kvstore.step,
+        kvstore.FUNCTIONS,
+        kvstore.READS,
+        partition=by_key,
+        keyed=True,
+        readonly=kvstore.READS,
     ),
     "lock": Model("lock", None, _lock_step, frozenset({"acquire", "release"}), fails=frozenset({"acquire", "release"})),
 }

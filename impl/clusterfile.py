@@ -45,6 +45,9 @@ class NodeInfo:
     pid: int | None = None
     role: str = ACCEPTOR  # or LEARNER: rejoined after its store was lost, it never votes again
     started: bool = False  # its acceptor store was created: from then on, a missing store means lost promises
+    # Where this node dials some of its peers instead of their own address: (peer, host, port), e.g. a
+    # proxy that a fault injector can cut (``impl.nemesis``). Clients and commands still reach the peer directly.
+    dial: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def address(self) -> str:
@@ -73,6 +76,11 @@ class ClusterDescription:
             if info.name == name:
                 return info
         raise ClusterError(f"no node named {name!r} (the cluster has {', '.join(n.name for n in self.nodes)})")
+
+    def peers_of(self, name: str) -> tuple[NodeInfo, ...]:
+        """Every node as node ``name`` reaches it: at the address its ``dial`` names for it, else its own."""
+        via = {peer: (host, port) for peer, host, port in self.node(name).dial}
+        return tuple(replace(n, host=via[n.name][0], port=via[n.name][1]) if n.name in via else n for n in self.nodes)
 
     def with_pid(self, name: str, pid: int | None) -> ClusterDescription:
         return self.with_node(name, pid=pid)
@@ -120,6 +128,7 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterDescription:
             pid = entry.get("pid")
             role = entry.get("role", ACCEPTOR)
             started = entry.get("started", False)
+            dial = _dial(entry.get("dial", {}))
             ok = (
                 isinstance(name, str)
                 and re.fullmatch(r"[A-Za-z0-9_.-]+", name) is not None
@@ -131,20 +140,35 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterDescription:
                 and (pid is None or (isinstance(pid, int) and pid > 0))
                 and role in (ACCEPTOR, LEARNER)
                 and isinstance(started, bool)
+                and dial is not None
             )
         except (TypeError, KeyError, AttributeError):
             ok = False
         if not ok:
             raise ClusterError(
                 f"{path}: node #{i + 1} needs a name (letters, digits, _ . -), host, port (1-65535), "
-                "data directory and pid (and may have a role, acceptor or learner, and started, true or false)"
+                "data directory and pid (and may have a role, acceptor or learner, started, true or false, "
+                "and dial, peer names to host:port)"
             )
         # Data directories are stored relative to cluster.json so a stopped cluster can be moved.
-        nodes.append(NodeInfo(name, host, port, (path.parent / data).resolve(), pid, role, started))
+        nodes.append(NodeInfo(name, host, port, (path.parent / data).resolve(), pid, role, started, dial))
     names = [n.name for n in nodes]
     if len(set(names)) != len(names):
         raise ClusterError(f"{path}: node names must be unique, not {names}")
     return ClusterDescription(tuple(nodes), frozenset(bugs), protocol)
+
+
+def _dial(entry: Any) -> tuple[tuple[str, str, int], ...] | None:
+    """A node's ``dial`` map (peer name -> "host:port") as (peer, host, port) triples; None if malformed."""
+    if not isinstance(entry, dict):
+        return None
+    dial = []
+    for peer, address in sorted(entry.items()):
+        host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
+        if not (host and port.isdigit() and 0 < int(port) < 65536):
+            return None
+        dial.append((peer, host, int(port)))
+    return tuple(dial)
 
 
 def write_cluster(path: str | os.PathLike[str], cluster: ClusterDescription) -> None:
@@ -156,6 +180,8 @@ def write_cluster(path: str | os.PathLike[str], cluster: ClusterDescription) -> 
         data = Path(os.path.relpath(n.data, base)) if n.data.is_relative_to(base) else n.data
         entry = {"name": n.name, "host": n.host, "port": n.port, "pid": n.pid, "data": str(data)}
         entries.append({**entry, "role": n.role, "started": n.started})
+        if n.dial:
+            entries[-1]["dial"] = {peer: f"{host}:{port}" for peer, host, port in n.dial}
     doc = {
         "format": CLUSTER_FORMAT,
         "version": CLUSTER_VERSION,

@@ -635,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ClusterError(problem)
         runtime = NodeRuntime(
             runtime_protocol.node_config(cluster, me.name),
-            cluster.nodes,
+            cluster.peers_of(me.name),  # through a proxy where cluster.json says so
             store if me.is_acceptor else None,
             host=me.host,
             port=me.port,

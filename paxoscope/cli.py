@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from . import console
-from .commands import bugs, check, lincheck, pin, protocols
+from .commands import bugs, check, lincheck, nemesis, pin, protocols
 from .console import EXIT_USAGE, Parser, out
 from .spec.constants import positive_int
 
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     bugs.add_parser(sub)
     protocols.add_parser(sub)
     lincheck.add_parser(sub)
+    nemesis.add_parser(sub)
     from . import tour
 
     tour.add_parser(sub)
@@ -73,7 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return console.run(f"paxoscope {args.command}", lambda: _dispatch(args))
 
 
-_OWN = {"check": check.run, "pin": pin.run, "bugs": bugs.run, "protocols": protocols.run, "lincheck": lincheck.run}
+_OWN = {
+    "check": check.run,
+    "pin": pin.run,
+    "bugs": bugs.run,
+    "protocols": protocols.run,
+    "lincheck": lincheck.run,
+    "nemesis": nemesis.run,
+}
 
 
 def _dispatch(args: argparse.Namespace) -> int:
