@@ -75,7 +75,7 @@ def history_svg(result: LincheckResult) -> str:
     row = {c: r for r, c in enumerate(clients)}
     labels = {op.index: (f"{order[op.index]}. " if op.index in order else "") + _short(op) for op in ops}
     at = _positions(ops, labels)
-    width = at[math.inf] + 20
+    width = max(at.values(), default=LEFT) + 20
     height = TOP + len(clients) * ROW + 10
     c = _Canvas()
     title = f"{result.verdict}: {len(ops)} operations ({result.model})"
