@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,50 +155,23 @@ def by_key(ops: Sequence[Operation]) -> list[list[Operation]]:
     return list(groups.values())
 
 
+def _per_key(
+    name: str, init: Hashable, step: Callable, functions: Iterable[str], reads: Iterable[str], fails: Iterable[str] = ()
+) -> Model:
+    """A model checked one key at a time, whose reads change nothing."""
+    reads = frozenset(reads)
+    return Model(
+        name, init, step, frozenset(functions), reads, frozenset(fails), partition=by_key, keyed=True, readonly=reads
+    )
+
+
 MODELS: dict[str, Model] = {
     # Registers are one per key: a history without keys is one register; with Jepsen's independent keys,
     # one register per key, each checked on its own.
-    "register": Model(
-        "register",
-        None,
-        _register_step,
-        frozenset({"read", "write"}),
-        frozenset({"read"}),
-        partition=by_key,
-        keyed=True,
-        readonly=frozenset({"read"}),
-    ),
-    "cas-register": Model(
-        "cas-register",
-        None,
-        _register_step,
-        frozenset({"read", "write", "cas"}),
-        frozenset({"read"}),
-        frozenset({"cas"}),
-        partition=by_key,
-        keyed=True,
-        readonly=frozenset({"read"}),
-    ),
-    "kv": Model(
-        "kv",
-        (),
-        _kv_step,
-        frozenset({"get", "put", "append"}),
-        frozenset({"get"}),
-        partition=by_key,
-        keyed=True,
-        readonly=frozenset({"get"}),
-    ),
-    "kv-store": Model(
-        "kv-store",
-        (),
-        kvstore.step,
-        kvstore.FUNCTIONS,
-        kvstore.READS,
-        partition=by_key,
-        keyed=True,
-        readonly=kvstore.READS,
-    ),
+    "register": _per_key("register", None, _register_step, {"read", "write"}, {"read"}),
+    "cas-register": _per_key("cas-register", None, _register_step, {"read", "write", "cas"}, {"read"}, {"cas"}),
+    "kv": _per_key("kv", (), _kv_step, {"get", "put", "append"}, {"get"}),
+    "kv-store": _per_key("kv-store", (), kvstore.step, kvstore.FUNCTIONS, kvstore.READS),
     "lock": Model("lock", None, _lock_step, frozenset({"acquire", "release"}), fails=frozenset({"acquire", "release"})),
 }
 
