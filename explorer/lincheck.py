@@ -512,7 +512,7 @@ def _verdicts(model: Model, parts: list[list[Operation]], clock: _Clock) -> list
     try:
         while searches:
             for number, search in list(searches.items()):
-                clock.where = Progress(number + 1, len(parts), "search", clock.where.steps)
+                clock.where = Progress(number + 1, len(parts), "search", 0)
                 try:
                     for _ in range(TURN):
                         next(search)
