@@ -192,7 +192,7 @@ def add_parsers(subparsers: Any) -> None:
     """Add the ``cluster`` and ``propose`` commands to an argparse subparsers object."""
     cluster = subparsers.add_parser(
         "cluster",
-        help="start, inspect and stop a local cluster of real Paxos node processes",
+        help="start, inspect and stop a local cluster of real node processes (Paxos or Multi-Paxos)",
         description="A local cluster of real Paxos nodes: one process per node on 127.0.0.1, each an acceptor, "
         "a proposer and a learner, with its acceptor state durable in its data directory.",
     )
