@@ -338,12 +338,17 @@ def merged_options(
     return replace(options, **keywords) if keywords else options
 
 
-def model_steps(spec: Spec) -> Callable[[State], list[tuple[Action, State]]]:
-    """``spec.next`` less the steps that leave the model (its ``state_constraint``), for engines that walk it."""
+def model_steps(spec: Spec) -> Callable[[State], tuple[list[tuple[Action, State]], list[tuple[Action, State]]]]:
+    """State -> (every step ``spec.next`` offers, those that stay in the model): as in the search, a step that
+    leaves the model (``state_constraint``) counts as generated and as its action enabled, and is taken no
+    further; a state is deadlocked only with no step at all."""
     in_model, spec_next = spec.state_constraint, spec.next
-    if in_model is None:
-        return lambda s: list(spec_next(s))
-    return lambda s: [(act, t) for act, t in spec_next(s) if in_model(t)]
+
+    def steps(s: State) -> tuple[list[tuple[Action, State]], list[tuple[Action, State]]]:
+        offered = list(spec_next(s))
+        return offered, offered if in_model is None else [(act, t) for act, t in offered if in_model(t)]
+
+    return steps
 
 
 def reachable(spec: Spec, max_states: int | None = None) -> list[State]:

@@ -527,10 +527,6 @@ def _verdicts(model: Model, parts: list[list[Operation]], clock: _Clock) -> list
     return [PartitionResult(UNKNOWN_VERDICT, list(part)) if r is None else r for r, part in zip(results, parts)]
 
 
-def _check_part(model: Model, ops: Sequence[Operation], clock: _Clock) -> PartitionResult:
-    return _finish(_part_search(model, ops, clock))
-
-
 def _part_search(model: Model, ops: Sequence[Operation], clock: _Clock) -> Iterator[None]:
     """A failure found letting pending operations take effect more than once is a failure; else, the exact search."""
     if any(op.ret == math.inf for op in ops):
@@ -547,7 +543,7 @@ def _part_search(model: Model, ops: Sequence[Operation], clock: _Clock) -> Itera
 def _fails(model: Model, ops: Sequence[Operation], clock: _Clock) -> PartitionResult | None:
     """The failure of ``ops``, or None when they are linearizable or there is no time left to tell."""
     try:
-        result = _check_part(model, ops, clock)
+        result = _finish(_part_search(model, ops, clock))
     except _Timeout:
         return None
     return result if result.verdict == NOT_LINEARIZABLE else None

@@ -166,12 +166,12 @@ class _Walker:
         act = None
         try:
             while len(path) < self.depth and (constraint is None or constraint(s)):
-                successors = list(spec_next(s))
-                generated += len(successors)
+                offered, successors = spec_next(s)
+                generated += len(offered)
                 ks = self.key(s)
                 if ks not in self.expanded:
                     self.expanded.add(ks)
-                    failure = self._expand(n, s, successors, len(path) + 1)
+                    failure = self._expand(n, s, offered, successors, len(path) + 1)
                     if failure is not None:
                         break
                 moves = [step for step in successors if step[1] != s]
@@ -189,15 +189,17 @@ class _Walker:
         name, kind, detail, step = failure
         return Violation(name, kind, Trace(self.spec, path + ([Step(*step)] if step else [])), detail)
 
-    def _expand(self, n: int, s: State, successors: list, depth: int) -> tuple | None:
-        """Check every step from ``s`` and every new successor: the first
-        failure as (property, kind, detail, the failing step or None)."""
+    def _expand(self, n: int, s: State, offered: list, successors: list, depth: int) -> tuple | None:
+        """Check every step from ``s`` that stays in the model and every new
+        successor: the first failure as (property, kind, detail, the failing
+        step or None). ``offered`` are all the steps, those leaving the model too."""
         checks, seen, key = self.checks, self.seen, self.key
         images = checks.images_of(s) if checks.refinements else []
-        for act, t in successors:
+        for act, _ in offered:
             if act.name not in self.enabled:
                 self.enabled.add(act.name)
                 self.events.append((n, "enabled", act.name, 0))
+        for act, t in successors:
             if self.checks_steps:
                 failed = checks.step_failure(s, act, t, images)
                 if failed is not None:
@@ -211,7 +213,7 @@ class _Walker:
                 return (*failed, (act, t))
             if self.pending:
                 self._witness(n, t, depth)
-        if self.deadlock and not successors:
+        if self.deadlock and not offered:
             return "Deadlock", "deadlock", "no action is enabled", None
         return None
 
@@ -463,8 +465,8 @@ def _replay_actions(
     steps = [Step(None, s)]
     spec_next = model_steps(spec)
     for wanted in actions:
-        successors = spec_next(s)
-        if deadlock and not successors:
+        offered, successors = spec_next(s)
+        if deadlock and not offered:
             return steps, "no action is enabled"
         t = next((t for a, t in successors if a == wanted), None)
         if t is None:
@@ -508,8 +510,8 @@ def _nearest_failure(
             break
         level = []
         for ks, s in frontier:
-            successors = spec_next(s)
-            if deadlocks and not successors:
+            offered, successors = spec_next(s)
+            if deadlocks and not offered:
                 return (path(ks, []), "no action is enabled"), len(came_from)
             if level_no == bound:
                 continue
