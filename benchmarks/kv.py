@@ -217,8 +217,7 @@ class PipelinedWriters:
         from paxoscope.impl.multipaxos.messages import CODEC, OK
 
         try:
-            while True:
-                reply = CODEC.read_frame(sock)
+            for reply in CODEC.messages(sock):
                 with self.lock:
                     callback = self.pending.pop((reply.client, reply.rid), None)
                 if callback is not None:

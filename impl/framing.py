@@ -22,7 +22,7 @@ import json
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -50,17 +50,31 @@ def show(x: object) -> str:
 class Codec:
     """The wire messages of one protocol: their frames, and what their fields may hold."""
 
-    def __init__(self, version: int, types: Iterable[type], fields_problem: Callable[[dict[str, Any]], str | None]):
+    def __init__(
+        self,
+        version: int,
+        types: Iterable[type],
+        fields_problem: Callable[[dict[str, Any]], str | None],
+        built_from_checked: Iterable[type] = (),
+    ):
         self.version = version
         self.types: dict[str, type] = {cls.type: cls for cls in types}
         self.fields_problem = fields_problem
+        # Types whose fields a sender builds only from what was checked when it came in (a client's
+        # request, a peer's frame): encoding them checks the frame's size, not each field again.
+        self.built_from_checked = frozenset(built_from_checked)
+        # Each type's field names, looked up once: dataclasses.fields costs more than a small message's JSON.
+        self.names: dict[type, tuple[str, ...]] = {
+            cls: tuple(f.name for f in fields(cls)) for cls in self.types.values()
+        }
 
     def encode(self, msg: Any) -> bytes:
         """The frame for ``msg``: length header and JSON payload.
 
         Raises MalformedMessage for a message its receiver would refuse."""
-        body = {f.name: getattr(msg, f.name) for f in fields(msg)}  # fields hold JSON values: no deep copy
-        if problem := self.fields_problem(body):
+        names = self.names.get(type(msg)) or tuple(f.name for f in fields(msg))
+        body = {name: getattr(msg, name) for name in names}  # fields hold JSON values: no deep copy
+        if type(msg) not in self.built_from_checked and (problem := self.fields_problem(body)):
             raise MalformedMessage(f"not sending a {msg.type} message: {problem}")
         payload = json.dumps({"v": self.version, "type": msg.type, **body}, separators=(",", ":")).encode()
         if len(payload) > MAX_FRAME:
@@ -87,9 +101,11 @@ class Codec:
         cls = self.types.get(kind) if isinstance(kind, str) else None
         if cls is None:
             raise MalformedMessage(f"unknown message type {show(data.get('type'))}")
-        names = [f.name for f in fields(cls)]
-        if set(data) - {"v", "type"} != set(names):
-            raise MalformedMessage(f"a {cls.type} message has fields {names}, not {sorted(set(data) - {'v', 'type'})}")
+        names = self.names[cls]
+        if len(data) != len(names) + 2 or not all(name in data for name in names):
+            raise MalformedMessage(
+                f"a {cls.type} message has fields {list(names)}, not {sorted(set(data) - {'v', 'type'})}"
+            )
         args: dict[str, Any] = {name: data[name] for name in names}
         if problem := self.fields_problem(args):
             raise MalformedMessage(f"a {cls.type} message with a bad field: {problem}")
@@ -116,6 +132,15 @@ class Codec:
             raise MalformedMessage(f"frame of {length} bytes exceeds the {MAX_FRAME}-byte limit")
         return self.decode_payload(_recv_exact(sock, length))
 
+    def messages(self, sock: socket.socket, chunk: int = 256 * 1024) -> Iterator[Any]:
+        """Every message a blocking socket delivers, read a chunk at a time, until it closes.
+
+        Raises MalformedMessage for a frame that is not a message (the stream is then out of step)."""
+        frames = FrameBuffer()
+        while data := sock.recv(chunk):
+            for payload in frames.feed(data):
+                yield self.decode_payload(payload)
+
     def request(self, host: str, port: int, msg: Any, reply: type, timeout: float) -> Any:
         """Send ``msg`` on a fresh connection and return the first reply of type ``reply``.
 
@@ -132,6 +157,40 @@ class Codec:
                 answer = self.read_frame(sock)
                 if isinstance(answer, reply):
                     return answer
+
+
+class FrameBuffer:
+    """The whole frames in a stream's bytes, cut as they arrive: one read of a
+    chunk then yields every frame in it (rather than two reads a frame)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The payloads ``chunk`` completes. Raises MalformedMessage for a header over the limit
+        (the payloads before it are lost with the stream, which cannot be trusted to be in step)."""
+        self.buffer += chunk
+        payloads, at = [], 0
+        while len(self.buffer) - at >= HEADER.size:
+            (length,) = HEADER.unpack_from(self.buffer, at)
+            if length > MAX_FRAME:
+                raise MalformedMessage(f"its header announces {length} bytes, over the {MAX_FRAME}-byte limit")
+            end = at + HEADER.size + length
+            if end > len(self.buffer):
+                break
+            payloads.append(bytes(self.buffer[at + HEADER.size : end]))
+            at = end
+        del self.buffer[:at]
+        return payloads
+
+    def partial(self) -> str | None:
+        """What the bytes left over say (None: there are none): for a stream that ended inside a frame."""
+        if not self.buffer:
+            return None
+        if len(self.buffer) < HEADER.size:
+            return "the connection closed inside its header"
+        (length,) = HEADER.unpack_from(self.buffer)
+        return f"the connection closed after {len(self.buffer) - HEADER.size} of its {length} bytes"
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:

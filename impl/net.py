@@ -79,7 +79,7 @@ from typing import Any
 from ..spec.constants import positive_int as _positive_int
 from ..spec.constants import positive_seconds as _seconds
 from .clusterfile import HOST, ClusterError, NodeInfo, load_cluster
-from .framing import HEADER, MAX_FRAME, Codec, MalformedMessage
+from .framing import Codec, FrameBuffer, MalformedMessage
 from .protocol import ClientRequest, Effects, Event, Receive, Timeout
 from .storage import CorruptStorage, DurableStore, Locked
 from .supervise import missing_store_problem
@@ -99,38 +99,43 @@ MAX_CONNECTIONS = 256  # accepted connections served at once (a cluster needs a 
 # ---------------------------------------------------------------------------
 
 
-async def _read_frame(reader: asyncio.StreamReader, label: str, codec: Codec) -> Any:
-    """The next message on a stream; None (after one log line if something
-    was wrong) when the stream ended or its frame was bad. After a bad frame
-    the stream cannot be trusted to be in step, so the caller closes it."""
-    try:
-        header = await reader.readexactly(HEADER.size)
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial:
-            log.warning("dropped a frame from %s: the connection closed inside its header", label)
-        return None
-    (length,) = HEADER.unpack(header)
-    if length > MAX_FRAME:
-        log.warning(
-            "dropped a frame from %s: its header announces %d bytes, over the %d-byte limit; closing that connection",
-            label,
-            length,
-            MAX_FRAME,
-        )
-        return None
-    try:
-        payload = await reader.readexactly(length)
-    except asyncio.IncompleteReadError as exc:
-        log.warning(
-            "dropped a frame from %s: the connection closed after %d of its %d bytes", label, len(exc.partial), length
-        )
-        return None
-    try:
-        msg = codec.decode_payload(payload)
-    except MalformedMessage as exc:
-        log.warning("dropped a malformed frame from %s: %s; closing that connection", label, exc)
-        return None
-    return msg
+READ_SIZE = 256 * 1024  # bytes read from a stream at once: every whole frame in them is handled in one go
+
+
+class _Frames:
+    """The messages of one stream, cut from whatever bytes have arrived.
+
+    Reading a chunk and handling every whole frame in it (rather than two
+    awaited reads a frame) lets a node under load take a burst of requests
+    in one pass, and so cover them with one durable write."""
+
+    def __init__(self, label: str, codec: Codec):
+        self.label, self.codec = label, codec
+        self.frames = FrameBuffer()
+        self.broken = False  # a bad frame: the stream cannot be trusted to be in step, so it is closed
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """The messages ``chunk`` completes; after a bad frame (one log line), those before it."""
+        msgs = []
+        try:
+            payloads = self.frames.feed(chunk)
+        except MalformedMessage as exc:
+            log.warning("dropped a frame from %s: %s; closing that connection", self.label, exc)
+            self.broken = True
+            return msgs
+        for payload in payloads:
+            try:
+                msgs.append(self.codec.decode_payload(payload))
+            except MalformedMessage as exc:
+                log.warning("dropped a malformed frame from %s: %s; closing that connection", self.label, exc)
+                self.broken = True
+                break
+        return msgs
+
+    def end(self) -> None:
+        """The stream ended: one log line if it ended inside a frame."""
+        if not self.broken and (partial := self.frames.partial()):
+            log.warning("dropped a frame from %s: %s", self.label, partial)
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ class _Peer:
 
     def send(self, msg: Any) -> None:
         try:
-            frame = self.runtime.codec.encode(msg)
+            frame = self.runtime.encode(msg)
         except (MalformedMessage, ValueError) as exc:
             log.warning("not sending a %s to %s: %s", msg.type, self.info.name, exc)
             return
@@ -195,12 +200,15 @@ class _Peer:
 
     async def _pump(self) -> None:
         while True:
-            frame = await self.queue.get()
+            # Whatever else is waiting goes out with it: one write, not one a message.
+            frames = [await self.queue.get()]
+            while not self.queue.empty():
+                frames.append(self.queue.get_nowait())
             writer = await self._connection()
             if writer is None:
-                continue  # the peer is down: this message is lost, the proposer's timer covers it
+                continue  # the peer is down: these messages are lost, the proposer's timer covers them
             try:
-                writer.write(frame)
+                writer.write(b"".join(frames))
                 await writer.drain()
             except (ConnectionError, OSError) as exc:
                 log.info("lost the connection to %s (%s)", self.info.name, exc)
@@ -280,6 +288,8 @@ class NodeRuntime:
         self._ticker: asyncio.TimerHandle | None = None
         self._batch: list[Effects] = []  # group commit: effects waiting for one durable write
         self._flush: asyncio.Handle | None = None
+        self._replies: dict[asyncio.StreamWriter, list[bytes]] | None = None  # while a batch is sent
+        self._frames: dict[int, bytes] | None = None  # likewise: each message's frame, by id
 
     @property
     def name(self) -> str:
@@ -344,13 +354,22 @@ class NodeRuntime:
     ) -> None:
         """Handle every frame of one stream, in order, until it ends, a frame is
         bad, or (with ``idle``) no whole frame came and went in ``idle`` seconds."""
+        frames = _Frames(label, self.codec)
+        loop = asyncio.get_running_loop()
+        deadline = None if idle is None else loop.time() + idle
         try:
-            while True:
-                async with asyncio.timeout(idle):
-                    msg = await _read_frame(reader, label, self.codec)
-                    if msg is None:
-                        return
+            while not frames.broken:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await reader.read(READ_SIZE)
+                if not chunk:
+                    frames.end()
+                    return
+                msgs = frames.feed(chunk)
+                if msgs and idle is not None:
+                    deadline = loop.time() + idle
+                for msg in msgs:
                     self._dispatch(msg, label, writer)
+                async with asyncio.timeout_at(deadline):
                     await writer.drain()  # a client that never reads cannot make us buffer without bound
         except TimeoutError:
             return  # idle (or not reading our replies): the connection is closed; its owner may open another
@@ -387,9 +406,28 @@ class NodeRuntime:
         if writer.is_closing():
             return
         try:
-            writer.write(self.codec.encode(msg))
+            frame = self.encode(msg)
         except (MalformedMessage, ValueError) as exc:
             log.warning("cannot answer with a %s: %s", msg.type, exc)
+            return
+        if self._replies is not None:
+            self._replies.setdefault(writer, []).append(frame)
+            return
+        self._write(writer, frame)
+
+    def encode(self, msg: Any) -> bytes:
+        """``msg``'s frame; while a batch is sent, a message broadcast to every peer is encoded once."""
+        if self._frames is None:
+            return self.codec.encode(msg)
+        frame = self._frames.get(id(msg))
+        if frame is None:
+            frame = self._frames[id(msg)] = self.codec.encode(msg)
+        return frame
+
+    @staticmethod
+    def _write(writer: asyncio.StreamWriter, data: bytes) -> None:
+        try:
+            writer.write(data)
         except (ConnectionError, OSError):
             pass
 
@@ -441,11 +479,21 @@ class NodeRuntime:
         if writes and not self._save_batch(writes):
             self._recover()
             return
-        for fx in batch:
-            for dest, msg in (*fx.send, *fx.reply):
-                self._send(dest, msg)
-            if fx.timer:
-                self._arm_timer()
+        # A batch's replies to one stream leave in one write (a system call per
+        # reply would cost more than the rest of the request).
+        # The batch's messages stay alive until it is sent, so their ids name them.
+        self._replies, self._frames = {}, {}
+        try:
+            for fx in batch:
+                for dest, msg in (*fx.send, *fx.reply):
+                    self._send(dest, msg)
+                if fx.timer:
+                    self._arm_timer()
+        finally:
+            replies, self._replies, self._frames = self._replies, None, None
+            for writer, frames in replies.items():
+                if not writer.is_closing():
+                    self._write(writer, b"".join(frames))
 
     def _save_batch(self, writes: list[Any]) -> bool:
         try:

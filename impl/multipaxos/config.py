@@ -124,6 +124,12 @@ def command_request(name: str) -> ClientRequest:
     return ClientRequest(client=name, request_id=1, command=command, src=CLIENT_STREAM)
 
 
+# A cluster's leader resends an unanswered Accept every 5 ticks (100 ms): a batch's answers come back
+# well within that on a loaded machine, and resending it sooner only doubles every replica's work.
+RESEND_TICKS = 5
+
+
 def cluster_config(cluster: ClusterDescription, name: str) -> NodeConfig:
     """Replica ``name``'s configuration in a local cluster: every node a replica, majorities, unbounded ballots."""
-    return NodeConfig(name=name, nodes=tuple(n.name for n in cluster.nodes), bugs=cluster.bugs)
+    nodes = tuple(n.name for n in cluster.nodes)
+    return NodeConfig(name=name, nodes=nodes, bugs=cluster.bugs, resend_ticks=RESEND_TICKS)

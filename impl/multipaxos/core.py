@@ -83,7 +83,8 @@ class NodeConfig:
     batch: int = 512  # commands in one Accept, at most
     window: int = 2  # batches in flight, at most
     election_ticks: int = 10  # ticks without a heartbeat before a follower stands (staggered by position)
-    snapshot_every: int = 2000  # applied commands between snapshots; 0: never
+    resend_ticks: int = 1  # a leader's ticks between retransmissions of the Accepts a replica has not answered
+    snapshot_every: int = 10_000  # applied commands between snapshots; 0: never
     catch_up: bool = True  # send a lagging replica the chosen commands it lacks
     fill_holes: bool = True  # a leader fills an empty slot below its last one with a noop
     restand: bool = True  # a candidate that gathered no majority stands again (above a Reject's ballot)
@@ -119,6 +120,17 @@ class Inst:
         return slot, cls(status, _cmd(cmd), vbal, _cmd(vcmd))
 
 
+class InstRecord(list):
+    """An ``inst`` record that keeps the instance it was made from: applying it
+    (to the node's state, and to the store's) then parses nothing back."""
+
+    __slots__ = ("inst",)
+
+    def __init__(self, slot: int, inst: Inst):
+        super().__init__(["inst", *inst.to_json(slot)])
+        self.inst = inst
+
+
 def _cmd_json(c: Command | None) -> list | None:
     return None if c is None else c.to_json()
 
@@ -148,7 +160,7 @@ class LogState:
     def apply(self, rec: list) -> None:
         kind = rec[0]
         if kind == "inst":
-            slot, inst = Inst.from_json(rec[1:])
+            slot, inst = (rec[1], rec.inst) if isinstance(rec, InstRecord) else Inst.from_json(rec[1:])
             if slot > self.snapshot_index:
                 self.insts[slot] = inst
         elif kind == "follow":
@@ -254,6 +266,7 @@ class Node:
         # volatile: what a restart forgets
         self.now = 0.0
         self.quiet = 0  # ticks since this replica last heard from a leader of a ballot it knows
+        self.beats = 0  # heartbeats sent as leader
         self.promises: dict[str, dict[int, Inst]] = {}
         self.acks: dict[int, set[str]] = {}
         self.peer_commit: dict[str, int] = {}
@@ -320,7 +333,7 @@ class Node:
         self.logged = Counter(inst.cmd.key for inst in self.state.insts.values() if inst.cmd is not None)
 
     def _set_inst(self, slot: int, inst: Inst) -> None:
-        self._records.append(["inst", *inst.to_json(slot)])
+        self._records.append(InstRecord(slot, inst))
         if slot <= self.state.snapshot_index:
             return  # as LogState.apply does with this record (without reading it back)
         old = self.state.insts.get(slot)
@@ -683,11 +696,14 @@ class Node:
                 self.acks[slot] = {self.name}
             for first, cmds in _runs((slot, NOOP) for slot in holes):
                 self._broadcast(Accept(self.name, s.bal_prepared, first, cmds, s.commit))
+        self.beats += 1
         unvoted = [
             (slot, inst.cmd)
-            for slot, inst in sorted(s.insts.items())
-            if slot > s.commit and inst.status == ACCEPTING and inst.vbal == s.bal_prepared
+            for slot in range(s.commit + 1, s.last_slot + 1)
+            if (inst := s.insts.get(slot)) is not None and inst.status == ACCEPTING and inst.vbal == s.bal_prepared
         ][: self.config.batch]
+        if self.beats % self.config.resend_ticks:
+            unvoted = []  # a batch in flight is not resent before its answers had time to come back
         resend = dict(_runs(unvoted))
         for peer in self.config.nodes:
             if peer == self.name:

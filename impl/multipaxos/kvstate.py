@@ -48,7 +48,12 @@ class Command:
     t: float = 0.0
 
     def to_json(self) -> list:
-        return [self.client, self.rid, self.op, list(self.args), self.t]
+        # Built once: a command goes into a message, a log record and a vote, each time in this form
+        # (nobody changes it). The frozen class's own __setattr__ refuses; its __dict__ does not.
+        doc = self.__dict__.get("_doc")
+        if doc is None:
+            doc = self.__dict__["_doc"] = [self.client, self.rid, self.op, list(self.args), self.t]
+        return doc
 
     @classmethod
     def from_json(cls, doc: Any) -> Command:
