@@ -27,6 +27,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 HEADER = struct.Struct(">I")
+# One encoder for every frame (json.dumps with options builds one a call); a message is never circular.
+compact_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 MAX_FRAME = 256 * 1024
 
 
@@ -67,16 +69,21 @@ class Codec:
         self.names: dict[type, tuple[str, ...]] = {
             cls: tuple(f.name for f in fields(cls)) for cls in self.types.values()
         }
+        self.keys = {cls: frozenset({"v", "type", *names}) for cls, names in self.names.items()}
 
     def encode(self, msg: Any) -> bytes:
         """The frame for ``msg``: length header and JSON payload.
 
         Raises MalformedMessage for a message its receiver would refuse."""
         names = self.names.get(type(msg)) or tuple(f.name for f in fields(msg))
-        body = {name: getattr(msg, name) for name in names}  # fields hold JSON values: no deep copy
-        if type(msg) not in self.built_from_checked and (problem := self.fields_problem(body)):
+        doc = {"v": self.version, "type": msg.type}
+        for name in names:
+            doc[name] = getattr(msg, name)  # fields hold JSON values: no deep copy
+        if type(msg) not in self.built_from_checked and (
+            problem := self.fields_problem({name: doc[name] for name in names})
+        ):
             raise MalformedMessage(f"not sending a {msg.type} message: {problem}")
-        payload = json.dumps({"v": self.version, "type": msg.type, **body}, separators=(",", ":")).encode()
+        payload = compact_json(doc).encode()
         if len(payload) > MAX_FRAME:
             raise MalformedMessage(
                 f"a {msg.type} message of {len(payload)} bytes exceeds the {MAX_FRAME}-byte frame limit"
@@ -102,7 +109,7 @@ class Codec:
         if cls is None:
             raise MalformedMessage(f"unknown message type {show(data.get('type'))}")
         names = self.names[cls]
-        if len(data) != len(names) + 2 or not all(name in data for name in names):
+        if data.keys() != self.keys[cls]:
             raise MalformedMessage(
                 f"a {cls.type} message has fields {list(names)}, not {sorted(set(data) - {'v', 'type'})}"
             )

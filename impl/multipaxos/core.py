@@ -457,7 +457,7 @@ class Node:
     # -- phase 2 ------------------------------------------------------------------
 
     def _request(self, event: ClientRequest) -> None:
-        op, args = event.command if isinstance(event.command, tuple | list) and len(event.command) == 2 else ("", [])
+        op, args = event.command if isinstance(event.command, (tuple, list)) and len(event.command) == 2 else ("", [])
         if problem := request_problem(event.client, event.request_id, op, args):
             rid = event.request_id if isinstance(event.request_id, int) and 0 <= event.request_id < 2**63 else 0
             self._reply.append((event.src, Reply(str(event.client)[:256], rid, REFUSED, problem, None)))

@@ -227,7 +227,8 @@ def request_fields_problem(msg: Request) -> str | None:
     return request_problem(msg.client, msg.rid, msg.op, msg.args)
 
 
-# A batch's commands were checked when the client's request (or the peer's frame) was read: checking
-# them again on the way out would cost the leader a fifth of its time.
-CODEC = Codec(VERSION, TYPES, fields_problem, built_from_checked=(Accept, CatchUp, Promise))
+# A batch's commands, and a reply's client and result, come from what was checked when the client's
+# request (or the peer's frame) was read: checking them again on the way out would cost the leader a
+# fifth of its time.
+CODEC = Codec(VERSION, TYPES, fields_problem, built_from_checked=(Accept, CatchUp, Promise, Reply))
 assert MAX_FRAME >= 64 * 1024

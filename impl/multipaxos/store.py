@@ -25,6 +25,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from ..framing import compact_json
 from ..storage import (
     CorruptStorage,
     NotRegularFile,
@@ -59,7 +60,7 @@ SCHEMA = StoreSchema(
 
 
 def _line(rec: list) -> bytes:
-    body = json.dumps(rec, separators=(",", ":")).encode()
+    body = compact_json(rec).encode()
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
