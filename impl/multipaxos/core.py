@@ -267,6 +267,7 @@ class Node:
         self.now = 0.0
         self.quiet = 0  # ticks since this replica last heard from a leader of a ballot it knows
         self.beats = 0  # heartbeats sent as leader
+        self.commit_last_tick = 0  # the commit index at the last of them
         self.promises: dict[str, dict[int, Inst]] = {}
         self.acks: dict[int, set[str]] = {}
         self.peer_commit: dict[str, int] = {}
@@ -559,13 +560,15 @@ class Node:
                 voted.append(slot)
             elif m.bal == inst.vbal:
                 voted.append(slot)  # voted already (a retransmission): its Accepted was lost, or this is a copy
+        if not below_promise:
+            # Before answering: the commit index the answer reports is then one the leader's own
+            # notice could not raise, and a replica below it is one that needs catching up.
+            self._learn_commit(m.bal, m.commit)
         if "silent-acceptor" not in self.config.bugs:  # BUG when it is: the votes are kept, never told
             for first, last in _ranges(voted):
                 self._send.append((m.src, Accepted(self.name, m.bal, first, last, s.commit)))
             if not m.cmds and not below_promise:
                 self._send.append((m.src, Accepted(self.name, m.bal, m.first, m.first - 1, s.commit)))
-        if not below_promise:
-            self._learn_commit(m.bal, m.commit)
 
     def _learn_commit(self, bal: int, upto: int) -> None:
         """HandleCommitNotice, slot by slot: a follower commits a slot the
@@ -592,7 +595,9 @@ class Node:
         for slot in range(max(m.first, s.commit + 1), min(m.last, s.last_slot) + 1):
             self.acks.setdefault(slot, set()).add(m.src)
         self._try_commit()
-        if m.commit < s.commit and self.config.catch_up:
+        # Below the commit index of the last tick, every Accept since has told the replica: it lacks
+        # slots (it restarted, or lost Accepts). Merely behind this tick's, it has yet to hear of them.
+        if m.commit < self.commit_last_tick and self.config.catch_up:
             self._send_catch_up(m.src, m.commit)
         self._propose()
 
@@ -680,7 +685,9 @@ class Node:
             slot = m.first + k
             if slot > s.commit:
                 inst = s.insts.get(slot, Inst(EMPTY, None))
-                self._set_inst(slot, Inst(ACCEPTING, Command.from_json(doc), inst.vbal, inst.vcmd))
+                cmd = Command.from_json(doc)
+                if inst.cmd != cmd or inst.status != ACCEPTING:  # else it holds it already: nothing to log
+                    self._set_inst(slot, Inst(ACCEPTING, cmd, inst.vbal, inst.vcmd))
         if m.commit > s.commit:
             self._emit(["commit", min(m.commit, m.first + len(m.cmds) - 1)])
             self._apply_committed()
@@ -697,6 +704,7 @@ class Node:
             for first, cmds in _runs((slot, NOOP) for slot in holes):
                 self._broadcast(Accept(self.name, s.bal_prepared, first, cmds, s.commit))
         self.beats += 1
+        self.commit_last_tick = s.commit
         unvoted = [
             (slot, inst.cmd)
             for slot in range(s.commit + 1, s.last_slot + 1)
