@@ -29,7 +29,7 @@ from typing import Any
 HEADER = struct.Struct(">I")
 # One encoder for every frame (json.dumps with options builds one a call); a message is never circular.
 compact_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-MAX_FRAME = 256 * 1024
+MAX_FRAME = 1024 * 1024  # a batch of commands, a Promise, a snapshot in a CatchUp: each one frame
 
 
 @dataclass(frozen=True)

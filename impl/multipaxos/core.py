@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...spec.gallery import story
+from ..framing import MAX_FRAME
 from ..protocol import ClientRequest, Effects, Event, Receive, Timeout
 from .kvstate import NOOP, READS, Command, KVState, request_problem
 from .messages import (
@@ -62,6 +63,8 @@ from .messages import (
 )
 
 EMPTY, PREPARING, ACCEPTING, COMMITTED = "Empty", "Preparing", "Accepting", "Committed"
+# A Promise reports a candidate the chosen slots it lacks only up to this many bytes; beyond, catch-up does.
+PROMISE_BYTES = MAX_FRAME // 4
 
 IMPL_BUGS = {
     name: story("multipaxos", name)
@@ -81,6 +84,7 @@ class NodeConfig:
     nodes: tuple[str, ...]
     bugs: frozenset[str] = frozenset()
     batch: int = 512  # commands in one Accept, at most
+    batch_bytes: int = 128 * 1024  # bytes of commands (JSON) in one Accept or CatchUp, at most (one always goes)
     window: int = 2  # batches in flight, at most
     election_ticks: int = 10  # ticks without a heartbeat before a follower stands (staggered by position)
     resend_ticks: int = 1  # a leader's ticks between retransmissions of the Accepts a replica has not answered
@@ -416,9 +420,15 @@ class Node:
             return
         self.quiet = 0
         self._follow(m.bal, m.src, reset=True)
-        insts = [inst.to_json(slot) for slot, inst in sorted(self._insts_from(m.first).items())]
-        self._send.append((m.src, Promise(self.name, m.bal, insts, s.commit, s.snapshot_index)))
-        if s.snapshot_index >= m.first and self.config.catch_up:
+        reported = sorted(self._insts_from(m.first).items())
+        truncated = s.snapshot_index
+        if m.first <= s.commit and _inst_bytes(i for _, i in reported) > PROMISE_BYTES and self.config.catch_up:
+            # Too many chosen slots for one frame: the candidate gets them by catch-up, and reads this
+            # Promise as from a log truncated at our commit index (it does not count it, and stands again).
+            reported, truncated = [], s.commit
+        insts = [inst.to_json(slot) for slot, inst in reported]
+        self._send.append((m.src, Promise(self.name, m.bal, insts, s.commit, truncated)))
+        if truncated >= m.first and self.config.catch_up:
             self._send_catch_up(m.src, m.first - 1)
 
     def _on_promise(self, m: Promise) -> None:
@@ -515,17 +525,21 @@ class Node:
         stamp = self.stamp = max(self.now, self.stamp)
         proposed: list[tuple[int, Command]] = []
         free = iter(self._free_slots())
+        size = 0
         while self.queue and len(proposed) < room:
             src, cmd = self.queue[0]
             if cmd.key in self.logged:
                 self.queue.popleft()
                 self.waiting[cmd.key] = src
                 continue
+            cmd = Command(cmd.client, cmd.rid, cmd.op, cmd.args, stamp)
+            size += cmd.json_size
+            if proposed and size > self.config.batch_bytes:
+                break  # a frame has a size limit: the rest goes in the next batch
             slot = next(free, None)
             if slot is None:
                 break
             self.queue.popleft()
-            cmd = Command(cmd.client, cmd.rid, cmd.op, cmd.args, stamp)
             self._set_inst(slot, Inst(ACCEPTING, cmd, s.bal_prepared, cmd))
             self.acks[slot] = {self.name}
             self.waiting[cmd.key] = src
@@ -665,9 +679,11 @@ class Node:
             snapshot = {"index": s.snapshot_index, "state": s.snapshot}
             first = s.snapshot_index + 1
         last = min(s.commit, first + self.config.batch - 1)
-        cmds = [_cmd_json(s.insts[slot].cmd or NOOP) for slot in range(first, last + 1) if slot in s.insts]
-        if len(cmds) != last - first + 1:
+        if any(slot not in s.insts for slot in range(first, last + 1)):
             return
+        chosen = [s.insts[slot].cmd or NOOP for slot in range(first, last + 1)]
+        cmds = [cmd.to_json() for cmd in chosen[: _fitting(chosen, self.config.batch_bytes)]]
+        last = first + len(cmds) - 1
         self._send.append((peer, CatchUp(self.name, s.bal_max_known, snapshot, first, cmds, last)))
 
     def _on_catchup(self, m: CatchUp) -> None:
@@ -710,6 +726,7 @@ class Node:
             for slot in range(s.commit + 1, s.last_slot + 1)
             if (inst := s.insts.get(slot)) is not None and inst.status == ACCEPTING and inst.vbal == s.bal_prepared
         ][: self.config.batch]
+        unvoted = unvoted[: _fitting((cmd for _, cmd in unvoted), self.config.batch_bytes)]
         if self.beats % self.config.resend_ticks:
             unvoted = []  # a batch in flight is not resent before its answers had time to come back
         resend = dict(_runs(unvoted))
@@ -758,6 +775,22 @@ def _runs(items: Iterable[tuple[int, Command | None]]) -> list[tuple[int, list]]
             out.append((slot, [doc]))
         prev = slot
     return out
+
+
+def _fitting(cmds: Iterable[Command | None], budget: int) -> int:
+    """How many of ``cmds``, from the first, fit in ``budget`` bytes of JSON (the first always does)."""
+    size = count = 0
+    for cmd in cmds:
+        size += (cmd or NOOP).json_size
+        if count and size > budget:
+            break
+        count += 1
+    return count
+
+
+def _inst_bytes(insts: Iterable[Inst]) -> int:
+    """A bound on the bytes of these instances' JSON (each: its slot, status and ballot, two commands)."""
+    return sum(48 + (i.cmd or NOOP).json_size + (i.vcmd or NOOP).json_size for i in insts)
 
 
 def _ranges(slots: list[int]) -> list[tuple[int, int]]:

@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..framing import compact_json
+
 # op -> the number of its arguments (a ttl is a number, the rest are strings)
 ARITY = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 2, "release": 1, "keepalive": 0, "noop": 0}
 READS = frozenset({"get"})
@@ -55,6 +57,14 @@ class Command:
             doc = self.__dict__["_doc"] = [self.client, self.rid, self.op, list(self.args), self.t]
         return doc
 
+    @property
+    def json_size(self) -> int:
+        """Bytes of its JSON form on the wire: what a batch's size limit counts."""
+        size = self.__dict__.get("_size")
+        if size is None:
+            size = self.__dict__["_size"] = len(compact_json(self.to_json()))
+        return size
+
     @classmethod
     def from_json(cls, doc: Any) -> Command:
         client, rid, op, args, t = doc
@@ -74,7 +84,8 @@ NOOP = Command("", 0, "noop")
 def _text_problem(x: Any, what: str) -> str | None:
     if not isinstance(x, str):
         return f"{what} must be a string"
-    if len(x.encode("utf-8", "surrogatepass")) > STRING_LIMIT:
+    # A character is at most 4 bytes of UTF-8: only a long string needs encoding to be measured.
+    if len(x) * 4 > STRING_LIMIT and len(x.encode("utf-8", "surrogatepass")) > STRING_LIMIT:
         return f"{what} is longer than {STRING_LIMIT} bytes"
     return None
 

@@ -5,7 +5,8 @@ the replicas is up most of the time and the service can be judged on its availab
 safety. Every fault is healed before the run ends. ``kill`` (SIGKILL, then a restart on the same data
 directory), ``pause`` (SIGSTOP, then SIGCONT), ``restart`` (a clean stop and start) and ``partition``
 (links cut through the proxies: one node isolated, one node deaf or mute, one way, or a link both ways).
-A fault aimed at ``LEADER`` hits whichever node leads when it strikes.
+A fault aimed at ``LEADER`` hits whichever node leads when it strikes (during an election, the one elected
+within a couple of seconds).
 """
 
 from __future__ import annotations

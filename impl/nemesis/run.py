@@ -32,6 +32,7 @@ from .workload import KEYS, KVService, Workload, final_reads, lost_writes, run_c
 MODEL = "kv-store"
 SETTLE = 20.0  # seconds the replicas may take to apply the same log once the faults are healed
 CHECK_TIMEOUT = 120.0  # seconds the linearizability check may take before its verdict is unknown
+LEADER_WAIT = 2.0  # seconds a fault aimed at the leader waits for one while an election is under way
 
 
 class Target(Protocol):
@@ -164,8 +165,16 @@ class _Nemesis(threading.Thread):
         except BaseException as exc:  # reported by the run, which stops everything
             self.error = exc
 
+    def _leader(self, fault: Fault) -> str | None:
+        """The leader, waited for a little while an election is under way (None: still none)."""
+        deadline = self.history.now() + LEADER_WAIT
+        while (leader := self.target.leader()) is None and fault.target == LEADER:
+            if self.history.now() >= deadline or self.stop_event.wait(0.05):
+                break
+        return leader
+
     def _apply(self, fault: Fault) -> None:
-        leader = self.target.leader()
+        leader = self._leader(fault)
         node = (leader or self.rng.choice(self.target.nodes)) if fault.target == LEADER else fault.target
         injected = Injected(fault, node, node == leader, self.history.now())
         self.injected.append(injected)
