@@ -21,6 +21,7 @@ from typing import Any
 from ..clusterfile import ClusterDescription
 from ..protocol import ClientRequest
 from .core import LogState, Node, NodeConfig, disk_after
+from .lease import LEASE
 from .messages import OK
 
 CLIENT_STREAM = "clients"  # where the simulated clients' answers go
@@ -125,5 +126,6 @@ def command_request(name: str) -> ClientRequest:
 
 
 def cluster_config(cluster: ClusterDescription, name: str) -> NodeConfig:
-    """Replica ``name``'s configuration in a local cluster: every node a replica, majorities, unbounded ballots."""
-    return NodeConfig(name=name, nodes=tuple(n.name for n in cluster.nodes), bugs=cluster.bugs)
+    """Replica ``name``'s configuration in a local cluster: every node a replica, majorities, unbounded ballots,
+    reads under a leader lease (through the log when it does not hold)."""
+    return NodeConfig(name=name, nodes=tuple(n.name for n in cluster.nodes), bugs=cluster.bugs, lease=LEASE)
