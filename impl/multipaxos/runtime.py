@@ -16,12 +16,17 @@ from .walk import realise
 TICK = 0.02  # seconds between a replica's timer events: heartbeats, the failure detector, the clock of leases
 
 
+def monotonic() -> float:
+    """The clock leases run on: it never steps with the wall clock and runs on while the process is
+    paused; on Linux also while the machine sleeps (CLOCK_BOOTTIME), where time.monotonic stops."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic()
+
+
 class HostedNode(Node):
-    """A replica as a host runs it: each event comes with the host's monotonic clock, the one leases run on
-    (it never steps with the wall clock, and it runs on while the process is paused)."""
+    """A replica as a host runs it: each event comes with the host's monotonic clock."""
 
     def handle(self, event: Any, at: float | None = None) -> Any:
-        return super().handle(event, time.monotonic() if at is None else at)
+        return super().handle(event, monotonic() if at is None else at)
 
 
 def lease_left(node: Node, at: float) -> float | None:
@@ -51,7 +56,7 @@ def status_reply(name: str, node: Node, durable: LogState, store_error: str | No
         first,
         s.last_slot,
         store_error,
-        lease_left(node, time.monotonic()),
+        lease_left(node, monotonic()),
     )
 
 
