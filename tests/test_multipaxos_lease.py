@@ -5,17 +5,22 @@ Sans-I/O: every event is handed its time, nothing sleeps."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paxoscope.impl.clusterfile import HOST, ClusterDescription, ClusterError, NodeInfo, load_cluster, write_cluster
+from paxoscope.impl.multipaxos.config import cluster_config
 from paxoscope.impl.multipaxos.core import LogState, Node, NodeConfig
 from paxoscope.impl.multipaxos.kvstate import Command
 from paxoscope.impl.multipaxos.lease import DRIFT, LEASE, Lease, held
 from paxoscope.impl.multipaxos.messages import CODEC, OK, Accept, Accepted, Prepare, Reply
 from paxoscope.impl.multipaxos.runtime import PROTOCOL, lease_left, status_fields
 from paxoscope.impl.protocol import ClientRequest, Effects, Receive, Timeout
+
+from paxoscope.cli import main
 
 NAMES = ("n1", "n2", "n3")
 START = 100.0  # every replica's clock at its first event; a replica then helps no leader for LEASE
@@ -351,3 +356,26 @@ def newest_value(node: Node) -> str | None:
         if cmd is not None and cmd.op == "put":
             value = cmd.args[1]
     return value
+
+
+# -- the switch: cluster start --reads lease|log ----------------------------------------------------
+
+
+def test_a_cluster_reads_under_the_lease_by_default_and_through_the_log_when_told(tmp_path):
+    nodes = tuple(NodeInfo(n, HOST, 1, tmp_path / n) for n in NAMES)
+    default = ClusterDescription(nodes, protocol="multipaxos")
+    assert cluster_config(default, "n1").lease == LEASE
+    path = tmp_path / "cluster.json"
+    write_cluster(path, replace(default, reads="log"))
+    assert load_cluster(path).reads == "log" and cluster_config(load_cluster(path), "n1").lease == 0.0
+    write_cluster(path, default)
+    assert "reads" not in json.loads(path.read_text())  # a default cluster.json is as it was
+    path.write_text(path.read_text().replace('"bugs"', '"reads": "quorum", "bugs"'))
+    with pytest.raises(ClusterError, match="'reads' must be one of lease, log, not 'quorum'"):
+        load_cluster(path)
+
+
+def test_reads_are_refused_for_a_protocol_that_serves_none(tmp_path, capsys):
+    assert main(["cluster", "start", "--protocol", "paxos", "--reads", "log", "--data", str(tmp_path / "c")]) == 2
+    assert "paxos serves no reads" in capsys.readouterr().err
+    assert not (tmp_path / "c" / "cluster.json").exists()

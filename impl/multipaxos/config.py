@@ -127,5 +127,6 @@ def command_request(name: str) -> ClientRequest:
 
 def cluster_config(cluster: ClusterDescription, name: str) -> NodeConfig:
     """Replica ``name``'s configuration in a local cluster: every node a replica, majorities, unbounded ballots,
-    reads under a leader lease (through the log when it does not hold)."""
-    return NodeConfig(name=name, nodes=tuple(n.name for n in cluster.nodes), bugs=cluster.bugs, lease=LEASE)
+    reads under a leader lease (through the log when it does not hold) unless the cluster reads through the log."""
+    lease = LEASE if cluster.reads == "lease" else 0.0
+    return NodeConfig(name=name, nodes=tuple(n.name for n in cluster.nodes), bugs=cluster.bugs, lease=lease)
