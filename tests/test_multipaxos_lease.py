@@ -266,6 +266,8 @@ def test_acknowledgements_count_only_in_the_leaders_ballot_and_with_a_stamp():
     lease.acknowledged("n3", 4, 9.5)  # an older Accept's, late: the later stamp stands
     assert lease.expires(2) == pytest.approx(9.9 + held(LEASE))
     assert lease.expires(3) is None  # five replicas would need two acknowledgements
+    lease.acknowledged("n2", 4, 10.5)  # ahead of this clock: sent before a reboot, when it read more
+    assert lease.expires(2) == pytest.approx(9.9 + held(LEASE))
 
 
 def test_the_drift_allowance_leaves_the_leader_a_shorter_lease_than_any_promise_in_real_time():

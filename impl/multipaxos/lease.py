@@ -91,7 +91,9 @@ class Lease:
             self.ballot, self.floor, self.acked = ballot, last_slot, {name: float("inf")}
 
     def acknowledged(self, peer: str, ballot: int, stamp: float) -> None:
-        if ballot == self.ballot and stamp > NO_STAMP:
+        # A stamp ahead of this clock was never sent by it: an answer to a process before a reboot, whose clock
+        # started again from 0. It would stretch the lease far beyond any promise.
+        if ballot == self.ballot and NO_STAMP < stamp <= (self.now or NO_STAMP):
             self.acked[peer] = max(stamp, self.acked.get(peer, stamp))
 
     def expires(self, majority: int) -> float | None:
