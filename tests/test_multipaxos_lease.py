@@ -124,6 +124,13 @@ def test_the_lease_ends_when_no_majority_acknowledged_it_lately_and_reads_go_bac
     assert answer(fx) is None and any(isinstance(m, Accept) and m.cmds for _, m in fx.send)
 
 
+def test_an_accept_broadcast_to_every_replica_is_stamped_once():
+    c = elected()
+    fx = c.ask("n1", "put", ("k", "w"), ELECTED + 0.02)
+    accepts = [m for _, m in fx.send if isinstance(m, Accept)]
+    assert len(accepts) == 2 and accepts[0] is accepts[1] and accepts[0].sent == ELECTED + 0.02
+
+
 def test_the_leader_counts_from_when_it_sent_not_from_when_the_acknowledgement_came():
     c = elected()
     sent = ELECTED + 0.02

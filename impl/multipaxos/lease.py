@@ -79,10 +79,15 @@ class Lease:
         return self.now is not None and self.now < self.promised_until
 
     def stamped(self, sends: list[tuple[str, Any]], kind: type) -> list[tuple[str, Any]]:
-        """``sends`` with each ``kind`` message (an Accept) carrying this event's clock."""
+        """``sends`` with each ``kind`` message (an Accept) carrying this event's clock; a message
+        broadcast to several replicas stays one object (a host encodes it once)."""
         if not self.seconds or self.now is None:
             return sends
-        return [(dest, replace(msg, sent=self.now) if isinstance(msg, kind) else msg) for dest, msg in sends]
+        copies: dict[int, Any] = {}
+        for _, msg in sends:
+            if isinstance(msg, kind) and id(msg) not in copies:
+                copies[id(msg)] = replace(msg, sent=self.now)
+        return [(dest, copies.get(id(msg), msg)) for dest, msg in sends]
 
     def lead(self, name: str, ballot: int, last_slot: int) -> None:
         """``name`` became leader of ``ballot`` holding slots up to ``last_slot``: only its own
