@@ -1,9 +1,9 @@
 """The leader lease: a leader answers reads from its own state while a majority
 has promised not to help any other leader, sans-I/O (every time is passed in).
 
-The promise. A replica that takes an ``Accept`` from the leader it follows
-refuses, for ``seconds`` on its own monotonic clock from when it handled that
-``Accept``, to help another leader: it answers no ``Prepare`` of a higher
+The promise. A replica that takes an ``Accept`` (one not below the ballot it
+promised) refuses, for ``seconds`` on its own monotonic clock from when it
+handled that ``Accept``, to help any other leader: it answers no ``Prepare`` of a higher
 ballot and does not stand itself. Its ``Accepted`` carries back the ``sent``
 stamp of the ``Accept`` it answers, the leader's clock when the leader sent it.
 
