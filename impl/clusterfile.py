@@ -30,6 +30,9 @@ MAX_CLUSTER_FILE = 1024 * 1024
 # cluster.json names the protocol its nodes run; a file that names none was
 # written before there was more than one, by a Paxos cluster.
 FIRST_PROTOCOL = "paxos"
+# How a replicated service answers reads: "lease", by the leader under its lease, through the log when the
+# lease does not hold (the default); "log", always through the log.
+READ_MODES = ("lease", "log")
 
 
 class ClusterError(ConfigError):
@@ -65,6 +68,7 @@ class ClusterDescription:
     nodes: tuple[NodeInfo, ...]
     bugs: frozenset[str] = frozenset()
     protocol: str = FIRST_PROTOCOL  # the name of the implemented protocol its nodes run (impl.<protocol>)
+    reads: str = READ_MODES[0]  # how a replicated service answers reads (READ_MODES)
 
     @property
     def runtime(self) -> RuntimeProtocol:
@@ -121,6 +125,9 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterDescription:
     bugs = doc.get("bugs", [])
     if not isinstance(bugs, list) or any(b not in known for b in bugs):
         raise ClusterError(f"{path}: 'bugs' must list known implementation bugs ({', '.join(known)})")
+    reads = doc.get("reads", READ_MODES[0])
+    if reads not in READ_MODES:
+        raise ClusterError(f"{path}: 'reads' must be one of {', '.join(READ_MODES)}, not {reads!r}")
     nodes = []
     for i, entry in enumerate(entries):
         try:
@@ -155,7 +162,7 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterDescription:
     names = [n.name for n in nodes]
     if len(set(names)) != len(names):
         raise ClusterError(f"{path}: node names must be unique, not {names}")
-    return ClusterDescription(tuple(nodes), frozenset(bugs), protocol)
+    return ClusterDescription(tuple(nodes), frozenset(bugs), protocol, reads)
 
 
 def _dial(entry: Any) -> tuple[tuple[str, str, int], ...] | None:
@@ -189,6 +196,8 @@ def write_cluster(path: str | os.PathLike[str], cluster: ClusterDescription) -> 
         "bugs": sorted(cluster.bugs),
         "nodes": entries,
     }
+    if cluster.reads != READ_MODES[0]:
+        doc["reads"] = cluster.reads
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)

@@ -35,6 +35,7 @@ from .clusterfile import (
     FIRST_PROTOCOL,
     HOST,
     LEARNER,
+    READ_MODES,
     ClusterDescription,
     ClusterError,
     NodeInfo,
@@ -280,11 +281,14 @@ def start_cluster(
     bugs: Iterable[str] = (),
     timeout: float = START_TIMEOUT,
     protocol: RuntimeProtocol | None = None,
+    reads: str | None = None,
 ) -> ClusterDescription:
     """Start (or resume) the cluster in ``data``; return once every node serves.
 
     A new cluster runs ``protocol`` (None: the first one, Paxos); a stopped one
-    resumes with the protocol cluster.json names, whatever ``protocol`` says."""
+    resumes with the protocol cluster.json names, whatever ``protocol`` says.
+    ``reads`` (a replicated service's, ``READ_MODES``; None: the stopped
+    cluster's, or the default) says how it answers reads."""
     data = Path(data).absolute()
     if data.exists() and not data.is_dir():
         raise ClusterError(f"{data}: not a directory")
@@ -295,6 +299,8 @@ def start_cluster(
     bugs = frozenset(bugs)
     if unknown := protocol.unknown_bugs(bugs):
         raise ClusterError(f"unknown implementation bug {unknown[0]!r}; known: {', '.join(protocol.bugs)}")
+    if reads is not None and protocol.client_request is None:
+        raise ClusterError(f"{protocol.name} serves no reads: --reads is for a replicated service")
     if not path.exists() and not 1 <= (DEFAULT_NODES if nodes is None else nodes) <= MAX_NODES:
         raise ClusterError(f"--nodes must be between 1 and {MAX_NODES}, not {nodes}")
     data.mkdir(parents=True, exist_ok=True)
@@ -313,6 +319,7 @@ def start_cluster(
                     f"resume it with --nodes {len(old.nodes)} or use another --data directory"
                 )
             members = list(old.nodes)
+            reads = old.reads if reads is None else reads
         else:
             count = DEFAULT_NODES if nodes is None else nodes
             members = [NodeInfo(f"n{i + 1}", HOST, 1, data / f"n{i + 1}") for i in range(count)]
@@ -324,7 +331,7 @@ def start_cluster(
         for attempt in range(attempts):
             ports = _ports(len(members), base_port)
             placed = (replace(n, host=HOST, port=p, data=n.data.resolve(), pid=None) for n, p in zip(members, ports))
-            cluster = ClusterDescription(tuple(placed), bugs, protocol.name)
+            cluster = ClusterDescription(tuple(placed), bugs, protocol.name, reads or READ_MODES[0])
             try:
                 return _launch(path, cluster, timeout)
             except NodeFailed as exc:

@@ -3,6 +3,7 @@ replicated log, as one ``RuntimeProtocol`` (``PROTOCOL``) for the generic runtim
 
 - ``kvstate``: the state machine (keys, locks with leases, exactly-once sessions);
 - ``core``: the replica, sans-I/O, and its known-wrong variants, ``IMPL_BUGS``;
+- ``lease``: the leader lease reads are answered under, sans-I/O (``Lease``);
 - ``messages``: the wire messages and what their fields may hold (``CODEC``);
 - ``store``: the durable log with group commit, and snapshots (``LogStore``);
 - ``config``: the simulated configurations (``SimConfig``) and a cluster replica's (``cluster_config``);

@@ -21,6 +21,7 @@ from typing import Any
 from ..clusterfile import ClusterDescription
 from ..protocol import ClientRequest
 from .core import LogState, Node, NodeConfig, disk_after
+from .lease import LEASE
 from .messages import OK
 
 CLIENT_STREAM = "clients"  # where the simulated clients' answers go
@@ -130,6 +131,8 @@ RESEND_TICKS = 5
 
 
 def cluster_config(cluster: ClusterDescription, name: str) -> NodeConfig:
-    """Replica ``name``'s configuration in a local cluster: every node a replica, majorities, unbounded ballots."""
+    """Replica ``name``'s configuration in a local cluster: every node a replica, majorities, unbounded ballots,
+    reads under a leader lease (through the log when it does not hold) unless the cluster reads through the log."""
+    lease = LEASE if cluster.reads == "lease" else 0.0
     nodes = tuple(n.name for n in cluster.nodes)
-    return NodeConfig(name=name, nodes=nodes, bugs=cluster.bugs, resend_ticks=RESEND_TICKS)
+    return NodeConfig(name=name, nodes=nodes, bugs=cluster.bugs, resend_ticks=RESEND_TICKS, lease=lease)

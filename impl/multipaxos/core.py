@@ -27,7 +27,9 @@ answers to clients.
 
 Reads go through the log like writes: a leader answers a read only once a
 majority accepted it in its ballot, so a deposed leader, which can no longer
-gather one, never answers from stale state.
+gather one, never answers from stale state. With a lease (``NodeConfig.lease``,
+``lease.py``) a leader answers a read from its own state while a majority
+promised to help no other leader; when the lease does not hold, through the log.
 
 Known-wrong behaviours can be switched on by name (``NodeConfig.bugs``), the
 Multi-Paxos gallery's variants, implemented; see ``IMPL_BUGS``.
@@ -45,6 +47,7 @@ from ...spec.gallery import story
 from ..framing import MAX_FRAME
 from ..protocol import ClientRequest, Effects, Event, Receive, Timeout
 from .kvstate import NOOP, READS, Command, KVState, request_problem
+from .lease import NO_STAMP, Lease
 from .messages import (
     NOT_LEADER,
     OK,
@@ -94,6 +97,7 @@ class NodeConfig:
     restand: bool = True  # a candidate that gathered no majority stands again (above a Reject's ballot)
     max_ballot: int | None = None  # None: unbounded
     max_slots: int | None = None  # None: unbounded
+    lease: float = 0.0  # seconds of the leader lease reads are answered under (lease.py); 0: reads go through the log
 
     @property
     def protocol(self) -> Any:
@@ -286,6 +290,8 @@ class Node:
         self._count_logged()
         # Stamps never decrease along the log, whoever leads: a lease is measured in them.
         self.stamp = max((i.cmd.t for i in self.state.insts.values() if i.cmd is not None), default=self.kv.clock)
+        self.lease = Lease(self.config.lease)  # volatile too: a (re)started replica allows for what it forgot
+        self.lease.lead(self.name, self.state.bal_prepared, self.state.last_slot)
         self._records: list[list] = []
         self._send: list[tuple[str, Any]] = []
         self._reply: list[tuple[str, Any]] = []
@@ -318,14 +324,17 @@ class Node:
         s = self.state
         return s.leader == self.name and s.bal_prepared == s.bal_max_known and s.bal_prepared > 0
 
-    def handle(self, event: Event) -> Effects:
+    def handle(self, event: Event, at: float | None = None) -> Effects:
+        """``at``: the host's monotonic clock as it handles ``event`` (None: no clock, so no lease)."""
         self._records, self._send, self._reply = [], [], []
+        self.lease.clock(at)
         if isinstance(event, Receive):
             self._receive(event.msg)
         elif isinstance(event, ClientRequest):
             self._request(event)
         elif isinstance(event, Timeout):
             self._tick(event.now)
+        self._send = self.lease.stamped(self._send, Accept)
         return Effects(persist=self._records or None, send=self._send, reply=self._reply)
 
     # -- records: every durable change goes through here --------------------------
@@ -383,6 +392,8 @@ class Node:
         stagger = self.config.election_ticks * self.index // max(1, len(self.config.nodes))
         if self.quiet < self.config.election_ticks + stagger:
             return
+        if self.lease.binds():
+            return  # it promised a leader's lease to help no other leader yet, itself included
         if self.state.leader != self.name or self.config.restand:
             self._stand(self.highest_seen)
 
@@ -418,6 +429,8 @@ class Node:
             if m.bal < s.bal_max_known:
                 self._send.append((m.src, Reject(self.name, m.bal, s.bal_max_known)))
             return
+        if self.lease.binds():
+            return  # it promised a leader's lease to help no other leader yet: the candidate stands again later
         self.quiet = 0
         self._follow(m.bal, m.src, reset=True)
         reported = sorted(self._insts_from(m.first).items())
@@ -460,6 +473,7 @@ class Node:
                 self._set_inst(slot, Inst(ACCEPTING, peak or NOOP, inst.vbal, inst.vcmd))
                 resumed.append(slot)
         self._emit(["prepared", b])
+        self.lease.lead(self.name, b, s.last_slot)
         self.promises = {}
         for first, cmds in _runs((slot, s.insts[slot].cmd) for slot in resumed):
             self._broadcast(Accept(self.name, b, first, cmds, s.commit), include_self=True)
@@ -482,8 +496,12 @@ class Node:
         if seen:
             self._reply.append((event.src, Reply(cmd.client, cmd.rid, OK, result, self.name)))
             return
-        if op in READS and "stale-leader-read" in self.config.bugs:
-            # BUG: answered from this replica's own state, no majority asked
+        s = self.state
+        if op in READS and (
+            self.lease.readable(s.bal_prepared, self.config.majority, s.commit, self.applied)
+            or "stale-leader-read" in self.config.bugs
+        ):
+            # From this replica's own state: under a lease that holds, or (the BUG) with no majority asked at all
             self._reply.append((event.src, Reply(cmd.client, cmd.rid, OK, self.kv.read(op, args), self.name)))
             return
         if cmd.key in self.logged:
@@ -558,6 +576,7 @@ class Node:
             return
         if not below_promise:
             self.quiet = 0
+        echo = NO_STAMP if below_promise else self.lease.promise(m.sent)
         voted = []
         for k, doc in enumerate(m.cmds):
             slot = m.first + k
@@ -580,9 +599,9 @@ class Node:
             self._learn_commit(m.bal, m.commit)
         if "silent-acceptor" not in self.config.bugs:  # BUG when it is: the votes are kept, never told
             for first, last in _ranges(voted):
-                self._send.append((m.src, Accepted(self.name, m.bal, first, last, s.commit)))
+                self._send.append((m.src, Accepted(self.name, m.bal, first, last, s.commit, echo)))
             if not m.cmds and not below_promise:
-                self._send.append((m.src, Accepted(self.name, m.bal, m.first, m.first - 1, s.commit)))
+                self._send.append((m.src, Accepted(self.name, m.bal, m.first, m.first - 1, s.commit, echo)))
 
     def _learn_commit(self, bal: int, upto: int) -> None:
         """HandleCommitNotice, slot by slot: a follower commits a slot the
@@ -605,6 +624,7 @@ class Node:
         s = self.state
         if not (self.prepared and m.bal == s.bal_prepared):
             return
+        self.lease.acknowledged(m.src, m.bal, m.sent)
         self.peer_commit[m.src] = m.commit
         for slot in range(max(m.first, s.commit + 1), min(m.last, s.last_slot) + 1):
             self.acks.setdefault(slot, set()).add(m.src)

@@ -8,9 +8,11 @@ their JSON form (``kvstate.Command.to_json``, None for the spec's "nil").
 - ``Prepare(src, bal, first)``: phase 1 for every slot from ``first`` on.
 - ``Promise(src, bal, insts, commit, truncated)``: the replier's instances
   from ``first`` (none up to ``truncated``, its snapshot's last slot).
-- ``Accept(src, bal, first, cmds, commit)``: phase 2 for slots ``first``..,
-  a batch (empty: a heartbeat); ``commit`` tells the leader's commit index.
-- ``Accepted(src, bal, first, last, commit)``: votes for slots first..last.
+- ``Accept(src, bal, first, cmds, commit, sent)``: phase 2 for slots ``first``..,
+  a batch (empty: a heartbeat); ``commit`` tells the leader's commit index,
+  ``sent`` its clock (``lease``).
+- ``Accepted(src, bal, first, last, commit, sent)``: votes for slots
+  first..last; ``sent``: the Accept's, when the replier promised its lease.
 - ``Reject(src, bal, promised)``: ``bal`` is below ``promised``, the highest
   ballot the replier knows, so a candidate climbs above it at once.
 - ``CatchUp(src, bal, snapshot, first, cmds, commit)``: chosen commands (and
@@ -65,6 +67,7 @@ class Accept:
     first: int
     cmds: list
     commit: int
+    sent: float = 0.0  # the leader's monotonic clock when it sent this (0: none): a lease counts from it
     type = "accept"
 
 
@@ -75,6 +78,7 @@ class Accepted:
     first: int
     last: int
     commit: int
+    sent: float = 0.0  # the answered Accept's ``sent``, carried back by a replica that promised its lease (0: none)
     type = "accepted"
 
 
@@ -128,6 +132,7 @@ class StatusReply:
     log_first: int
     log_last: int
     store_error: str | None
+    lease: float | None = None  # seconds of leader lease left (None: it holds none)
     type = "status-reply"
 
     @property
@@ -144,6 +149,10 @@ TYPES = (*PEER_TYPES, Request, Reply, Status, StatusReply)
 
 def _count(x: Any, limit: int = BALLOT_LIMIT) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < limit
+
+
+def _is_time(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x < float("inf")
 
 
 def _name(x: Any) -> bool:
@@ -205,6 +214,8 @@ _CHECKS = {
     "insts": lambda x: _each(x, inst_problem, "insts"),
     "cmds": lambda x: _each(x, command_problem, "cmds"),
     "snapshot": snapshot_problem,
+    "sent": lambda x: None if _is_time(x) else "a clock reading must be a number of seconds from 0",
+    "lease": lambda x: None if x is None or _is_time(x) else "a lease is a number of seconds or null",
     "status": lambda x: None if x in REPLY_STATUSES else f"a reply's status is one of {', '.join(REPLY_STATUSES)}",
     "client": lambda x: None if isinstance(x, str) and len(x) <= 256 else "a client id must be a short string",
     "rid": lambda x: None if _count(x) else "a request id must be a whole number",

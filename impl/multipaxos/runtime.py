@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..protocol import ClientRequest, RuntimeProtocol
@@ -13,6 +14,27 @@ from .store import SCHEMA, LogStore
 from .walk import realise
 
 TICK = 0.02  # seconds between a replica's timer events: heartbeats, the failure detector, the clock of leases
+
+
+def monotonic() -> float:
+    """The clock leases run on: it never steps with the wall clock and runs on while the process is
+    paused; on Linux also while the machine sleeps (CLOCK_BOOTTIME), where time.monotonic stops."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic()
+
+
+class HostedNode(Node):
+    """A replica as a host runs it: each event comes with the host's monotonic clock."""
+
+    def handle(self, event: Any, at: float | None = None) -> Any:
+        return super().handle(event, monotonic() if at is None else at)
+
+
+def lease_left(node: Node, at: float) -> float | None:
+    """Seconds of lease the replica holds as leader at ``at`` on its monotonic clock (None: none)."""
+    if not node.prepared:
+        return None
+    left = node.lease.remaining(node.state.bal_prepared, node.config.majority, at)
+    return None if left is None else round(left, 3)
 
 
 def client_request(msg: Request, src: str) -> ClientRequest:
@@ -34,6 +56,7 @@ def status_reply(name: str, node: Node, durable: LogState, store_error: str | No
         first,
         s.last_slot,
         store_error,
+        lease_left(node, monotonic()),
     )
 
 
@@ -47,6 +70,7 @@ STATUS_FIELDS = {
     "snapshot": "snapshot_index",
     "log_first": "log_first",
     "log_last": "log_last",
+    "lease": "lease",
 }
 
 
@@ -56,7 +80,7 @@ def status_fields(reply: StatusReply) -> dict[str, Any]:
 
 PROTOCOL = RuntimeProtocol(
     name="multipaxos",
-    node=Node,
+    node=HostedNode,
     codec=CODEC,
     store=SCHEMA,
     peer_messages=PEER_TYPES,

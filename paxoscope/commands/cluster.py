@@ -38,7 +38,7 @@ from typing import Any
 from .. import console
 from ..console import EXIT_OK, EXIT_VIOLATION, Out
 from ..impl.client import NoDecision, cluster_status, propose
-from ..impl.clusterfile import ClusterError, load
+from ..impl.clusterfile import READ_MODES, ClusterError, load
 from ..impl.multipaxos import IMPL_BUGS as MULTIPAXOS_BUGS
 from ..impl.paxos import IMPL_BUGS, PROTOCOL
 from ..impl.protocol import load_protocol
@@ -113,6 +113,13 @@ def _add_start(parser: argparse.ArgumentParser) -> None:
         + ", ".join(IMPL_BUGS)
         + "; multipaxos: "
         + ", ".join(MULTIPAXOS_BUGS),
+    )
+    parser.add_argument(
+        "--reads",
+        choices=READ_MODES,
+        default=None,
+        help="multipaxos: how a get is answered: lease (the default: by the leader under its lease, through the "
+        "log when the lease does not hold) or log (always through the log); a stopped cluster resumes with its own",
     )
     parser.add_argument(
         "--timeout", type=_seconds, default=START_TIMEOUT, metavar="S", help="give up if a node does not serve by then"
@@ -231,12 +238,14 @@ def run(args: argparse.Namespace, out: Out = console.out) -> int:
 
 def _cmd_start(args: argparse.Namespace, out: Out) -> int:
     protocol = load_protocol(args.protocol) if args.protocol else PROTOCOL
-    cluster = start_cluster(args.data, args.nodes, args.base_port, args.bug, args.timeout, protocol)
+    cluster = start_cluster(args.data, args.nodes, args.base_port, args.bug, args.timeout, protocol, args.reads)
     out(f"started {len(cluster.nodes)} node{'s' * (len(cluster.nodes) != 1)} in {args.data}:")
     for n in cluster.nodes:
         out(f"  {n.name}  {n.address}  pid {n.pid}  data {n.data}{'' if n.is_acceptor else '  (learner)'}")
     if cluster.bugs:
         out(f"  with the known bug{'s' * (len(cluster.bugs) != 1)}: {', '.join(sorted(cluster.bugs))}")
+    if cluster.reads == "log":
+        out("  reads through the log, none under a leader lease")
     if cluster.protocol == "multipaxos":
         out(f"use it: paxoscope kv put KEY VALUE --data {args.data}; paxoscope lock acquire NAME --data {args.data}")
     else:
