@@ -32,8 +32,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-WARMUP = 2.0  # seconds after a leader is known before the measured period
-DRAIN = 3.0  # seconds after the period for the last acknowledgements
+WARMUP = 4.0  # seconds after a leader is known before the measured period (PySyncObj's testobj.py)
+DRAIN = 4.0  # seconds after the period for the last acknowledgements (likewise)
 SUSTAINED = 0.9  # PySyncObj's criterion: 90 % acknowledged
 VALUE_SIZE = 10
 
@@ -49,9 +49,15 @@ def random_value(rng: random.Random) -> str:
     return f"{rng.randrange(16**VALUE_SIZE):0{VALUE_SIZE}x}"
 
 
-def submit_at_rate(rate: float, seconds: float, submit: Callable[[str, Callable[[bool], None]], None]) -> dict:
+def submit_at_rate(
+    rate: float,
+    seconds: float,
+    submit: Callable[[str, Callable[[bool], None]], None],
+    flush: Callable[[], None] = lambda: None,
+) -> dict:
     """Submit ``rate`` commands a second, a second's worth at a time (as PySyncObj's testobj does), each
-    acknowledged through its callback; the counts and latencies once the drain is over."""
+    acknowledged through its callback, ``flush`` called after each second's worth (PySyncObj queues
+    what is submitted and sends it in batches of its own); the counts and latencies once the drain is over."""
     rng = random.Random()
     lock = threading.Lock()
     latencies: list[float] = []
@@ -72,6 +78,7 @@ def submit_at_rate(rate: float, seconds: float, submit: Callable[[str, Callable[
         for _ in range(int(rate)):
             submit(random_value(rng), done(time.monotonic()))
             counts["sent"] += 1
+        flush()
         time.sleep(max(0.0, 1.0 - (time.monotonic() - second)))
     time.sleep(DRAIN)
     with lock:
@@ -199,19 +206,25 @@ class PipelinedWriters:
             sock.close()
         stop_cluster(self.data)
 
-    def submitter(self, i: int) -> Callable[[str, Callable[[bool], None]], None]:
+    def submitter(self, i: int) -> tuple[Callable[[str, Callable[[bool], None]], None], Callable[[], None]]:
+        """Writer ``i``'s submit (a put, its frame queued) and flush (the queued frames sent in one write)."""
         from paxoscope.impl.multipaxos.messages import CODEC, Request
 
         client = f"bench{i}"
         sock = self.socks[i]
+        queued: list[bytes] = []
 
         def submit(value: str, callback: Callable[[bool], None]) -> None:
             self.rids[i] += 1
             with self.lock:
                 self.pending[client, self.rids[i]] = callback
-            sock.sendall(CODEC.encode(Request(client, self.rids[i], "put", [f"key{i}", value])))
+            queued.append(CODEC.encode(Request(client, self.rids[i], "put", [f"key{i}", value])))
 
-        return submit
+        def flush() -> None:
+            sock.sendall(b"".join(queued))
+            queued.clear()
+
+        return submit, flush
 
     def _read(self, sock: socket.socket) -> None:
         from paxoscope.impl.multipaxos.messages import CODEC, OK
@@ -253,7 +266,7 @@ def paxoscope_trial(rate: float, seconds: float) -> dict:
             reports: list[dict | None] = [None] * 3
 
             def share(i: int) -> None:
-                reports[i] = submit_at_rate(rate / 3, seconds, writers.submitter(i))
+                reports[i] = submit_at_rate(rate / 3, seconds, *writers.submitter(i))
 
             threads = [threading.Thread(target=share, args=(i,)) for i in range(3)]
             for t in threads:
@@ -294,7 +307,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("pysyncobj", "paxoscope"))
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured period of a trial")
+    parser.add_argument("--seconds", type=float, default=25.0, help="measured period of a trial (PySyncObj's: 25)")
     parser.add_argument("--steps", type=int, default=6, help="bisection steps")
     parser.add_argument("--low", type=float, default=1000.0)
     parser.add_argument("--high", type=float, default=20000.0)

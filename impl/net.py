@@ -99,7 +99,7 @@ MAX_CONNECTIONS = 256  # accepted connections served at once (a cluster needs a 
 # ---------------------------------------------------------------------------
 
 
-READ_SIZE = 64 * 1024  # bytes read from a stream at once: every whole frame in them is handled in one go,
+READ_SIZE = 16 * 1024  # bytes read from a stream at once: every whole frame in them is handled in one go,
 # and a node under load stays that long (a few hundred requests) away from its timers and peers
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-LEASE = 0.15  # seconds a replica refuses other leaders after an Accept: below the ~200 ms failure detector
+LEASE = 0.15  # seconds a replica refuses other leaders after an Accept: below the cluster's 500 ms failure detector
 DRIFT = 0.1  # the bound on how far the rate of a replica's clock may stray from real time (10%)
 NO_STAMP = 0.0  # an Accept sent without a clock, or an Accepted that promised nothing
 
