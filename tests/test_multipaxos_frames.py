@@ -1,12 +1,16 @@
 """Every message a Multi-Paxos replica sends fits in one frame, whatever the size of the commands:
-batches are cut by bytes as well as by count, and a candidate far behind is caught up rather than
-sent every chosen slot in one Promise."""
+batches are cut by bytes as well as by count, a candidate far behind is caught up rather than sent
+every chosen slot in one Promise, and a snapshot larger than a frame goes to a lagging replica in parts."""
 
 from __future__ import annotations
 
-from paxoscope.impl.framing import MAX_FRAME
+import json
+
+import pytest
+from paxoscope.impl.framing import MAX_FRAME, MalformedMessage
 from paxoscope.impl.multipaxos.core import LogState, Node, NodeConfig
 from paxoscope.impl.multipaxos.messages import CODEC, Accept, Accepted, CatchUp, Prepare, Promise
+from paxoscope.impl.multipaxos.transfer import Assembly
 from paxoscope.impl.protocol import ClientRequest, Receive, Timeout
 
 NAMES = ("n1", "n2", "n3")
@@ -22,11 +26,12 @@ def leader(**config) -> Node:
     return node
 
 
-def requests(node: Node, n: int, value: str) -> list:
-    """What ``node`` sends for ``n`` pipelined puts of ``value``, each frame encoded as the host would."""
+def requests(node: Node, n: int, value: str, keys: bool = False) -> list:
+    """What ``node`` sends for ``n`` pipelined puts of ``value`` (to key k, or to n keys)."""
     sent = []
     for rid in range(1, n + 1):
-        fx = node.handle(ClientRequest(client="c", request_id=rid, command=("put", ("k", value)), src="client"))
+        key = f"k{rid}" if keys else "k"
+        fx = node.handle(ClientRequest(client="c", request_id=rid, command=("put", (key, value)), src="client"))
         sent += [msg for _, msg in fx.send]
     return sent
 
@@ -56,10 +61,10 @@ def test_small_commands_still_go_512_to_a_batch():
     assert max(len(a.cmds) for a in batches) == 512
 
 
-def chosen(node: Node, n: int, value: str) -> list[Accept]:
+def chosen(node: Node, n: int, value: str, keys: bool = False) -> list[Accept]:
     """``n`` commands of ``value`` proposed by ``node``, each batch accepted by n2 (so all are chosen):
     the batches, in the order they went out."""
-    pending = [m for m in requests(node, n, value) if isinstance(m, Accept) and m.cmds]
+    pending = [m for m in requests(node, n, value, keys) if isinstance(m, Accept) and m.cmds]
     batches = []
     while pending:
         accept = pending.pop(0)
@@ -88,3 +93,42 @@ def test_a_candidate_a_little_behind_gets_the_slots_in_its_promise():
     fx = node.handle(Receive("n3", Prepare("n3", node.state.bal_max_known + 1, 1)))
     promise = next(m for _, m in fx.send if isinstance(m, Promise))
     assert [doc[0] for doc in promise.insts] == [1, 2, 3] and promise.truncated == 0
+
+
+def test_a_snapshot_larger_than_a_frame_reaches_a_lagging_replica_in_parts():
+    node = leader(snapshot_every=100)
+    chosen(node, 300, BIG, keys=True)
+    assert node.state.snapshot_index > 200  # its state: over 200 values of 4 KB, 0.8 MB of JSON and more
+    behind = Node(NodeConfig("n3", NAMES, election_ticks=1), LogState())
+    sizes, t = [], 2.0
+    for _ in range(20):
+        t += 1.0
+        said = Accepted("n3", node.state.bal_prepared, 1, 0, behind.state.commit)  # its commit index, behind
+        fx = node.handle(Receive("n3", said))
+        node.handle(Timeout(t))
+        for catch_up in [m for _, m in fx.send if isinstance(m, CatchUp)]:
+            sizes.append(len(CODEC.encode(catch_up)))
+            behind.handle(Receive("n1", CODEC.decode(CODEC.encode(catch_up)[4:])))
+        if behind.applied == node.applied:
+            break
+    assert len(sizes) > 1 and max(sizes) <= MAX_FRAME  # in parts, each within a frame
+    assert behind.applied == node.applied == 300
+    assert behind.kv.to_json() == node.kv.to_json()  # the machine came over whole
+
+
+def test_a_part_of_a_snapshot_is_checked_on_the_wire_and_a_bad_whole_is_not_installed():
+    good = {"index": 5, "part": 0, "parts": 2, "data": "{"}
+    for bad in ({**good, "part": 2}, {**good, "data": 7}, {**good, "extra": 1}, {**good, "index": True}):
+        with pytest.raises(MalformedMessage):
+            CODEC.decode(CODEC.encode(CatchUp("n1", 1, None, 6, [], 5))[4:].replace(b'"snapshot":null', _json(bad)))
+    parts = Assembly()
+    assert parts.add(good) is None  # one of two
+    assert parts.add({**good, "part": 1, "data": "not json"}) is None  # the whole does not read: dropped
+    replica = Node(NodeConfig("n3", NAMES, election_ticks=1), LogState())
+    replica.handle(Receive("n1", CatchUp("n1", 1, {**good, "data": "[1,"}, 6, [], 5)))
+    replica.handle(Receive("n1", CatchUp("n1", 1, {**good, "part": 1, "data": "2]"}, 6, [], 5)))
+    assert replica.applied == 0 and replica.state.snapshot_index == 0  # [1, 2] is no machine's state
+
+
+def _json(doc: dict) -> bytes:
+    return b'"snapshot":' + json.dumps(doc, separators=(",", ":")).encode()

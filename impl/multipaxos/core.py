@@ -64,6 +64,7 @@ from .messages import (
     inst_problem,
     snapshot_problem,
 )
+from .transfer import Assembly, Parts
 
 EMPTY, PREPARING, ACCEPTING, COMMITTED = "Empty", "Preparing", "Accepting", "Committed"
 # A Promise reports a candidate the chosen slots it lacks only up to this many bytes; beyond, catch-up does.
@@ -280,6 +281,8 @@ class Node:
         self.acks: dict[int, set[str]] = {}
         self.peer_commit: dict[str, int] = {}
         self.caught_up: dict[str, int] = {}  # peer -> the tick we last sent it a CatchUp
+        self.parts = Parts()  # our snapshot as the CatchUps to lagging peers carry it
+        self.assembly = Assembly()  # the parts of a leader's snapshot received so far
         self.in_flight: deque[int] = deque()  # the last slot of each batch in flight, oldest first
         self.queue: deque[tuple[str, Command]] = deque()  # (reply-to, command) waiting for room in the window
         self.waiting: dict[tuple[str, int], str] = {}  # command key -> reply-to, once logged
@@ -696,7 +699,7 @@ class Node:
         snapshot = None
         first = their_commit + 1
         if first <= s.snapshot_index:
-            snapshot = {"index": s.snapshot_index, "state": s.snapshot}
+            snapshot = self.parts.for_peer(peer, s.snapshot_index, s.snapshot)  # whole, or its next part
             first = s.snapshot_index + 1
         last = min(s.commit, first + self.config.batch - 1)
         if any(slot not in s.insts for slot in range(first, last + 1)):
@@ -710,10 +713,15 @@ class Node:
         if not self.config.catch_up:
             return
         s = self.state
-        if m.snapshot is not None and m.snapshot["index"] > s.commit:
-            self._emit(["snapshot", m.snapshot["index"], m.snapshot["state"]])
-            self.kv = KVState.from_json(m.snapshot["state"])
-            self.applied = m.snapshot["index"]
+        snapshot = None if m.snapshot is None or m.snapshot["index"] <= s.commit else self.assembly.add(m.snapshot)
+        if snapshot is not None:
+            try:
+                kv = KVState.from_json(snapshot["state"])
+            except ValueError:
+                return  # parts that did not make a machine's state: the next round of them may
+            self._emit(["snapshot", snapshot["index"], snapshot["state"]])
+            self.kv = kv
+            self.applied = snapshot["index"]
             self._count_logged()
         if m.first > s.commit + 1:
             return

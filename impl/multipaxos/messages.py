@@ -188,6 +188,10 @@ def _each(items: Any, check: Any, what: str) -> str | None:
 def snapshot_problem(doc: Any) -> str | None:
     if doc is None:
         return None
+    if isinstance(doc, dict) and "part" in doc:
+        from .transfer import part_problem
+
+        return part_problem(doc)
     if not isinstance(doc, dict) or set(doc) != {"index", "state"} or not _count(doc["index"]):
         return "a snapshot is {index, state}"
     from .kvstate import KVState
