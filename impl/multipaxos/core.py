@@ -139,6 +139,15 @@ class InstRecord(list):
         super().__init__(["inst", *inst.to_json(slot)])
         self.inst = inst
 
+    def json_text(self) -> str:
+        """The record as JSON text (what ``compact_json`` makes of it), from its commands' texts."""
+        _, slot, status, _, vbal, _ = self
+        cmd, vcmd = (c.json_text() if c is not None else "null" for c in (self.inst.cmd, self.inst.vcmd))
+        return f'["inst",{slot},"{status}",{cmd},{vbal},{vcmd}]'
+
+
+NO_INST = Inst(EMPTY, None)  # a slot the log does not hold
+
 
 def _cmd_json(c: Command | None) -> list | None:
     return None if c is None else c.to_json()
@@ -469,7 +478,7 @@ class Node:
         for slot in sorted(slots):
             if slot <= s.commit:
                 continue
-            inst = s.insts.get(slot, Inst(EMPTY, None))
+            inst = s.insts.get(slot, NO_INST)
             peak = _peak(r.get(slot) for r in reports.values())
             resume = inst.status == PREPARING or (inst.status == EMPTY and peak is not None)
             if resume:
@@ -581,10 +590,11 @@ class Node:
             self.quiet = 0
         echo = NO_STAMP if below_promise else self.lease.promise(m.sent)
         voted = []
+        limit = self._slot_limit()
         for k, doc in enumerate(m.cmds):
             slot = m.first + k
-            inst = s.insts.get(slot, Inst(EMPTY, None))
-            if slot <= s.snapshot_index or slot > self._slot_limit():
+            inst = s.insts.get(slot, NO_INST)
+            if slot <= s.snapshot_index or slot > limit:
                 continue
             if m.bal > inst.vbal:
                 if not below_promise:
@@ -728,7 +738,7 @@ class Node:
         for k, doc in enumerate(m.cmds):
             slot = m.first + k
             if slot > s.commit:
-                inst = s.insts.get(slot, Inst(EMPTY, None))
+                inst = s.insts.get(slot, NO_INST)
                 cmd = Command.from_json(doc)
                 if inst.cmd != cmd or inst.status != ACCEPTING:  # else it holds it already: nothing to log
                     self._set_inst(slot, Inst(ACCEPTING, cmd, inst.vbal, inst.vcmd))

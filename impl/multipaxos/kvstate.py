@@ -57,13 +57,17 @@ class Command:
             doc = self.__dict__["_doc"] = [self.client, self.rid, self.op, list(self.args), self.t]
         return doc
 
+    def json_text(self) -> str:
+        """Its JSON form as text, made once (a log record embeds it as it is)."""
+        text = self.__dict__.get("_text")
+        if text is None:
+            text = self.__dict__["_text"] = compact_json(self.to_json())
+        return text
+
     @property
     def json_size(self) -> int:
         """Bytes of its JSON form on the wire: what a batch's size limit counts."""
-        size = self.__dict__.get("_size")
-        if size is None:
-            size = self.__dict__["_size"] = len(compact_json(self.to_json()))
-        return size
+        return len(self.json_text())
 
     @classmethod
     def from_json(cls, doc: Any) -> Command:

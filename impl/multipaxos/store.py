@@ -35,7 +35,7 @@ from ..storage import (
     write_all,
     write_atomically,
 )
-from .core import LogState, record_problem
+from .core import InstRecord, LogState, record_problem
 
 LOG_FILE, SNAPSHOT_FILE = "log.wal", "snapshot.json"
 SNAPSHOT_FORMAT = "paxoscope-snapshot"
@@ -60,7 +60,7 @@ SCHEMA = StoreSchema(
 
 
 def _line(rec: list) -> bytes:
-    body = compact_json(rec).encode()
+    body = (rec.json_text() if isinstance(rec, InstRecord) else compact_json(rec)).encode()
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
