@@ -22,6 +22,7 @@ transitions realised / reachable.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class Outcome:
     mark: dict[int, str] | None = None
     allowed: tuple = ()  # the spec actions enabled where the run left the spec
     depth: int = 0  # spec steps the run took (stutters left out)
+    actions: Counter = field(default_factory=Counter)  # the spec steps the run took, by action name
 
 
 HEAL = 200  # deliveries after a schedule's operations, at most
@@ -130,7 +132,9 @@ def run_schedule(config: SimSetup, ops: Sequence[Op], spec: Any = None) -> Outco
         reason = f"nodes decided different values: {sim.decisions}"
         trace = Trace(spec, list(checker.trace.steps))
         return Outcome(False, reason, checker.visited, sim.faults, dict(sim.decisions), trace, {len(trace): reason})
-    return Outcome(True, "", checker.visited, sim.faults, dict(sim.decisions), depth=len(checker.trace.steps) - 1)
+    steps = checker.trace.steps[1:]
+    taken = Counter(step.action.name for step in steps)
+    return Outcome(True, "", checker.visited, sim.faults, dict(sim.decisions), depth=len(steps), actions=taken)
 
 
 # The fault kinds a schedule may enable, each with the operations it brings.
@@ -176,7 +180,9 @@ def schedules(config: SimSetup, max_size: int = 100):
         drawn = st.lists(st.sampled_from(kinds).flatmap(build.__getitem__), min_size=MIN_OPS, max_size=max_size)
         return drawn.map(lambda ops: [o for op in ops for o in (op if isinstance(op, list) else [op])])
 
-    return st.frozensets(st.sampled_from(FAULT_KINDS)).flatmap(ops)
+    enabled = st.frozensets(st.sampled_from(FAULT_KINDS))
+    always = frozenset(getattr(config, "always_enabled", ()))  # the kinds a protocol's runs need in every schedule
+    return (enabled.map(always.union) if always else enabled).flatmap(ops)
 
 
 @dataclass
@@ -189,6 +195,7 @@ class ConformReport:
     schedule: list[Op] | None = None
     visited_sym: set = field(default_factory=set)  # the same states, up to symmetry
     depth: int = 0  # the most spec steps one run took
+    actions: Counter = field(default_factory=Counter)  # the spec steps the runs took, by action name
 
 
 def conform(config: SimSetup, examples: int = 200, seed: int | None = 0, max_size: int = 100) -> ConformReport:
@@ -202,6 +209,7 @@ def conform(config: SimSetup, examples: int = 200, seed: int | None = 0, max_siz
     spec = config.protocol.spec_for(config)
     stats = {"schedules": 0, "faults": 0, "depth": 0}
     visited: set = set()
+    actions: Counter = Counter()
     failing: dict[str, Any] = {}
 
     @settings(
@@ -218,6 +226,7 @@ def conform(config: SimSetup, examples: int = 200, seed: int | None = 0, max_siz
         stats["faults"] += outcome.faults
         visited.update(outcome.visited)
         stats["depth"] = max(stats["depth"], outcome.depth)
+        actions.update(outcome.actions)
         if not outcome.ok:
             failing["ops"], failing["report"] = list(ops), outcome.report
             raise AssertionError(outcome.report)
@@ -237,7 +246,8 @@ def conform(config: SimSetup, examples: int = 200, seed: int | None = 0, max_siz
     else:
         ops, verdict, failure = None, "ok", ""
     sym = set(map(spec.symmetry, visited)) if spec.symmetry else set(visited)  # a spec may have no symmetry
-    return ConformReport(verdict, stats["schedules"], stats["faults"], visited, failure, ops, sym, stats["depth"])
+    depth = stats["depth"]
+    return ConformReport(verdict, stats["schedules"], stats["faults"], visited, failure, ops, sym, depth, actions)
 
 
 def _pruned(config: SimSetup, ops: list[Op], spec: Any) -> list[Op]:
