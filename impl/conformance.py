@@ -37,6 +37,8 @@ from .sim import (
     Drop,
     Duplicate,
     Fire,
+    Heal,
+    Isolate,
     Op,
     Request,
     Restart,
@@ -115,7 +117,7 @@ HEAL = 200  # deliveries after a schedule's operations, at most
 def run_schedule(config: SimSetup, ops: Sequence[Op], spec: Any = None) -> Outcome:
     """Run one schedule, checking every step; never raises for a nonconformance.
 
-    After its operations the network heals: every message still in flight is
+    After its operations the network heals: partitions end, and every message still in flight is
     delivered (and those they cause, up to ``HEAL`` deliveries), so that every
     schedule plays out what its faults set up, and goes deep."""
     spec = spec or config.protocol.spec_for(config)
@@ -123,6 +125,7 @@ def run_schedule(config: SimSetup, ops: Sequence[Op], spec: Any = None) -> Outco
     checker = config.protocol.checker(spec, sim)
     try:
         sim.run(ops)
+        sim.step(Heal())
         sim.step(Run(min(HEAL, len(sim.flight) * HEAL)))
     except Nonconformance as exc:
         decisions = dict(sim.decisions)
@@ -137,7 +140,8 @@ def run_schedule(config: SimSetup, ops: Sequence[Op], spec: Any = None) -> Outco
     return Outcome(True, "", checker.visited, sim.faults, dict(sim.decisions), depth=len(steps), actions=taken)
 
 
-# The fault kinds a schedule may enable, each with the operations it brings.
+# The fault kinds a schedule may enable, each with the operations it brings (a configuration may name
+# others among those ``schedules`` builds, as ``fault_kinds``).
 MIN_OPS = 8  # Hypothesis averages about min_size + 5 operations: enough to go deep
 FAULT_KINDS = ("loss", "duplication", "crashes", "timers", "competition")
 
@@ -147,7 +151,8 @@ def schedules(config: SimSetup, max_size: int = 100):
 
     Swarm testing (Groce et al., ISSTA 2012): each schedule first picks the
     fault kinds it enables (message loss, duplication, crashes with restarts,
-    timers, requests to several proposers), then draws its operations from
+    timers, requests to several proposers; partitions, for a configuration
+    whose ``fault_kinds`` name them), then draws its operations from
     those alone. A schedule with every kind at once spreads thin (about one
     fault each); one with two kinds gets deep into what they do together.
     Deliveries dominate, as they do in a real run: a schedule of mostly
@@ -172,15 +177,18 @@ def schedules(config: SimSetup, max_size: int = 100):
         ),
         "timers": st.builds(Fire, st.sampled_from([config.node_names.index(n) for n in config.timer_names])),
         "competition": st.builds(Request, st.integers(0, clients - 1), value),
+        # a node cut off from the others, or the partitions healed
+        "partitions": st.one_of(st.builds(Isolate, node), st.just(Heal())),
     }
+    fault_kinds = getattr(config, "fault_kinds", FAULT_KINDS)
 
     def ops(enabled: frozenset[str]):
         # Listed in the order Hypothesis shrinks towards; repeats weight the draw.
-        kinds = ["run", "deliver", "request", "run", "deliver"] + [k for k in FAULT_KINDS if k in enabled] * 2
+        kinds = ["run", "deliver", "request", "run", "deliver"] + [k for k in fault_kinds if k in enabled] * 2
         drawn = st.lists(st.sampled_from(kinds).flatmap(build.__getitem__), min_size=MIN_OPS, max_size=max_size)
         return drawn.map(lambda ops: [o for op in ops for o in (op if isinstance(op, list) else [op])])
 
-    enabled = st.frozensets(st.sampled_from(FAULT_KINDS))
+    enabled = st.frozensets(st.sampled_from(fault_kinds))
     always = frozenset(getattr(config, "always_enabled", ()))  # the kinds a protocol's runs need in every schedule
     return (enabled.map(always.union) if always else enabled).flatmap(ops)
 

@@ -57,6 +57,7 @@ class SimConfig:
     # Every schedule fires timers and asks any replica: a log goes deep only once some replica leads, and a
     # request reaches the log only at the leader (impl.conformance.schedules)
     always_enabled = ("timers", "competition")
+    fault_kinds = ("loss", "duplication", "crashes", "timers", "competition", "partitions")
 
     @property
     def protocol(self) -> Any:
@@ -116,7 +117,8 @@ def directed_schedules(config: SimConfig) -> list[list]:
     replica down while every command commits catches up from a snapshot; a new
     leader fills with a noop the slot the old one's lost Accept left empty; a
     candidate stands again and learns the chosen commands from the snapshot a
-    replier sends; a leader restarts in the middle of its batches."""
+    replier sends; a leader restarts in the middle of its batches; a candidate
+    restarts before any promise reached it."""
     from ..sim import Crash, Deliver, Drop, Fire, Request, Restart, Run
 
     if config.replicas < 3:
@@ -150,6 +152,8 @@ def directed_schedules(config: SimConfig) -> list[list]:
         ],
         [*led, Run(4), Fire(1), Run(1), Fire(1), Run(10)],
         [*led, Deliver(0), Crash(0), Restart(0), Run(6), Fire(0), Run(20)],
+        # s1 logged w1 alone, follows s2, stands, restarts before any promise: its own still counts
+        [Fire(0), Run(4), Request(0, 0), Drop(0), Drop(0), Fire(1), Deliver(0), Fire(0), Crash(0), Restart(0), Run(20)],
     ]
 
 

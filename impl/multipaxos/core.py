@@ -255,6 +255,8 @@ class Node:
         self.now = 0.0
         self.quiet = 0  # ticks since this replica last heard from a leader of a ballot it knows
         self.promises: dict[str, dict[int, Inst]] = {}
+        if self.role == "candidate":  # restarted while standing: its own promise is its log, which it kept
+            self.promises[self.name] = self._insts_from(self.state.commit + 1)
         self.acks: dict[int, set[str]] = {}
         self.peer_commit: dict[str, int] = {}
         self.caught_up: dict[str, int] = {}  # peer -> the tick we last sent it a CatchUp

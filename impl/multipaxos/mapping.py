@@ -5,8 +5,9 @@ The mapping:
 
 - ``node[r]``: what replica r's *durable* log holds (``LogState``): leader,
   ballots, commit index and each slot's instance, field for field, commands
-  by their spec names (the client of ``command_request``; a noop is "nil");
-  ``kvalue`` is the last write among its committed slots;
+  by their spec names (the client of ``command_request``; a noop is "nil",
+  or the extended spec's ``noop``); ``kvalue`` is the key's value in its
+  snapshot, overwritten by the writes it committed after it;
 - ``msgs``: every protocol message sent, each as the spec messages it stands
   for: a ``Prepare`` as ``Prepare``; a ``Promise`` as ``PrepareReply`` with
   the replier's votes for every slot; an ``Accept`` of a batch as one
@@ -16,7 +17,8 @@ The mapping:
   ``PrepareReply`` when it stands, a leader's own ``AcceptReply`` for the
   commands it logs, and the ``CommitNotice`` of each slot a leader commits
   (the implementation sends the commit index in its next Accept). ``Reject``
-  and ``CatchUp`` stand for nothing;
+  and ``CatchUp`` stand for nothing (a replica that takes a ``CatchUp``
+  learns chosen commands: see ``Learn`` below);
 - ``pending`` and ``observed``: history variables, as the spec's clients see
   it: a command is requested (``Req``) when a leader first logs it, and
   acknowledged (``Ack``, with the value before it) when a leader commits it.
@@ -35,11 +37,26 @@ replica, at most one per slot and message, leads from the state before to the
 state after. Obligations beyond the state: every answer a replica gives a
 client is an acknowledgement the spec made, with the same value.
 
-What the mapping leaves out: the spec has no crash (a restart rebuilds a
-replica from its log, a stutter here), no catch-up, snapshot, noop filling
-of holes or second election by one candidate: a conformance run switches
-those off (``SimConfig.faithful``). The check stops once every command is
-acknowledged: the spec then lets replicas only leave their loops.
+Faults and the core's features beyond MultiPaxos.tla (``SimConfig``: all on
+unless ``faithful``):
+
+- a crash loses what is volatile (promises and acks gathered, the queue,
+  who waits for an answer) and every message to the replica while it is
+  down: the spec's message loss. The log survives; a restart rebuilds the
+  replica from it, a stutter. A candidate forgets the promises it took, so
+  those replies count as not received again;
+- a snapshot truncates the log: the mapping reads a ghost of each log, kept
+  by the check from the records the replica writes (``untruncated``): the
+  log with no slot dropped, which must equal the log on disk less the slots
+  under the snapshot. A snapshot installed from a peer commits each slot up
+  to its index with the command the peer had committed there;
+- catch-up, snapshots installed, noops in holes and a candidate standing
+  again are the steps ``Learn``, ``FillHole`` and ``StandAgain`` of
+  ``impl.multipaxos.extended``, MultiPaxos.tla with them (the module says why
+  none is a sequence of the TLA+'s steps); a noop is that spec's ``noop``.
+  There the replicas go on once every command is acknowledged, and so does
+  the check; MultiPaxos.tla's may then only leave their loops, and a
+  ``faithful`` run's check stops there.
 """
 
 from __future__ import annotations
@@ -212,7 +229,8 @@ class Checker:
             peer = self.ghosts[msg.src] if isinstance(msg, CatchUp) and msg.snapshot else None
             self.ghosts[run.node] = untruncated(self.ghosts[run.node], run.effects.persist, peer)
             if not truncated_away(self.ghosts[run.node], sim.disk[run.node]):
-                raise AssertionError(f"the ghost of {run.node}'s log is not its log less the truncated slots")
+                # not a nonconformance: the mapping itself is wrong (and a RuntimeError stops the search)
+                raise RuntimeError(f"the ghost of {run.node}'s log is not its log less the truncated slots")
         return tuple(abstract_node(self.spec, self.ghosts[n]) for n in self.names)
 
     def _after(self, sim: Simulator, run: HandlerRun, before: MPState) -> MPState:

@@ -1,13 +1,17 @@
 """``paxoscope conform --protocol multipaxos``: the replicated log against ``spec.multipaxos``.
 
-Hypothesis schedules (with crashes, restarts, loss, duplication, timers that
-start elections, requests to any replica) run the unchanged replica core in
-the simulator; every handler run must be a sequence of spec steps of its
-replica (``impl.multipaxos.mapping``). Coverage: the distinct spec states the
-runs passed through, and, for a spec small enough to enumerate (at most
-``REACHABLE_LIMIT`` states with ``--max-ballot`` as the runs use it), how many of
-its reachable states that is, and the walk the other way: the core driven
-along every transition of the spec (``impl.multipaxos.walk.realise``), each
+Hypothesis schedules (with crashes, restarts, loss, duplication, partitions,
+timers that start elections, requests to any replica) run the unchanged
+replica core in the simulator with every feature on (catch-up, snapshots,
+noops, candidates standing again); every handler run must be a sequence of
+steps of its replica of the spec extended with those features
+(``impl.multipaxos.extended``, ``impl.multipaxos.mapping``), and the report
+counts the steps the runs took beyond MultiPaxos.tla. Coverage: the distinct
+spec states the runs passed through, and, for a spec small enough to
+enumerate (at most ``REACHABLE_LIMIT`` states with ``--max-ballot`` as the
+runs use it), how many of MultiPaxos.tla's reachable states that is, and the
+walk the other way: the core, with none of the features beyond the TLA+,
+driven along every transition of it (``impl.multipaxos.walk.realise``), each
 step checked, with the states and transitions it realised.
 """
 
