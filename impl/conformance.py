@@ -22,6 +22,7 @@ transitions realised / reachable.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from .sim import (
     Drop,
     Duplicate,
     Fire,
+    Heal,
+    Isolate,
     Op,
     Request,
     Restart,
@@ -105,6 +108,7 @@ class Outcome:
     mark: dict[int, str] | None = None
     allowed: tuple = ()  # the spec actions enabled where the run left the spec
     depth: int = 0  # spec steps the run took (stutters left out)
+    actions: Counter = field(default_factory=Counter)  # the spec steps the run took, by action name
 
 
 HEAL = 200  # deliveries after a schedule's operations, at most
@@ -113,7 +117,7 @@ HEAL = 200  # deliveries after a schedule's operations, at most
 def run_schedule(config: SimSetup, ops: Sequence[Op], spec: Any = None) -> Outcome:
     """Run one schedule, checking every step; never raises for a nonconformance.
 
-    After its operations the network heals: every message still in flight is
+    After its operations the network heals: partitions end, and every message still in flight is
     delivered (and those they cause, up to ``HEAL`` deliveries), so that every
     schedule plays out what its faults set up, and goes deep."""
     spec = spec or config.protocol.spec_for(config)
@@ -121,6 +125,7 @@ def run_schedule(config: SimSetup, ops: Sequence[Op], spec: Any = None) -> Outco
     checker = config.protocol.checker(spec, sim)
     try:
         sim.run(ops)
+        sim.step(Heal())
         sim.step(Run(min(HEAL, len(sim.flight) * HEAL)))
     except Nonconformance as exc:
         decisions = dict(sim.decisions)
@@ -130,10 +135,13 @@ def run_schedule(config: SimSetup, ops: Sequence[Op], spec: Any = None) -> Outco
         reason = f"nodes decided different values: {sim.decisions}"
         trace = Trace(spec, list(checker.trace.steps))
         return Outcome(False, reason, checker.visited, sim.faults, dict(sim.decisions), trace, {len(trace): reason})
-    return Outcome(True, "", checker.visited, sim.faults, dict(sim.decisions), depth=len(checker.trace.steps) - 1)
+    steps = checker.trace.steps[1:]
+    taken = Counter(step.action.name for step in steps)
+    return Outcome(True, "", checker.visited, sim.faults, dict(sim.decisions), depth=len(steps), actions=taken)
 
 
-# The fault kinds a schedule may enable, each with the operations it brings.
+# The fault kinds a schedule may enable, each with the operations it brings (a configuration may name
+# others among those ``schedules`` builds, as ``fault_kinds``).
 MIN_OPS = 8  # Hypothesis averages about min_size + 5 operations: enough to go deep
 FAULT_KINDS = ("loss", "duplication", "crashes", "timers", "competition")
 
@@ -143,7 +151,8 @@ def schedules(config: SimSetup, max_size: int = 100):
 
     Swarm testing (Groce et al., ISSTA 2012): each schedule first picks the
     fault kinds it enables (message loss, duplication, crashes with restarts,
-    timers, requests to several proposers), then draws its operations from
+    timers, requests to several proposers; partitions, for a configuration
+    whose ``fault_kinds`` name them), then draws its operations from
     those alone. A schedule with every kind at once spreads thin (about one
     fault each); one with two kinds gets deep into what they do together.
     Deliveries dominate, as they do in a real run: a schedule of mostly
@@ -168,15 +177,20 @@ def schedules(config: SimSetup, max_size: int = 100):
         ),
         "timers": st.builds(Fire, st.sampled_from([config.node_names.index(n) for n in config.timer_names])),
         "competition": st.builds(Request, st.integers(0, clients - 1), value),
+        # a node cut off from the others, or the partitions healed
+        "partitions": st.one_of(st.builds(Isolate, node), st.just(Heal())),
     }
+    fault_kinds = getattr(config, "fault_kinds", FAULT_KINDS)
 
     def ops(enabled: frozenset[str]):
         # Listed in the order Hypothesis shrinks towards; repeats weight the draw.
-        kinds = ["run", "deliver", "request", "run", "deliver"] + [k for k in FAULT_KINDS if k in enabled] * 2
+        kinds = ["run", "deliver", "request", "run", "deliver"] + [k for k in fault_kinds if k in enabled] * 2
         drawn = st.lists(st.sampled_from(kinds).flatmap(build.__getitem__), min_size=MIN_OPS, max_size=max_size)
         return drawn.map(lambda ops: [o for op in ops for o in (op if isinstance(op, list) else [op])])
 
-    return st.frozensets(st.sampled_from(FAULT_KINDS)).flatmap(ops)
+    enabled = st.frozensets(st.sampled_from(fault_kinds))
+    always = frozenset(getattr(config, "always_enabled", ()))  # the kinds a protocol's runs need in every schedule
+    return (enabled.map(always.union) if always else enabled).flatmap(ops)
 
 
 @dataclass
@@ -189,6 +203,7 @@ class ConformReport:
     schedule: list[Op] | None = None
     visited_sym: set = field(default_factory=set)  # the same states, up to symmetry
     depth: int = 0  # the most spec steps one run took
+    actions: Counter = field(default_factory=Counter)  # the spec steps the runs took, by action name
 
 
 def conform(config: SimSetup, examples: int = 200, seed: int | None = 0, max_size: int = 100) -> ConformReport:
@@ -202,6 +217,7 @@ def conform(config: SimSetup, examples: int = 200, seed: int | None = 0, max_siz
     spec = config.protocol.spec_for(config)
     stats = {"schedules": 0, "faults": 0, "depth": 0}
     visited: set = set()
+    actions: Counter = Counter()
     failing: dict[str, Any] = {}
 
     @settings(
@@ -218,6 +234,7 @@ def conform(config: SimSetup, examples: int = 200, seed: int | None = 0, max_siz
         stats["faults"] += outcome.faults
         visited.update(outcome.visited)
         stats["depth"] = max(stats["depth"], outcome.depth)
+        actions.update(outcome.actions)
         if not outcome.ok:
             failing["ops"], failing["report"] = list(ops), outcome.report
             raise AssertionError(outcome.report)
@@ -237,7 +254,8 @@ def conform(config: SimSetup, examples: int = 200, seed: int | None = 0, max_siz
     else:
         ops, verdict, failure = None, "ok", ""
     sym = set(map(spec.symmetry, visited)) if spec.symmetry else set(visited)  # a spec may have no symmetry
-    return ConformReport(verdict, stats["schedules"], stats["faults"], visited, failure, ops, sym, stats["depth"])
+    depth = stats["depth"]
+    return ConformReport(verdict, stats["schedules"], stats["faults"], visited, failure, ops, sym, depth, actions)
 
 
 def _pruned(config: SimSetup, ops: list[Op], spec: Any) -> list[Op]:

@@ -12,7 +12,10 @@ generate and shrink it, and a failure can be replayed from its printout):
 - ``Crash(n)``    node n stops, losing all it had not made durable;
 - ``Restart(n)``  node n comes back with what its disk holds;
 - ``Fire(n)``     node n's retry timer goes off;
-- ``Request(n, v)`` a client asks node n to propose value v.
+- ``Request(n, v)`` a client asks node n to propose value v;
+- ``Isolate(n)``  a partition cuts node n off from every other node, both
+  ways: a message across it is lost when it would be delivered;
+- ``Heal()``      every partition ends.
 
 Indices are taken modulo what exists, so every schedule is valid and
 shrinking never produces a meaningless one. Messages in flight are chosen
@@ -85,7 +88,17 @@ class Request:
     value: int
 
 
-Op = Deliver | Run | Drop | Duplicate | Crash | Restart | Fire | Request
+@dataclass(frozen=True)
+class Isolate:
+    node: int
+
+
+@dataclass(frozen=True)
+class Heal:
+    pass
+
+
+Op = Deliver | Run | Drop | Duplicate | Crash | Restart | Fire | Request | Isolate | Heal
 
 
 def show_schedule(ops: Iterable[Op]) -> str:
@@ -103,15 +116,15 @@ def check_schedule(config: SimSetup, ops: list) -> None:
                 raise ConfigError(f"--replay: {op} names {role} {op.node}; this configuration has {clients}")
             if not 0 <= op.value < values:
                 raise ConfigError(f"--replay: {op} names value {op.value}; this configuration has {values}")
-        elif isinstance(op, Crash | Restart | Fire) and not 0 <= op.node < nodes:
+        elif isinstance(op, Crash | Restart | Fire | Isolate) and not 0 <= op.node < nodes:
             raise ConfigError(f"--replay: {op} names node {op.node}; this configuration has {nodes}")
-        elif min(vars(op).values()) < 0:
+        elif min(vars(op).values(), default=0) < 0:
             raise ConfigError(f"--replay: {op} has a negative count")
 
 
 def parse_schedule(text: str) -> list:
     """A schedule as printed (``[Request(node=0, value=0), Run(k=3)]``) back into operations."""
-    names = {cls.__name__: cls for cls in (Deliver, Run, Drop, Duplicate, Crash, Restart, Fire, Request)}
+    names = {cls.__name__: cls for cls in (Deliver, Run, Drop, Duplicate, Crash, Restart, Fire, Request, Isolate, Heal)}
     try:
         tree = ast.parse(text.strip(), mode="eval").body
         if not isinstance(tree, ast.List):
@@ -158,6 +171,7 @@ class Simulator:
     decisions: dict[str, str] = field(default_factory=dict)
     replies: list[tuple[str, str, Any]] = field(default_factory=list)  # (node, client, answer), in order
     faults: int = 0
+    isolated: frozenset[str] = frozenset()  # the nodes a partition cuts off from every other
 
     def __post_init__(self) -> None:
         for name in self.config.node_names:
@@ -199,8 +213,8 @@ class Simulator:
                 self.flight.append(self.flight[i])
                 return
             src, dst, msg = self.flight.pop(i)
-            if isinstance(op, Drop):
-                self.faults += 1
+            if isinstance(op, Drop) or (src != dst and {src, dst} & self.isolated):
+                self.faults += 1  # lost, or across a partition
             elif self.up[dst]:
                 self._handle(dst, Receive(src, msg), f"{dst} receives {_show(msg)} from {src}")
             # a message delivered to a node that is down is lost
@@ -218,6 +232,13 @@ class Simulator:
                 self.nodes[name] = self.config.new_node(name, self.disk.get(name))
                 if self.observer is not None:
                     self.observer(self, HandlerRun(name, Restarted(), Effects(), f"{name} restarts from its store"))
+        elif isinstance(op, Isolate):
+            name = self.names[op.node % len(self.names)]
+            if name not in self.isolated:
+                self.faults += 1
+                self.isolated |= {name}
+        elif isinstance(op, Heal):
+            self.isolated = frozenset()
         elif isinstance(op, Fire):
             name = self.names[op.node % len(self.names)]
             if self.up[name]:

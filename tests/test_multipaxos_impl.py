@@ -76,7 +76,7 @@ def test_a_snapshot_restores_the_same_machine():
 
 def full(replicas: int = 3, **kw) -> SimConfig:
     """Every feature on: catch-up, snapshots every 2 commands, noops in holes, candidates standing again."""
-    return SimConfig(replicas=replicas, writes=2, reads=2, faithful=False, snapshot_every=2, max_ballot=60, **kw)
+    return SimConfig(replicas=replicas, writes=2, reads=2, snapshot_every=2, max_ballot=60, unbounded_log=True, **kw)
 
 
 def committed(node: Node) -> dict[int, Command]:

@@ -7,9 +7,13 @@ name. A ``Request`` is the clients sending the first commands not yet
 answered, in the spec's order (writes, then reads), as the spec's clients
 do: a leader logs the first it has not logged yet.
 
-``faithful`` runs the core as the spec has it: no catch-up, no snapshots, no
-hole filled with a noop, no candidate standing again: the spec has no action
-for any of them, so a conformance run leaves them out (tests run them apart).
+By default every feature of the core is on: catch-up, a snapshot after every
+``snapshot_every`` applied commands (the log truncated before it), holes
+filled with noops, candidates standing again; a run then refines
+``impl.multipaxos.extended`` (MultiPaxos.tla with those steps). ``faithful``
+runs the core as MultiPaxos.tla has it, with none of them: the walk along the
+spec's transitions uses it. Either way the log has one slot per command, as
+the spec's (``unbounded_log`` lifts that, for runs that are not mapped).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from .lease import LEASE
 from .messages import OK
 
 CLIENT_STREAM = "clients"  # where the simulated clients' answers go
+KEY = "x"  # the one key the spec's commands write and read
 
 
 @dataclass(frozen=True)
@@ -34,9 +39,10 @@ class SimConfig:
     reads: int = 1
     max_ballot: int = 12
     bugs: frozenset[str] = frozenset()
-    faithful: bool = True
-    snapshot_every: int = 0
+    faithful: bool = False
+    snapshot_every: int = 1
     batch: int = 8
+    unbounded_log: bool = False
 
     @cached_property
     def node_names(self) -> tuple[str, ...]:
@@ -49,6 +55,10 @@ class SimConfig:
     # -- what the simulator reads (impl.protocol.SimSetup) --
 
     client_role = "replica"
+    # Every schedule fires timers and asks any replica: a log goes deep only once some replica leads, and a
+    # request reaches the log only at the leader (impl.conformance.schedules)
+    always_enabled = ("timers", "competition")
+    fault_kinds = ("loss", "duplication", "crashes", "timers", "competition", "partitions")
 
     @property
     def protocol(self) -> Any:
@@ -83,7 +93,7 @@ class SimConfig:
             fill_holes=not faithful,
             restand=not faithful,
             max_ballot=self.max_ballot,
-            max_slots=len(self.commands) if faithful else None,
+            max_slots=None if self.unbounded_log else len(self.commands),
         )
 
     def new_node(self, name: str, stored: LogState | None) -> Node:
@@ -104,24 +114,53 @@ class SimConfig:
 def directed_schedules(config: SimConfig) -> list[list]:
     """Runs random schedules seldom make: a replica that promised a new leader
     gets the old leader's Accept late; a new leader hears of the old one's
-    vote only from another replica."""
-    from ..sim import Deliver, Fire, Request, Run
+    vote only from another replica. With the core's features on, besides: a
+    replica down while every command commits catches up from a snapshot; a new
+    leader fills with a noop the slot the old one's lost Accept left empty; a
+    candidate stands again and learns the chosen commands from the snapshot a
+    replier sends; a leader restarts in the middle of its batches; a candidate
+    restarts before any promise reached it."""
+    from ..sim import Crash, Deliver, Drop, Fire, Request, Restart, Run
 
     if config.replicas < 3:
         return []
     # After Fire(0), Run(4): s1 leads ballot 1; then every command is requested: its Accepts of w1 and r1 are in flight.
     led = [Fire(0), Run(4), Request(0, len(config.commands) - 1)]
-    return [
+    directed = [
         # s2 stands; s3 promises it, then gets s1's Accept of ballot 1
         [*led, Fire(1), Deliver(5), Deliver(1), Run(20)],
         # s2 votes for w1; s3 stands with s2's promise, which reports that vote
         [*led, Deliver(0), Fire(2), Deliver(5), Deliver(5), Run(20)],
     ]
+    if config.faithful:
+        return directed
+    return [
+        *directed,
+        [Fire(0), Run(4), Crash(2), Request(0, 1), Run(10), Restart(2), Fire(0), Run(10)],
+        [
+            Fire(0),
+            Run(4),
+            Request(0, 0),
+            Drop(0),
+            Drop(0),
+            Request(0, 1),
+            Run(2),
+            Fire(1),
+            Deliver(3),
+            Deliver(3),
+            Fire(1),
+            Run(30),
+        ],
+        [*led, Run(4), Fire(1), Run(1), Fire(1), Run(10)],
+        [*led, Deliver(0), Crash(0), Restart(0), Run(6), Fire(0), Run(20)],
+        # s1 logged w1 alone, follows s2, stands, restarts before any promise: its own still counts
+        [Fire(0), Run(4), Request(0, 0), Drop(0), Drop(0), Fire(1), Deliver(0), Fire(0), Crash(0), Restart(0), Run(20)],
+    ]
 
 
 def command_request(name: str) -> ClientRequest:
     """Command ``name`` of the spec (w1: ``put x w1``, r1: ``get x``) as its client asks it."""
-    command = ("put", ("x", name)) if name.startswith("w") else ("get", ("x",))
+    command = ("put", (KEY, name)) if name.startswith("w") else ("get", (KEY,))
     return ClientRequest(client=name, request_id=1, command=command, src=CLIENT_STREAM)
 
 

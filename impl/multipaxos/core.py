@@ -287,6 +287,8 @@ class Node:
         self.beats = 0  # heartbeats sent as leader
         self.commit_last_tick = 0  # the commit index at the last of them
         self.promises: dict[str, dict[int, Inst]] = {}
+        if self.role == "candidate":  # restarted while standing: its own promise is its log, which it kept
+            self.promises[self.name] = self._insts_from(self.state.commit + 1)
         self.acks: dict[int, set[str]] = {}
         self.peer_commit: dict[str, int] = {}
         self.caught_up: dict[str, int] = {}  # peer -> the tick we last sent it a CatchUp

@@ -5,8 +5,9 @@ The mapping:
 
 - ``node[r]``: what replica r's *durable* log holds (``LogState``): leader,
   ballots, commit index and each slot's instance, field for field, commands
-  by their spec names (the client of ``command_request``; a noop is "nil");
-  ``kvalue`` is the last write among its committed slots;
+  by their spec names (the client of ``command_request``; a noop is "nil",
+  or the extended spec's ``noop``); ``kvalue`` is the key's value in its
+  snapshot, overwritten by the writes it committed after it;
 - ``msgs``: every protocol message sent, each as the spec messages it stands
   for: a ``Prepare`` as ``Prepare``; a ``Promise`` as ``PrepareReply`` with
   the replier's votes for every slot; an ``Accept`` of a batch as one
@@ -16,7 +17,8 @@ The mapping:
   ``PrepareReply`` when it stands, a leader's own ``AcceptReply`` for the
   commands it logs, and the ``CommitNotice`` of each slot a leader commits
   (the implementation sends the commit index in its next Accept). ``Reject``
-  and ``CatchUp`` stand for nothing;
+  and ``CatchUp`` stand for nothing (a replica that takes a ``CatchUp``
+  learns chosen commands: see ``Learn`` below);
 - ``pending`` and ``observed``: history variables, as the spec's clients see
   it: a command is requested (``Req``) when a leader first logs it, and
   acknowledged (``Ack``, with the value before it) when a leader commits it.
@@ -35,11 +37,26 @@ replica, at most one per slot and message, leads from the state before to the
 state after. Obligations beyond the state: every answer a replica gives a
 client is an acknowledgement the spec made, with the same value.
 
-What the mapping leaves out: the spec has no crash (a restart rebuilds a
-replica from its log, a stutter here), no catch-up, snapshot, noop filling
-of holes or second election by one candidate: a conformance run switches
-those off (``SimConfig.faithful``). The check stops once every command is
-acknowledged: the spec then lets replicas only leave their loops.
+Faults and the core's features beyond MultiPaxos.tla (``SimConfig``: all on
+unless ``faithful``):
+
+- a crash loses what is volatile (promises and acks gathered, the queue,
+  who waits for an answer) and every message to the replica while it is
+  down: the spec's message loss. The log survives; a restart rebuilds the
+  replica from it, a stutter. A candidate forgets the promises it took, so
+  those replies count as not received again;
+- a snapshot truncates the log: the mapping reads a ghost of each log, kept
+  by the check from the records the replica writes (``untruncated``): the
+  log with no slot dropped, which must equal the log on disk less the slots
+  under the snapshot. A snapshot installed from a peer commits each slot up
+  to its index with the command the peer had committed there;
+- catch-up, snapshots installed, noops in holes and a candidate standing
+  again are the steps ``Learn``, ``FillHole`` and ``StandAgain`` of
+  ``impl.multipaxos.extended``, MultiPaxos.tla with them (the module says why
+  none is a sequence of the TLA+'s steps); a noop is that spec's ``noop``.
+  There the replicas go on once every command is acknowledged, and so does
+  the check; MultiPaxos.tla's may then only leave their loops, and a
+  ``faithful`` run's check stops there.
 """
 
 from __future__ import annotations
@@ -50,6 +67,7 @@ from collections import deque
 from ...explorer.trace import Step, Trace
 from ...spec.base import Action
 from ...spec.multipaxos import (
+    COMMITTED,
     NIL,
     NONE,
     RLOOP,
@@ -70,35 +88,75 @@ from ...spec.multipaxos import Inst as SpecInst
 from ...spec.multipaxos import Node as SpecNode
 from ..conformance import left_the_spec
 from ..protocol import Receive
-from ..sim import HandlerRun, Simulator
-from .config import SimConfig
-from .core import LogState
+from ..sim import HandlerRun, Restarted, Simulator
+from .config import KEY, SimConfig
+from .core import EMPTY, Inst, LogState
+from .extended import ExtendedMultiPaxos
 from .kvstate import Command
-from .messages import OK, Accept, Accepted, Prepare, Promise, Reply
+from .messages import OK, Accept, Accepted, CatchUp, Prepare, Promise, Reply
 
 MAX_STEPS = 12  # spec steps one handler run may stand for
 
 
 def spec_for(config: SimConfig) -> MultiPaxos:
-    return MultiPaxos(replicas=config.replicas, writes=config.writes, reads=config.reads, max_ballot=config.max_ballot)
+    """The spec a run of ``config`` refines: MultiPaxos.tla's own when the core runs
+    ``faithful``, else with the steps it takes beyond it (``ExtendedMultiPaxos``)."""
+    spec = MultiPaxos if config.faithful else ExtendedMultiPaxos
+    return spec(replicas=config.replicas, writes=config.writes, reads=config.reads, max_ballot=config.max_ballot)
 
 
-def spec_name(cmd: Command | None) -> str:
-    return NIL if cmd is None or cmd.op == "noop" else cmd.client
+def spec_name(cmd: Command | None, noop: str = NIL) -> str:
+    """A command by its spec name (its client's); a noop as the spec names it."""
+    if cmd is None:
+        return NIL
+    return noop if cmd.op == "noop" else cmd.client
 
 
 def abstract_node(spec: MultiPaxos, state: LogState) -> SpecNode:
+    """Replica state ``state`` as the spec's node, field for field (see the module);
+    ``kvalue`` is what its snapshot holds under the key, overwritten by the
+    writes it committed after the snapshot."""
+    noop = getattr(spec, "noop", NIL)
     insts = []
-    kvalue = NIL
+    kvalue = (state.snapshot or {}).get("kv", {}).get(KEY, NIL)
     for slot in spec.slots:
         inst = state.insts.get(slot)
         if inst is None:
             insts.append(SpecInst("Empty", NIL, Vote(0, NIL)))
             continue
-        insts.append(SpecInst(inst.status, spec_name(inst.cmd), Vote(inst.vbal, spec_name(inst.vcmd))))
-        if slot <= state.commit and inst.cmd is not None and inst.cmd.op == "put":
+        insts.append(SpecInst(inst.status, spec_name(inst.cmd, noop), Vote(inst.vbal, spec_name(inst.vcmd, noop))))
+        if state.snapshot_index < slot <= state.commit and inst.cmd is not None and inst.cmd.op == "put":
             kvalue = inst.cmd.args[1]
     return SpecNode(state.leader or NONE, kvalue, state.commit, state.bal_prepared, state.bal_max_known, tuple(insts))
+
+
+def untruncated(log: LogState, records: list, peer: LogState | None) -> LogState:
+    """The ghost of a replica's log: ``log`` (a ghost itself) after ``records``, as
+    ``LogState.after`` but with no slot dropped by a snapshot. A snapshot above
+    its commit index (installed from ``peer``, the sender's ghost) commits each
+    slot up to its index with the command the sender had committed there, the
+    replica's own vote left as it was."""
+    ghost = log.after(())
+    for rec in records:
+        if rec[0] != "snapshot":
+            ghost.apply(rec)
+            continue
+        index = rec[1]
+        if index > ghost.snapshot_index:
+            ghost.snapshot = rec[2]
+        for slot in range(ghost.commit + 1, index + 1):
+            own = ghost.insts.get(slot, Inst(EMPTY, None))
+            ghost.insts[slot] = Inst(COMMITTED, peer.insts[slot].cmd if peer else None, own.vbal, own.vcmd)
+        ghost.commit = max(ghost.commit, index)
+        ghost.snapshot_index = max(ghost.snapshot_index, index)
+    return ghost
+
+
+def truncated_away(ghost: LogState, disk: LogState) -> bool:
+    """Whether ``disk`` is ``ghost`` less the slots up to its snapshot (the ghost may keep nothing else)."""
+    kept = {slot: inst for slot, inst in ghost.insts.items() if slot > disk.snapshot_index}
+    fields = (disk.leader, disk.bal_prepared, disk.bal_max_known, disk.commit, disk.insts)
+    return fields == (ghost.leader, ghost.bal_prepared, ghost.bal_max_known, ghost.commit, kept)
 
 
 class Checker:
@@ -112,13 +170,15 @@ class Checker:
         self.visited: set[MPState] = {start}
         self.runs = 0
         self.done = False  # every command acknowledged: the spec's replicas may only leave their loops
-        self.received: set[tuple[str, str, int]] = set()  # (candidate, replier, ballot) of each Promise delivered
+        self.received: set[tuple[str, str, int]] = set()  # (candidate, replier, ballot) of each Promise taken
+        self.ghosts: dict[str, LogState] = {n: sim.disk[n] for n in self.names}  # each log, nothing truncated
         sim.observer = self
 
     def fork(self, twin: Simulator) -> Checker:
         other = copy.copy(self)
         other.trace = Trace(self.spec, list(self.trace.steps))
         other.visited = set()
+        other.received, other.ghosts = set(self.received), dict(self.ghosts)
         twin.observer = other
         return other
 
@@ -133,8 +193,7 @@ class Checker:
         if self.done:
             return
         before = self.trace.steps[-1].state
-        if isinstance(run.event, Receive) and isinstance(run.event.msg, Promise):
-            self.received.add((run.node, run.event.msg.src, run.event.msg.bal))
+        self._note_promises(run, before)
         after = self._after(sim, run, before)
         if after != before:
             path = self._path(before, after, run.node)
@@ -146,14 +205,39 @@ class Checker:
         for _client, msg in run.effects.reply:
             if isinstance(msg, Reply) and msg.status == OK:
                 self._check_answer(after, run, msg)
-        self.done = self.spec.terminated(after)
+        # MultiPaxos.tla's replicas may only leave their loops once every command is acknowledged; the extended
+        # spec's go on, and so does the check
+        self.done = self.spec.terminated(after) and not isinstance(self.spec, ExtendedMultiPaxos)
+
+    def _note_promises(self, run: HandlerRun, before: MPState) -> None:
+        """Which candidate took which Promise: a restart forgets them all; one
+        from a replica that truncated slots the candidate lacks is left aside
+        (the core waits for its CatchUp instead), as though it were lost."""
+        if isinstance(run.event, Restarted):
+            self.received = {r for r in self.received if r[0] != run.node}
+        elif isinstance(run.event, Receive) and isinstance(run.event.msg, Promise):
+            m = run.event.msg
+            if m.truncated < before.node[self.names.index(run.node)].commit_up_to + 1:
+                self.received.add((run.node, m.src, m.bal))
 
     # -- the mapping --------------------------------------------------------------
 
+    def _nodes(self, sim: Simulator, run: HandlerRun) -> tuple[SpecNode, ...]:
+        """Every replica mapped from the ghost of its log (``untruncated``), which the run's records extend."""
+        if run.effects.persist:
+            msg = run.event.msg if isinstance(run.event, Receive) else None
+            peer = self.ghosts[msg.src] if isinstance(msg, CatchUp) and msg.snapshot else None
+            self.ghosts[run.node] = untruncated(self.ghosts[run.node], run.effects.persist, peer)
+            if not truncated_away(self.ghosts[run.node], sim.disk[run.node]):
+                # not a nonconformance: the mapping itself is wrong (and a RuntimeError stops the search)
+                raise RuntimeError(f"the ghost of {run.node}'s log is not its log less the truncated slots")
+        return tuple(abstract_node(self.spec, self.ghosts[n]) for n in self.names)
+
     def _after(self, sim: Simulator, run: HandlerRun, before: MPState) -> MPState:
         spec = self.spec
+        noop = getattr(spec, "noop", NIL)
         i = self.names.index(run.node)
-        nodes = tuple(abstract_node(spec, sim.disk[n]) for n in self.names)
+        nodes = self._nodes(sim, run)
         me, was = nodes[i], before.node[i]
         sent = set()
         for _dst, m in run.effects.send:
@@ -164,7 +248,8 @@ class Checker:
         for slot in spec.slots:
             inst, old = me.insts[slot - 1], was.insts[slot - 1]
             if me.leader == run.node and inst.voted.bal == me.bal_prepared > 0 and inst.voted != old.voted:
-                if old.cmd != inst.cmd or old.status != "Accepting":  # TakeNewRequest: logged and voted at once
+                # TakeNewRequest (or FillHole, a noop no client asked): logged and voted at once
+                if (old.cmd != inst.cmd or old.status != "Accepting") and inst.cmd != noop:
                     observed = observe(observed, req_event(inst.cmd))
                 sent.add(accept_reply_msg(run.node, me.bal_prepared, slot))
         if me.leader == run.node and me.bal_prepared == me.bal_max_known > 0:
@@ -172,8 +257,9 @@ class Checker:
             for slot in range(was.commit_up_to + 1, me.commit_up_to + 1):
                 c = me.insts[slot - 1].cmd
                 sent.add(commit_notice_msg(slot))
-                observed = observe(observed, ack_event(c, kvalue))
-                pending = tuple(p for p in pending if p != c)
+                if c != noop:  # a noop committed acknowledges no one
+                    observed = observe(observed, ack_event(c, kvalue))
+                    pending = tuple(p for p in pending if p != c)
                 kvalue = c if c in spec.writes else kvalue
         msgs = before.msgs | sent if not sent <= before.msgs else before.msgs
         return MPState(msgs, nodes, pending, observed, (RLOOP,) * len(nodes))
@@ -184,7 +270,7 @@ class Checker:
         if isinstance(m, Promise):
             return {prepare_reply_msg(m.src, m.bal, votes_by_node(me))}
         if isinstance(m, Accept):
-            cmds = [spec_name(Command.from_json(c)) for c in m.cmds]
+            cmds = [spec_name(Command.from_json(c), getattr(self.spec, "noop", NIL)) for c in m.cmds]
             return {accept_msg(m.src, m.bal, m.first + k, c) for k, c in enumerate(cmds)}
         if isinstance(m, Accepted):
             return {accept_reply_msg(m.src, m.bal, slot) for slot in range(m.first, m.last + 1)}

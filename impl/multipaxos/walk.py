@@ -2,7 +2,9 @@
 along one transition of ``spec.multipaxos`` (``realise``), delivering exactly
 the messages the spec action consumes. A transition the core cannot make in
 one handler run (a ballot another replica owns; an Accept of a batch that
-carries more than the action's slot) stays unrealised, and the walk counts it so."""
+carries more than the action's slot) stays unrealised, and the walk counts it so.
+The walk runs the core ``faithful`` (``SimConfig``): a step of its own beyond
+the TLA+ (a noop in a hole, a catch-up) would be no transition of the spec walked."""
 
 from __future__ import annotations
 
