@@ -26,9 +26,23 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
+import orjson
+
 HEADER = struct.Struct(">I")
-# One encoder for every frame (json.dumps with options builds one a call); a message is never circular.
-compact_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_stdlib_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+def json_bytes(doc: Any) -> bytes:
+    """``doc`` as compact JSON in UTF-8. orjson does it several times faster than the standard library,
+    and a busy replica spends much of its time on it; the standard library takes what orjson refuses
+    (a lone surrogate, which no frame read with ``json_loads`` can have brought in)."""
+    try:
+        return orjson.dumps(doc)
+    except orjson.JSONEncodeError:
+        return _stdlib_json(doc).encode()
+
+
+json_loads = orjson.loads  # refuses what is not UTF-8 or not JSON, with a ValueError
 MAX_FRAME = 1024 * 1024  # a batch of commands, a Promise, a snapshot in a CatchUp: each one frame
 
 
@@ -83,7 +97,7 @@ class Codec:
             problem := self.fields_problem({name: doc[name] for name in names})
         ):
             raise MalformedMessage(f"not sending a {msg.type} message: {problem}")
-        payload = compact_json(doc).encode()
+        payload = json_bytes(doc)
         if len(payload) > MAX_FRAME:
             raise MalformedMessage(
                 f"a {msg.type} message of {len(payload)} bytes exceeds the {MAX_FRAME}-byte frame limit"
@@ -95,7 +109,7 @@ class Codec:
         if len(payload) > MAX_FRAME:
             raise MalformedMessage(f"frame of {len(payload)} bytes exceeds the {MAX_FRAME}-byte limit")
         try:
-            data = json.loads(payload.decode("utf-8"))
+            data = json_loads(payload)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError
             raise MalformedMessage(f"payload is not JSON: {type(exc).__name__}") from None
         if not isinstance(data, dict):

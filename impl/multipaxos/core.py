@@ -139,11 +139,11 @@ class InstRecord(list):
         super().__init__(["inst", *inst.to_json(slot)])
         self.inst = inst
 
-    def json_text(self) -> str:
-        """The record as JSON text (what ``compact_json`` makes of it), from its commands' texts."""
+    def json_bytes(self) -> bytes:
+        """The record as JSON (what ``json_bytes`` makes of it), from its commands' own."""
         _, slot, status, _, vbal, _ = self
-        cmd, vcmd = (c.json_text() if c is not None else "null" for c in (self.inst.cmd, self.inst.vcmd))
-        return f'["inst",{slot},"{status}",{cmd},{vbal},{vcmd}]'
+        cmd, vcmd = (c.json_bytes() if c is not None else b"null" for c in (self.inst.cmd, self.inst.vcmd))
+        return b'["inst",%d,"%s",%s,%d,%s]' % (slot, status.encode(), cmd, vbal, vcmd)
 
 
 NO_INST = Inst(EMPTY, None)  # a slot the log does not hold

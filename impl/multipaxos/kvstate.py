@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..framing import compact_json
+from ..framing import json_bytes
 
 # op -> the number of its arguments (a ttl is a number, the rest are strings)
 ARITY = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 2, "release": 1, "keepalive": 0, "noop": 0}
@@ -57,17 +57,17 @@ class Command:
             doc = self.__dict__["_doc"] = [self.client, self.rid, self.op, list(self.args), self.t]
         return doc
 
-    def json_text(self) -> str:
-        """Its JSON form as text, made once (a log record embeds it as it is)."""
-        text = self.__dict__.get("_text")
+    def json_bytes(self) -> bytes:
+        """Its JSON form, made once (a log record embeds it as it is)."""
+        text = self.__dict__.get("_json")
         if text is None:
-            text = self.__dict__["_text"] = compact_json(self.to_json())
+            text = self.__dict__["_json"] = json_bytes(self.to_json())
         return text
 
     @property
     def json_size(self) -> int:
         """Bytes of its JSON form on the wire: what a batch's size limit counts."""
-        return len(self.json_text())
+        return len(self.json_bytes())
 
     @classmethod
     def from_json(cls, doc: Any) -> Command:

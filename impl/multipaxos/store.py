@@ -25,7 +25,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from ..framing import compact_json
+from ..framing import json_bytes
 from ..storage import (
     CorruptStorage,
     NotRegularFile,
@@ -60,7 +60,7 @@ SCHEMA = StoreSchema(
 
 
 def _line(rec: list) -> bytes:
-    body = (rec.json_text() if isinstance(rec, InstRecord) else compact_json(rec)).encode()
+    body = rec.json_bytes() if isinstance(rec, InstRecord) else json_bytes(rec)
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..framing import MAX_FRAME, compact_json
+from ..framing import MAX_FRAME, json_bytes
 
-PART_BYTES = MAX_FRAME // 4  # characters of the state's JSON text in one part
+# Characters of the state's JSON text in one part: each takes at most 4 bytes in the frame (UTF-8, or a
+# quote escaped), so a part fills at most half a frame.
+PART_CHARS = MAX_FRAME // 8
 
 
 class Parts:
@@ -27,9 +29,9 @@ class Parts:
     def for_peer(self, peer: str, index: int, state: Any) -> dict:
         """The snapshot ``index`` (the machine's ``state`` after it) as ``peer``'s next CatchUp carries it."""
         if index != self.index:
-            text = compact_json(state)
+            text = json_bytes(state).decode()
             self.index, self.next = index, {}
-            self.texts = [text[at : at + PART_BYTES] for at in range(0, len(text), PART_BYTES)] or [""]
+            self.texts = [text[at : at + PART_CHARS] for at in range(0, len(text), PART_CHARS)] or [""]
         if len(self.texts) == 1:
             return {"index": index, "state": state}
         k = self.next.get(peer, 0) % len(self.texts)
@@ -69,6 +71,6 @@ def part_problem(doc: dict) -> str | None:
     index, part, parts, data = doc["index"], doc["part"], doc["parts"], doc["data"]
     if not all(isinstance(x, int) and not isinstance(x, bool) for x in (index, part, parts)):
         return "a snapshot part's index, part and parts are whole numbers"
-    if not (index >= 0 and 0 <= part < parts <= 2**20) or not isinstance(data, str) or len(data) > PART_BYTES:
+    if not (index >= 0 and 0 <= part < parts <= 2**20) or not isinstance(data, str) or len(data) > PART_CHARS:
         return "a snapshot part is one of its parts, of at most its share of text"
     return None
