@@ -499,7 +499,9 @@ def _interrupt(tmp_path: Path, *extra: str, ready_line: bool) -> tuple[int, str,
             if ready_line:
                 head = proc.stdout.readline()  # the header: imports are done, the search starts
                 assert head.startswith("paxos"), head
-            deadline = time.monotonic() + 1.0
+            # Without a header to wait for, long enough for the imports on a loaded machine, and well
+            # within the run's seconds of search.
+            deadline = time.monotonic() + (1.0 if ready_line else 2.0)
             while proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert proc.poll() is None, "the run ended before it could be interrupted"
