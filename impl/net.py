@@ -291,6 +291,7 @@ class NodeRuntime:
         self._flush: asyncio.Handle | None = None
         self._replies: dict[asyncio.StreamWriter, list[bytes]] | None = None  # while a batch is sent
         self._frames: dict[int, bytes] | None = None  # likewise: each message's frame, by id
+        self._not_busy = asyncio.Event()  # set after each batch the core is not busy after
 
     @property
     def name(self) -> str:
@@ -321,6 +322,7 @@ class NodeRuntime:
             self.server.close()
         for writer in list(self._streams.values()):
             writer.close()
+        self._not_busy.set()  # a stream waiting for the core to be less busy sees that it closed
         if self.server is not None:
             await self.server.wait_closed()
         await asyncio.gather(*(p.close() for p in self.peers.values()))
@@ -356,10 +358,13 @@ class NodeRuntime:
         """Handle every frame of one stream, in order, until it ends, a frame is
         bad, or (with ``idle``) no whole frame came and went in ``idle`` seconds."""
         frames = _Frames(label, self.codec)
+        clients = False
         loop = asyncio.get_running_loop()
         deadline = None if idle is None else loop.time() + idle
         try:
             while not frames.broken:
+                if clients and deadline is not None:
+                    deadline += await self._room_for_requests(writer)  # the node's wait is not the client's idleness
                 async with asyncio.timeout_at(deadline):
                     chunk = await reader.read(READ_SIZE)
                 if not chunk:
@@ -370,6 +375,9 @@ class NodeRuntime:
                     deadline = loop.time() + idle
                 for msg in msgs:
                     self._dispatch(msg, label, writer)
+                # A stream that brought a client's request is held back while the core is busy; a
+                # peer's never is (its answers are what make the core less busy).
+                clients = clients or any(isinstance(msg, self.protocol.request) for msg in msgs)
                 async with asyncio.timeout_at(deadline):
                     await writer.drain()  # a client that never reads cannot make us buffer without bound
         except TimeoutError:
@@ -380,6 +388,15 @@ class NodeRuntime:
             # A bug of ours while serving one stream must not take down the
             # node and every promise it serves.
             log.exception("internal error while serving %s; closing that connection", label)
+
+    async def _room_for_requests(self, writer: asyncio.StreamWriter) -> float:
+        """Wait while the core is busy (the seconds waited): what clients send meanwhile waits in their
+        sockets (TCP holds it back), and the node spends its time proposing and committing what it has."""
+        busy, started = self.protocol.busy, asyncio.get_running_loop().time()
+        while busy is not None and busy(self.node) and not writer.is_closing():
+            self._not_busy.clear()
+            await self._not_busy.wait()
+        return asyncio.get_running_loop().time() - started
 
     def _dispatch(self, msg: Any, label: str, writer: asyncio.StreamWriter) -> None:
         protocol = self.protocol
@@ -492,6 +509,8 @@ class NodeRuntime:
                     self._arm_timer()
         finally:
             replies, self._replies, self._frames = self._replies, None, None
+            if self.protocol.busy is None or not self.protocol.busy(self.node):
+                self._not_busy.set()
             for writer, frames in replies.items():
                 if not writer.is_closing():
                     self._write(writer, b"".join(frames))

@@ -154,6 +154,8 @@ class RuntimeProtocol:
       (None: the core arms its retry timer itself with ``Effects.timer``);
     - ``group_commit``: the host runs every event that is ready, makes all
       their writes durable at once (the store's ``save_batch``), then sends;
+    - ``busy(node)``: the core has more requests waiting than it can soon propose; the host then
+      reads no more from the streams clients connect on until it is not (None: never busy);
     - ``store_factory(directory)``: the durable store of one node (None: an
       ``impl.storage.DurableStore`` of ``store``); see ``open_store``;
     - ``bugs``: the known-wrong variants of the implementation, by name, with a line each;
@@ -188,6 +190,7 @@ class RuntimeProtocol:
     tick: float | None = None
     group_commit: bool = False
     store_factory: Callable[[Any], Any] | None = None
+    busy: Callable[[Any], bool] | None = None
 
     def open_store(self, directory: Any) -> Any:
         """Node storage in ``directory``: ``load``, ``save``, ``exists``, ``lock``, ``unlock``, ``path``."""

@@ -100,5 +100,7 @@ PROTOCOL = RuntimeProtocol(
     client_request=client_request,
     tick=TICK,
     group_commit=True,
+    # More than 4 batches waiting: the host reads no more requests until some are proposed.
+    busy=lambda node: len(node.queue) >= 4 * node.config.batch,
     store_factory=LogStore,
 )
