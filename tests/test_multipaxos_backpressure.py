@@ -1,0 +1,64 @@
+"""A busy core holds back what clients send, not what peers send, nor a status request: the host reads
+no more from a client's stream while the core has more requests waiting than it can soon propose."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import replace
+
+from paxoscope.impl.clusterfile import HOST, NodeInfo
+from paxoscope.impl.multipaxos import PROTOCOL
+from paxoscope.impl.multipaxos.core import NodeConfig
+from paxoscope.impl.multipaxos.messages import CODEC, OK, Reply, Request, Status, StatusReply
+from paxoscope.impl.multipaxos.store import LogStore
+from paxoscope.impl.net import NodeRuntime
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def test_a_busy_core_holds_back_a_clients_stream_and_still_answers_a_status(tmp_path, monkeypatch):
+    busy = {"now": False}
+    protocol = replace(PROTOCOL, busy=lambda node: busy["now"])
+    monkeypatch.setattr(NodeConfig, "protocol", property(lambda self: protocol))
+    info = NodeInfo("n1", HOST, _free_port(), tmp_path / "n1")
+
+    async def scenario() -> tuple[list[Reply], bool, StatusReply]:
+        runtime = NodeRuntime(NodeConfig("n1", ("n1",), election_ticks=1), [info], LogStore(info.data), port=info.port)
+        await runtime.start()
+        try:
+            while runtime.node.role != "leader":
+                await asyncio.sleep(0.02)
+            reader, writer = await asyncio.open_connection(HOST, info.port)
+
+            async def reply() -> Reply:
+                return CODEC.decode(await reader.readexactly(int.from_bytes(await reader.readexactly(4), "big")))
+
+            writer.write(CODEC.encode(Request("c", 1, "put", ["k", "a"])))
+            replies = [await reply()]
+            busy["now"] = True
+            # The read already waiting takes the next request; the one after it waits in the socket.
+            writer.write(CODEC.encode(Request("c", 2, "put", ["k", "b"])))
+            replies.append(await reply())
+            writer.write(CODEC.encode(Request("c", 3, "put", ["k", "c"])))
+            try:
+                await asyncio.wait_for(asyncio.shield(read := asyncio.ensure_future(reply())), 0.5)
+                held = False
+            except TimeoutError:
+                held = True
+            status = await asyncio.to_thread(CODEC.request, HOST, info.port, Status(), StatusReply, 5.0)
+            busy["now"] = False  # the next batch (a tick's, at the latest) lets the stream go on
+            replies.append(await read)
+            writer.close()
+            return replies, held, status
+        finally:
+            await runtime.stop()
+
+    replies, held, status = asyncio.run(scenario())
+    assert held  # busy: the third request stayed in the socket, unread and unanswered
+    assert status.role == "leader"  # a status request on a stream of its own is read all the same
+    assert [(r.rid, r.status, r.result) for r in replies] == [(1, OK, None), (2, OK, "a"), (3, OK, "b")]
