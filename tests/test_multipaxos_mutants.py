@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections import deque
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from paxoscope.impl.multipaxos.config import SimConfig
 from paxoscope.impl.multipaxos.core import LogState, Node, NodeConfig
+from paxoscope.impl.multipaxos.kvstate import Command, KVState
 from paxoscope.impl.multipaxos.messages import OK, Accept
 from paxoscope.impl.protocol import ClientRequest, Effects, Receive, Timeout
+from paxoscope.impl.sim import Crash, Deliver, Drop, Duplicate, Fire, Request, Restart, Run, Simulator
 
 NAMES = ("s1", "s2", "s3")
 
@@ -68,3 +73,100 @@ def test_commands_waiting_for_room_in_the_window_go_out_together_in_batches_of_a
     assert [(r.client, r.status) for r in net.replies] == [(f"c{i}", OK) for i in range(7)]
     states = {n: node.kv.to_json() for n, node in net.nodes.items()}
     assert states["s1"]["kv"] == {"k": "6"} and net.nodes["s1"].state.commit == 7
+
+
+# -- every feature on, under faults: what the replicas store, answer and agree on ----------------------------
+
+
+def full_config(**kw) -> SimConfig:
+    return SimConfig(replicas=3, writes=3, reads=2, faithful=False, snapshot_every=3, batch=2, max_ballot=90, **kw)
+
+
+class Watch:
+    """Checks each handler run of a simulated cluster: what a replica holds in memory is what its records
+    rebuild, a leader keeps at most ``window`` batches in flight of at most ``batch`` commands, stamps never
+    decrease along a log, and no two replicas commit different commands in a slot (``chosen``, read from the
+    records as they are written: a snapshot may truncate a slot in the event that commits it)."""
+
+    def __init__(self) -> None:
+        self.chosen: dict[int, Command] = {}
+        self.written: dict[str, dict[int, Command | None]] = {}
+        self.marks: dict[str, tuple[int, int]] = {}  # replica -> (commit, snapshot index) after its last event
+
+    def __call__(self, sim: Simulator, run) -> None:
+        node = sim.nodes[run.node]
+        assert sim.disk.get(run.node, LogState()) == node.state, f"{run.describe}: memory and records differ"
+        assert len(node.in_flight) <= node.config.window
+        for _dst, msg in run.effects.send:
+            assert not isinstance(msg, Accept) or len(msg.cmds) <= node.config.batch
+        s = node.state
+        stamps = [inst.cmd.t for _, inst in sorted(s.insts.items()) if inst.cmd is not None and inst.cmd.op != "noop"]
+        assert stamps == sorted(stamps), f"{run.describe}: stamps decrease along the log"
+        commit, truncated = self.marks.get(run.node, (0, 0))
+        self._committed(run.node, commit, truncated, run.effects.persist or [])
+        self.marks[run.node] = (s.commit, s.snapshot_index)
+
+    def _committed(self, name: str, commit: int, truncated: int, records: list) -> None:
+        log = self.written.setdefault(name, {})
+        for rec in records:
+            if rec[0] == "inst" and rec[1] > truncated:
+                log[rec[1]] = Command.from_json(rec[3]) if rec[3] is not None else None
+            elif rec[0] in ("commit", "snapshot"):
+                for slot in range(commit + 1, rec[1] + 1):
+                    if log.get(slot) is not None:
+                        assert self.chosen.setdefault(slot, log[slot]) == log[slot], f"slot {slot} committed twice"
+                commit = max(commit, rec[1])
+
+
+def settle_all(sim: Simulator, config: SimConfig) -> None:
+    """Every replica up and every command asked again until each is answered."""
+    for i in range(config.replicas):
+        sim.step(Restart(i))
+    for _ in range(30):
+        sim.run([Run(300), Fire(0), Run(300), Request(0, len(config.commands) - 1), Run(300)])
+        if all(n.applied == sim.nodes["s1"].state.commit for n in sim.nodes.values()) and answered(sim) == set(
+            config.commands
+        ):
+            return
+
+
+def answered(sim: Simulator) -> set[str]:
+    return {r.client for _, _, r in sim.replies if r.status == OK}
+
+
+fault_ops = st.one_of(
+    st.builds(Run, st.integers(1, 12)),
+    st.builds(Deliver, st.integers(0, 2**16)),
+    st.builds(Drop, st.integers(0, 2**16)),
+    st.builds(Duplicate, st.integers(0, 2**16)),
+    st.builds(Crash, st.integers(0, 2)),
+    st.builds(Restart, st.integers(0, 2)),
+    st.builds(Fire, st.integers(0, 2)),
+    st.builds(Request, st.integers(0, 2), st.integers(0, 4)),
+)
+
+
+@settings(max_examples=80, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(st.lists(fault_ops, min_size=5, max_size=80))
+def test_under_faults_every_command_is_answered_once_with_the_result_of_the_agreed_log(schedule):
+    config = full_config()
+    watch = Watch()
+    sim = Simulator(config, observer=watch)
+    sim.run(schedule)
+    settle_all(sim, config)
+    leader = sim.nodes["s1"]
+    assert answered(sim) == set(config.commands), "a command was never answered once the cluster healed"
+    assert {n.applied for n in sim.nodes.values()} == {leader.state.commit}
+    assert all(n.kv.to_json() == leader.kv.to_json() for n in sim.nodes.values())
+    # The answers are those of the agreed log applied in order, each command once
+    reference, results = KVState(), {}
+    for slot in range(1, leader.state.commit + 1):
+        cmd = watch.chosen[slot]
+        result = reference.apply(cmd)
+        if cmd.op != "noop":
+            assert cmd.client not in results, f"{cmd.client} logged twice"
+            results[cmd.client] = result
+    assert reference.to_json() == leader.kv.to_json()
+    for _node, _client, reply in sim.replies:
+        if reply.status == OK:
+            assert reply.result == results[reply.client], f"{reply.client} answered {reply.result!r}"
