@@ -11,9 +11,21 @@ from collections import deque
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paxoscope.impl.multipaxos.config import SimConfig
-from paxoscope.impl.multipaxos.core import ACCEPTING, Inst, LogState, Node, NodeConfig
+from paxoscope.impl.multipaxos.core import ACCEPTING, Inst, LogState, Node, NodeConfig, record_problem
 from paxoscope.impl.multipaxos.kvstate import Command, KVState
-from paxoscope.impl.multipaxos.messages import NOT_LEADER, OK, REFUSED, UNKNOWN, Accept, Prepare, Reply
+from paxoscope.impl.multipaxos.messages import (
+    CODEC,
+    NOT_LEADER,
+    OK,
+    REFUSED,
+    UNKNOWN,
+    Accept,
+    Accepted,
+    CatchUp,
+    Prepare,
+    Promise,
+    Reply,
+)
 from paxoscope.impl.protocol import ClientRequest, Effects, Receive, Timeout
 from paxoscope.impl.sim import Crash, Deliver, Drop, Duplicate, Fire, Request, Restart, Run, Simulator
 
@@ -21,10 +33,14 @@ NAMES = ("s1", "s2", "s3")
 
 
 class Net:
-    """Three replicas and a FIFO network between them; ``replies`` keeps every answer to a client."""
+    """Three replicas and a FIFO network between them; ``replies`` keeps every answer to a client. Messages
+    cross it encoded and decoded, as between processes: a ballot read from the wire is a new int object (so
+    a comparison by identity, which holds for CPython's small ints, fails for ballots above 256)."""
 
-    def __init__(self, **config) -> None:
-        self.nodes = {n: Node(NodeConfig(n, NAMES, election_ticks=1, **config), LogState()) for n in NAMES}
+    def __init__(self, ballot: int = 0, **config) -> None:
+        self.nodes = {
+            n: Node(NodeConfig(n, NAMES, election_ticks=1, **config), LogState(bal_max_known=ballot)) for n in NAMES
+        }
         self.flight: deque[tuple[str, str, object]] = deque()
         self.sent: list[tuple[str, str, object]] = []
         self.replies: list = []
@@ -32,15 +48,18 @@ class Net:
     def handle(self, name: str, event) -> Effects:
         fx = self.nodes[name].handle(event)
         for dst, msg in fx.send:
+            msg = CODEC.decode(CODEC.encode(msg)[4:])
             self.flight.append((name, dst, msg))
             self.sent.append((name, dst, msg))
         self.replies.extend(reply for _, reply in fx.reply)
         return fx
 
-    def settle(self) -> None:
+    def settle(self, down: frozenset[str] | set[str] = frozenset()) -> None:
+        """Deliver every message, and the messages they cause; those to a replica in ``down`` are lost."""
         while self.flight:
             src, dst, msg = self.flight.popleft()
-            self.handle(dst, Receive(src, msg))
+            if dst not in down:
+                self.handle(dst, Receive(src, msg))
 
     def lead(self, name: str = "s1") -> Node:
         self.handle(name, Timeout(1.0))
@@ -297,3 +316,146 @@ def test_a_leader_fills_a_hole_below_its_last_slot_with_a_noop():
     net.settle()
     assert [s1.state.insts[slot].cmd.op for slot in (1, 2, 3)] == ["noop", "noop", "put"]
     assert s1.state.commit == 3 and s1.kv.kv == {"k": "v"}
+
+
+# -- commit notices, catch-up and snapshots, exactly -----------------------------------------------------------
+
+
+def put_cmd(client: str, value: str, t: float = 1.0) -> Command:
+    return Command(client, 1, "put", ("k", value), t)
+
+
+def test_followers_learn_the_commit_index_from_the_leaders_accepts_and_a_heartbeat_teaching_nothing_writes_nothing():
+    net = Net(ballot=300, catch_up=False)
+    leader = net.lead()
+    for i in range(3):
+        net.put("s1", f"c{i}", "k", str(i))
+    net.settle()
+    net.sent.clear()
+    net.handle("s1", Timeout())
+    heartbeat = next(m for s, d, m in net.sent if d == "s2")
+    assert heartbeat == Accept("s1", leader.state.bal_prepared, 4, [], 3)
+    net.settle()
+    [reply] = [m for s, d, m in net.sent if s == "s2"]
+    assert isinstance(reply, Accepted) and (reply.bal, reply.first, reply.last) == (leader.state.bal_prepared, 4, 3)
+    assert all(n.state.commit == n.applied == 3 and n.kv.kv == {"k": "2"} for n in net.nodes.values())
+    again = net.nodes["s2"].handle(Receive("s1", heartbeat))
+    assert again.persist is None
+    # A second command of the same leader: the follower writes its vote, nothing else
+    net.put("s1", "c3", "k", "3")
+    accept = next(m for s, d, m in net.flight if d == "s2")
+    fx = net.nodes["s2"].handle(Receive("s1", accept))
+    assert [rec[:2] for rec in fx.persist] == [["inst", 4]]
+
+
+def test_a_follower_commits_a_slot_from_a_commit_notice_only_when_its_vote_there_is_of_that_ballot():
+    older = put_cmd("a", "1")
+    node = Node(NodeConfig("s3", NAMES), LogState(bal_max_known=1, insts={1: Inst(ACCEPTING, older, 1, older)}))
+    node.handle(Receive("s2", Accept("s2", 2, 2, [], 1)))  # ballot 2 committed slot 1: s3's vote there is of ballot 1
+    assert node.state.commit == 0
+    node.handle(Receive("s2", Accept("s2", 2, 1, [older.to_json()], 1)))
+    assert node.state.commit == node.applied == 1 and node.kv.kv == {"k": "1"}
+
+
+def test_a_replica_behind_gets_the_chosen_commands_it_lacks_a_batch_a_tick_then_a_snapshot_when_truncated():
+    for snapshot_every, expected in [(0, [(None, 1, 2, 2), (None, 3, 2, 4), (None, 5, 1, 5)]), (2, [(4, 5, 1, 5)])]:
+        net = Net(batch=2, snapshot_every=snapshot_every)
+        leader = net.lead()
+        for i in range(5):
+            net.put("s1", f"c{i}", "k", str(i))
+            net.settle(down={"s3"})
+        assert leader.state.commit == 5 and net.nodes["s3"].state.commit == 0
+        net.sent.clear()
+        for _ in range(4):
+            net.handle("s1", Timeout())
+            net.settle()
+        catch_ups = [m for s, d, m in net.sent if isinstance(m, CatchUp) and d == "s3"]
+        assert [(c.snapshot and c.snapshot["index"], c.first, len(c.cmds), c.commit) for c in catch_ups] == expected
+        behind = net.nodes["s3"]
+        assert behind.applied == 5 and behind.kv.to_json() == leader.kv.to_json()
+        assert behind.state.snapshot_index == leader.state.snapshot_index
+
+
+def test_a_catch_up_older_than_what_a_replica_committed_changes_nothing():
+    cmds = [put_cmd(f"c{i}", str(i)) for i in range(1, 6)]
+    log = LogState(bal_max_known=1, leader="s1", insts={i: Inst("Committed", c, 1, c) for i, c in enumerate(cmds, 1)})
+    log.apply(["commit", 5])
+    node = Node(NodeConfig("s3", NAMES, snapshot_every=4), log)
+    assert node.applied == node.state.snapshot_index == 5
+    old = KVState()
+    for c in cmds[:3]:
+        old.apply(c)
+    stale = CatchUp("s1", 1, {"index": 3, "state": old.to_json()}, 4, [c.to_json() for c in cmds[3:]], 5)
+    assert node.handle(Receive("s1", stale)).persist is None
+    assert node.applied == 5 and node.kv.kv == {"k": "5"}
+    ahead = CatchUp("s1", 1, None, 7, [put_cmd("c7", "7").to_json()], 7)  # slot 6 missing: not usable
+    assert node.handle(Receive("s1", ahead)).persist is None and node.state.commit == 5
+
+
+def test_a_candidate_prepares_from_its_first_uncommitted_slot_and_counts_no_promise_truncated_past_it():
+    done = put_cmd("a", "1")
+    log = LogState(bal_max_known=1, leader="s2", insts={1: Inst("Committed", done, 1, done)}, commit=1)
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1), log)
+    fx = node.handle(Timeout())
+    b = node.state.bal_max_known
+    assert {m for _, m in fx.send} == {Prepare("s1", b, 2)}
+    node.handle(Receive("s2", Promise("s2", b, [], 3, 2)))  # s2's log starts after slot 2: it lacks slot 2
+    assert node.role == "candidate"
+    node.handle(Receive("s3", Promise("s3", b, [], 1, 1)))
+    assert node.role == "leader"
+
+
+def test_an_accept_far_past_the_commit_index_is_not_taken():
+    node = Node(NodeConfig("s2", NAMES), LogState())
+    limit = 64 * node.config.window * node.config.batch
+    for first, taken in [(limit, True), (limit + 1, False)]:
+        fx = node.handle(Receive("s1", Accept("s1", 1, first, [put_cmd("a", "1").to_json()], 0)))
+        assert (first in node.state.insts) == taken and bool(fx.send) == taken
+
+
+# -- the records a replica writes ----------------------------------------------------------------------------
+
+
+def test_a_record_is_checked_kind_by_kind_and_an_unknown_kind_is_named_in_twenty_characters():
+    good = [
+        ["follow", 3, "s1", True],
+        ["follow", 0, None, False],
+        ["prepared", 2],
+        ["commit", 7],
+        ["inst", 1, "Accepting", put_cmd("a", "1").to_json(), 2, put_cmd("a", "1").to_json()],
+        ["snapshot", 4, KVState().to_json()],
+    ]
+    assert [record_problem(rec) for rec in good] == [None] * len(good)
+    bad = {
+        "a record is a non-empty list": [[], "commit", ("commit", 1)],
+        "reset: a bool": [["follow", 3, "s1", 1]],
+        "bal:": [["follow", -1, "s1", True], ["prepared", "2"], ["commit", None]],
+        "leader:": [["follow", 3, "", True]],
+        "slot": [["inst", 0, "Accepting", None, 0, None]],
+        "a snapshot is": [["snapshot", -1, {}]],
+        "not a key-value state": [["snapshot", 4, {"kv": {}}]],
+        "unknown record": [
+            ["follow", 3, "s1"],
+            ["prepared", 1, 2],
+            ["commit"],
+            ["snapshot", 4],
+            ["snapshot", 4, {}, 1],
+        ],
+    }
+    for problem, recs in bad.items():
+        for rec in recs:
+            assert problem in (record_problem(rec) or ""), rec
+    assert record_problem(["x" * 30]) == f"unknown record {'x' * 20!r}"
+
+
+def test_a_compacted_log_rebuilds_the_same_state():
+    net = Net(batch=2, snapshot_every=3)
+    net.lead()
+    for i in range(7):
+        net.put("s1", f"c{i}", "k", str(i))
+        net.settle()
+    for node in net.nodes.values():
+        records = node.state.records()
+        assert LogState().after(records) == node.state
+        assert [rec[0] for rec in records][:3] == ["snapshot", "follow", "prepared"]
+    assert LogState().records() == [["follow", 0, None, False], ["prepared", 0], ["commit", 0]]
