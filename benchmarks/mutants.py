@@ -132,6 +132,38 @@ EQUIVALENT: dict[str, str] = {
     "paxos/core.py:Timeout: @dataclass(frozen=True) => ": (
         "Timeout has no fields: without the decorator it is built the same, and nothing compares or hashes it"
     ),
+    # -- the Multi-Paxos core
+    "multipaxos/core.py:_try_prepared: "
+    "slots = set().union(*(r.keys() for r in reports.values()), self._insts_from(s.commit + 1).keys()) => "
+    "slots = set().union(*(r.keys() for r in reports.values()), self._insts_from(s.commit // 1).keys())": (
+        "the union gains only slot s.commit, which the loop that follows skips (slot <= s.commit)"
+    ),
+    "multipaxos/core.py:_on_accept: elif m.bal == inst.vbal: => elif m.bal >= inst.vbal:": (
+        "the elif runs only when m.bal > inst.vbal failed, so there m.bal >= inst.vbal is m.bal == inst.vbal"
+    ),
+    "multipaxos/core.py:_propose: while self.queue and len(proposed) < room: => "
+    "while self.queue and len(proposed) != room:": (
+        "room is at least 1 here (the handler returned when it was not), and proposed grows one at a time from "
+        "empty: both loops stop at room commands"
+    ),
+    "multipaxos/core.py:_propose: if room <= 0: => if room == 0:": (
+        "room is 0 or the batch size, a positive number: never below 0"
+    ),
+    "multipaxos/core.py:apply: if upto - self.commit <= len(self.insts): => *": (
+        "both branches list the same slots, those the log holds between the old and the new commit index; the "
+        "test only picks the cheaper way to list them"
+    ),
+    "multipaxos/core.py:prepared: "
+    "return s.leader == self.name and s.bal_prepared == s.bal_max_known and s.bal_prepared > 0 => "
+    "return s.leader == self.name and s.bal_prepared == s.bal_max_known and s.bal_prepared >= 0": (
+        "a replica names itself leader only in the ballot it stands with, and that is at least 1 "
+        "(_next_ballot returns a ballot above one that is at least 0): with s.leader == self.name, "
+        "s.bal_prepared == s.bal_max_known implies it is above 0"
+    ),
+    "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
+        "an instance is replaced, never changed in place, and nothing hashes one"
+    ),
+    "multipaxos/core.py:Waiting: @dataclass => ": "the class Waiting is not used anywhere",
 }
 
 # Mutants that are NOT equivalent but that no configuration conform checks can
