@@ -70,7 +70,7 @@ class Target:
 
 
 # The core's and the machine's own fast tests, less the one that runs conform from the command line
-SERVICE_TESTS = (*PYTEST, "tests/test_multipaxos_impl.py", "tests/test_multipaxos_mutants.py", "-k", "not command_line")
+SERVICE_TESTS = (*PYTEST, "tests/test_multipaxos_mutants.py", "tests/test_multipaxos_impl.py", "-k", "not command_line")
 TARGETS = {
     "paxos": Target(("impl/paxos/core.py",), (CONFORM,)),
     "multipaxos": Target(("impl/multipaxos/core.py",), ((*CONFORM, "--protocol", "multipaxos"), SERVICE_TESTS)),

@@ -459,3 +459,24 @@ def test_a_compacted_log_rebuilds_the_same_state():
         assert LogState().after(records) == node.state
         assert [rec[0] for rec in records][:3] == ["snapshot", "follow", "prepared"]
     assert LogState().records() == [["follow", 0, None, False], ["prepared", 0], ["commit", 0]]
+
+
+def test_a_candidate_restarted_while_standing_resumes_its_own_unchosen_slots_with_the_promises_it_gathers():
+    net = Net()
+    net.lead()
+    for client in ("a", "b"):
+        net.put("s1", client, "k", client)
+        net.settle()
+    net.put("s1", "c", "k", "c")  # slot 3, voted by s1 alone: its Accepts are lost
+    net.flight.clear()
+    net.handle("s1", Receive("s2", Prepare("s2", 2, 3)))  # s1 follows ballot 2: its slot 3 is Preparing again
+    net.flight.clear()
+    net.handle("s1", Timeout())  # and stands above it
+    s1 = net.nodes["s1"]
+    assert s1.role == "candidate" and s1.state.commit == 2
+    net.nodes["s1"] = s1 = Node(s1.config, s1.state.after(()))  # restarted: its own promise is forgotten
+    net.settle()
+    net.put("s1", "d", "k", "d")
+    net.settle()
+    assert s1.role == "leader" and s1.state.commit == 4 and s1.state.insts[3].cmd.op == "noop"
+    assert [r.client for r in net.replies if r.status == OK] == ["a", "b", "d"]
