@@ -160,6 +160,12 @@ EQUIVALENT: dict[str, str] = {
         "(_next_ballot returns a ballot above one that is at least 0): with s.leader == self.name, "
         "s.bal_prepared == s.bal_max_known implies it is above 0"
     ),
+    "multipaxos/core.py:_heartbeat: "
+    "if slot > s.commit and inst.status == ACCEPTING and inst.vbal == s.bal_prepared => "
+    "if slot > s.commit and inst.status == ACCEPTING and inst.vbal >= s.bal_prepared": (
+        "a prepared leader holds no vote above its ballot: a replica that votes in a ballot follows it, and a "
+        "leader that follows another ballot is no longer prepared"
+    ),
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),
