@@ -166,6 +166,16 @@ EQUIVALENT: dict[str, str] = {
         "a prepared leader holds no vote above its ballot: a replica that votes in a ballot follows it, and a "
         "leader that follows another ballot is no longer prepared"
     ),
+    "multipaxos/core.py:_on_accepted: "
+    "for slot in range(max(m.first, s.commit + 1), min(m.last, s.last_slot) + 1): => "
+    "for slot in range(max(m.first, s.commit // 1), min(m.last, s.last_slot) + 1):": (
+        "it also counts a vote for slot s.commit, committed already: acks is read only from s.commit + 1 on, "
+        "and the commit index never moves back"
+    ),
+    "multipaxos/core.py:_heartbeat: if peer == self.name: => if peer is self.name:": (
+        "with names that are equal but distinct objects the leader also sends itself its heartbeat, which "
+        "changes nothing: a leader takes no commit notice, and it is in the acks of each slot it proposed"
+    ),
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),

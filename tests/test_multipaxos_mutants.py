@@ -6,6 +6,7 @@ test that ``benchmarks/mutants.py --target multipaxos`` runs on each mutant."""
 
 from __future__ import annotations
 
+import json
 from collections import deque
 
 from hypothesis import HealthCheck, given, settings
@@ -34,10 +35,11 @@ NAMES = ("s1", "s2", "s3")
 
 class Net:
     """Three replicas and a FIFO network between them; ``replies`` keeps every answer to a client. Messages
-    cross it encoded and decoded, as between processes: a ballot read from the wire is a new int object (so
-    a comparison by identity, which holds for CPython's small ints, fails for ballots above 256)."""
+    cross it encoded and decoded, as between processes, and the replicas start past ballot 300, as in a
+    cluster that has lived: a ballot read from the wire is then a new int object (a comparison by identity,
+    which holds for CPython's small ints, fails for ballots above 256)."""
 
-    def __init__(self, ballot: int = 0, **config) -> None:
+    def __init__(self, ballot: int = 300, **config) -> None:
         self.nodes = {
             n: Node(NodeConfig(n, NAMES, election_ticks=1, **config), LogState(bal_max_known=ballot)) for n in NAMES
         }
@@ -277,7 +279,7 @@ def test_a_deposed_leader_answers_queued_commands_not_leader_and_logged_ones_unk
     net.put("s1", "a", "k", "1")  # logged, in flight
     net.put("s1", "b", "k", "2")  # waits for room in the window
     net.flight.clear()
-    fx = net.handle("s1", Receive("s2", Prepare("s2", 5, 1)))
+    fx = net.handle("s1", Receive("s2", Prepare("s2", 305, 1)))
     answers = {reply.client: (reply.status, reply.leader) for _, reply in fx.reply}
     assert answers == {"a": (UNKNOWN, "s2"), "b": (NOT_LEADER, "s2")}
     assert leader.role == "follower" and not leader.queue and not leader.waiting and not leader.in_flight
@@ -305,7 +307,7 @@ def test_a_leader_fills_a_hole_below_its_last_slot_with_a_noop():
     net = Net()
     net.lead("s2")
     # s2 leads ballot 2 and learns of a vote in slot 3 only: slots 1 and 2 are holes
-    vote = Inst(ACCEPTING, Command("a", 1, "put", ("k", "v"), 1.0), 1, Command("a", 1, "put", ("k", "v"), 1.0))
+    vote = Inst(ACCEPTING, Command("a", 1, "put", ("k", "v"), 1.0), 250, Command("a", 1, "put", ("k", "v"), 1.0))
     s1 = net.nodes["s1"]
     s1.state.insts[3] = vote
     net.handle("s1", Timeout())
@@ -326,7 +328,7 @@ def put_cmd(client: str, value: str, t: float = 1.0) -> Command:
 
 
 def test_followers_learn_the_commit_index_from_the_leaders_accepts_and_a_heartbeat_teaching_nothing_writes_nothing():
-    net = Net(ballot=300, catch_up=False)
+    net = Net(catch_up=False)
     leader = net.lead()
     for i in range(3):
         net.put("s1", f"c{i}", "k", str(i))
@@ -469,7 +471,7 @@ def test_a_candidate_restarted_while_standing_resumes_its_own_unchosen_slots_wit
         net.settle()
     net.put("s1", "c", "k", "c")  # slot 3, voted by s1 alone: its Accepts are lost
     net.flight.clear()
-    net.handle("s1", Receive("s2", Prepare("s2", 2, 3)))  # s1 follows ballot 2: its slot 3 is Preparing again
+    net.handle("s1", Receive("s2", Prepare("s2", 305, 3)))  # s1 follows ballot 305: its slot 3 is Preparing again
     net.flight.clear()
     net.handle("s1", Timeout())  # and stands above it
     s1 = net.nodes["s1"]
@@ -480,3 +482,17 @@ def test_a_candidate_restarted_while_standing_resumes_its_own_unchosen_slots_wit
     net.settle()
     assert s1.role == "leader" and s1.state.commit == 4 and s1.state.insts[3].cmd.op == "noop"
     assert [r.client for r in net.replies if r.status == OK] == ["a", "b", "d"]
+
+
+def test_a_leader_restarted_from_its_records_sends_again_the_slots_a_peer_has_not_acknowledged():
+    net = Net()
+    net.lead()
+    net.put("s1", "a", "k", "a")
+    net.flight.clear()  # its Accepts are lost
+    s1 = net.nodes["s1"]
+    records = json.loads(json.dumps(s1.state.records()))  # as read back from disk: ballots are new int objects
+    net.nodes["s1"] = s1 = Node(s1.config, LogState().after(records))
+    assert s1.role == "leader"
+    net.handle("s1", Timeout())
+    net.settle()
+    assert s1.state.commit == 1 and {n.state.insts[1].cmd.client for n in net.nodes.values()} == {"a"}
