@@ -25,6 +25,7 @@ from paxoscope.impl.multipaxos.messages import (
     CatchUp,
     Prepare,
     Promise,
+    Reject,
     Reply,
 )
 from paxoscope.impl.protocol import ClientRequest, Effects, Receive, Timeout
@@ -496,3 +497,55 @@ def test_a_leader_restarted_from_its_records_sends_again_the_slots_a_peer_has_no
     net.handle("s1", Timeout())
     net.settle()
     assert s1.state.commit == 1 and {n.state.insts[1].cmd.client for n in net.nodes.values()} == {"a"}
+
+
+def test_a_retry_of_a_logged_command_takes_no_new_slot_and_is_answered_where_it_was_last_asked():
+    net = Net()
+    net.lead()
+    net.put("s1", "a", "k", "1", rid=1)
+    net.put("s1", "a", "k", "1", rid=1)  # the client retried before the answer
+    request = ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="again")
+    net.handle("s1", request)
+    net.settle()
+    s1 = net.nodes["s1"]
+    assert s1.state.commit == 1 and [r.client for r in net.replies] == ["a"]
+    assert s1.handle(request).reply == [("again", Reply("a", 1, OK, None, "s1"))]
+
+
+def test_a_restarted_leader_stamps_no_command_below_the_clock_its_snapshot_reached():
+    node = solo(snapshot_every=1)
+    node.handle(Timeout(100.0))
+    ask(node, "a", "put", "k", "1")
+    assert node.state.snapshot_index == node.state.commit and not node.state.insts  # the log is all snapshot
+    again = Node(node.config, node.state.after(()))
+    assert again.role == "leader"
+    ask(again, "b", "put", "k", "2")
+    assert again.kv.clock == 100.0 and again.state.snapshot["clock"] == 100.0
+
+
+def test_a_candidate_stands_again_above_a_rejection_unless_told_not_to_and_never_past_the_last_ballot():
+    for restand, expected in [(True, 4), (False, 1)]:
+        node = Node(NodeConfig("s1", NAMES, election_ticks=1, restand=restand), LogState())
+        node.handle(Timeout())
+        assert node.state.bal_max_known == 1
+        node.handle(Receive("s2", Reject("s2", 1, 1)))  # names no higher ballot: nothing to climb above
+        node.handle(Receive("s2", Reject("s2", 0, 3)))  # about a ballot it no longer runs
+        assert node.state.bal_max_known == 1
+        node.handle(Receive("s2", Reject("s2", 1, 3)))
+        assert node.state.bal_max_known == expected
+    last = Node(NodeConfig("s1", NAMES, election_ticks=1, max_ballot=4), LogState(bal_max_known=2))
+    last.handle(Timeout())
+    assert last.state.bal_max_known == 4
+    assert last.handle(Receive("s2", Reject("s2", 4, 5))).persist is None and last.state.bal_max_known == 4
+
+
+def test_a_replica_refuses_a_lower_ballot_naming_its_own_and_ignores_the_same_ballot_again():
+    node = Node(NodeConfig("s2", NAMES), LogState())
+    fx = node.handle(Receive("s1", Prepare("s1", 4, 1)))
+    assert fx.send == [("s1", Promise("s2", 4, [], 0, 0))] and node.state.leader == "s1"
+    again = node.handle(Receive("s1", Prepare("s1", 4, 1)))
+    assert again.send == [] and again.persist is None
+    lower = node.handle(Receive("s3", Prepare("s3", 3, 1)))
+    assert lower.send == [("s3", Reject("s2", 3, 4))] and lower.persist is None
+    accept = node.handle(Receive("s3", Accept("s3", 3, 1, [put_cmd("a", "1").to_json()], 0)))
+    assert accept.send == [("s3", Reject("s2", 3, 4))] and 1 not in node.state.insts
