@@ -519,8 +519,8 @@ def test_a_restarted_leader_stamps_no_command_below_the_clock_its_snapshot_reach
     assert node.state.snapshot_index == node.state.commit and not node.state.insts  # the log is all snapshot
     again = Node(node.config, node.state.after(()))
     assert again.role == "leader"
-    ask(again, "b", "put", "k", "2")
-    assert again.kv.clock == 100.0 and again.state.snapshot["clock"] == 100.0
+    fx = again.handle(ClientRequest(client="b", request_id=1, command=("put", ("k", "2")), src="c"))
+    assert [Command.from_json(rec[3]).t for rec in fx.persist if rec[0] == "inst"] == [100.0]
 
 
 def test_a_candidate_stands_again_above_a_rejection_unless_told_not_to_and_never_past_the_last_ballot():
