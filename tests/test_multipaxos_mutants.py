@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections import deque
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paxoscope.impl.multipaxos.config import SimConfig
 from paxoscope.impl.multipaxos.core import ACCEPTING, Inst, LogState, Node, NodeConfig, record_problem
-from paxoscope.impl.multipaxos.kvstate import Command, KVState
+from paxoscope.impl.multipaxos.kvstate import NOOP, Command, KVState, command_problem, request_problem
 from paxoscope.impl.multipaxos.messages import (
     CODEC,
     NOT_LEADER,
@@ -549,3 +550,98 @@ def test_a_replica_refuses_a_lower_ballot_naming_its_own_and_ignores_the_same_ba
     assert lower.send == [("s3", Reject("s2", 3, 4))] and lower.persist is None
     accept = node.handle(Receive("s3", Accept("s3", 3, 1, [put_cmd("a", "1").to_json()], 0)))
     assert accept.send == [("s3", Reject("s2", 3, 4))] and 1 not in node.state.insts
+
+
+# -- the key-value machine --------------------------------------------------------------------------------------
+
+
+def test_the_machine_refuses_a_request_it_cannot_log_saying_why():
+    long = "é" * 2049  # 4098 bytes of UTF-8 in 2049 characters
+    cases = {
+        "the client id must be a string": [(1, 1, "get", ["k"])],
+        "the client id is longer than 4096 bytes": [(long, 1, "get", ["k"])],
+        "the client id is empty": [("", 1, "get", ["k"])],
+        "the request id must be a whole number from 1": [("c", 0, "get", ["k"]), ("c", True, "get", ["k"])]
+        + [("c", 2**63, "get", ["k"]), ("c", 1.0, "get", ["k"])],
+        "unknown operation 'noop' (one of get, put, delete, cas, acquire, release, keepalive)": [("c", 1, "noop", [])],
+        "unknown operation 'fly' (one of get, put, delete, cas, acquire, release, keepalive)": [("c", 1, "fly", [])],
+        "get takes 1 argument": [("c", 1, "get", []), ("c", 1, "get", "k")],
+        "put takes 2 arguments": [("c", 1, "put", ["k"])],
+        "a lease's ttl must be a number of seconds in (0, 86400]": [("c", 1, "acquire", ["L", t]) for t in (0, -1)]
+        + [("c", 1, "acquire", ["L", t]) for t in (86400.5, True, "5", float("nan"), float("inf"))],
+        "argument 2 of put must be a string": [("c", 1, "put", ["k", 5])],
+        "argument 1 of get is longer than 4096 bytes": [("c", 1, "get", [long])],
+    }
+    for problem, requests in cases.items():
+        for request in requests:
+            assert request_problem(*request) == problem, request
+    fine = [("c" * 4096, 2**63 - 1, "get", ["é" * 2048]), ("c", 1, "acquire", ["L", 86400]), ("c", 1, "keepalive", [])]
+    assert [request_problem(*r) for r in fine] == [None] * len(fine)
+    assert request_problem("c", 1, "acquire", ["L", 0.001]) is None
+
+
+def test_the_machine_reads_a_logged_command_only_in_its_json_form():
+    assert command_problem(NOOP.to_json()) is None and command_problem(put_cmd("c", "v", 3.5).to_json()) is None
+    assert command_problem(["c", 1, "get", ["k"]]) == "a command is [client, rid, op, args, t]"
+    assert command_problem(("c", 1, "get", ["k"], 0)) == "a command is [client, rid, op, args, t]"
+    for t in (-1, "1", float("nan"), True):
+        assert command_problem(["c", 1, "get", ["k"], t]) == "a command's time must be a number of seconds"
+    for noop in (["c", 0, "noop", [], 0], ["", 1, "noop", [], 0], ["", 0, "noop", ["x"], 0]):
+        assert command_problem(noop) == "a noop has no client, id or arguments"
+    assert command_problem(["c", 1, "get", ["k", "x"], 0]) == "get takes 1 argument"
+
+
+def test_the_machine_remembers_each_clients_last_request_and_ignores_older_ones():
+    machine = KVState()
+    assert machine.duplicate(put_cmd("a", "1")) == (False, None)
+    assert machine.apply(Command("a", 2, "put", ("k", "1"))) is None
+    assert machine.duplicate(Command("a", 2, "get", ("k",))) == (True, None)  # its first result: None
+    assert machine.apply(Command("a", 3, "put", ("k", "2"))) == "1"
+    assert machine.duplicate(Command("a", 3, "put", ("k", "2"))) == (True, "1")
+    assert machine.apply(Command("a", 2, "put", ("k", "9"))) is None and machine.kv == {"k": "2"}  # given up on
+    assert machine.duplicate(Command("a", 4, "get", ("k",))) == (False, None)
+    assert machine.apply(NOOP) is None and machine.sessions == {"a": (3, "1")}
+    assert machine.read("get", ("k",)) == "2" and machine.read("put", ("k", "x")) is None
+
+
+def test_the_machine_frees_a_lock_when_its_lease_runs_out_and_renews_a_holders_leases_on_each_command():
+    machine = KVState()
+    steps = [
+        (Command("a", 1, "acquire", ("L", 5.0), 10.0), True),  # until 15
+        (Command("a", 2, "acquire", ("M", 2.0), 10.0), True),  # until 12
+        (Command("a", 3, "get", ("k",), 11.5), None),  # any command renews: L until 16.5, M until 13.5
+        (Command("b", 1, "acquire", ("M", 5.0), 13.0), False),
+        (Command("b", 2, "acquire", ("M", 5.0), 13.5), True),  # expired exactly now
+        (Command("a", 4, "keepalive", (), 14.0), ["L"]),  # L until 19
+        (Command("b", 3, "release", ("L",), 14.0), False),
+        (Command("a", 5, "acquire", ("L", 1.0), 14.0), True),  # renewed with a shorter lease: until 15
+        (Command("b", 4, "acquire", ("L", 5.0), 15.0), True),
+        (Command("b", 5, "keepalive", (), 3.0), ["L", "M"]),  # a stamp behind the clock does not move it back
+        (Command("a", 6, "release", ("L",), 15.0), False),
+        (Command("b", 6, "release", ("M",), 15.0), True),
+    ]
+    for cmd, expected in steps:
+        assert machine.apply(cmd) == expected, cmd
+    assert machine.clock == 15.0
+    assert {n: (lk.owner, lk.ttl, lk.expires) for n, lk in machine.locks.items()} == {"L": ("b", 5.0, 20.0)}
+
+
+def test_the_machines_snapshot_form_is_sorted_and_a_bad_one_is_refused():
+    machine = KVState()
+    for cmd in [Command("b", 1, "put", ("z", "1"), 1.0), Command("a", 1, "put", ("y", "2"), 2.0)]:
+        machine.apply(cmd)
+    machine.apply(Command("a", 2, "acquire", ("L", 3.0), 2.5))
+    doc = machine.to_json()
+    assert list(doc["kv"]) == ["y", "z"] and list(doc["sessions"]) == ["a", "b"]
+    assert doc == {
+        "kv": {"y": "2", "z": "1"},
+        "locks": {"L": ["a", 3.0, 5.5]},
+        "sessions": {"a": [2, True], "b": [1, None]},
+        "clock": 2.5,
+    }
+    twin = machine.copy()
+    assert twin == machine and twin is not machine and twin.locks["L"] is not machine.locks["L"]
+    for bad in [None, {}, {**doc, "kv": []}, {**doc, "locks": {"L": ["a"]}}, {**doc, "clock": "x"}]:
+        with pytest.raises(ValueError, match="not a key-value state"):
+            KVState.from_json(bad)
+    assert str(Command("c", 2, "put", ("k", "v"))) == "c#2 put k v" and str(NOOP) == "#0 noop"
