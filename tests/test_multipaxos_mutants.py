@@ -336,7 +336,7 @@ def test_followers_learn_the_commit_index_from_the_leaders_accepts_and_a_heartbe
         net.put("s1", f"c{i}", "k", str(i))
     net.settle()
     net.sent.clear()
-    net.handle("s1", Timeout())
+    assert net.handle("s1", Timeout()).persist is None  # a leader's heartbeat writes nothing
     heartbeat = next(m for s, d, m in net.sent if d == "s2")
     assert heartbeat == Accept("s1", leader.state.bal_prepared, 4, [], 3)
     net.settle()
@@ -378,6 +378,24 @@ def test_a_replica_behind_gets_the_chosen_commands_it_lacks_a_batch_a_tick_then_
         behind = net.nodes["s3"]
         assert behind.applied == 5 and behind.kv.to_json() == leader.kv.to_json()
         assert behind.state.snapshot_index == leader.state.snapshot_index
+
+
+def test_a_replica_whose_next_slot_is_the_leaders_last_snapshotted_one_gets_the_snapshot():
+    net = Net(batch=2, snapshot_every=2)
+    leader = net.lead()
+    for i in range(5):
+        net.put("s1", f"c{i}", "k", str(i))
+        net.settle(down={"s3"} if i >= 3 else set())
+        if i == 2:
+            net.handle("s1", Timeout())  # s3 learns that slot 3 is committed
+            net.settle()
+    assert (net.nodes["s3"].state.commit, leader.state.snapshot_index, leader.state.commit) == (3, 4, 5)
+    net.sent.clear()
+    net.handle("s1", Timeout())
+    net.settle()
+    [catch_up] = [m for s, d, m in net.sent if isinstance(m, CatchUp) and d == "s3"]
+    assert (catch_up.snapshot["index"], catch_up.first, len(catch_up.cmds)) == (4, 5, 1)
+    assert net.nodes["s3"].kv.to_json() == leader.kv.to_json()
 
 
 def test_a_catch_up_older_than_what_a_replica_committed_changes_nothing():
