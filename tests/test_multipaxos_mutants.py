@@ -12,25 +12,14 @@ from collections import deque
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paxoscope.impl.multipaxos import messages as wire
 from paxoscope.impl.multipaxos.config import SimConfig
 from paxoscope.impl.multipaxos.core import ACCEPTING, Inst, LogState, Node, NodeConfig, record_problem
 from paxoscope.impl.multipaxos.kvstate import NOOP, Command, KVState, command_problem, request_problem
-from paxoscope.impl.multipaxos.messages import (
-    CODEC,
-    NOT_LEADER,
-    OK,
-    REFUSED,
-    UNKNOWN,
-    Accept,
-    Accepted,
-    CatchUp,
-    Prepare,
-    Promise,
-    Reject,
-    Reply,
-)
+from paxoscope.impl.multipaxos.messages import CODEC, NOT_LEADER, OK, REFUSED, UNKNOWN
 from paxoscope.impl.protocol import ClientRequest, Effects, Receive, Timeout
-from paxoscope.impl.sim import Crash, Deliver, Drop, Duplicate, Fire, Request, Restart, Run, Simulator
+from paxoscope.impl.sim import Fire, Request, Restart, Run, Simulator
+from test_multipaxos_impl import ops
 
 NAMES = ("s1", "s2", "s3")
 
@@ -76,8 +65,8 @@ class Net:
         return self.handle(name, request)
 
 
-def accepts(sent: list, src: str, dst: str) -> list[Accept]:
-    return [m for s, d, m in sent if s == src and d == dst and isinstance(m, Accept) and m.cmds]
+def accepts(sent: list, src: str, dst: str) -> list[wire.Accept]:
+    return [m for s, d, m in sent if s == src and d == dst and isinstance(m, wire.Accept) and m.cmds]
 
 
 def test_commands_waiting_for_room_in_the_window_go_out_together_in_batches_of_at_most_batch():
@@ -155,20 +144,8 @@ def answered(sim: Simulator) -> set[str]:
     return {r.client for _, _, r in sim.replies if r.status == OK}
 
 
-fault_ops = st.one_of(
-    st.builds(Run, st.integers(1, 12)),
-    st.builds(Deliver, st.integers(0, 2**16)),
-    st.builds(Drop, st.integers(0, 2**16)),
-    st.builds(Duplicate, st.integers(0, 2**16)),
-    st.builds(Crash, st.integers(0, 2)),
-    st.builds(Restart, st.integers(0, 2)),
-    st.builds(Fire, st.integers(0, 2)),
-    st.builds(Request, st.integers(0, 2), st.integers(0, 4)),
-)
-
-
 @settings(max_examples=80, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(st.lists(fault_ops, min_size=5, max_size=80))
+@given(st.lists(ops, min_size=5, max_size=80))
 def test_under_faults_every_command_is_answered_once_with_the_result_of_the_agreed_log(schedule):
     config = full_config()
     watch = Watch()
@@ -203,7 +180,7 @@ def solo(**config) -> Node:
     return node
 
 
-def ask(node: Node, client: str, op: str, *args, rid: int = 1, src: str = "c") -> list[Reply]:
+def ask(node: Node, client: str, op: str, *args, rid: int = 1, src: str = "c") -> list[wire.Reply]:
     fx = node.handle(ClientRequest(client=client, request_id=rid, command=(op, args), src=src))
     return [reply for _, reply in fx.reply]
 
@@ -234,7 +211,7 @@ def test_a_retry_is_answered_with_the_first_result_and_not_logged_again():
 def test_a_malformed_request_is_refused_with_its_id_when_it_has_a_valid_one():
     node = solo()
 
-    def refused(command, rid=7, client="c") -> Reply:
+    def refused(command, rid=7, client="c") -> wire.Reply:
         [(src, reply)] = node.handle(ClientRequest(client=client, request_id=rid, command=command, src="from")).reply
         assert src == "from" and reply.status == REFUSED
         return reply
@@ -270,7 +247,7 @@ def test_a_follower_stands_after_its_election_ticks_staggered_by_its_position():
         assert ticks == expected
     follower = Node(NodeConfig("s1", NAMES, election_ticks=2), LogState())
     for _ in range(10):  # a leader's heartbeat every tick keeps it from standing
-        follower.handle(Receive("s2", Accept("s2", 2, 1, [], 0)))
+        follower.handle(Receive("s2", wire.Accept("s2", 2, 1, [], 0)))
         follower.handle(Timeout())
     assert follower.role == "follower" and follower.state.bal_max_known == 0
 
@@ -281,7 +258,7 @@ def test_a_deposed_leader_answers_queued_commands_not_leader_and_logged_ones_unk
     net.put("s1", "a", "k", "1")  # logged, in flight
     net.put("s1", "b", "k", "2")  # waits for room in the window
     net.flight.clear()
-    fx = net.handle("s1", Receive("s2", Prepare("s2", 305, 1)))
+    fx = net.handle("s1", Receive("s2", wire.Prepare("s2", 305, 1)))
     answers = {reply.client: (reply.status, reply.leader) for _, reply in fx.reply}
     assert answers == {"a": (UNKNOWN, "s2"), "b": (NOT_LEADER, "s2")}
     assert leader.role == "follower" and not leader.queue and not leader.waiting and not leader.in_flight
@@ -294,10 +271,10 @@ def test_a_retransmitted_accept_is_acknowledged_again_and_commits_when_the_first
     net.flight = deque((s, d, m) for s, d, m in net.flight if d != "s3")  # s3 never hears of it
     to_s2 = [(s, d, m) for s, d, m in net.flight if d == "s2"]
     net.handle("s2", Receive("s1", to_s2[0][2]))
-    net.flight.clear()  # s2's Accepted lost
+    net.flight.clear()  # s2's wire.Accepted lost
     assert net.nodes["s1"].state.commit == 0
     net.handle("s1", Timeout())  # the heartbeat sends the unvoted slot again
-    assert {d for _, d, m in net.flight if isinstance(m, Accept) and m.cmds} == {"s2", "s3"}
+    assert {d for _, d, m in net.flight if isinstance(m, wire.Accept) and m.cmds} == {"s2", "s3"}
     net.settle(down={"s3"})  # only s2, which voted already, can make the majority
     assert net.nodes["s1"].state.commit == 1 and [r.client for r in net.replies] == ["a"]
     net.handle("s1", Timeout())
@@ -338,10 +315,14 @@ def test_followers_learn_the_commit_index_from_the_leaders_accepts_and_a_heartbe
     net.sent.clear()
     assert net.handle("s1", Timeout()).persist is None  # a leader's heartbeat writes nothing
     heartbeat = next(m for s, d, m in net.sent if d == "s2")
-    assert heartbeat == Accept("s1", leader.state.bal_prepared, 4, [], 3)
+    assert heartbeat == wire.Accept("s1", leader.state.bal_prepared, 4, [], 3)
     net.settle()
     [reply] = [m for s, d, m in net.sent if s == "s2"]
-    assert isinstance(reply, Accepted) and (reply.bal, reply.first, reply.last) == (leader.state.bal_prepared, 4, 3)
+    assert isinstance(reply, wire.Accepted) and (reply.bal, reply.first, reply.last) == (
+        leader.state.bal_prepared,
+        4,
+        3,
+    )
     assert all(n.state.commit == n.applied == 3 and n.kv.kv == {"k": "2"} for n in net.nodes.values())
     again = net.nodes["s2"].handle(Receive("s1", heartbeat))
     assert again.persist is None
@@ -355,9 +336,11 @@ def test_followers_learn_the_commit_index_from_the_leaders_accepts_and_a_heartbe
 def test_a_follower_commits_a_slot_from_a_commit_notice_only_when_its_vote_there_is_of_that_ballot():
     older = put_cmd("a", "1")
     node = Node(NodeConfig("s3", NAMES), LogState(bal_max_known=1, insts={1: Inst(ACCEPTING, older, 1, older)}))
-    node.handle(Receive("s2", Accept("s2", 2, 2, [], 1)))  # ballot 2 committed slot 1: s3's vote there is of ballot 1
+    node.handle(
+        Receive("s2", wire.Accept("s2", 2, 2, [], 1))
+    )  # ballot 2 committed slot 1: s3's vote there is of ballot 1
     assert node.state.commit == 0
-    node.handle(Receive("s2", Accept("s2", 2, 1, [older.to_json()], 1)))
+    node.handle(Receive("s2", wire.Accept("s2", 2, 1, [older.to_json()], 1)))
     assert node.state.commit == node.applied == 1 and node.kv.kv == {"k": "1"}
 
 
@@ -373,7 +356,7 @@ def test_a_replica_behind_gets_the_chosen_commands_it_lacks_a_batch_a_tick_then_
         for _ in range(4):
             net.handle("s1", Timeout())
             net.settle()
-        catch_ups = [m for s, d, m in net.sent if isinstance(m, CatchUp) and d == "s3"]
+        catch_ups = [m for s, d, m in net.sent if isinstance(m, wire.CatchUp) and d == "s3"]
         assert [(c.snapshot and c.snapshot["index"], c.first, len(c.cmds), c.commit) for c in catch_ups] == expected
         behind = net.nodes["s3"]
         assert behind.applied == 5 and behind.kv.to_json() == leader.kv.to_json()
@@ -393,7 +376,7 @@ def test_a_replica_whose_next_slot_is_the_leaders_last_snapshotted_one_gets_the_
     net.sent.clear()
     net.handle("s1", Timeout())
     net.settle()
-    [catch_up] = [m for s, d, m in net.sent if isinstance(m, CatchUp) and d == "s3"]
+    [catch_up] = [m for s, d, m in net.sent if isinstance(m, wire.CatchUp) and d == "s3"]
     assert (catch_up.snapshot["index"], catch_up.first, len(catch_up.cmds)) == (4, 5, 1)
     assert net.nodes["s3"].kv.to_json() == leader.kv.to_json()
 
@@ -407,10 +390,10 @@ def test_a_catch_up_older_than_what_a_replica_committed_changes_nothing():
     old = KVState()
     for c in cmds[:3]:
         old.apply(c)
-    stale = CatchUp("s1", 1, {"index": 3, "state": old.to_json()}, 4, [c.to_json() for c in cmds[3:]], 5)
+    stale = wire.CatchUp("s1", 1, {"index": 3, "state": old.to_json()}, 4, [c.to_json() for c in cmds[3:]], 5)
     assert node.handle(Receive("s1", stale)).persist is None
     assert node.applied == 5 and node.kv.kv == {"k": "5"}
-    ahead = CatchUp("s1", 1, None, 7, [put_cmd("c7", "7").to_json()], 7)  # slot 6 missing: not usable
+    ahead = wire.CatchUp("s1", 1, None, 7, [put_cmd("c7", "7").to_json()], 7)  # slot 6 missing: not usable
     assert node.handle(Receive("s1", ahead)).persist is None and node.state.commit == 5
 
 
@@ -420,10 +403,10 @@ def test_a_candidate_prepares_from_its_first_uncommitted_slot_and_counts_no_prom
     node = Node(NodeConfig("s1", NAMES, election_ticks=1), log)
     fx = node.handle(Timeout())
     b = node.state.bal_max_known
-    assert {m for _, m in fx.send} == {Prepare("s1", b, 2)}
-    node.handle(Receive("s2", Promise("s2", b, [], 3, 2)))  # s2's log starts after slot 2: it lacks slot 2
+    assert {m for _, m in fx.send} == {wire.Prepare("s1", b, 2)}
+    node.handle(Receive("s2", wire.Promise("s2", b, [], 3, 2)))  # s2's log starts after slot 2: it lacks slot 2
     assert node.role == "candidate"
-    node.handle(Receive("s3", Promise("s3", b, [], 1, 1)))
+    node.handle(Receive("s3", wire.Promise("s3", b, [], 1, 1)))
     assert node.role == "leader"
 
 
@@ -431,7 +414,7 @@ def test_an_accept_far_past_the_commit_index_is_not_taken():
     node = Node(NodeConfig("s2", NAMES), LogState())
     limit = 64 * node.config.window * node.config.batch
     for first, taken in [(limit, True), (limit + 1, False)]:
-        fx = node.handle(Receive("s1", Accept("s1", 1, first, [put_cmd("a", "1").to_json()], 0)))
+        fx = node.handle(Receive("s1", wire.Accept("s1", 1, first, [put_cmd("a", "1").to_json()], 0)))
         assert (first in node.state.insts) == taken and bool(fx.send) == taken
 
 
@@ -491,7 +474,7 @@ def test_a_candidate_restarted_while_standing_resumes_its_own_unchosen_slots_wit
         net.settle()
     net.put("s1", "c", "k", "c")  # slot 3, voted by s1 alone: its Accepts are lost
     net.flight.clear()
-    net.handle("s1", Receive("s2", Prepare("s2", 305, 3)))  # s1 follows ballot 305: its slot 3 is Preparing again
+    net.handle("s1", Receive("s2", wire.Prepare("s2", 305, 3)))  # s1 follows ballot 305: its slot 3 is Preparing again
     net.flight.clear()
     net.handle("s1", Timeout())  # and stands above it
     s1 = net.nodes["s1"]
@@ -528,7 +511,7 @@ def test_a_retry_of_a_logged_command_takes_no_new_slot_and_is_answered_where_it_
     net.settle()
     s1 = net.nodes["s1"]
     assert s1.state.commit == 1 and [r.client for r in net.replies] == ["a"]
-    assert s1.handle(request).reply == [("again", Reply("a", 1, OK, None, "s1"))]
+    assert s1.handle(request).reply == [("again", wire.Reply("a", 1, OK, None, "s1"))]
 
 
 def test_a_restarted_leader_stamps_no_command_below_the_clock_its_snapshot_reached():
@@ -547,27 +530,27 @@ def test_a_candidate_stands_again_above_a_rejection_unless_told_not_to_and_never
         node = Node(NodeConfig("s1", NAMES, election_ticks=1, restand=restand), LogState())
         node.handle(Timeout())
         assert node.state.bal_max_known == 1
-        node.handle(Receive("s2", Reject("s2", 1, 1)))  # names no higher ballot: nothing to climb above
-        node.handle(Receive("s2", Reject("s2", 0, 3)))  # about a ballot it no longer runs
+        node.handle(Receive("s2", wire.Reject("s2", 1, 1)))  # names no higher ballot: nothing to climb above
+        node.handle(Receive("s2", wire.Reject("s2", 0, 3)))  # about a ballot it no longer runs
         assert node.state.bal_max_known == 1
-        node.handle(Receive("s2", Reject("s2", 1, 3)))
+        node.handle(Receive("s2", wire.Reject("s2", 1, 3)))
         assert node.state.bal_max_known == expected
     last = Node(NodeConfig("s1", NAMES, election_ticks=1, max_ballot=4), LogState(bal_max_known=2))
     last.handle(Timeout())
     assert last.state.bal_max_known == 4
-    assert last.handle(Receive("s2", Reject("s2", 4, 5))).persist is None and last.state.bal_max_known == 4
+    assert last.handle(Receive("s2", wire.Reject("s2", 4, 5))).persist is None and last.state.bal_max_known == 4
 
 
 def test_a_replica_refuses_a_lower_ballot_naming_its_own_and_ignores_the_same_ballot_again():
     node = Node(NodeConfig("s2", NAMES), LogState())
-    fx = node.handle(Receive("s1", Prepare("s1", 4, 1)))
-    assert fx.send == [("s1", Promise("s2", 4, [], 0, 0))] and node.state.leader == "s1"
-    again = node.handle(Receive("s1", Prepare("s1", 4, 1)))
+    fx = node.handle(Receive("s1", wire.Prepare("s1", 4, 1)))
+    assert fx.send == [("s1", wire.Promise("s2", 4, [], 0, 0))] and node.state.leader == "s1"
+    again = node.handle(Receive("s1", wire.Prepare("s1", 4, 1)))
     assert again.send == [] and again.persist is None
-    lower = node.handle(Receive("s3", Prepare("s3", 3, 1)))
-    assert lower.send == [("s3", Reject("s2", 3, 4))] and lower.persist is None
-    accept = node.handle(Receive("s3", Accept("s3", 3, 1, [put_cmd("a", "1").to_json()], 0)))
-    assert accept.send == [("s3", Reject("s2", 3, 4))] and 1 not in node.state.insts
+    lower = node.handle(Receive("s3", wire.Prepare("s3", 3, 1)))
+    assert lower.send == [("s3", wire.Reject("s2", 3, 4))] and lower.persist is None
+    accept = node.handle(Receive("s3", wire.Accept("s3", 3, 1, [put_cmd("a", "1").to_json()], 0)))
+    assert accept.send == [("s3", wire.Reject("s2", 3, 4))] and 1 not in node.state.insts
 
 
 # -- the key-value machine --------------------------------------------------------------------------------------
