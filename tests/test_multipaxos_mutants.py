@@ -646,3 +646,12 @@ def test_the_machines_snapshot_form_is_sorted_and_a_bad_one_is_refused():
         with pytest.raises(ValueError, match="not a key-value state"):
             KVState.from_json(bad)
     assert str(Command("c", 2, "put", ("k", "v"))) == "c#2 put k v" and str(NOOP) == "#0 noop"
+
+
+def test_a_leaders_heartbeat_goes_to_every_other_replica_and_not_to_itself():
+    for name in NAMES:
+        net = Net()
+        net.lead(name)
+        net.sent.clear()
+        net.handle(name, Timeout())
+        assert sorted(d for _, d, m in net.sent) == sorted(n for n in NAMES if n != name)
