@@ -176,6 +176,10 @@ EQUIVALENT: dict[str, str] = {
         "with names that are equal but distinct objects the leader also sends itself its heartbeat, which "
         "changes nothing: a leader takes no commit notice, and it is in the acks of each slot it proposed"
     ),
+    "multipaxos/core.py:_learn_commit: if inst is None or inst.status != ACCEPTING or inst.vbal != bal: => "
+    "if inst is None or inst.status > ACCEPTING or inst.vbal != bal:": (
+        "the other statuses, Committed, Empty and Preparing, all sort after Accepting: > is != here"
+    ),
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),

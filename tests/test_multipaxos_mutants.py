@@ -655,3 +655,25 @@ def test_a_leaders_heartbeat_goes_to_every_other_replica_and_not_to_itself():
         net.sent.clear()
         net.handle(name, Timeout())
         assert sorted(d for _, d, m in net.sent) == sorted(n for n in NAMES if n != name)
+
+
+def test_a_catch_up_commits_no_slot_past_the_commands_it_carries():
+    stale = put_cmd("old", "x")
+    node = Node(NodeConfig("s3", NAMES), LogState(bal_max_known=1, insts={2: Inst(ACCEPTING, stale, 1, stale)}))
+    node.handle(Receive("s1", wire.CatchUp("s1", 2, None, 1, [put_cmd("a", "1").to_json()], 5)))
+    assert node.state.commit == node.applied == 1 and node.state.insts[2].status == ACCEPTING
+
+
+def test_a_replica_restarted_from_its_log_as_read_back_resets_its_votes_when_it_follows_a_new_candidate():
+    net = Net()
+    net.lead()
+    net.put("s1", "a", "k", "1")
+    net.flight.clear()
+    s1 = net.nodes["s1"]
+    records = json.loads(json.dumps(s1.state.records()))  # statuses read back are new string objects
+    s1 = Node(s1.config, LogState().after(records))
+    assert s1.state.insts[1].status == ACCEPTING
+    fx = s1.handle(Receive("s2", wire.Prepare("s2", 305, 1)))
+    assert s1.state.insts[1].status == "Preparing"
+    [(_, promise)] = fx.send
+    assert [inst[1] for inst in promise.insts] == ["Preparing"]
