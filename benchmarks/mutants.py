@@ -180,6 +180,12 @@ EQUIVALENT: dict[str, str] = {
     "if inst is None or inst.status > ACCEPTING or inst.vbal != bal:": (
         "the other statuses, Committed, Empty and Preparing, all sort after Accepting: > is != here"
     ),
+    "multipaxos/core.py:_peak: return min((c for b, c in votes if b == top), key=lambda c: c.to_json() if c else []) "
+    "=> return min((c for b, c in votes if b is top), key=lambda c: c.to_json() if c else [])": (
+        "top is one of the ballots compared (max returns one of them), so `is` keeps at least that vote; and the "
+        "votes at one ballot in one slot carry one command (the ballot's leader proposes once a slot, and writes "
+        "it before it sends it): any of them gives the same command"
+    ),
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),
