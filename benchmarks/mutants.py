@@ -186,6 +186,11 @@ EQUIVALENT: dict[str, str] = {
         "votes at one ballot in one slot carry one command (the ballot's leader proposes once a slot, and writes "
         "it before it sends it): any of them gives the same command"
     ),
+    "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
+    "self._send_catch_up(m.src, m.first - 2)": (
+        "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "
+        "is in the snapshot either way, and _send_catch_up then sends the snapshot and the slots after it, the same"
+    ),
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),

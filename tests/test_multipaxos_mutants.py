@@ -17,6 +17,7 @@ from paxoscope.impl.multipaxos.config import SimConfig
 from paxoscope.impl.multipaxos.core import ACCEPTING, Inst, LogState, Node, NodeConfig, record_problem
 from paxoscope.impl.multipaxos.kvstate import NOOP, Command, KVState, command_problem, request_problem
 from paxoscope.impl.multipaxos.messages import CODEC, NOT_LEADER, OK, REFUSED, UNKNOWN
+from paxoscope.impl.multipaxos.runtime import TICK
 from paxoscope.impl.protocol import ClientRequest, Effects, Receive, Timeout
 from paxoscope.impl.sim import Fire, Request, Restart, Run, Simulator
 from test_multipaxos_impl import ops
@@ -677,3 +678,24 @@ def test_a_replica_restarted_from_its_log_as_read_back_resets_its_votes_when_it_
     assert s1.state.insts[1].status == "Preparing"
     [(_, promise)] = fx.send
     assert [inst[1] for inst in promise.insts] == ["Preparing"]
+
+
+def test_a_replicas_defaults_are_those_the_readme_states():
+    config = NodeConfig("n1", ("n1",))
+    assert (config.batch, config.window, config.snapshot_every) == (512, 2, 2000)  # "up to 512 a batch, 2 ..."
+    assert config.election_ticks * TICK == pytest.approx(0.2)  # "no heartbeat for about 200 ms"
+    assert (config.catch_up, config.fill_holes, config.restand) == (True, True, True) and not config.bugs
+    assert (config.max_ballot, config.max_slots) == (None, None)
+
+
+def test_a_candidate_whose_commit_index_moved_while_it_stood_resumes_the_slots_past_it():
+    a, b = put_cmd("a", "1"), put_cmd("b", "2")
+    node = Node(NodeConfig("s3", NAMES, election_ticks=1), LogState())
+    node.handle(Timeout())
+    ballot = node.state.bal_max_known
+    node.handle(Receive("s1", wire.CatchUp("s1", 1, None, 1, [a.to_json()], 1)))
+    assert node.role == "candidate" and node.state.commit == 1
+    votes = [[1, "Committed", a.to_json(), 1, a.to_json()], [2, "Accepting", b.to_json(), 1, b.to_json()]]
+    fx = node.handle(Receive("s1", wire.Promise("s1", ballot, votes, 1, 0)))
+    assert node.role == "leader" and node.state.insts[2].cmd == b
+    assert {(m.first, len(m.cmds), m.cmds[0][0]) for _, m in fx.send if isinstance(m, wire.Accept)} == {(2, 1, "b")}
