@@ -191,6 +191,19 @@ EQUIVALENT: dict[str, str] = {
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "
         "is in the snapshot either way, and _send_catch_up then sends the snapshot and the slots after it, the same"
     ),
+    "multipaxos/core.py:_set_inst: if slot <= self.state.snapshot_index: => if slot == self.state.snapshot_index:": (
+        "no caller sets a slot below the snapshot index: each sets slots above the commit index (which the "
+        "snapshot index never passes) or skips those at or below the snapshot index first (_on_accept)"
+    ),
+    'multipaxos/core.py:_request: if op in READS and "stale-leader-read" in self.config.bugs: => '
+    'if not op in READS and "stale-leader-read" in self.config.bugs:': (
+        "both are false unless --bug stale-leader-read, a known-wrong variant, is on: the implementation itself "
+        "is unchanged"
+    ),
+    "multipaxos/core.py:_propose: if room <= 0: => if room <= -1:": (
+        "with room 0 the loop proposes nothing, and the handler only calls _try_commit, which finds nothing new "
+        "to commit: every handler that adds an acknowledgement tries to commit at once"
+    ),
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),

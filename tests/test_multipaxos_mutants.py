@@ -254,15 +254,16 @@ def test_a_follower_stands_after_its_election_ticks_staggered_by_its_position():
 
 
 def test_a_deposed_leader_answers_queued_commands_not_leader_and_logged_ones_unknown():
-    net = Net(batch=1, window=1)
-    leader = net.lead()
-    net.put("s1", "a", "k", "1")  # logged, in flight
-    net.put("s1", "b", "k", "2")  # waits for room in the window
-    net.flight.clear()
-    fx = net.handle("s1", Receive("s2", wire.Prepare("s2", 305, 1)))
-    answers = {reply.client: (reply.status, reply.leader) for _, reply in fx.reply}
-    assert answers == {"a": (UNKNOWN, "s2"), "b": (NOT_LEADER, "s2")}
-    assert leader.role == "follower" and not leader.queue and not leader.waiting and not leader.in_flight
+    for name, usurper in [("s1", "s2"), ("s3", "s1")]:
+        net = Net(batch=1, window=1)
+        leader = net.lead(name)
+        net.put(name, "a", "k", "1")  # logged, in flight
+        net.put(name, "b", "k", "2")  # waits for room in the window
+        net.flight.clear()
+        fx = net.handle(name, Receive(usurper, wire.Prepare(usurper, 900, 1)))
+        answers = {reply.client: (reply.status, reply.leader) for _, reply in fx.reply}
+        assert answers == {"a": (UNKNOWN, usurper), "b": (NOT_LEADER, usurper)}
+        assert leader.role == "follower" and not leader.queue and not leader.waiting and not leader.in_flight
 
 
 def test_a_retransmitted_accept_is_acknowledged_again_and_commits_when_the_first_answer_was_lost():
@@ -595,6 +596,11 @@ def test_the_machine_reads_a_logged_command_only_in_its_json_form():
 
 def test_the_machine_remembers_each_clients_last_request_and_ignores_older_ones():
     machine = KVState()
+    machine.apply(Command("z", 1000, "put", ("k", "0")))
+    assert machine.duplicate(Command("z", int("1000"), "put", ("k", "0"))) == (True, None)  # an id read back
+    assert machine.apply(Command("z", 1001, "put", ("k", "1"))) == "0"
+    assert machine.duplicate(Command("z", int("1001"), "put", ("k", "1"))) == (True, "0")
+    machine = KVState()
     assert machine.duplicate(put_cmd("a", "1")) == (False, None)
     assert machine.apply(Command("a", 2, "put", ("k", "1"))) is None
     assert machine.duplicate(Command("a", 2, "get", ("k",))) == (True, None)  # its first result: None
@@ -604,6 +610,15 @@ def test_the_machine_remembers_each_clients_last_request_and_ignores_older_ones(
     assert machine.duplicate(Command("a", 4, "get", ("k",))) == (False, None)
     assert machine.apply(NOOP) is None and machine.sessions == {"a": (3, "1")}
     assert machine.read("get", ("k",)) == "2" and machine.read("put", ("k", "x")) is None
+
+
+def test_compare_and_set_sets_only_when_the_key_holds_the_old_value():
+    machine = KVState()
+    assert machine.apply(Command("a", 1, "cas", ("k", "b", "z"))) is False and machine.kv == {}
+    machine.apply(Command("a", 2, "put", ("k", "a")))
+    assert machine.apply(Command("a", 3, "cas", ("k", "b", "z"))) is False and machine.kv == {"k": "a"}
+    assert machine.apply(Command("a", 4, "cas", ("k", "0", "z"))) is False and machine.kv == {"k": "a"}
+    assert machine.apply(Command("a", 5, "cas", ("k", "a", "z"))) is True and machine.kv == {"k": "z"}
 
 
 def test_the_machine_frees_a_lock_when_its_lease_runs_out_and_renews_a_holders_leases_on_each_command():
@@ -699,3 +714,41 @@ def test_a_candidate_whose_commit_index_moved_while_it_stood_resumes_the_slots_p
     fx = node.handle(Receive("s1", wire.Promise("s1", ballot, votes, 1, 0)))
     assert node.role == "leader" and node.state.insts[2].cmd == b
     assert {(m.first, len(m.cmds), m.cmds[0][0]) for _, m in fx.send if isinstance(m, wire.Accept)} == {(2, 1, "b")}
+
+
+def test_a_candidate_restarted_from_its_log_as_read_back_climbs_above_a_rejection():
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState(bal_max_known=300))
+    node.handle(Timeout())
+    ballot = node.state.bal_max_known
+    node = Node(node.config, LogState().after(json.loads(json.dumps(node.state.records()))))
+    assert node.role == "candidate"
+    node.handle(Receive("s2", wire.Reject("s2", ballot, 500)))
+    assert node.state.bal_max_known > 500
+
+
+def test_a_candidate_behind_every_snapshot_catches_up_from_the_promises_and_then_leads():
+    net = Net(snapshot_every=2)
+    net.lead("s2")
+    for i in range(5):
+        net.put("s2", f"c{i}", "k", str(i))
+        net.settle(down={"s1"})
+    net.handle("s2", Timeout())
+    net.settle(down={"s1"})
+    assert [net.nodes[n].state.snapshot_index for n in NAMES] == [0, 4, 4]
+    for _ in range(2):  # s2 is gone: s1 stands, is caught up by s3's answer, and stands again
+        net.handle("s1", Timeout())
+        net.settle(down={"s2"})
+    net.put("s1", "f", "k", "f")
+    net.settle(down={"s2"})
+    s1 = net.nodes["s1"]
+    assert s1.role == "leader" and s1.state.commit == 6 and s1.kv.kv == {"k": "f"}
+
+
+def test_a_new_leader_resumes_votes_in_scattered_slots_each_in_its_own_slot():
+    a, b, c = put_cmd("a", "1"), put_cmd("b", "2"), put_cmd("c", "3")
+    node = Node(NodeConfig("s3", NAMES, election_ticks=1), LogState())
+    node.handle(Timeout())
+    votes = [[slot, "Accepting", cmd.to_json(), 1, cmd.to_json()] for slot, cmd in [(2, a), (4, b), (5, c)]]
+    fx = node.handle(Receive("s1", wire.Promise("s1", node.state.bal_max_known, votes, 0, 0)))
+    sent = {(m.first, tuple(doc[0] for doc in m.cmds)) for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds}
+    assert sent == {(2, ("a",)), (4, ("b", "c"))}
