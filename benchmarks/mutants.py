@@ -274,11 +274,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="paxoscope-mutants-") as tmp:
         session = Path(args.session or Path(tmp) / "session.sqlite").resolve()
         if not args.report_only:
-            with restored(target.modules):
-                if args.retest_survivors:
-                    retest_survivors(session, target, args.timeout)
-                run(target, session, args.timeout, Path(tmp))
+            try:
+                with restored(target.modules):
+                    if args.retest_survivors:
+                        retest_survivors(session, target, args.timeout)
+                    run(target, session, args.timeout, Path(tmp))
+            except KeyboardInterrupt:
+                interrupted(args.session)
+            except subprocess.CalledProcessError as exc:
+                if exc.returncode != 130 or not session.exists():  # 130: cosmic-ray stopped by SIGINT
+                    raise
+                interrupted(args.session)
         return report(session, target, args.show)
+
+
+def interrupted(session: str | None) -> None:
+    resume = "run again with the same --session to resume" if session else "give --session FILE to keep results"
+    print(f"mutants.py: interrupted; the figures below are of the mutants run so far ({resume})", file=sys.stderr)
 
 
 @contextlib.contextmanager
