@@ -282,10 +282,10 @@ def main() -> int:
             except KeyboardInterrupt:
                 interrupted(args.session)
             except subprocess.CalledProcessError as exc:
-                if exc.returncode != 130 or not session.exists():  # 130: cosmic-ray stopped by SIGINT
+                if exc.returncode != 130:  # 130: cosmic-ray stopped by SIGINT
                     raise
                 interrupted(args.session)
-        return report(session, target, args.show)
+        return report(session, target, args.show) if session.exists() else 130
 
 
 def interrupted(session: str | None) -> None:
