@@ -285,7 +285,9 @@ def main() -> int:
                 if exc.returncode != 130:  # 130: cosmic-ray stopped by SIGINT
                     raise
                 interrupted(args.session)
-        return report(session, target, args.show) if session.exists() else 130
+        if not session.exists():
+            sys.exit(f"mutants.py: {session}: no such session")
+        return report(session, target, args.show)
 
 
 def interrupted(session: str | None) -> None:
