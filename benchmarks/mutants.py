@@ -204,10 +204,27 @@ EQUIVALENT: dict[str, str] = {
         "with room 0 the loop proposes nothing, and the handler only calls _try_commit, which finds nothing new "
         "to commit: every handler that adds an acknowledgement tries to commit at once"
     ),
+    "multipaxos/core.py:_propose: if room <= 0: => if room < 0:": (
+        "with room 0 the loop proposes nothing, and the handler only calls _try_commit, which finds nothing new "
+        "to commit: every handler that adds an acknowledgement tries to commit at once"
+    ),
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),
     "multipaxos/core.py:Waiting: @dataclass => ": "the class Waiting is not used anywhere",
+    # -- the key-value machine
+    "multipaxos/kvstate.py:_is_number: "
+    'return isinstance(x, int | float) and not isinstance(x, bool) and x == x and abs(x) != float("inf") => '
+    'return isinstance(x, int | float) and not isinstance(x, bool) and x <= x and abs(x) != float("inf")': (
+        "for an int or a float, x <= x and x == x are both false for NaN only"
+    ),
+    'multipaxos/kvstate.py:request_problem: if op == "acquire" and i == 1: => if op == "acquire" and i >= 1:': (
+        "acquire has two arguments (its arity was checked above): i is 0 or 1"
+    ),
+    "multipaxos/kvstate.py:duplicate: return True, last[1] if cmd.rid == last[0] else None => "
+    "return True, last[1] if cmd.rid >= last[0] else None": (
+        "the line runs only when cmd.rid <= last[0] (the method returned above otherwise): >= is == there"
+    ),
 }
 
 # Mutants that are NOT equivalent but that no configuration conform checks can

@@ -619,6 +619,9 @@ def test_compare_and_set_sets_only_when_the_key_holds_the_old_value():
     assert machine.apply(Command("a", 3, "cas", ("k", "b", "z"))) is False and machine.kv == {"k": "a"}
     assert machine.apply(Command("a", 4, "cas", ("k", "0", "z"))) is False and machine.kv == {"k": "a"}
     assert machine.apply(Command("a", 5, "cas", ("k", "a", "z"))) is True and machine.kv == {"k": "z"}
+    assert machine.apply(Command("b", 1, "acquire", ("L", 5.0))) is True
+    assert machine.apply(Command("a", 6, "acquire", ("L", 5.0))) is False  # held by b
+    assert machine.apply(Command("c", 1, "acquire", ("L", 5.0))) is False and machine.locks["L"].owner == "b"
 
 
 def test_the_machine_frees_a_lock_when_its_lease_runs_out_and_renews_a_holders_leases_on_each_command():
@@ -752,3 +755,31 @@ def test_a_new_leader_resumes_votes_in_scattered_slots_each_in_its_own_slot():
     fx = node.handle(Receive("s1", wire.Promise("s1", node.state.bal_max_known, votes, 0, 0)))
     sent = {(m.first, tuple(doc[0] for doc in m.cmds)) for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds}
     assert sent == {(2, ("a",)), (4, ("b", "c"))}
+
+
+def test_a_replica_sends_a_candidate_its_snapshot_when_the_first_slot_asked_for_is_in_it():
+    done = put_cmd("e", "5")
+    for snapshot_index, first in [(4, 4), (1, 1), (4, 1)]:
+        log = LogState(bal_max_known=1, snapshot_index=snapshot_index, snapshot=KVState().to_json())
+        log.commit = snapshot_index
+        log.insts[snapshot_index + 1] = Inst("Committed", done, 1, done)
+        log.apply(["commit", snapshot_index + 1])
+        node = Node(NodeConfig("s3", NAMES), log)
+        fx = node.handle(Receive("s1", wire.Prepare("s1", 3, first)))
+        [catch_up] = [m for _, m in fx.send if isinstance(m, wire.CatchUp)]
+        assert (catch_up.snapshot["index"], catch_up.first) == (snapshot_index, snapshot_index + 1)
+        assert len(catch_up.cmds) == 1
+
+
+def test_a_leader_restarted_with_unchosen_commands_stamps_none_below_them():
+    net = Net()
+    net.lead()
+    net.handle("s1", Timeout(100.0))
+    net.settle()
+    net.put("s1", "a", "k", "a")
+    net.flight.clear()  # not chosen
+    s1 = net.nodes["s1"]
+    net.nodes["s1"] = s1 = Node(s1.config, s1.state.after(()))
+    assert s1.role == "leader"
+    fx = net.put("s1", "b", "k", "b")
+    assert {Command.from_json(m.cmds[0]).t for _, m in fx.send if isinstance(m, wire.Accept)} == {100.0}
