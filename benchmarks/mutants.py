@@ -208,6 +208,11 @@ EQUIVALENT: dict[str, str] = {
         "with room 0 the loop proposes nothing, and the handler only calls _try_commit, which finds nothing new "
         "to commit: every handler that adds an acknowledgement tries to commit at once"
     ),
+    "multipaxos/core.py:prepared: "
+    "return s.leader == self.name and s.bal_prepared == s.bal_max_known and s.bal_prepared > 0 => "
+    "return s.leader == self.name and s.bal_prepared == s.bal_max_known and s.bal_prepared > -1": (
+        "as the mutant to >= 0: with s.leader == self.name, the ballots compared are at least 1"
+    ),
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),
@@ -224,6 +229,12 @@ EQUIVALENT: dict[str, str] = {
     "multipaxos/kvstate.py:duplicate: return True, last[1] if cmd.rid == last[0] else None => "
     "return True, last[1] if cmd.rid >= last[0] else None": (
         "the line runs only when cmd.rid <= last[0] (the method returned above otherwise): >= is == there"
+    ),
+    "multipaxos/kvstate.py:None: "
+    'ARITY = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 2, "release": 1, "keepalive": 0, "noop": 0} => '
+    'ARITY = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 2, "release": 1, "keepalive": 0, "noop": 1}': (
+        "a noop's arity is never read: request_problem refuses noop before it looks at the arity, and "
+        "command_problem checks a noop's arguments itself"
     ),
 }
 

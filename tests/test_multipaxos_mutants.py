@@ -565,7 +565,7 @@ def test_the_machine_refuses_a_request_it_cannot_log_saying_why():
         "the client id is longer than 4096 bytes": [(long, 1, "get", ["k"])],
         "the client id is empty": [("", 1, "get", ["k"])],
         "the request id must be a whole number from 1": [("c", 0, "get", ["k"]), ("c", True, "get", ["k"])]
-        + [("c", 2**63, "get", ["k"]), ("c", 1.0, "get", ["k"])],
+        + [("c", 2**63, "get", ["k"]), ("c", 2**63 + 1, "get", ["k"]), ("c", 1.0, "get", ["k"])],
         "unknown operation 'noop' (one of get, put, delete, cas, acquire, release, keepalive)": [("c", 1, "noop", [])],
         "unknown operation 'fly' (one of get, put, delete, cas, acquire, release, keepalive)": [("c", 1, "fly", [])],
         "get takes 1 argument": [("c", 1, "get", []), ("c", 1, "get", "k")],
@@ -581,13 +581,16 @@ def test_the_machine_refuses_a_request_it_cannot_log_saying_why():
     fine = [("c" * 4096, 2**63 - 1, "get", ["é" * 2048]), ("c", 1, "acquire", ["L", 86400]), ("c", 1, "keepalive", [])]
     assert [request_problem(*r) for r in fine] == [None] * len(fine)
     assert request_problem("c", 1, "acquire", ["L", 0.001]) is None
+    arities = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 1, "release": 1, "keepalive": 0}
+    for op, n in arities.items():  # each operation with as many arguments as it takes (acquire: and a ttl)
+        assert request_problem("c", 1, op, ["x"] * n + [5.0] * (op == "acquire")) is None, op
 
 
 def test_the_machine_reads_a_logged_command_only_in_its_json_form():
     assert command_problem(NOOP.to_json()) is None and command_problem(put_cmd("c", "v", 3.5).to_json()) is None
     assert command_problem(["c", 1, "get", ["k"]]) == "a command is [client, rid, op, args, t]"
     assert command_problem(("c", 1, "get", ["k"], 0)) == "a command is [client, rid, op, args, t]"
-    for t in (-1, "1", float("nan"), True):
+    for t in (-1, "1", float("nan"), float("inf"), True):
         assert command_problem(["c", 1, "get", ["k"], t]) == "a command's time must be a number of seconds"
     for noop in (["c", 0, "noop", [], 0], ["", 1, "noop", [], 0], ["", 0, "noop", ["x"], 0]):
         assert command_problem(noop) == "a noop has no client, id or arguments"
@@ -622,6 +625,9 @@ def test_compare_and_set_sets_only_when_the_key_holds_the_old_value():
     assert machine.apply(Command("b", 1, "acquire", ("L", 5.0))) is True
     assert machine.apply(Command("a", 6, "acquire", ("L", 5.0))) is False  # held by b
     assert machine.apply(Command("c", 1, "acquire", ("L", 5.0))) is False and machine.locks["L"].owner == "b"
+    owner = "".join(["ow", "ner"])  # a client id as read from the wire: equal, not the same object
+    assert machine.apply(Command("owner", 1, "acquire", ("M", 5.0))) is True
+    assert machine.apply(Command(owner, 2, "acquire", ("M", 9.0))) is True and machine.locks["M"].ttl == 9.0
 
 
 def test_the_machine_frees_a_lock_when_its_lease_runs_out_and_renews_a_holders_leases_on_each_command():
@@ -783,3 +789,21 @@ def test_a_leader_restarted_with_unchosen_commands_stamps_none_below_them():
     assert s1.role == "leader"
     fx = net.put("s1", "b", "k", "b")
     assert {Command.from_json(m.cmds[0]).t for _, m in fx.send if isinstance(m, wire.Accept)} == {100.0}
+
+
+def test_a_replica_bounded_to_a_few_slots_fills_each_of_them_and_no_more():
+    node = solo(max_slots=2)
+    assert [r.status for r in ask(node, "a", "put", "k", "1")] == [OK]
+    assert [r.status for r in ask(node, "b", "put", "k", "2")] == [OK]
+    assert ask(node, "c", "put", "k", "3") == [] and node.state.commit == 2 and len(node.queue) == 1
+
+
+def test_a_follower_that_votes_again_below_its_commit_index_keeps_that_slot_accepting_as_the_spec_does():
+    a, b = put_cmd("a", "1"), put_cmd("b", "2")
+    log = LogState(bal_max_known=1, leader="s1", insts={1: Inst("Committed", a, 1, a)})
+    log.apply(["commit", 1])
+    node = Node(NodeConfig("s2", NAMES), log)
+    node.handle(Receive("s3", wire.Accept("s3", 3, 1, [a.to_json(), b.to_json()], 0)))  # s3 resumes slot 1
+    assert node.state.insts[1].status == ACCEPTING and node.state.commit == 1
+    node.handle(Receive("s3", wire.Accept("s3", 3, 3, [], 2)))
+    assert node.state.commit == 2 and [node.state.insts[s].status for s in (1, 2)] == [ACCEPTING, "Committed"]
