@@ -213,6 +213,20 @@ EQUIVALENT: dict[str, str] = {
     "return s.leader == self.name and s.bal_prepared == s.bal_max_known and s.bal_prepared > -1": (
         "as the mutant to >= 0: with s.leader == self.name, the ballots compared are at least 1"
     ),
+    "multipaxos/core.py:_heartbeat: "
+    "if slot > s.commit and inst.status == ACCEPTING and inst.vbal == s.bal_prepared => "
+    "if slot > s.commit and inst.status <= ACCEPTING and inst.vbal == s.bal_prepared": (
+        "the other statuses, Committed, Empty and Preparing, all sort after Accepting: <= is == here"
+    ),
+    'multipaxos/core.py:_follow: was_leader = self.role == "leader" => was_leader = self.role is "leader"': (
+        "role returns one of its string literals, and CPython interns a literal that reads as a name: the "
+        '"leader" it returns is the "leader" compared with'
+    ),
+    "multipaxos/core.py:NodeConfig: @property => ": (
+        "of NodeConfig's two properties only `protocol` can lose its decorator unseen (without `majority`'s, "
+        "every count compares with a method and fails), and nothing reads a replica's NodeConfig.protocol: "
+        "the simulator and the conformance driver read SimConfig.protocol"
+    ),
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),
@@ -235,6 +249,12 @@ EQUIVALENT: dict[str, str] = {
     'ARITY = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 2, "release": 1, "keepalive": 0, "noop": 1}': (
         "a noop's arity is never read: request_problem refuses noop before it looks at the arity, and "
         "command_problem checks a noop's arguments itself"
+    ),
+    'multipaxos/kvstate.py:request_problem: if op == "acquire" and i == 1: => if op <= "acquire" and i == 1:': (
+        "op is an operation of ARITY here, and each of the others sorts after acquire"
+    ),
+    'multipaxos/kvstate.py:read: return self.kv.get(args[0]) if op == "get" else None => *': (
+        "read is called only under --bug stale-leader-read, a known-wrong variant, never by the implementation itself"
     ),
 }
 

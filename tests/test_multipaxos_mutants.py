@@ -650,6 +650,10 @@ def test_the_machine_frees_a_lock_when_its_lease_runs_out_and_renews_a_holders_l
         assert machine.apply(cmd) == expected, cmd
     assert machine.clock == 15.0
     assert {n: (lk.owner, lk.ttl, lk.expires) for n, lk in machine.locks.items()} == {"L": ("b", 5.0, 20.0)}
+    machine.apply(Command("c", 1, "acquire", ("N", 1.0), 20.0))  # until 21
+    machine.apply(Command("a", 7, "get", ("k",), 20.5))  # another client's command renews nothing of c's
+    machine.apply(Command("a", 8, "get", ("k",), 21.0))
+    assert "N" not in machine.locks
 
 
 def test_the_machines_snapshot_form_is_sorted_and_a_bad_one_is_refused():
