@@ -256,6 +256,22 @@ EQUIVALENT: dict[str, str] = {
     'multipaxos/kvstate.py:read: return self.kv.get(args[0]) if op == "get" else None => *': (
         "read is called only under --bug stale-leader-read, a known-wrong variant, never by the implementation itself"
     ),
+    "multipaxos/kvstate.py:_is_number: "
+    'return isinstance(x, int | float) and not isinstance(x, bool) and x == x and abs(x) != float("inf") => '
+    'return isinstance(x, int | float) and not isinstance(x, bool) and x >= x and abs(x) != float("inf")': (
+        "for an int or a float, x >= x and x == x are both false for NaN only"
+    ),
+    "multipaxos/kvstate.py:command_problem: "
+    'return None if client == "" and rid == 0 and args == [] else "a noop has no client, id or arguments" => '
+    'return None if client is "" and rid == 0 and args == [] else "a noop has no client, id or arguments"': (
+        "CPython has one empty string: a str equals it exactly when it is it, and no other type equals it"
+    ),
+    "multipaxos/kvstate.py:request_problem: "
+    "return f\"unknown operation {str(op)[:40]!r} (one of {', '.join(k for k in ARITY if k != 'noop')})\" => "
+    "return f\"unknown operation {str(op)[:40]!r} (one of {', '.join(k for k in ARITY if k is not 'noop')})\"": (
+        "the keys of ARITY and the 'noop' compared with are literals of one module that read as names, which "
+        "CPython interns: the same objects"
+    ),
 }
 
 # Mutants that are NOT equivalent but that no configuration conform checks can

@@ -590,6 +590,8 @@ def test_the_machine_reads_a_logged_command_only_in_its_json_form():
     assert command_problem(NOOP.to_json()) is None and command_problem(put_cmd("c", "v", 3.5).to_json()) is None
     assert command_problem(["c", 1, "get", ["k"]]) == "a command is [client, rid, op, args, t]"
     assert command_problem(("c", 1, "get", ["k"], 0)) == "a command is [client, rid, op, args, t]"
+    assert command_problem(["c", 1, "get", ["k"], 0, 0]) == "a command is [client, rid, op, args, t]"
+    assert command_problem(["", 0, "noop", "", 0]) == "a noop has no client, id or arguments"
     for t in (-1, "1", float("nan"), float("inf"), True):
         assert command_problem(["c", 1, "get", ["k"], t]) == "a command's time must be a number of seconds"
     for noop in (["c", 0, "noop", [], 0], ["", 1, "noop", [], 0], ["", 0, "noop", ["x"], 0]):
@@ -628,6 +630,7 @@ def test_compare_and_set_sets_only_when_the_key_holds_the_old_value():
     owner = "".join(["ow", "ner"])  # a client id as read from the wire: equal, not the same object
     assert machine.apply(Command("owner", 1, "acquire", ("M", 5.0))) is True
     assert machine.apply(Command(owner, 2, "acquire", ("M", 9.0))) is True and machine.locks["M"].ttl == 9.0
+    assert machine.apply(Command("".join(["ow", "ner"]), 3, "release", ("M",))) is True and "M" not in machine.locks
 
 
 def test_the_machine_frees_a_lock_when_its_lease_runs_out_and_renews_a_holders_leases_on_each_command():
@@ -811,3 +814,12 @@ def test_a_follower_that_votes_again_below_its_commit_index_keeps_that_slot_acce
     assert node.state.insts[1].status == ACCEPTING and node.state.commit == 1
     node.handle(Receive("s3", wire.Accept("s3", 3, 3, [], 2)))
     assert node.state.commit == 2 and [node.state.insts[s].status for s in (1, 2)] == [ACCEPTING, "Committed"]
+
+
+def test_a_replica_takes_no_vote_for_a_slot_its_snapshot_holds():
+    done = put_cmd("e", "5")
+    log = LogState(bal_max_known=1, snapshot_index=4, snapshot=KVState().to_json(), commit=4)
+    node = Node(NodeConfig("s3", NAMES), log)
+    fx = node.handle(Receive("s1", wire.Accept("s1", 3, 3, [done.to_json()] * 3, 4)))
+    assert [rec[1] for rec in fx.persist if rec[0] == "inst"] == [5]
+    assert [(m.first, m.last) for _, m in fx.send] == [(5, 5)]
