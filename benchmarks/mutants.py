@@ -227,6 +227,30 @@ EQUIVALENT: dict[str, str] = {
         "every count compares with a method and fails), and nothing reads a replica's NodeConfig.protocol: "
         "the simulator and the conformance driver read SimConfig.protocol"
     ),
+    "multipaxos/core.py:prepared: "
+    "return s.leader == self.name and s.bal_prepared == s.bal_max_known and s.bal_prepared > 0 => "
+    "return s.leader == self.name and s.bal_prepared <= s.bal_max_known and s.bal_prepared > 0": (
+        "bal_prepared is written as the ballot known at the time (or 0 when the replica stands), and a replica "
+        "that learns a higher ballot names its owner leader: while it names itself, bal_prepared is 0 or equal"
+    ),
+    "multipaxos/core.py:_try_prepared: "
+    "resume = inst.status == PREPARING or (inst.status == EMPTY and peak is not None) => "
+    "resume = inst.status == PREPARING or (inst.status <= EMPTY and peak is not None)": (
+        "statuses at or below Empty are Accepting, Committed and Empty; a candidate holds no Accepting or "
+        "Committed slot past its commit index when it is prepared: standing resets its votes to Preparing, it "
+        "refuses lower ballots, a higher one makes it a follower, and a catch-up commits every slot it fills"
+    ),
+    "multipaxos/core.py:_on_reject: "
+    "if s.leader == self.name and m.bal == s.bal_max_known and m.promised > m.bal and self.config.restand: => "
+    "if s.leader >= self.name and m.bal == s.bal_max_known and m.promised > m.bal and self.config.restand:": (
+        "a Reject answers a Prepare or an Accept of its receiver, so m.bal is a ballot the receiver owns; with "
+        "m.bal == s.bal_max_known the receiver has followed no one since it took that ballot: it names itself"
+    ),
+    "multipaxos/core.py:_on_reject: "
+    "if s.leader == self.name and m.bal == s.bal_max_known and m.promised > m.bal and self.config.restand: => "
+    "if s.leader == self.name and m.bal >= s.bal_max_known and m.promised > m.bal and self.config.restand:": (
+        "a Reject names a ballot its receiver sent, never above the highest one it knows"
+    ),
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),
@@ -271,6 +295,11 @@ EQUIVALENT: dict[str, str] = {
     "return f\"unknown operation {str(op)[:40]!r} (one of {', '.join(k for k in ARITY if k is not 'noop')})\"": (
         "the keys of ARITY and the 'noop' compared with are literals of one module that read as names, which "
         "CPython interns: the same objects"
+    ),
+    "multipaxos/kvstate.py:_is_number: "
+    'return isinstance(x, int | float) and not isinstance(x, bool) and x == x and abs(x) != float("inf") => '
+    'return isinstance(x, int | float) and not isinstance(x, bool) and x == x and abs(x) < float("inf")': (
+        "abs(x) of a number that is not NaN is at most inf: < inf and != inf agree"
     ),
 }
 
@@ -318,6 +347,14 @@ EXPLAINED: dict[str, str] = {
         "above its current ballot; the original jumps to the same ballot when the rejection of its current ballot "
         "arrives, one message later. Needs 4 ballots and a late delivery: the default 200 schedules miss it, "
         "1,000 find it on some seeds"
+    ),
+    "multipaxos/core.py:_try_prepared: "
+    "resume = inst.status == PREPARING or (inst.status == EMPTY and peak is not None) => "
+    "resume = inst.status <= PREPARING or (inst.status == EMPTY and peak is not None)": (
+        "every status sorts at or below Preparing, so the mutant also fills with a noop a slot some promise "
+        "names without a vote (a slot the promiser only learned by catch-up). Such a slot was chosen, so a "
+        "majority voted for it, and the promises the candidate counts (none truncated past its commit index) "
+        "include one of those votes: the slot has a peak and is resumed with it either way. Not proved here"
     ),
 }
 

@@ -594,7 +594,7 @@ def test_the_machine_reads_a_logged_command_only_in_its_json_form():
     assert command_problem(["", 0, "noop", "", 0]) == "a noop has no client, id or arguments"
     for t in (-1, "1", float("nan"), float("inf"), True):
         assert command_problem(["c", 1, "get", ["k"], t]) == "a command's time must be a number of seconds"
-    for noop in (["c", 0, "noop", [], 0], ["", 1, "noop", [], 0], ["", 0, "noop", ["x"], 0]):
+    for noop in (["c", 0, "noop", [], 0], ["", 1, "noop", [], 0], ["", -1, "noop", [], 0], ["", 0, "noop", ["x"], 0]):
         assert command_problem(noop) == "a noop has no client, id or arguments"
     assert command_problem(["c", 1, "get", ["k", "x"], 0]) == "get takes 1 argument"
 
@@ -624,6 +624,8 @@ def test_compare_and_set_sets_only_when_the_key_holds_the_old_value():
     assert machine.apply(Command("a", 3, "cas", ("k", "b", "z"))) is False and machine.kv == {"k": "a"}
     assert machine.apply(Command("a", 4, "cas", ("k", "0", "z"))) is False and machine.kv == {"k": "a"}
     assert machine.apply(Command("a", 5, "cas", ("k", "a", "z"))) is True and machine.kv == {"k": "z"}
+    machine.apply(Command("v", 1, "put", ("k", "".join(["va", "lue"]))))  # a value read from the wire
+    assert machine.apply(Command("v", 2, "cas", ("k", "value", "new"))) is True and machine.kv == {"k": "new"}
     assert machine.apply(Command("b", 1, "acquire", ("L", 5.0))) is True
     assert machine.apply(Command("a", 6, "acquire", ("L", 5.0))) is False  # held by b
     assert machine.apply(Command("c", 1, "acquire", ("L", 5.0))) is False and machine.locks["L"].owner == "b"
@@ -823,3 +825,26 @@ def test_a_replica_takes_no_vote_for_a_slot_its_snapshot_holds():
     fx = node.handle(Receive("s1", wire.Accept("s1", 3, 3, [done.to_json()] * 3, 4)))
     assert [rec[1] for rec in fx.persist if rec[0] == "inst"] == [5]
     assert [(m.first, m.last) for _, m in fx.send] == [(5, 5)]
+
+
+def test_a_log_record_marks_committed_the_slots_it_holds_up_to_the_index_and_drops_what_a_snapshot_covers():
+    a = put_cmd("a", "1")
+    far = LogState(insts={5: Inst(ACCEPTING, a, 1, a), 9: Inst(ACCEPTING, a, 1, a)})
+    far.apply(["commit", 7])  # far past what the log holds
+    assert (far.commit, far.insts[5].status, far.insts[9].status) == (7, "Committed", ACCEPTING)
+    log = LogState()
+    log.apply(["snapshot", 4, KVState().to_json()])
+    log.apply(["inst", 2, "Accepting", a.to_json(), 1, a.to_json()])
+    log.apply(["inst", 5, "Accepting", a.to_json(), 1, a.to_json()])
+    assert list(log.insts) == [5]
+    with pytest.raises(ValueError, match="unknown record 'zzz'"):
+        log.apply(["zzz", 9, {}])
+
+
+def test_keepalive_names_only_the_callers_locks_and_a_noop_leaves_the_clock_alone():
+    machine = KVState()
+    machine.apply(Command("a", 1, "acquire", ("X", 0.5)))
+    machine.apply(Command("b", 1, "acquire", ("Y", 0.5)))
+    assert machine.apply(Command("b", 2, "keepalive", ())) == ["Y"]
+    machine.apply(NOOP)
+    assert machine.clock == 0.0 and set(machine.locks) == {"X", "Y"}
