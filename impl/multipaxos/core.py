@@ -237,7 +237,14 @@ class LogState:
 
     @property
     def last_slot(self) -> int:
-        return max(self.insts, default=self.snapshot_index)
+        # Asked on every tick and every answer: kept until the log gains a slot. Slots are only ever
+        # added to a log's dict (a snapshot's truncation makes a new one), so its length tells.
+        insts, seen = self.insts, self.__dict__.get("_last")
+        if seen is not None and seen[0] is insts and seen[1] == len(insts):
+            return seen[2]
+        last = max(insts, default=self.snapshot_index)
+        self.__dict__["_last"] = (insts, len(insts), last)
+        return last
 
 
 def record_problem(rec: Any) -> str | None:
