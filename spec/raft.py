@@ -639,12 +639,16 @@ class Raft(Spec):
         return s.log[i][: s.commitIndex[i]]
 
     def log_inv(self, s: RaftState) -> bool:
-        """State machine safety: of two committed prefixes, one is a prefix of the other."""
+        """State machine safety: of two committed prefixes, one is a prefix of the other (so each is
+        a prefix of the longest)."""
         prefixes = [self.committed_prefix(s, i) for i in self.ids]
-        return all(is_prefix(p, q) or is_prefix(q, p) for p in prefixes for q in prefixes)
+        longest = max(prefixes, key=len)
+        return all(is_prefix(p, longest) for p in prefixes)
 
     def leader_completeness_inv(self, s: RaftState) -> bool:
         """A leader holds every entry that a server of its term or older counts as committed."""
+        if LEADER not in s.state:
+            return True
         return all(
             is_prefix(self.committed_prefix(s, j), s.log[i])
             for i in self.ids
