@@ -46,7 +46,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Iterator
 from functools import cached_property
-from itertools import permutations
+from itertools import permutations, product
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .base import Action, Refinement, Spec, action, except_at, record
@@ -191,10 +192,6 @@ def extended(function: LogsByServer, j: str, log: RaftLog) -> LogsByServer:
     return tuple(sorted((*function, (j, log))))
 
 
-def bag_size(msgs: Bag) -> int:
-    return sum(count for _, count in msgs)
-
-
 def _names(prefix: str, count: Any, flag: str) -> tuple[str, ...]:
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ConfigError(f"--{flag} must be a whole number of at least 1, not {count!r}")
@@ -285,8 +282,11 @@ class Raft(Spec):
 
     def next(self, s: RaftState) -> Iterator[Step]:
         # allLogs' = allLogs \cup {log[i] : i \in Server}, whatever the step: set
-        # once here, every action below leaves it as it finds it.
-        s = s._replace(allLogs=s.allLogs.union(s.log))
+        # once here, every action below leaves it as it finds it. A state whose
+        # allLogs holds its logs already stays the same object, so that a step
+        # that changes nothing is seen as a stutter without hashing the state.
+        if not s.allLogs.issuperset(s.log):
+            s = s._replace(allLogs=s.allLogs.union(s.log))
         steps = self.steps(s)
         if self.commit_history:
             steps = ((act, self.record_commits(t)) for act, t in steps)
@@ -316,6 +316,9 @@ class Raft(Spec):
     def restart(self, s: RaftState, i: int) -> Iterator[Step]:
         """Server i restarts from stable storage: it keeps currentTerm, votedFor and log, and loses the rest."""
         n = len(self.servers)
+        if self.restarted_already(s, i):
+            yield action("Restart", i=self.servers[i]), s  # nothing to lose: a stutter
+            return
         yield (
             action("Restart", i=self.servers[i]),
             s._replace(
@@ -327,6 +330,19 @@ class Raft(Spec):
                 matchIndex=except_at(s.matchIndex, i, (0,) * n),
                 commitIndex=except_at(s.commitIndex, i, 0),
             ),
+        )
+
+    def restarted_already(self, s: RaftState, i: int) -> bool:
+        """Whether Restart of i would leave s as it is."""
+        n = len(self.servers)
+        return (
+            s.state[i] == FOLLOWER
+            and s.commitIndex[i] == 0
+            and not s.votesResponded[i]
+            and not s.votesGranted[i]
+            and not s.voterLog[i]
+            and s.nextIndex[i] == (1,) * n
+            and s.matchIndex[i] == (0,) * n
         )
 
     def timeout(self, s: RaftState, i: int) -> Iterator[Step]:
@@ -576,12 +592,15 @@ class Raft(Spec):
     # ------------------------------------------------------------------
 
     def within_bounds(self, s: RaftState) -> bool:
-        return (
-            max(s.currentTerm) <= self.max_term
-            and max(map(len, s.log)) <= self.max_log
-            and all(count <= self.max_copies for _, count in s.messages)
-            and bag_size(s.messages) <= self.max_in_flight
-        )
+        if max(s.currentTerm) > self.max_term or max(map(len, s.log)) > self.max_log:
+            return False
+        # A loop, not all() and sum(): this runs on every step generated.
+        in_flight = 0
+        for _, count in s.messages:
+            if count > self.max_copies:
+                return False
+            in_flight += count
+        return in_flight <= self.max_in_flight
 
     # ------------------------------------------------------------------
     # Invariants: MCraft.tla's eight
@@ -620,12 +639,16 @@ class Raft(Spec):
         return s.log[i][: s.commitIndex[i]]
 
     def log_inv(self, s: RaftState) -> bool:
-        """State machine safety: of two committed prefixes, one is a prefix of the other."""
+        """State machine safety: of two committed prefixes, one is a prefix of the other (so each is
+        a prefix of the longest)."""
         prefixes = [self.committed_prefix(s, i) for i in self.ids]
-        return all(is_prefix(p, q) or is_prefix(q, p) for p in prefixes for q in prefixes)
+        longest = max(prefixes, key=len)
+        return all(is_prefix(p, longest) for p in prefixes)
 
     def leader_completeness_inv(self, s: RaftState) -> bool:
         """A leader holds every entry that a server of its term or older counts as committed."""
+        if LEADER not in s.state:
+            return True
         return all(
             is_prefix(self.committed_prefix(s, j), s.log[i])
             for i in self.ids
@@ -767,38 +790,84 @@ def log_term_monotonic_inv(s: RaftState) -> bool:
 
 class _Canonicalizer:
     """The canonical form of a state under renamings of the servers and of the
-    values: the least, over every renaming, of the renamed state written with
-    its sets as sorted tuples (so that states compare)."""
+    values: the least, over the renamings that put the servers in the order of
+    their profiles (``server_profile``), of the renamed state written with its
+    sets as sorted tuples (so that states compare).
+
+    A profile says of a server only what no renaming changes, so every state of
+    an orbit has the same profiles, and the renamings that sort them lead from
+    any state of the orbit to the same set of states: the least of them is the
+    orbit's. Servers whose profiles differ are thereby ordered at once, and only
+    the servers that tie are tried in every order: a state of three servers in
+    different terms or roles is renamed once, not six times."""
 
     def __init__(self, spec: Raft):
         self.spec = spec
-        self.renamings = [
-            (dict(zip(spec.servers, p)), dict(zip(spec.values, q)))
-            for p in permutations(spec.servers)
-            for q in permutations(spec.values)
-        ]
+        self.value_renamings = [dict(zip(spec.values, q)) for q in permutations(spec.values)]
 
     def __call__(self, s: RaftState):
-        return min(sortable(rename(self.spec, s, servers, values)) for servers, values in self.renamings)
+        spec = self.spec
+        renamings = [
+            (dict(zip((spec.servers[k] for k in order), spec.servers)), values)
+            for order in self.sorting_orders(s)
+            for values in self.value_renamings
+        ]
+        if len(renamings) == 1:
+            # One candidate: it is the orbit's (every state of the orbit has exactly one); no need to compare.
+            return rename(spec, s, *renamings[0])
+        return min(sortable(rename(spec, s, servers, values)) for servers, values in renamings)
+
+    def sorting_orders(self, s: RaftState) -> Iterator[tuple[int, ...]]:
+        """Every order of the servers (by position) that sorts their profiles: servers of equal
+        profiles in any order among themselves."""
+        spec = self.spec
+        profiles = [server_profile(s, i, spec.servers[i]) for i in spec.ids]
+        groups: dict[tuple, list[int]] = {}
+        for i in sorted(spec.ids, key=profiles.__getitem__):
+            groups.setdefault(profiles[i], []).append(i)
+        if len(groups) == len(profiles):
+            return iter([tuple(i for g in groups.values() for i in g)])
+        return (sum(choice, ()) for choice in product(*(permutations(g) for g in groups.values())))
+
+
+def server_profile(s: RaftState, i: int, name: str) -> tuple:
+    """What a renaming of servers or values does not change about server i: its term, role, whether it
+    voted and for itself, the terms of its log's entries, its commit index, and how many answered it."""
+    voted = s.votedFor[i]
+    return (
+        s.currentTerm[i],
+        s.state[i],
+        0 if voted == NIL else 1 if voted != name else 2,
+        tuple(e.term for e in s.log[i]),
+        s.commitIndex[i],
+        len(s.votesResponded[i]),
+        len(s.votesGranted[i]),
+    )
 
 
 def rename(spec: Raft, s: RaftState, servers: dict[str, str], values: dict[str, str]) -> RaftState:
     """``s`` with server ``a`` called ``servers[a]`` and value ``v`` called ``values[v]``."""
+    same_values = all(v == w for v, w in values.items())
+    if same_values and all(a == b for a, b in servers.items()):
+        return s
     names = {**servers, NIL: NIL}
-    # The server now at position k was at moved[k].
-    moved = [spec.index[a] for a in sorted(spec.servers, key=lambda a: spec.index[servers[a]])]
-
-    def per_server(row: tuple) -> tuple:
-        return tuple(row[k] for k in moved)
+    # The server now at position k was at moved[k]; there are at least two (one server has no other name).
+    was = {new: old for old, new in servers.items()}
+    per_server = itemgetter(*(spec.index[was[a]] for a in spec.servers))
 
     def log(entries: RaftLog) -> RaftLog:
+        if same_values:
+            return entries
         return tuple(Entry(e.term, values[e.value]) for e in entries)
 
     def logs_by_server(f: LogsByServer) -> LogsByServer:
         return tuple(sorted((servers[j], log(x)) for j, x in f))
 
     def message(m: Message) -> Message:
-        m = m._replace(msource=servers[m.msource], mdest=servers[m.mdest])
+        # Every message's last two fields are msource and mdest.
+        m = m._make((*m[:-2], servers[m.msource], servers[m.mdest]))
+        if same_values:
+            return m
         if m.mtype == AE_REQUEST:
             return m._replace(mentries=log(m.mentries), mlog=log(m.mlog))
         if m.mtype == RV_RESPONSE:
@@ -822,8 +891,10 @@ def rename(spec: Raft, s: RaftState, servers: dict[str, str], values: dict[str, 
         nextIndex=per_server(tuple(map(per_server, s.nextIndex))),
         matchIndex=per_server(tuple(map(per_server, s.matchIndex))),
         elections=frozenset(map(election, s.elections)),
-        allLogs=frozenset(map(log, s.allLogs)),
-        committed=None if s.committed is None else frozenset((k, log((e,))[0]) for k, e in s.committed),
+        allLogs=s.allLogs if same_values else frozenset(map(log, s.allLogs)),
+        committed=s.committed
+        if s.committed is None or same_values
+        else frozenset((k, log((e,))[0]) for k, e in s.committed),
     )
 
 

@@ -58,6 +58,18 @@ def test_tlcs_configuration_explores_exactly_tlcs_state_space_as_the_readme_show
     assert timing.sub("TIME", shown) == timing.sub("TIME", printed)
 
 
+def test_strict_fails_where_the_readme_says_an_action_is_never_enabled_and_only_there(capsys):
+    """At TLC's bounds no response is ever older than its recipient's term; with terms up to 3 one is."""
+    from paxoscope.cli import main
+
+    assert main("check raft --strict".split()) == 1
+    printed = capsys.readouterr().out
+    assert "FAILED (--strict): action DropStaleResponse was never enabled" in printed
+    assert "`DropStaleResponse` is never enabled there" in (ROOT / "README.md").read_text()
+    assert main("check raft --max-term 3 --max-log 0 --max-in-flight 1 --strict".split()) == 0
+    assert "every action was enabled somewhere" in capsys.readouterr().out
+
+
 def test_no_reachable_state_leaves_the_bounds(spec, states):
     assert all(spec.within_bounds(s) for s in states)
     assert any(max(s.currentTerm) == 2 and s.log[0] and s.log[1] for s in states)  # the bounds are reached
