@@ -163,9 +163,13 @@ class Shard(_Search):
         return self._report(found, 0)
 
     def _route(self, t, k, ks) -> None:
-        """``_expand``'s hand-over: a successor, filed by the worker that owns its key."""
+        """``_expand``'s hand-over: a successor, filed by the worker that owns its key
+        (unless this worker owns it and has seen it: then no one need hear of it)."""
         self._sent.add(k)
-        keys, parents, states = self._found[self.owner_hash(k) % self.count]
+        owner = self.owner_hash(k) % self.count
+        if owner == self.index and k in self.visited:
+            return
+        keys, parents, states = self._found[owner]
         keys.append(k)
         parents.append(ks)
         states.append(t)

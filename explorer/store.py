@@ -67,6 +67,19 @@ class FingerprintSet:
     def __len__(self) -> int:
         return self._count + self._zero
 
+    def __contains__(self, k: int) -> bool:
+        if not k:
+            return self._zero
+        table, mask = self._table, self._mask
+        i = (k >> _SLOT_SHIFT) & mask
+        while True:
+            x = table[i]
+            if x == k:
+                return True
+            if not x:
+                return False
+            i = (i + 1) & mask
+
     def _grow(self) -> tuple[array, int]:
         old = self._table
         table = self._table = array("q", bytes(16 * len(old)))
@@ -88,6 +101,9 @@ class ExactSet:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+    def __contains__(self, k: Hashable) -> bool:
+        return k in self._seen
 
     def add(self, keys: Sequence[Hashable]) -> bytearray:
         seen, flags = self._seen, bytearray(len(keys))

@@ -152,6 +152,7 @@ def test_the_fingerprint_table_grows_and_answers_like_a_set():
     again = keys[::3] + [5, 5]
     assert list(table.add(again)) == [0] * (len(again) - 2) + [1, 0]
     assert len(table) == len(keys) + 1
+    assert all(k in table for k in again) and 6 not in table and 0 in table
     assert table.nbytes <= 16 * len(table) + 64  # 8 bytes a slot, at most about half empty
 
 
