@@ -98,20 +98,12 @@ def run(snippet: str) -> dict:
 
 def tree_pss_kb(root: int) -> int:
     """The proportional set size of ``root`` and every process under it, in KB."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        todo += children.get(pid, [])
         try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                todo += [int(child) for child in f.read().split()]
             with open(f"/proc/{pid}/smaps_rollup") as f:
                 total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
         except (OSError, StopIteration):
@@ -127,7 +119,7 @@ def run_measured(snippet: str) -> dict:
     def sample() -> None:
         while proc.poll() is None:
             peak[0] = max(peak[0], tree_pss_kb(proc.pid))
-            time.sleep(0.2)
+            time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
