@@ -54,6 +54,9 @@ from .store import ExactSet, FingerprintSet, ParentLinks
 
 SpecSource = Spec | Callable[[], Any]
 
+# States each worker expands in a round, before their successors are shared out.
+ROUND = 20_000
+
 
 class RayMissing(ConfigError):
     """``--ray`` was asked for, and Ray is not installed."""
@@ -101,6 +104,8 @@ class Shard(_Search):
         self._found: list[tuple[list, Any, Any]] = []
         self._sent: set = set()
         self._mine: list[tuple] = []  # the new successors this worker found and owns
+        self._frontier: list[tuple] = []  # the level being expanded, of which the first ``_done`` states are
+        self._done = 0
 
     # -- the moves of a level ----------------------------------------------
     #
@@ -113,26 +118,34 @@ class Shard(_Search):
     # this worker's part of the next level.
 
     def start(self) -> dict:
-        """Keep and check the initial states this worker owns."""
+        """Keep and check the initial states this worker owns: its part of the first level."""
         initial = self._initial_states(counts_out_of_model=self.index == 0)
         mine = [(s, k) for s, k in initial if self.owner_hash(k) % self.count == self.index]
         kept = [(s, k, None) for (s, k), new in zip(mine, self.visited.add([k for _, k in mine])) if new]
         found = self._keep(kept, self._check_initial)
-        self.depth = 1
         return self._report(found, self.generated)
 
-    def expand(self) -> list:
-        """The report, then for each worker the keys of the successors it owns."""
-        frontier, self.level = self.level, []
+    def next_level(self) -> None:
+        """The states kept so far become the level to expand."""
+        self._frontier, self.level, self._done = self.level, [], 0
+        self.depth += 1
+
+    def expand(self, limit: int) -> list:
+        """Take the steps of the next ``limit`` states of this worker's part of
+        the level: the report, then for each worker the keys of the successors it owns.
+
+        A level is expanded in rounds of ``limit`` states (each followed by
+        ``dedup``, ``ship`` and ``admit``), so that the successors waiting
+        for their owners' answer are a round's, not a level's."""
+        chunk = self._frontier[self._done : self._done + limit]
+        self._done += len(chunk)
         before = self.generated
         self._found = [(self._keys(), self._keys(), []) for _ in range(self.count)]
-        # What this level already sent, so that a successor goes once; and
-        # the level's own states, so that a step back to one is not sent.
-        self._sent = {k for _, k in frontier}
-        found = self._expand(frontier, self._sent, self._route)
+        self._sent = set()  # what this round sent already, so that a successor goes once
+        found = self._expand(chunk, self._sent, self._route)
         self._sent = set()
-        del frontier
-        return [self._report(found, self.generated - before), *(self._pack(keys) for keys, _, _ in self._found)]
+        report = self._report(found, self.generated - before)
+        return [report, *(self._pack(keys) for keys, _, _ in self._found)]
 
     def dedup(self, *keys: bytes) -> list[bytes]:
         """For each sender, which of the keys it sent (``keys[sender]``) are new."""
@@ -159,7 +172,6 @@ class Shard(_Search):
             if data:
                 kept += pickle.loads(data)
         found = self._keep(kept, partial(self._check_state, failure=self.checks.state_failure))
-        self.depth += 1
         return self._report(found, 0)
 
     def _route(self, t, k, ks) -> None:
@@ -176,7 +188,7 @@ class Shard(_Search):
 
     def _keep(self, kept: list[tuple], check: Callable) -> Violation | None:
         """Record the parents of the states kept, then check each."""
-        self.links.add_level(self.depth + 1, [k for _, k, _ in kept], [ks for _, _, ks in kept])
+        self.links.add(self.depth + 1, [k for _, k, _ in kept], [ks for _, _, ks in kept])
         t = None
         try:
             for t, k, _ in kept:
@@ -207,6 +219,7 @@ class Shard(_Search):
             "distinct": len(self.visited),
             "generated": generated,
             "queue": len(self.level),
+            "left": len(self._frontier) - self._done,
             "violation": found,
             "hash_probe": self.owner_hash(_PROBE),
         }
@@ -283,9 +296,9 @@ class _Workers:
     def everyone(self, method: str, *args: Any) -> list:
         return self.call(method, [args] * self.count)
 
-    def expand(self) -> list[dict]:
-        """Every shard expands its part of the level; their reports."""
-        out = self.everyone("expand")
+    def expand(self, limit: int) -> list[dict]:
+        """Every shard expands the next ``limit`` states of its part of the level; their reports."""
+        out = self.everyone("expand", limit)
         self._routed = _transposed([o[1:] for o in out])
         return [o[0] for o in out]
 
@@ -426,9 +439,9 @@ class _RayActors(_Workers):
     def call(self, method: str, args: list[tuple]) -> list:
         return self._get([getattr(a, method).remote(*x) for a, x in zip(self.actors, args)])
 
-    def expand(self) -> list[dict]:
+    def expand(self, limit: int) -> list[dict]:
         n = self.count
-        refs = [a.expand.options(num_returns=n + 1).remote() for a in self.actors]
+        refs = [a.expand.options(num_returns=n + 1).remote(limit) for a in self.actors]
         self._routed = _transposed([r[1:] for r in refs])
         return self._get([r[0] for r in refs])
 
@@ -552,16 +565,25 @@ class _Coordinator:
         search.depth = 1
         while found is None and self.queue:
             search.max_queue = max(search.max_queue, self.queue)
-            found = self._tally(backend.expand())
-            if found is None:
-                found = self._tally(backend.admit())
-                if self.queue:
-                    search.depth += 1
-            self._progress()
-            if found is None and self.options.max_states is not None and self.distinct >= self.options.max_states:
-                search._cut = True
-                break
+            backend.everyone("next_level")
+            left = True
+            while found is None and left:
+                reports = backend.expand(ROUND)
+                left = any(r["left"] for r in reports)
+                found = self._tally(reports) or self._tally(backend.admit())
+                self._progress()
+                if found is None and self._reached_max_states():
+                    return None
+            if found is None and self.queue:
+                search.depth += 1
         return found
+
+    def _reached_max_states(self) -> bool:
+        if self.options.max_states is None or self.distinct < self.options.max_states:
+            return False
+        self.search._cut = True
+        self.search.depth += 1  # the states of the next level found so far count, as in bfs
+        return True
 
     def _tally(self, reports: list[dict]) -> Violation | None:
         if len({r["hash_probe"] for r in reports}) > 1:

@@ -117,9 +117,10 @@ class ExactSet:
 class ParentLinks:
     """Per level (1 = the initial states), the keys found and their parents' keys.
 
-    Fingerprints are kept in flat arrays, or, with ``spill``, written to
-    ``spill/<name>-<level>.links`` and read back only to rebuild a trace.
-    Exact keys (whole states) are kept in lists, in memory."""
+    A level comes in parts, as a search finds it. Fingerprints are kept in
+    flat arrays, or, with ``spill``, appended to ``spill/<name>-<level>.links``
+    (a record per part: its length, its keys, their parents) and read back
+    only to rebuild a trace. Exact keys (whole states) are kept in lists, in memory."""
 
     def __init__(self, name: str, exact: bool = False, spill: str | None = None) -> None:
         if exact and spill:
@@ -131,17 +132,23 @@ class ParentLinks:
         if spill:
             os.makedirs(spill, exist_ok=True)
 
-    def add_level(self, level: int, keys: list, parents: list) -> None:
+    def add(self, level: int, keys: list, parents: list) -> None:
+        """Keys found at ``level`` and their parents' keys, after those found there before."""
         if self.exact:
-            self._levels[level] = (keys, parents)
+            known = self._levels.setdefault(level, ([], []))
+            known[0].extend(keys)
+            known[1].extend(parents)
             return
         packed = array("q", keys), array("q", [0 if p is None else p for p in parents])
         if self.spill:
-            with open(self._file(level), "wb") as f:
+            with open(self._file(level), "ab") as f:
                 f.write(len(packed[0]).to_bytes(8, "little"))
                 packed[0].tofile(f)
                 packed[1].tofile(f)
             self._levels[level] = None
+        elif level in self._levels:
+            self._levels[level][0].extend(packed[0])
+            self._levels[level][1].extend(packed[1])
         else:
             self._levels[level] = packed
 
@@ -165,9 +172,10 @@ class ParentLinks:
             return packed
         keys, parents = array("q"), array("q")
         with open(self._file(level), "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            keys.fromfile(f, n)
-            parents.fromfile(f, n)
+            while header := f.read(8):
+                n = int.from_bytes(header, "little")
+                keys.fromfile(f, n)
+                parents.fromfile(f, n)
         return keys, parents
 
     def _file(self, level: int) -> str:
