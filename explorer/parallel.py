@@ -4,13 +4,13 @@ actors on a cluster.
 Each worker (a ``Shard``) owns the fingerprints that fall to it (the key
 modulo the number of workers) and remembers them compactly (``store``). The
 search goes level by level, as ``bfs.check`` does: every worker takes the
-steps of its part of a level and sends the key of each successor to its
-owner (8 bytes); each owner says which keys are new, its own first; only the
-new states it did not find itself are then sent to it, once each, and it
-checks them: they are its part of the next level. No worker starts a level before every worker has
-finished the one before, so the first counterexample is still a shortest
-one, and the counts (distinct states, states generated, depth) are those of
-one process.
+steps of its part of a level, in rounds of ``ROUND`` states, and sends the
+key of each successor to its owner (8 bytes); each owner says which keys are
+new, its own first; only the new states it did not find itself are then
+sent to it, once each, and it checks them: they are its part of the next
+level. No worker starts a level before every worker has finished the one
+before, so the first counterexample is still a shortest one, and the counts
+(distinct states, states generated, depth) are those of one process.
 
 A counterexample is found as a key; the coordinator walks the parent links
 back through the workers that kept each state, and replays the spec along
@@ -494,7 +494,7 @@ def parallel_check(
     spec in a worker that cannot inherit it: a Ray actor, or a process
     started without fork. The observers and ``digest`` of ``bfs.check``
     need every state in one process: they are not available here. With
-    ``max_states`` the search stops after the level that reaches it.
+    ``max_states`` the search stops after the round that reaches it.
     Liveness is checked on the state graph in one process: naming a
     liveness property here is an error."""
     options = merged_options(properties, options, keywords)

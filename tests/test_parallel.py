@@ -132,7 +132,7 @@ def test_a_deadlock_is_found_at_the_same_depth():
     assert len(many.violation.trace) == len(one.violation.trace)
 
 
-def test_max_states_stops_after_the_level_that_reaches_it():
+def test_max_states_stops_after_the_round_that_reaches_it():
     spec = load("paxos", sizes={"ballots": 2})
     result = parallel_check(spec, workers=2, max_states=100)
     assert result.verdict == "incomplete"

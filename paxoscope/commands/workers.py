@@ -18,7 +18,7 @@ FLAGS = [
         metavar="N",
         help="explore with N worker processes (states shared out by fingerprint, level by level: the same counts "
         "and the same shortest counterexample as one process); with --max-states, the search stops after the "
-        "level that reaches N. With --simulate: N processes, each drawing its share of the behaviours (a seed "
+        "round of steps that reaches N. With --simulate: N processes, each drawing its share of the behaviours (a seed "
         "gives the same result for any N)",
     ),
     arg(
