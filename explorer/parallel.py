@@ -230,8 +230,11 @@ class Shard(_Search):
         return self.links.parent_of(key, level)
 
     def summary(self) -> dict:
-        self.links.remove()
         return {"enabled": self.enabled, "witnesses": self.witnesses}
+
+    def close(self) -> None:
+        """The search is over, whatever its end: the spilled files go."""
+        self.links.remove()
 
     # -- counterexamples are found here, rebuilt by the coordinator --------
 
@@ -329,6 +332,9 @@ class _InProcess(_Workers):
     def call(self, method: str, args: list[tuple]) -> list:
         return [getattr(shard, method)(*a) for shard, a in zip(self.shards, args)]
 
+    def close(self) -> None:
+        self.shards[0].close()
+
 
 class _Processes(_Workers):
     """Worker processes on this machine, each answering calls on a pipe."""
@@ -389,8 +395,10 @@ def _serve(conn, source: SpecSource, *how: Any) -> None:
         try:
             method, args = conn.recv()
         except EOFError:
-            return
+            method = "close"
         if method == "close":
+            if shard is not None:
+                shard.close()
             return
         try:
             if shard is None:
@@ -458,6 +466,10 @@ class _RayActors(_Workers):
         return [r if isinstance(r, list) else [r] for r in refs]  # Ray gives one return as itself
 
     def close(self) -> None:
+        try:
+            self.ray.get([a.close.remote() for a in self.actors], timeout=30)
+        except Exception:  # noqa: BLE001 - an actor that failed has nothing left to remove
+            pass
         for a in self.actors:
             self.ray.kill(a)
 

@@ -112,6 +112,7 @@ def test_a_gallery_bug_has_a_counterexample_as_short_as_one_process_finds(bug, p
         assert len(many.violation.trace) == len(one.violation.trace)
         assert many.violation.kind == one.violation.kind
         assert_is_a_behaviour(spec, many.violation)
+    assert list(tmp_path.iterdir()) == []  # spilled links go after a counterexample too
 
 
 def assert_is_a_behaviour(spec, violation):
