@@ -360,21 +360,33 @@ def reachable(spec: Spec, max_states: int | None = None) -> list[State]:
     return list(search.parent)  # exact mode: the keys are the states, in the order found
 
 
-def state_key(spec: Spec, symmetry: bool, exact: bool) -> Callable[[State], Any]:
+def state_key(spec: Spec, symmetry: bool, exact: bool, hasher: Callable[[Any], int] = hash) -> Callable[[State], Any]:
     """State -> what a set of visited states stores: its fingerprint, or the
-    state itself (exact); under symmetry, of its canonical form."""
+    state itself (exact); under symmetry, of its canonical form. ``hasher``
+    makes the fingerprint unless the spec has its own: ``hash``, or one that
+    is the same in every process (``explorer.parallel.stable_hash``)."""
     canon = spec.symmetry if symmetry else None
     if exact:
         return canon or (lambda s: s)
     if canon is not None:
-        return lambda s: hash(canon(s))
+        return lambda s: hasher(canon(s))
     fingerprint = spec.fingerprint
     if getattr(fingerprint, "__func__", None) is Spec.fingerprint:
-        return hash  # the default, called without a Python frame
+        return hasher  # the default, called without a Python frame
     return fingerprint
 
 
+# What a search step returns when --max-states cut the search short: no violation, but stop.
+_CUT: Any = object()
+
+
 class _Search:
+    """The per-state work of a breadth-first search, one level at a time:
+    ``_expand`` takes every step of a level's states and checks each step,
+    ``_check_state`` checks a state seen for the first time. ``run`` is the
+    search in one process; ``explorer.parallel`` runs the same pieces on a
+    shard of the states in each worker."""
+
     def __init__(self, spec: Spec, checks: _Checks, options: CheckOptions):
         self.spec = spec
         self.checks = checks
@@ -388,11 +400,16 @@ class _Search:
         self._cut = False
         self.key = state_key(spec, self.symmetry, self.exact)
         self.parent: dict[Any, Any] = {}
+        self.level: list[tuple[State, Any]] = []  # the next level's states, as they are found
         self.generated = 0
         self.depth = 0
         self.max_queue = 0
         self.enabled: set[str] = set()
+        self._never_yet = set(spec.actions)  # declared actions not enabled so far
         self.witnesses: dict[str, int | None] = {name: None for name in spec.sometimes}
+        self._unwitnessed = list(spec.sometimes.items())
+        self._on_state = [o.on_state for o in self.observers]
+        self._next_report = 4096
         self.started = time.perf_counter()
 
     # -- the search -------------------------------------------------------
@@ -420,102 +437,133 @@ class _Search:
         return self._result(verdict, violation)
 
     def _search(self) -> Violation | None:
+        found = None
+        for s, k in self._initial_states(counts_out_of_model=True):
+            if k not in self.parent:
+                self.parent[k] = None
+                found = self._check_initial(s, k)
+                if found is not None:
+                    return found
+        if not self.parent:
+            # Nothing to explore would make every property hold "in every
+            # reachable state": a vacuous OK, and never what the author meant.
+            raise SpecError(f"spec {self.spec.name!r} has no initial state: init() yielded nothing")
+        self.depth = 1
+        while found is None and self.level:
+            frontier, self.level = self.level, []
+            self.max_queue = max(self.max_queue, len(frontier))
+            found = self._expand(frontier, self.parent, self._admit)
+            if found is None and self.level:
+                self.depth += 1
+        return None if found is _CUT else found
+
+    def _initial_states(self, counts_out_of_model: bool) -> list[tuple[State, Any]]:
+        """The initial states in the model, with their keys; those outside
+        count as generated if ``counts_out_of_model`` (one engine counts them once)."""
+        in_model = self.spec.state_constraint
+        found, s = [], None
+        try:
+            for s in self.spec.init():
+                if in_model is not None and not in_model(s):
+                    self.generated += counts_out_of_model  # generated, but none of the model's states
+                    continue
+                found.append((s, self.key(s)))
+        except (KeyboardInterrupt, SpecError, ConfigError):
+            raise
+        except Exception as exc:
+            raise SpecError(self._blame(exc, s, None)) from exc
+        return found
+
+    def _check_initial(self, s: State, k: Any) -> Violation | None:
+        """``_check_state`` for an initial state, which must also map to an
+        initial state of every abstract spec checked."""
+        self.generated += 1
+        try:
+            return self._check_state(s, k, self.checks.initial_failure)
+        except (KeyboardInterrupt, SpecError, ConfigError):
+            raise
+        except Exception as exc:
+            raise SpecError(self._blame(exc, s, None)) from exc
+
+    def _admit(self, t: State, k: Any, ks: Any) -> Violation | None:
+        """A state seen for the first time, from the state with key ``ks``."""
+        self.parent[k] = ks
+        found = self._check_state(t, k, self.checks.state_failure)
+        if found is None and self.max_states is not None and len(self.parent) >= self.max_states:
+            self._cut = True
+            self.depth += 1
+            return _CUT
+        return found
+
+    def _check_state(self, s: State, k: Any, failure: Callable[[State], tuple | None]) -> Violation | None:
+        """Show a new state to the observers, check it with ``failure``, note
+        what it witnesses, and queue it for the next level unless the constraint stops there."""
+        for seen in self._on_state:
+            seen(s)
+        failed = failure(s)
+        if failed is not None:
+            name, kind, detail = failed
+            return Violation(name, kind, self._trace_to(k), detail)
+        if self._unwitnessed:
+            self._unwitnessed = self._witness(self._unwitnessed, s, self.depth + 1)
+        constraint = self.spec.constraint
+        if constraint is None or constraint(s):
+            self.level.append((s, k))
+        return None
+
+    def _expand(
+        self, frontier: list[tuple[State, Any]], seen: Any, admit: Callable[[State, Any, Any], Violation | None]
+    ) -> Violation | None:
+        """Take every step of the ``frontier``'s states and check it; hand each
+        successor whose key is not in ``seen`` to ``admit``, which may stop the
+        search by returning a violation (or ``_CUT``)."""
         # One long function on purpose: the inner loop runs once per step of
         # the spec (millions), and locals are the cheapest names Python has.
-        spec, checks, key, parent = self.spec, self.checks, self.key, self.parent
+        spec, checks, key = self.spec, self.checks, self.key
         abstract: list = []
-        invariants, refs = checks.invariants, checks.refinements
-        images_of, step_failure, state_failure = checks.images_of, checks.step_failure, checks.state_failure
+        refs = checks.refinements
+        images_of, step_failure = checks.images_of, checks.step_failure
         checks_steps = bool(checks.steps or refs)
-        constraint = spec.constraint
         in_model = spec.state_constraint
-        sometimes = list(spec.sometimes.items())
-        all_actions = set(spec.actions)
-        enabled = self.enabled
-        on_state = [o.on_state for o in self.observers]
+        never_yet, enabled = self._never_yet, self.enabled
         on_step = [o.on_step for o in self.observers]
-        frontier: list[tuple[State, Any]] = []
         s = act = None
         try:
-            for s in spec.init():
-                if in_model is not None and not in_model(s):
-                    self.generated += 1  # generated, but none of the model's states
-                    continue
-                k = key(s)
-                if k in parent:
-                    continue
-                parent[k] = None
-                self.generated += 1
-                for seen in on_state:
-                    seen(s)
-                failed = checks.initial_failure(s)
-                if failed is not None:
-                    name, kind, detail = failed
-                    return Violation(name, kind, self._trace_to(k), detail)
-                sometimes = self._witness(sometimes, s, 1)
-                if constraint is None or constraint(s):
-                    frontier.append((s, k))
-            if not parent:
-                # Nothing to explore would make every property hold "in every
-                # reachable state": a vacuous OK, and never what the author meant.
-                raise SpecError(f"spec {spec.name!r} has no initial state: init() yielded nothing")
-            self.depth = 1
-            next_report = 4096
-            max_states = self.max_states
-            while frontier:
-                self.max_queue = max(self.max_queue, len(frontier))
-                level: list[tuple[State, Any]] = []
-                for s, ks in frontier:
-                    if refs:
-                        abstract = images_of(s)
-                    successors = list(spec.next(s))
-                    self.generated += len(successors)
-                    stuck = not successors  # a deadlock: no step at all, in the model or out of it
-                    if all_actions:  # an action is enabled even where its steps leave the model
-                        for act, _ in successors:
-                            if act.name not in enabled:
-                                enabled.add(act.name)
-                                all_actions.discard(act.name)
-                    if in_model is not None:
-                        successors = [(a, t) for a, t in successors if in_model(t)]
-                    for seen in on_step:
-                        for act, t in successors:
-                            seen(s, act, t)
+            for s, ks in frontier:
+                if refs:
+                    abstract = images_of(s)
+                successors = list(spec.next(s))
+                self.generated += len(successors)
+                stuck = not successors  # a deadlock: no step at all, in the model or out of it
+                if never_yet:  # an action is enabled even where its steps leave the model
+                    for act, _ in successors:
+                        if act.name not in enabled:
+                            enabled.add(act.name)
+                            never_yet.discard(act.name)
+                if in_model is not None:
+                    successors = [(a, t) for a, t in successors if in_model(t)]
+                for observe in on_step:
                     for act, t in successors:
-                        if checks_steps:
-                            failed = step_failure(s, act, t, abstract)
-                            if failed is not None:
-                                return self._step_violation(*failed, ks, act, t)
-                        if t is s:  # a stutter: refines anything, and is no new state
-                            continue
-                        k = key(t)
-                        if k in parent:
-                            continue
-                        parent[k] = ks
-                        if on_state:
-                            for seen in on_state:
-                                seen(t)
-                        if invariants:
-                            failed = state_failure(t)
-                            if failed is not None:
-                                return Violation(failed[0], failed[1], self._trace_to(k))
-                        if sometimes:
-                            sometimes = self._witness(sometimes, t, self.depth + 1)
-                        if constraint is None or constraint(t):
-                            level.append((t, k))
-                        if max_states is not None and len(parent) >= max_states:
-                            self._cut = True
-                            self.depth += 1
-                            return None
-                    act = None
-                    if self.deadlock and stuck:
-                        return Violation("Deadlock", "deadlock", self._trace_to(ks), "no action is enabled")
-                    if self.progress is not None and len(parent) >= next_report:
-                        next_report = len(parent) + 4096
-                        self._report(len(level) + len(frontier))
-                frontier = level
-                if frontier:
-                    self.depth += 1
+                        observe(s, act, t)
+                for act, t in successors:
+                    if checks_steps:
+                        failed = step_failure(s, act, t, abstract)
+                        if failed is not None:
+                            return self._step_violation(*failed, ks, act, t)
+                    if t is s:  # a stutter: refines anything, and is no new state
+                        continue
+                    k = key(t)
+                    if k in seen:
+                        continue
+                    found = admit(t, k, ks)
+                    if found is not None:
+                        return found
+                act = None
+                if self.deadlock and stuck:
+                    return Violation("Deadlock", "deadlock", self._trace_to(ks), "no action is enabled")
+                if self.progress is not None and len(self.parent) >= self._next_report:
+                    self._next_report = len(self.parent) + 4096
+                    self._report(len(self.level) + len(frontier))
         except (KeyboardInterrupt, SpecError, ConfigError):
             raise
         except Exception as exc:
@@ -550,37 +598,56 @@ class _Search:
         self.progress(Progress(len(self.parent), self.generated, self.depth, queue, time.perf_counter() - self.started))
 
     # -- counterexamples --------------------------------------------------
+    #
+    # A counterexample is found as a chain of keys, from an initial state's to
+    # the last state's; it is turned into a path (the position of the initial
+    # state in init(), then of each step in next()) and replayed. Only the
+    # search that found the keys can make the path (the keys may be hashes of
+    # its process); anyone with the spec can replay it.
 
     def _trace_to(self, k) -> Trace:
-        """Replay the spec along the parent chain that ends at entry ``k``."""
+        """The trace along the parent chain that ends at entry ``k``."""
+        return replay(self.spec, self.path_of(self._chain(k)))
+
+    def _chain(self, k) -> list:
         chain = []
         while k is not None:
             chain.append(k)
             k = self.parent[k]
         chain.reverse()
-        state = next(s for s in self.spec.init() if self.key(s) == chain[0])
-        steps = [Step(None, state)]
+        return chain
+
+    def path_of(self, chain: list, bad: tuple[str, Any] | None = None) -> list[int]:
+        """The path of the keys in ``chain``; with ``bad`` = (property, key),
+        plus the step from the chain's last state to a state of that key that
+        breaks that step property or refinement."""
+        initial = list(self.spec.init())
+        i = next(i for i, s in enumerate(initial) if self.key(s) == chain[0])
+        path, state = [i], initial[i]
         for want in chain[1:]:
-            act, state = next((a, t) for a, t in self.spec.next(state) if self.key(t) == want)
-            steps.append(Step(act, state))
-        return Trace(self.spec, steps)
+            i, state = next((i, t) for i, (_, t) in enumerate(self.spec.next(state)) if self.key(t) == want)
+            path.append(i)
+        if bad is not None:
+            path.append(self._bad_step(*bad, state))
+        return path
 
     def _step_violation(self, name, kind, ks, act, t) -> Violation:
         """The trace to the source of a bad step, plus that step (replayed, so
         under symmetry it is the matching step of the replayed state)."""
-        trace = self._trace_to(ks)
-        s = trace.steps[-1].state
-        want = self.key(t)
-        bad = self._find_bad_step(name, s, want)
-        trace.steps.append(Step(*bad))
-        return Violation(name, kind, trace, self.checks.step_detail(name, kind, s, bad[1]))
+        return self.step_violation(name, kind, self.path_of(self._chain(ks), (name, self.key(t))))
 
-    def _find_bad_step(self, name, s, want):
+    def step_violation(self, name: str, kind: str, path: list[int]) -> Violation:
+        """The violation of a step property or refinement whose path ends with the bad step."""
+        trace = replay(self.spec, path)
+        s, t = trace.steps[-2].state, trace.steps[-1].state
+        return Violation(name, kind, trace, self.checks.step_detail(name, kind, s, t))
+
+    def _bad_step(self, name: str, want: Any, s: State) -> int:
         only = self.checks.only(name)
         images = only.images_of(s)
-        for a, t in self.spec.next(s):
+        for i, (a, t) in enumerate(self.spec.next(s)):
             if self.key(t) == want and only.step_failure(s, a, t, images) is not None:
-                return a, t
+                return i
         raise AssertionError("the bad step did not replay: is the symmetry a true symmetry of the spec?")
 
     def _result(self, verdict: str, violation: Violation | None) -> Result:
@@ -613,6 +680,17 @@ class _Search:
             witnesses=self.witnesses,
             max_queue=self.max_queue,
         )
+
+
+def replay(spec: Spec, path: list[int]) -> Trace:
+    """The behaviour of ``spec`` that ``path`` names: its first entry picks an
+    initial state, each next one a step of ``spec.next`` by position."""
+    state = list(spec.init())[path[0]]
+    steps = [Step(None, state)]
+    for i in path[1:]:
+        act, state = list(spec.next(state))[i]
+        steps.append(Step(act, state))
+    return Trace(spec, steps)
 
 
 class PlainSpec(Spec):

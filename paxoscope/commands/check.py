@@ -13,7 +13,7 @@ from .. import console, registry
 from ..console import EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATION, UsageError, out
 from ..spec.constants import positive_int
 from ..specs import DEFAULT
-from . import add_arguments, add_command, arg, check_simulate, options
+from . import add_arguments, add_command, arg, check_simulate, options, workers
 
 EXIT_CODES = {"ok": EXIT_OK, "incomplete": EXIT_OK, "violation": EXIT_VIOLATION, "interrupted": EXIT_INTERRUPTED}
 
@@ -97,6 +97,7 @@ def add_parser(sub: Any) -> None:
     add_arguments(what, WHAT)
     options.add_param_option(what, PARAM_HELP)
     add_arguments(check.add_argument_group("how to explore"), HOW)
+    add_arguments(check.add_argument_group("on more cores"), workers.FLAGS)
     check_simulate.add_flags(check)
     add_arguments(check.add_argument_group("output"), OUTPUT)
 
@@ -177,6 +178,8 @@ def write_files(result: Any, args: argparse.Namespace) -> None:
 def _explore(spec: Any, args: argparse.Namespace, search: dict[str, Any], progress: Any) -> Any:
     from ..explorer.liveness import check
 
+    if workers.wanted(args):
+        return workers.explore(spec, args, search, progress)
     if not args.graph:
         return check(spec, progress=progress, **search)
     from ..explorer.graph import state_graph, write_graph
@@ -191,7 +194,17 @@ def _explore(spec: Any, args: argparse.Namespace, search: dict[str, Any], progre
 
 
 # What the pins decide, so that a value given beside --against would be silently ignored.
-_NOT_WITH_AGAINST = ("bug", "invariant", "itf", "graph", "svg", "html", "max_states", *check_simulate.FLAGS)
+_NOT_WITH_AGAINST = (
+    "bug",
+    "invariant",
+    "itf",
+    "graph",
+    "svg",
+    "html",
+    "max_states",
+    *check_simulate.FLAGS,
+    *workers.DESTS,
+)
 
 
 def run_against(args: argparse.Namespace) -> int:

@@ -29,24 +29,14 @@ SIMULATE = [
     ),
 ]
 
-WORKERS = arg(
-    "--workers",
-    type=positive_int,
-    metavar="N",
-    help="with --simulate: N processes, each drawing its share of the behaviours; a seed gives the same result "
-    "for any N",
-)
-
 # What only a simulation takes (argparse dests), and what a simulation cannot do.
+# --workers is declared with the search's own options (commands.workers), and means processes for both.
 FLAGS = ("simulate", "depth", "traces", "seed", "shorten")
-_NOT_WITH_SIMULATE = ("graph", "max_states")
+_NOT_WITH_SIMULATE = ("graph", "max_states", "ray", "spill")
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("random simulation")
-    add_arguments(group, SIMULATE)
-    if "--workers" not in parser._option_string_actions:  # the exhaustive search may declare it first
-        add_arguments(group, [WORKERS])
+    add_arguments(parser.add_argument_group("random simulation"), SIMULATE)
 
 
 def asked(args: argparse.Namespace) -> bool:
@@ -68,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         depth=args.depth or DEFAULT_DEPTH,
         traces=args.traces or DEFAULT_TRACES,
         seed=args.seed,
-        workers=getattr(args, "workers", None) or 1,
+        workers=args.workers or 1,
         shorten=args.shorten,
     )
     return explore_and_report(

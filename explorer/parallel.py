@@ -1,0 +1,645 @@
+"""Breadth-first search on several workers: processes on this machine, or Ray
+actors on a cluster.
+
+Each worker (a ``Shard``) owns the fingerprints that fall to it (the key
+modulo the number of workers) and remembers them compactly (``store``). The
+search goes level by level, as ``bfs.check`` does: every worker takes the
+steps of its part of a level, in rounds of ``ROUND`` states, and sends the
+key of each successor to its owner (8 bytes); each owner says which keys are
+new, its own first; only the new states it did not find itself are then
+sent to it, once each, and it checks them: they are its part of the next
+level. No worker starts a level before every worker has finished the one
+before, so the first counterexample is still a shortest one, and the counts
+(distinct states, states generated, depth) are those of one process.
+
+A counterexample is found as a key; the coordinator walks the parent links
+back through the workers that kept each state, and replays the spec along
+the chain. The per-state work is ``bfs``'s own (``_Search``): the same steps,
+checks and reports, whichever engine runs them.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import time
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields, is_dataclass, replace
+from functools import partial
+from typing import Any
+
+from ..spec.base import Spec
+from ..spec.constants import ConfigError
+from . import liveness
+from .bfs import (
+    CheckOptions,
+    Progress,
+    Result,
+    SpecError,
+    Violation,
+    _Checks,
+    _Search,
+    as_spec,
+    merged_options,
+    prepare,
+    replay,
+    state_key,
+)
+from .store import ExactSet, FingerprintSet, ParentLinks
+
+SpecSource = Spec | Callable[[], Any]
+
+# States each worker expands in a round, before their successors are shared out.
+ROUND = 20_000
+
+
+class RayMissing(ConfigError):
+    """``--ray`` was asked for, and Ray is not installed."""
+
+
+@dataclass
+class _Pending:
+    """A counterexample a worker found, before the coordinator rebuilds it:
+    the key of its last state (at ``level``), and, for a bad step, what
+    ``_Search.path_of`` needs to find that step: (property, key)."""
+
+    end: Any
+    level: int
+    bad: tuple[str, Any] | None = None
+
+    def __len__(self) -> int:
+        return self.level + (self.bad is not None)
+
+
+class Shard(_Search):
+    """One worker: the states whose key falls to ``index`` of ``count``."""
+
+    def __init__(
+        self,
+        source: SpecSource,
+        index: int,
+        count: int,
+        options: CheckOptions,
+        spill: str | None = None,
+        stable: bool = False,
+    ):
+        spec = source if _is_spec(source) else source()
+        spec, checks = prepare(spec, options)
+        super().__init__(spec, checks, replace(options, progress=None, max_states=None))
+        self.index, self.count = index, count
+        self.owner_hash = stable_hash if stable else hash
+        self.key = state_key(self.spec, self.symmetry, self.exact, self.owner_hash)
+        if not self.exact and self.key == self.spec.fingerprint:
+            fingerprint = self.key
+            self.key = lambda s: hash(fingerprint(s))  # any int a spec returns, folded to 64 bits
+        self.visited = ExactSet() if self.exact else FingerprintSet()
+        self.links = ParentLinks(f"worker{index}-of-{count}", self.exact, spill)
+        # This level's successors, by owner: states, keys and parents' keys
+        # side by side (flat arrays of fingerprints: no object per key).
+        self._found: list[tuple[list, Any, Any]] = []
+        self._sent: set = set()
+        self._mine: list[tuple] = []  # the new successors this worker found and owns
+        self._frontier: list[tuple] = []  # the level being expanded, of which the first ``_done`` states are
+        self._done = 0
+
+    # -- the moves of a level ----------------------------------------------
+    #
+    # States stay with the worker that found them; only their keys travel.
+    # ``expand`` takes the steps of this worker's part of the level and sends
+    # each successor's key to its owner; ``dedup``, at the owner, tells each
+    # sender which of its keys are new (the first sender of a key wins, the
+    # owner itself first, so that a worker mostly goes on with the states it
+    # owns); ``admit`` keeps and checks the successors that won: they are
+    # this worker's part of the next level.
+
+    def start(self) -> dict:
+        """Keep and check the initial states this worker owns: its part of the first level."""
+        initial = self._initial_states(counts_out_of_model=self.index == 0)
+        mine = [(s, k) for s, k in initial if self.owner_hash(k) % self.count == self.index]
+        kept = [(s, k, None) for (s, k), new in zip(mine, self.visited.add([k for _, k in mine])) if new]
+        found = self._keep(kept, self._check_initial)
+        return self._report(found, self.generated)
+
+    def next_level(self) -> None:
+        """The states kept so far become the level to expand."""
+        self._frontier, self.level, self._done = self.level, [], 0
+        self.depth += 1
+
+    def expand(self, limit: int) -> list:
+        """Take the steps of the next ``limit`` states of this worker's part of
+        the level: the report, then for each worker the keys of the successors it owns.
+
+        A level is expanded in rounds of ``limit`` states (each followed by
+        ``dedup``, ``ship`` and ``admit``), so that the successors waiting
+        for their owners' answer are a round's, not a level's."""
+        chunk = self._frontier[self._done : self._done + limit]
+        self._done += len(chunk)
+        before = self.generated
+        self._found = [(self._keys(), self._keys(), []) for _ in range(self.count)]
+        self._sent = set()  # what this round sent already, so that a successor goes once
+        found = self._expand(chunk, self._sent, self._route)
+        self._sent = set()
+        report = self._report(found, self.generated - before)
+        return [report, *(self._pack(keys) for keys, _, _ in self._found)]
+
+    def dedup(self, *keys: bytes) -> list[bytes]:
+        """For each sender, which of the keys it sent (``keys[sender]``) are new."""
+        flags = [b""] * self.count
+        for sender in (self.index, *((self.index + j) % self.count for j in range(1, self.count))):
+            flags[sender] = bytes(self.visited.add(self._unpack(keys[sender])))
+        return flags
+
+    def ship(self, *flags: bytes) -> list[bytes | None]:
+        """For each owner, the successors it said were new (``flags[owner]``)
+        and did not find itself, pickled; this worker's own are kept here."""
+        won = [
+            [(t, k, ks) for t, k, ks, fresh in zip(states, keys, parents, new) if fresh]
+            for (keys, parents, states), new in zip(self._found, flags)
+        ]
+        self._found = []
+        self._mine, won[self.index] = won[self.index], []
+        return [None if o == self.index else pickle.dumps(w, pickle.HIGHEST_PROTOCOL) for o, w in enumerate(won)]
+
+    def admit(self, *shipped: bytes | None) -> dict:
+        """Keep and check the new successors this worker owns: its part of the next level."""
+        kept, self._mine = self._mine, []
+        for data in shipped:
+            if data:
+                kept += pickle.loads(data)
+        found = self._keep(kept, partial(self._check_state, failure=self.checks.state_failure))
+        return self._report(found, 0)
+
+    def _route(self, t, k, ks) -> None:
+        """``_expand``'s hand-over: a successor, filed by the worker that owns its key
+        (unless this worker owns it and has seen it: then no one need hear of it)."""
+        self._sent.add(k)
+        owner = self.owner_hash(k) % self.count
+        if owner == self.index and k in self.visited:
+            return
+        keys, parents, states = self._found[owner]
+        keys.append(k)
+        parents.append(ks)
+        states.append(t)
+
+    def _keep(self, kept: list[tuple], check: Callable) -> Violation | None:
+        """Record the parents of the states kept, then check each."""
+        self.links.add(self.depth + 1, [k for _, k, _ in kept], [ks for _, _, ks in kept])
+        t = None
+        try:
+            for t, k, _ in kept:
+                found = check(t, k)
+                if found is not None:
+                    return found
+        except (KeyboardInterrupt, SpecError, ConfigError):
+            raise
+        except Exception as exc:
+            raise SpecError(self._blame(exc, t, None)) from exc
+        return None
+
+    def _keys(self) -> Any:
+        return [] if self.exact else array("q")
+
+    def _pack(self, keys: Any) -> bytes:
+        return pickle.dumps(keys, pickle.HIGHEST_PROTOCOL) if self.exact else keys.tobytes()
+
+    def _unpack(self, data: bytes) -> Any:
+        if self.exact:
+            return pickle.loads(data)
+        keys = array("q")
+        keys.frombytes(data)
+        return keys
+
+    def _report(self, found: Violation | None, generated: int) -> dict:
+        return {
+            "distinct": len(self.visited),
+            "generated": generated,
+            "queue": len(self.level),
+            "left": len(self._frontier) - self._done,
+            "violation": found,
+            "hash_probe": self.owner_hash(_PROBE),
+        }
+
+    # -- what the coordinator asks at the end -----------------------------
+
+    def parent_of(self, key: Any, level: int) -> tuple[bool, Any, int]:
+        return self.links.parent_of(key, level)
+
+    def summary(self) -> dict:
+        return {"enabled": self.enabled, "witnesses": self.witnesses}
+
+    def close(self) -> None:
+        """The search is over, whatever its end: the spilled files go."""
+        self.links.remove()
+
+    # -- counterexamples are found here, rebuilt by the coordinator --------
+
+    def _trace_to(self, k) -> Any:
+        # A deadlocked state of the level being expanded, or a new state of
+        # the level being admitted.
+        return _Pending(k, self.depth if self._found else self.depth + 1)
+
+    def _step_violation(self, name, kind, ks, act, t) -> Violation:
+        return Violation(name, kind, _Pending(ks, self.depth, (name, self.key(t))))
+
+
+class _ProcessShard(Shard):
+    """A shard in a process of its own (a worker process, a Ray actor)."""
+
+    def __init__(self, *args: Any) -> None:
+        gc.disable()  # as in bfs: the states hold no cycles, and this process holds nothing else
+        super().__init__(*args)
+
+
+# Keys must be the same in every worker. A forked worker shares its parent's
+# hashes; another process salts the hash of text (every worker is given the
+# same seed) and, before Python 3.12, hashes None by its address: there,
+# keys are computed by ``stable_hash``.
+_PROBE = ("paxoscope", None, (1, frozenset({None, "x"})))
+STABLE_HASH_NEEDED = sys.version_info < (3, 12)
+
+
+def stable_hash(x: Any) -> int:
+    """``hash(x)`` for values built of tuples, frozensets, frozen dataclasses
+    and atoms, except that None hashes the same in every process."""
+    if x is None:
+        return 0x5EED
+    if isinstance(x, tuple):
+        return hash(tuple(map(stable_hash, x)))
+    if isinstance(x, frozenset):
+        return hash(frozenset(map(stable_hash, x)))
+    if is_dataclass(x):
+        return hash((type(x).__name__, *(stable_hash(getattr(x, f.name)) for f in fields(x))))
+    return hash(x)
+
+
+def _is_spec(source: Any) -> bool:
+    return isinstance(source, Spec) or (
+        callable(getattr(source, "init", None)) and callable(getattr(source, "next", None))
+    )
+
+
+# -- where the workers run ---------------------------------------------------
+
+
+class _Workers:
+    """Where the shards run; ``call`` asks each shard the same method, with
+    its own arguments, and returns their answers in order."""
+
+    count: int
+
+    def call(self, method: str, args: list[tuple]) -> list:
+        """The answers of the first ``len(args)`` shards."""
+        raise NotImplementedError
+
+    def everyone(self, method: str, *args: Any) -> list:
+        return self.call(method, [args] * self.count)
+
+    def expand(self, limit: int) -> list[dict]:
+        """Every shard expands the next ``limit`` states of its part of the level; their reports."""
+        out = self.everyone("expand", limit)
+        self._routed = _transposed([o[1:] for o in out])
+        return [o[0] for o in out]
+
+    def admit(self) -> list[dict]:
+        """Every owner says which keys it was sent are new; every shard ships
+        the new successors to their owners, who keep them; their reports."""
+        flags = self.call("dedup", self._routed)
+        self._routed = []
+        shipped = self.call("ship", _transposed(flags))
+        return self.call("admit", _transposed(shipped))
+
+    def close(self) -> None:
+        pass
+
+
+def _transposed(rows: list) -> list[tuple]:
+    """``rows[i][j]`` (what worker i has for worker j) as what each worker j gets."""
+    return [tuple(row[j] for row in rows) for j in range(len(rows))]
+
+
+class _InProcess(_Workers):
+    """One worker, in this process."""
+
+    def __init__(self, source: SpecSource, options: CheckOptions, spill: str | None):
+        self.shards = [Shard(source, 0, 1, options, spill)]
+        self.count = 1
+
+    def call(self, method: str, args: list[tuple]) -> list:
+        return [getattr(shard, method)(*a) for shard, a in zip(self.shards, args)]
+
+    def close(self) -> None:
+        self.shards[0].close()
+
+
+class _Processes(_Workers):
+    """Worker processes on this machine, each answering calls on a pipe."""
+
+    def __init__(self, spec: Spec, source: SpecSource | None, count: int, options: CheckOptions, spill: str | None):
+        # Forked workers inherit the spec as built (and Python's hash seed,
+        # so that they agree on every key); elsewhere they build it anew.
+        forking = "fork" in multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if forking else "spawn")
+        self.count = count
+        self.conns, self.procs = [], []
+        for i in range(count):
+            mine, theirs = context.Pipe()
+            built = spec if forking or source is None else source
+            stable = STABLE_HASH_NEEDED and not forking
+            proc = context.Process(target=_serve, args=(theirs, built, i, count, options, spill, stable), daemon=True)
+            proc.start()
+            theirs.close()
+            self.conns.append(mine)
+            self.procs.append(proc)
+
+    def call(self, method: str, args: list[tuple]) -> list:
+        asked = self.conns[: len(args)]
+        for conn, a in zip(asked, args):
+            conn.send((method, a))
+        return [self._answer(conn) for conn in asked]
+
+    @staticmethod
+    def _answer(conn) -> Any:
+        try:
+            status, value = conn.recv()
+        except EOFError:
+            raise SpecError("a worker process ended without an answer (killed, or out of memory?)") from None
+        if status == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        for conn in self.conns:
+            try:
+                conn.send(("close", ()))
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+
+
+def _serve(conn, source: SpecSource, *how: Any) -> None:
+    """A worker process: build the shard, then answer calls until told to close."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides what an interrupt means
+    try:
+        shard = _ProcessShard(source, *how)
+    except BaseException as exc:  # noqa: BLE001 - reported to the coordinator, whatever it is
+        shard, error = None, exc
+    while True:
+        try:
+            method, args = conn.recv()
+        except EOFError:
+            method = "close"
+        if method == "close":
+            if shard is not None:
+                shard.close()
+            return
+        try:
+            if shard is None:
+                raise error
+            conn.send(("ok", getattr(shard, method)(*args)))
+        except BaseException as exc:  # noqa: BLE001
+            conn.send(("error", _picklable(exc)))
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return SpecError(str(exc))
+
+
+class _RayActors(_Workers):
+    """The same workers as Ray actors, on the cluster at ``address`` (or the
+    Ray session this process already has). Keys and flags go from actor to
+    actor through Ray's object store, not through here."""
+
+    def __init__(self, address: str, source: SpecSource, count: int | None, options: CheckOptions, spill: str | None):
+        ray = _import_ray()
+        if not ray.is_initialized():
+            try:
+                ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ConfigError(f"--ray {address}: no Ray cluster to join there ({reason})") from None
+        self.ray = ray
+        self.count = count or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # Workers must agree on every key, and Python salts the hash of text
+        # per process: every actor gets the same seed.
+        actor = ray.remote(num_cpus=1, runtime_env={"env_vars": {"PYTHONHASHSEED": "0"}})(_ProcessShard)
+        stable = STABLE_HASH_NEEDED
+        self.actors = [actor.remote(source, i, self.count, options, spill, stable) for i in range(self.count)]
+
+    def _get(self, refs: list) -> list:
+        try:
+            return self.ray.get(refs)
+        except self.ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            raise (cause if isinstance(cause, Exception) else SpecError(str(exc).splitlines()[0])) from None
+
+    def call(self, method: str, args: list[tuple]) -> list:
+        return self._get([getattr(a, method).remote(*x) for a, x in zip(self.actors, args)])
+
+    def expand(self, limit: int) -> list[dict]:
+        n = self.count
+        refs = [a.expand.options(num_returns=n + 1).remote(limit) for a in self.actors]
+        self._routed = _transposed([r[1:] for r in refs])
+        return self._get([r[0] for r in refs])
+
+    def admit(self) -> list[dict]:
+        flags = self._each("dedup", self._routed)
+        self._routed = []
+        shipped = self._each("ship", _transposed(flags))
+        return self._get([a.admit.remote(*s) for a, s in zip(self.actors, _transposed(shipped))])
+
+    def _each(self, method: str, args: list) -> list[list]:
+        """Ask every actor ``method``, one result per actor, kept in the object store."""
+        n = self.count
+        refs = [getattr(a, method).options(num_returns=n).remote(*x) for a, x in zip(self.actors, args)]
+        return [r if isinstance(r, list) else [r] for r in refs]  # Ray gives one return as itself
+
+    def close(self) -> None:
+        try:
+            self.ray.get([a.close.remote() for a in self.actors], timeout=30)
+        except Exception:  # noqa: BLE001 - an actor that failed has nothing left to remove
+            pass
+        for a in self.actors:
+            self.ray.kill(a)
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise RayMissing("--ray needs Ray, which is not installed: pip install 'paxoscope[ray]'") from None
+    return ray
+
+
+# -- the coordinator -----------------------------------------------------------
+
+
+def parallel_check(
+    spec: Spec,
+    properties: Iterable[str] | CheckOptions | None = None,
+    options: CheckOptions | None = None,
+    *,
+    workers: int | None = None,
+    ray: str | None = None,
+    spill: str | None = None,
+    source: Callable[[], Any] | None = None,
+    **keywords,
+) -> Result:
+    """``bfs.check`` on ``workers`` processes (default: the machine's cores),
+    or, with ``ray`` (a Ray address, or "auto"), on as many Ray actors
+    (default: the cluster's CPUs). Same options and the same ``Result``.
+
+    ``spill``: a directory where the workers write the parent links of the
+    states they keep, instead of memory. ``source``: a function (picklable,
+    such as a ``functools.partial`` of a module's function) that builds the
+    spec in a worker that cannot inherit it: a Ray actor, or a process
+    started without fork. The observers and ``digest`` of ``bfs.check``
+    need every state in one process: they are not available here. With
+    ``max_states`` the search stops after the round that reaches it.
+    Liveness is checked on the state graph in one process: naming a
+    liveness property here is an error."""
+    options = merged_options(properties, options, keywords)
+    live = liveness.selected(as_spec(spec), options.properties)
+    if live:
+        raise ConfigError(f"{live[0]} is a liveness property: it is checked in one process, not on workers")
+    spec, checks = prepare(spec, options)
+    if options.max_states is not None and options.max_states < 1:
+        raise ConfigError(f"--max-states must be at least 1, not {options.max_states}")
+    if options.observers:
+        raise ConfigError("observers watch a search in one process; they do not go with workers")
+    if options.digest:
+        raise ConfigError("the digest of a reachable set is computed in one process; it does not go with workers")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {workers}")
+    if spill and options.exact:
+        raise ConfigError("--spill writes fingerprints to disk; it does not go with --exact")
+    shipped = replace(options, progress=None)
+    if ray is not None:
+        backend: _Workers = _RayActors(ray, source or spec, workers, shipped, spill)
+    elif (workers or os.cpu_count() or 1) == 1:
+        backend = _InProcess(spec, shipped, spill)
+    else:
+        backend = _Processes(spec, source, workers or os.cpu_count() or 1, shipped, spill)
+    try:
+        return _Coordinator(spec, checks, options, backend).run()
+    finally:
+        backend.close()
+
+
+class _Coordinator:
+    def __init__(self, spec: Spec, checks: _Checks, options: CheckOptions, backend: _Workers):
+        self.search = _Search(spec, checks, options)  # for its counterexamples and its Result
+        self.options = options
+        self.backend = backend
+        self.distinct = 0
+        self.started = time.perf_counter()
+
+    def run(self) -> Result:
+        search = self.search
+        verdict, violation = "ok", None
+        collecting = gc.isenabled()
+        gc.disable()  # as in bfs: the states hold no cycles
+        try:
+            found = self._levels()
+            if found is not None:
+                violation = self._rebuild(found)
+                verdict = "violation"
+                search.depth = max(search.depth, len(violation.trace))
+            elif search._cut:
+                verdict = "incomplete"
+            self._merge_summaries()
+        except KeyboardInterrupt:
+            verdict = "interrupted"
+        finally:
+            if collecting:
+                gc.enable()
+        result = search._result(verdict, violation)
+        result.distinct_states = self.distinct
+        result.seconds = time.perf_counter() - self.started
+        return result
+
+    def _levels(self) -> Violation | None:
+        search, backend = self.search, self.backend
+        found = self._tally(backend.everyone("start"))
+        if self.distinct == 0 and found is None:
+            raise SpecError(f"spec {search.spec.name!r} has no initial state: init() yielded nothing")
+        search.depth = 1
+        while found is None and self.queue:
+            search.max_queue = max(search.max_queue, self.queue)
+            backend.everyone("next_level")
+            left = True
+            while found is None and left:
+                reports = backend.expand(ROUND)
+                left = any(r["left"] for r in reports)
+                found = self._tally(reports) or self._tally(backend.admit())
+                self._progress()
+                if found is None and self._reached_max_states():
+                    return None
+            if found is None and self.queue:
+                search.depth += 1
+        return found
+
+    def _reached_max_states(self) -> bool:
+        if self.options.max_states is None or self.distinct < self.options.max_states:
+            return False
+        self.search._cut = True
+        self.search.depth += 1  # the states of the next level found so far count, as in bfs
+        return True
+
+    def _tally(self, reports: list[dict]) -> Violation | None:
+        if len({r["hash_probe"] for r in reports}) > 1:
+            raise ConfigError("the workers disagree on Python's hash of text (set PYTHONHASHSEED alike on every node)")
+        search = self.search
+        search.generated += sum(r["generated"] for r in reports)
+        self.distinct = sum(r["distinct"] for r in reports)
+        self.queue = sum(r["queue"] for r in reports)
+        found = [r["violation"] for r in reports if r["violation"] is not None]
+        return min(found, key=lambda v: len(v.trace)) if found else None
+
+    def _progress(self) -> None:
+        if self.options.progress is not None:
+            s = self.search
+            self.options.progress(
+                Progress(self.distinct, s.generated, s.depth, self.queue, time.perf_counter() - self.started)
+            )
+
+    def _merge_summaries(self) -> None:
+        search = self.search
+        for summary in self.backend.everyone("summary"):
+            search.enabled |= summary["enabled"]
+            for name, depth in summary["witnesses"].items():
+                mine = search.witnesses.get(name)
+                if depth is not None and (mine is None or depth < mine):
+                    search.witnesses[name] = depth
+
+    def _rebuild(self, found: Violation) -> Violation:
+        """The worker's ``_Pending`` counterexample as a trace: parent links
+        from the workers, a path from the first one, a replay here."""
+        pending: _Pending = found.trace
+        chain, level = [pending.end], pending.level
+        while True:
+            answers = self.backend.everyone("parent_of", chain[-1], level)
+            known = next((a for a in answers if a[0]), None)
+            if known is None:
+                raise SpecError("a counterexample's parent link was lost (is a worker's --spill directory gone?)")
+            _, parent, level = known
+            if parent is None:
+                break
+            chain.append(parent)
+            level -= 1
+        chain.reverse()
+        path = self.backend.call("path_of", [(chain, pending.bad)])[0]  # any worker can: the first
+        if pending.bad is not None:
+            return self.search.step_violation(found.property, found.kind, path)
+        return Violation(found.property, found.kind, replay(self.search.spec, path), found.detail)
