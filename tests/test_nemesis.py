@@ -387,8 +387,10 @@ def test_a_leader_that_answers_reads_alone_is_caught_once_it_is_cut_off(tmp_path
     from paxoscope.impl.nemesis.service import local_cluster
 
     target = local_cluster(tmp_path / "cluster", "multipaxos", bugs=frozenset({"stale-leader-read"}))
-    faults = [Fault(1.0, PARTITION, LEADER, 5.0, ISOLATE)]
-    result = nemesis.run(target, seconds=6.0, clients=10, seed=2, faults=faults)
+    # Cut off for 6 s: well past the failure detector's half second and the election after it, so the
+    # new leader has committed writes while the old one still answers its clients' reads.
+    faults = [Fault(1.0, PARTITION, LEADER, 7.0, ISOLATE)]
+    result = nemesis.run(target, seconds=8.0, clients=10, seed=2, faults=faults)
     assert result.faults[0].was_leader
     assert result.check.verdict == NOT_LINEARIZABLE and not result.ok
     assert any(op.input[0] == "get" for op in result.check.failure.operations)
