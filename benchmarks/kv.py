@@ -14,7 +14,7 @@ Latency is from the submission of a command to its acknowledgement, p50 and p99,
 sustained rate; paxoscope's group commit is reported as the sizes of the batches one fsync covered.
 
     pip install pysyncobj                # only for this benchmark; not a dependency of paxoscope
-    python benchmarks/kv.py              # both, bisection over 1,000..20,000 writes/s
+    python benchmarks/kv.py              # both, bisection over 1,000..40,000 writes/s (PySyncObj's bounds: 10..40,000)
     python benchmarks/kv.py --only pysyncobj --seconds 8 --steps 5
 """
 
@@ -310,7 +310,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=25.0, help="measured period of a trial (PySyncObj's: 25)")
     parser.add_argument("--steps", type=int, default=6, help="bisection steps")
     parser.add_argument("--low", type=float, default=1000.0)
-    parser.add_argument("--high", type=float, default=20000.0)
+    parser.add_argument("--high", type=float, default=40000.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results: dict[str, Any] = {}
