@@ -121,8 +121,10 @@ def _spawn(path: Path, info: NodeInfo) -> subprocess.Popen[bytes]:
     with open(_open_log(info.data / "node.log"), "ab") as log:
         # A session of its own: the node outlives the command that started it
         # and does not receive the terminal's Ctrl-C meant for that command.
+        # -P: the working directory is not on the node's path, so a source tree
+        # there (a clone's paxoscope/, without impl/) cannot hide the installed package.
         child = subprocess.Popen(
-            [sys.executable, "-m", "paxoscope.impl.net", "--name", info.name, "--cluster", str(path)],
+            [sys.executable, "-P", "-m", "paxoscope.impl.net", "--name", info.name, "--cluster", str(path)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
