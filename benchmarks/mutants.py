@@ -254,7 +254,6 @@ EQUIVALENT: dict[str, str] = {
     "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "an instance is replaced, never changed in place, and nothing hashes one"
     ),
-    "multipaxos/core.py:Waiting: @dataclass => ": "the class Waiting is not used anywhere",
     # -- the key-value machine
     "multipaxos/kvstate.py:_is_number: "
     'return isinstance(x, int | float) and not isinstance(x, bool) and x == x and abs(x) != float("inf") => '

@@ -269,15 +269,6 @@ def disk_after(stored: LogState | None, records: list) -> LogState:
     return (stored or LogState()).after(records)
 
 
-@dataclass
-class Waiting:
-    """A client request the leader has logged: who to answer, on which stream."""
-
-    src: str
-    client: str
-    rid: int
-
-
 class Node:
     """One replica; see the module's docstring."""
 
