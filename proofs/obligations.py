@@ -11,7 +11,7 @@ and its invariant Inv (a dict of named conjuncts):
 
 Each obligation is a satisfiability query for its negation (axioms, the
 hypotheses and the negated goal), run in a fresh ``SimpleSolver`` with a
-timeout and one retry. unsat means proven; sat means failed (the model is a
+timeout, then retries with other random seeds. unsat means proven; sat means failed (the model is a
 counterexample); unknown stays unknown, but first ``proofs.cti`` searches
 small finite universes for a counterexample, so a wrong protocol is refuted
 even where Z3 gives up on the unbounded query.
@@ -39,11 +39,17 @@ from .smt import Answer, Translator, solve
 # SafeAt's inner quantifiers be instantiated with the outer ones (measured:
 # a third to a half less work for Z3 on this model).
 SOLVER_OPTIONS: dict[str, Any] = {"pull_nested_quantifiers": True}
-# Seconds per query (then, unless a small universe has a counterexample, one
-# retry with twice as long). Paxos's slowest query takes a few hundredths of
-# a second: this is generous, and a wrong protocol that Z3 cannot refute
-# goes on to the small-universe search within seconds.
+# Seconds per query (then, unless a small universe has a counterexample, a
+# retry with twice as long for each of RETRY_SEEDS). Paxos's slowest query
+# takes a few hundredths of a second: this is generous, and a wrong protocol
+# that Z3 cannot refute goes on to the small-universe search within seconds.
 DEFAULT_TIMEOUT = 2.0
+# Z3's search depends on its random seed: a query it answers in 0.05 s with
+# one seed can run away with another (measured: Multi-Paxos's
+# Propose/ProposalAfterEarlierAcks, with seed 1, still open after 4 s). A
+# loaded machine can push the first attempt past its timeout, so one retry
+# is not enough to keep a true obligation from being reported unknown.
+RETRY_SEEDS = (1, 2, 3)
 
 
 @dataclass
@@ -165,8 +171,10 @@ class Prover:
         answer: Answer = solve(query, self.timeout, retry=False, options=SOLVER_OPTIONS)
         searched = answer.result == "unknown" and counterexamples
         cex = find_counterexample(self, ob) if searched else None
-        if answer.result == "unknown" and cex is None:
-            answer = solve(query, 2 * self.timeout, retry=False, seed=1, options=SOLVER_OPTIONS)
+        for seed in RETRY_SEEDS if answer.result == "unknown" and cex is None else ():
+            answer = solve(query, 2 * self.timeout, retry=False, seed=seed, options=SOLVER_OPTIONS)
+            if answer.result != "unknown":
+                break
         out = Outcome(
             ob.name,
             ob.kind,
@@ -176,7 +184,8 @@ class Prover:
             conjunct=ob.conjunct,
         )
         if answer.result == "unknown":
-            out.detail = f"Z3 gave up ({answer.reason or 'no reason given'})" + ("" if cex else ", twice")
+            tries = "" if cex else f", {1 + len(RETRY_SEEDS)} times"
+            out.detail = f"Z3 gave up ({answer.reason or 'no reason given'}){tries}"
         out.seconds = time.perf_counter() - start
         if answer.result != "unsat" and counterexamples:
             if not searched:  # the small universes are searched once

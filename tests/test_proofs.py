@@ -118,6 +118,28 @@ def test_unknown_is_reported_as_unknown_never_as_proven():
     assert "no counterexample in the small universes" in out.detail
 
 
+def test_a_true_obligation_whose_first_seeds_run_away_is_still_proven(monkeypatch):
+    # Z3 can run away on a query with one seed and answer it at once with
+    # another; a loaded machine does the same to the first attempt. Two seeds
+    # that give up must not turn a true obligation into "unknown".
+    from paxoscope.proofs import obligations
+
+    seeds = []
+
+    def runaway(query, timeout, retry=True, seed=0, options=None):
+        seeds.append(seed)
+        if seed in (0, 1):
+            return obligations.Answer("unknown", None, timeout, "canceled")
+        return solve(query, timeout, retry=retry, seed=seed, options=options)
+
+    monkeypatch.setattr(obligations, "solve", runaway)
+    p = Prover(model_for())
+    ob = next(ob for ob in p.obligations if ob.name == "safety")
+    out = p.discharge(ob, counterexamples=False)
+    assert out.result == "proven", out.detail
+    assert seeds == [0, 1, 2]
+
+
 def test_a_frame_obligation_is_still_answered_by_z3_with_its_conjunct_only():
     p = Prover(model_for())
     ob = next(ob for ob in p.obligations if ob.name == "Phase1a/Msg2aSafe")
