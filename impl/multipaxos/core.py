@@ -111,7 +111,7 @@ class NodeConfig:
         return len(self.nodes) // 2 + 1
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)  # not frozen, as Command (kvstate.py); nothing changes an instance once made
 class Inst:
     """One slot, as the spec has it: status, command, and the last vote (ballot, command)."""
 
@@ -128,6 +128,13 @@ class Inst:
         slot, status, cmd, vbal, vcmd = doc
         return slot, cls(status, _cmd(cmd), vbal, _cmd(vcmd))
 
+    def committed(self) -> Inst:
+        """This instance, Committed: made once, so a replica's state and its store's copy share it."""
+        twin = self.__dict__.get("_committed")
+        if twin is None:
+            twin = self.__dict__["_committed"] = Inst(COMMITTED, self.cmd, self.vbal, self.vcmd)
+        return twin
+
 
 class InstRecord(list):
     """An ``inst`` record that keeps the instance it was made from: applying it
@@ -136,14 +143,11 @@ class InstRecord(list):
     __slots__ = ("inst",)
 
     def __init__(self, slot: int, inst: Inst):
-        super().__init__(["inst", *inst.to_json(slot)])
+        cmd, vcmd = inst.cmd, inst.vcmd
+        cmd_doc = None if cmd is None else cmd.to_json()
+        vcmd_doc = cmd_doc if vcmd is cmd else None if vcmd is None else vcmd.to_json()
+        super().__init__(("inst", slot, inst.status, cmd_doc, inst.vbal, vcmd_doc))
         self.inst = inst
-
-    def json_bytes(self) -> bytes:
-        """The record as JSON (what ``json_bytes`` makes of it), from its commands' own."""
-        _, slot, status, _, vbal, _ = self
-        cmd, vcmd = (c.json_bytes() if c is not None else b"null" for c in (self.inst.cmd, self.inst.vcmd))
-        return b'["inst",%d,"%s",%s,%d,%s]' % (slot, status.encode(), cmd, vbal, vcmd)
 
 
 NO_INST = Inst(EMPTY, None)  # a slot the log does not hold
@@ -196,9 +200,9 @@ class LogState:
                 newly = [slot for slot in range(self.commit + 1, upto + 1) if slot in self.insts]
             else:  # a far commit index (a replica that was behind): only the slots it holds
                 newly = [slot for slot in self.insts if self.commit < slot <= upto]
+            insts = self.insts
             for slot in newly:
-                inst = self.insts[slot]
-                self.insts[slot] = Inst(COMMITTED, inst.cmd, inst.vbal, inst.vcmd)
+                insts[slot] = insts[slot].committed()
             self.commit = max(self.commit, rec[1])
         elif kind == "snapshot":
             _, index, state = rec
@@ -363,12 +367,17 @@ class Node:
         if slot <= self.state.snapshot_index:
             return  # as LogState.apply does with this record (without reading it back)
         old = self.state.insts.get(slot)
+        logged = self.logged  # by get and set: a Counter's missing key costs a call of its __missing__
         if old is not None and old.cmd is not None:
-            self.logged[old.cmd.key] -= 1
-            if not self.logged[old.cmd.key]:
-                del self.logged[old.cmd.key]
+            key = old.cmd.key
+            left = logged.get(key, 0) - 1
+            if left > 0:
+                logged[key] = left
+            else:
+                logged.pop(key, None)
         if inst.cmd is not None:
-            self.logged[inst.cmd.key] += 1
+            key = inst.cmd.key
+            logged[key] = logged.get(key, 0) + 1
             self.stamp = max(self.stamp, inst.cmd.t)
         self.state.insts[slot] = inst
 
@@ -591,14 +600,16 @@ class Node:
         echo = NO_STAMP if below_promise else self.lease.promise(m.sent)
         voted = []
         limit = self._slot_limit()
+        follow = not below_promise  # once, before the first vote this Accept changes
         for k, doc in enumerate(m.cmds):
             slot = m.first + k
             inst = s.insts.get(slot, NO_INST)
             if slot <= s.snapshot_index or slot > limit:
                 continue
             if m.bal > inst.vbal:
-                if not below_promise:
+                if follow:
                     self._follow(m.bal, m.src, reset=False)
+                    follow = False
                 cmd = Command.from_json(doc)
                 # As the spec: Accepting again even below the commit index (the command is the chosen one,
                 # applied already; the commit index does not move back).

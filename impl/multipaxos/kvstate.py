@@ -38,7 +38,9 @@ STRING_LIMIT = 4096  # bytes of UTF-8 in a key, value or lock name
 TTL_LIMIT = 86400.0
 
 
-@dataclass(frozen=True)
+# Not frozen, though nothing changes a command once made: a frozen class's __init__ costs three times
+# as much, and every replica makes one for each command. Equal commands hash alike all the same.
+@dataclass(unsafe_hash=True)
 class Command:
     """One client command as the log holds it: who asked (``client``, ``rid``),
     what (``op``, ``args``), and the leader's clock when it was logged (``t``)."""
@@ -51,7 +53,7 @@ class Command:
 
     def to_json(self) -> list:
         # Built once: a command goes into a message, a log record and a vote, each time in this form
-        # (nobody changes it). The frozen class's own __setattr__ refuses; its __dict__ does not.
+        # (nobody changes it). Kept in __dict__, beside the fields: equality and hashing see only those.
         doc = self.__dict__.get("_doc")
         if doc is None:
             doc = self.__dict__["_doc"] = [self.client, self.rid, self.op, list(self.args), self.t]
@@ -72,7 +74,9 @@ class Command:
     @classmethod
     def from_json(cls, doc: Any) -> Command:
         client, rid, op, args, t = doc
-        return cls(client, rid, op, tuple(args), t)
+        cmd = cls(client, rid, op, tuple(args), t)
+        cmd.__dict__["_doc"] = doc  # its JSON form is the one it was read from (nobody changes either)
+        return cmd
 
     @property
     def key(self) -> tuple[str, int]:
@@ -86,6 +90,8 @@ NOOP = Command("", 0, "noop")
 
 
 def _text_problem(x: Any, what: str) -> str | None:
+    if type(x) is str and len(x) <= STRING_LIMIT // 4:
+        return None  # the common case, decided at once: a short string
     if not isinstance(x, str):
         return f"{what} must be a string"
     # A character is at most 4 bytes of UTF-8: only a long string needs encoding to be measured.
@@ -159,13 +165,15 @@ class KVState:
     def apply(self, cmd: Command) -> Any:
         """Apply one committed command; its result (the first one's, for a retry)."""
         self.clock = max(self.clock, cmd.t)
-        self._expire()
+        if self.locks:
+            self._expire()
         if cmd.op == "noop":
             return None
         seen, result = self.duplicate(cmd)
         if seen:
             return result
-        self._renew(cmd.client)
+        if self.locks:
+            self._renew(cmd.client)
         result = getattr(self, "_" + cmd.op)(cmd.client, *cmd.args)
         self.sessions[cmd.client] = (cmd.rid, result)
         return result
