@@ -23,13 +23,15 @@ from typing import Any, Protocol
 # -- events and effects: the runtime's side of the core -------------------------
 
 
-@dataclass(frozen=True)
+# Events are values, as messages are; not frozen, as those of impl/multipaxos/messages.py, for the
+# cost of a frozen class's __init__ (one event a client request).
+@dataclass(unsafe_hash=True)
 class Receive:
     src: str
     msg: Any
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)
 class ClientRequest:
     """A client's request. A single-decree protocol reads ``value``; a
     log-based service reads ``client``, ``request_id`` (a retried request
@@ -43,7 +45,7 @@ class ClientRequest:
     src: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)
 class Timeout:
     """A timer went off; ``now`` is the host's clock in seconds (None in the
     simulator, where a core counts timeouts as its time)."""

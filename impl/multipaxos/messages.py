@@ -37,12 +37,17 @@ VERSION = 1
 BALLOT_LIMIT = 2**63
 NAME_LIMIT = 64
 
+# Messages are values: equal fields, equal messages, hashed alike. Not frozen, though nothing changes
+# one once made: a frozen class's __init__ costs three times as much, and a leader makes a request and a
+# reply for every command.
+message = dataclass(unsafe_hash=True)
+
 OK, NOT_LEADER, REFUSED, UNKNOWN = "ok", "not-leader", "refused", "unknown"
 REPLY_STATUSES = (OK, NOT_LEADER, REFUSED, UNKNOWN)
 STATUSES = ("Empty", "Preparing", "Accepting", "Committed")
 
 
-@dataclass(frozen=True)
+@message
 class Prepare:
     src: str
     bal: int
@@ -50,7 +55,7 @@ class Prepare:
     type = "prepare"
 
 
-@dataclass(frozen=True)
+@message
 class Promise:
     src: str
     bal: int
@@ -60,7 +65,7 @@ class Promise:
     type = "promise"
 
 
-@dataclass(frozen=True)
+@message
 class Accept:
     src: str
     bal: int
@@ -71,7 +76,7 @@ class Accept:
     type = "accept"
 
 
-@dataclass(frozen=True)
+@message
 class Accepted:
     src: str
     bal: int
@@ -82,7 +87,7 @@ class Accepted:
     type = "accepted"
 
 
-@dataclass(frozen=True)
+@message
 class Reject:
     src: str
     bal: int
@@ -90,7 +95,7 @@ class Reject:
     type = "reject"
 
 
-@dataclass(frozen=True)
+@message
 class CatchUp:
     src: str
     bal: int
@@ -101,7 +106,7 @@ class CatchUp:
     type = "catchup"
 
 
-@dataclass(frozen=True)
+@message
 class Request:
     client: str
     rid: int
@@ -110,7 +115,7 @@ class Request:
     type = "request"
 
 
-@dataclass(frozen=True)
+@message
 class Reply:
     client: str
     rid: int
@@ -120,7 +125,7 @@ class Reply:
     type = "reply"
 
 
-@dataclass(frozen=True)
+@message
 class StatusReply:
     name: str
     role: str
