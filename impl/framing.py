@@ -127,10 +127,10 @@ class Codec:
             raise MalformedMessage(
                 f"a {cls.type} message has fields {list(names)}, not {sorted(set(data) - {'v', 'type'})}"
             )
-        args: dict[str, Any] = {name: data[name] for name in names}
-        if problem := self.fields_problem(args):
+        del data["v"], data["type"]  # what is left are the fields, by name
+        if problem := self.fields_problem(data):
             raise MalformedMessage(f"a {cls.type} message with a bad field: {problem}")
-        return cls(**args)
+        return cls(**data)
 
     def decode_payload(self, payload: bytes) -> Any:
         """``decode``, with every failure reported as MalformedMessage.

@@ -81,7 +81,7 @@ class Lease:
     def stamped(self, sends: list[tuple[str, Any]], kind: type) -> list[tuple[str, Any]]:
         """``sends`` with each ``kind`` message (an Accept) carrying this event's clock; a message
         broadcast to several replicas stays one object (a host encodes it once)."""
-        if not self.seconds or self.now is None:
+        if not sends or not self.seconds or self.now is None:
             return sends
         copies: dict[int, Any] = {}
         for _, msg in sends:
