@@ -12,6 +12,9 @@ by pipelined clients of the service.
 
 Latency is from the submission of a command to its acknowledgement, p50 and p99, at the highest
 sustained rate; paxoscope's group commit is reported as the sizes of the batches one fsync covered.
+Each trial also reports the commands acknowledged a second during its measured period: what the replicas
+kept up with. Above that, a rate can still pass the 90 % criterion on what the drain acknowledges late,
+at a latency of seconds.
 
     pip install pysyncobj                # only for this benchmark; not a dependency of paxoscope
     python benchmarks/kv.py              # both, bisection over 1,000..40,000 writes/s (PySyncObj's bounds: 10..40,000)
@@ -61,18 +64,20 @@ def submit_at_rate(
     rng = random.Random()
     lock = threading.Lock()
     latencies: list[float] = []
-    counts = {"sent": 0, "ok": 0, "error": 0}
+    counts = {"sent": 0, "ok": 0, "error": 0, "ok_in_period": 0}
+    start = time.monotonic()
 
     def done(started: float) -> Callable[[bool], None]:
         def callback(ok: bool) -> None:
             with lock:
                 counts["ok" if ok else "error"] += 1
                 if ok:
-                    latencies.append(time.monotonic() - started)
+                    now = time.monotonic()
+                    latencies.append(now - started)
+                    counts["ok_in_period"] += now - start < seconds
 
         return callback
 
-    start = time.monotonic()
     while time.monotonic() - start < seconds:
         second = time.monotonic()
         for _ in range(int(rate)):
@@ -138,10 +143,10 @@ def pysyncobj_trial(rate: float, seconds: float) -> dict:
             p.kill()
             stdout, _ = p.communicate()
         reports.append(json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else None)
-    return merge(rate, reports)
+    return merge(rate, seconds, reports)
 
 
-def merge(rate: float, reports: list[dict | None]) -> dict:
+def merge(rate: float, seconds: float, reports: list[dict | None]) -> dict:
     got = [r for r in reports if r is not None]
     sent = sum(r["sent"] for r in got) or 1
     ok = sum(r["ok"] for r in got)
@@ -151,6 +156,9 @@ def merge(rate: float, reports: list[dict | None]) -> dict:
         "sent": sent,
         "acknowledged": ok,
         "success": ok / sent if len(got) == len(reports) else 0.0,
+        # What the replicas kept up with, whatever the criterion: commands acknowledged a second during the
+        # measured period (a rate above capacity passes the criterion on what the drain acknowledges late).
+        "acknowledged_per_s": round(sum(r["ok_in_period"] for r in got) / seconds),
         "p50_ms": _ms(percentile(latencies, 0.5)),
         "p99_ms": _ms(percentile(latencies, 0.99)),
     }
@@ -273,7 +281,7 @@ def paxoscope_trial(rate: float, seconds: float) -> dict:
                 t.start()
             for t in threads:
                 t.join()
-            result = merge(rate, reports)
+            result = merge(rate, seconds, reports)
             result["batches"] = writers.batch_sizes()
     return result
 
@@ -289,7 +297,8 @@ def highest_sustained(trial: Callable[[float, float], dict], low: float, high: f
         result = trial(rate, seconds)
         sustained = result["success"] >= SUSTAINED
         print(
-            f"  {rate:8.0f}/s: {result['success']:.1%} acknowledged, p50 {result['p50_ms']} ms, "
+            f"  {rate:8.0f}/s: {result['success']:.1%} acknowledged ({result['acknowledged_per_s']}/s during the "
+            f"period), p50 {result['p50_ms']} ms, "
             f"p99 {result['p99_ms']} ms" + (f", batches {result['batches']}" if "batches" in result else ""),
             flush=True,
         )
