@@ -366,7 +366,15 @@ class Node:
         self._records.append(InstRecord(slot, inst))
         if slot <= self.state.snapshot_index:
             return  # as LogState.apply does with this record (without reading it back)
-        old = self.state.insts.get(slot)
+        insts = self.state.insts
+        if self.state.leader == self.name:  # only a leader asks what its log holds; one that stands counts it anew
+            self._count_change(insts.get(slot), inst)
+        if inst.cmd is not None:
+            self.stamp = max(self.stamp, inst.cmd.t)
+        insts[slot] = inst
+
+    def _count_change(self, old: Inst | None, new: Inst) -> None:
+        """``logged`` as a slot's instance goes from ``old`` to ``new``."""
         logged = self.logged  # by get and set: a Counter's missing key costs a call of its __missing__
         if old is not None and old.cmd is not None:
             key = old.cmd.key
@@ -375,11 +383,8 @@ class Node:
                 logged[key] = left
             else:
                 logged.pop(key, None)
-        if inst.cmd is not None:
-            key = inst.cmd.key
-            logged[key] = logged.get(key, 0) + 1
-            self.stamp = max(self.stamp, inst.cmd.t)
-        self.state.insts[slot] = inst
+        if new.cmd is not None:
+            logged[new.cmd.key] = logged.get(new.cmd.key, 0) + 1
 
     def _follow(self, bal: int, leader: str, reset: bool) -> None:
         s = self.state
@@ -388,6 +393,8 @@ class Node:
             self._emit(["follow", bal, leader, reset])
             if was_leader and leader != self.name:
                 self._step_down()
+            if leader == self.name:
+                self._count_logged()  # a follower does not keep the count (see _set_inst)
         self.highest_seen = max(self.highest_seen, bal)
 
     def _broadcast(self, msg: Any, include_self: bool = False) -> None:

@@ -27,7 +27,6 @@ timeout (same id) is answered with the first result and not applied again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from ..framing import json_bytes
@@ -79,9 +78,9 @@ class Command:
         cmd.__dict__["_doc"] = doc  # its JSON form is the one it was read from (nobody changes either)
         return cmd
 
-    @cached_property
+    @property
     def key(self) -> tuple[str, int]:
-        return (self.client, self.rid)  # asked of each command several times: made once
+        return (self.client, self.rid)
 
     def __str__(self) -> str:
         return f"{self.client}#{self.rid} {self.op} {' '.join(map(str, self.args))}".rstrip()

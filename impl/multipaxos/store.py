@@ -128,12 +128,15 @@ class LogStore:
             self.load()
         records = [rec for write in writes for rec in write]
         state = self.state
+        snapshot = False
         for rec in records:
-            if type(rec) is InstRecord and rec[1] > state.snapshot_index:
-                state.insts[rec[1]] = rec.inst  # what LogState.apply does with it, without the call
+            if type(rec) is InstRecord:
+                if rec[1] > state.snapshot_index:
+                    state.insts[rec[1]] = rec.inst  # what LogState.apply does with it, without the call
             else:
                 state.apply(rec)
-        if any(rec[0] == "snapshot" for rec in records):
+                snapshot = snapshot or rec[0] == "snapshot"
+        if snapshot:
             self._write_snapshot()
             self._rewrite()
         else:
