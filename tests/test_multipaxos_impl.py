@@ -212,6 +212,23 @@ def test_the_log_is_replayed_as_written_with_a_torn_tail_cut_off(tmp_path):
     assert (tmp_path / "log.wal").read_bytes().endswith(b"\n")
 
 
+def test_a_batch_is_one_line_of_the_log_read_back_whole_or_not_at_all(tmp_path):
+    store = LogStore(tmp_path)
+    node = Node(NodeConfig("n1", ("n1",), election_ticks=1), store.load())
+    writes = [fx.persist for fx in (node.handle(e) for e in [Timeout(1.0), command_request("w1")]) if fx.persist]
+    store.save_batch(writes)  # group commit: the events' records together
+    first = (tmp_path / "log.wal").read_bytes()
+    assert first.count(b"\n") == 1 and sum(map(len, writes)) > 2
+    after_first = LogStore(tmp_path).load().records()
+    assert after_first == node.state.records()
+    # A batch torn by a crash before its sync is lost whole: none of its records were acknowledged,
+    # and none is replayed.
+    store.save_batch([node.handle(command_request("w2")).persist])
+    both = (tmp_path / "log.wal").read_bytes()
+    (tmp_path / "log.wal").write_bytes(both[: len(first) + (len(both) - len(first)) // 2])
+    assert LogStore(tmp_path).load().records() == after_first
+
+
 @pytest.mark.parametrize("damaged", ["log.wal", "snapshot.json"])
 def test_a_damaged_log_or_snapshot_is_refused_naming_the_file(tmp_path, damaged):
     store = LogStore(tmp_path)
