@@ -82,6 +82,12 @@ TARGETS = {
 # reason. A key "module:function: original line => *" covers every mutant of
 # that line. Besides these, a mutant that changes only a type annotation is
 # equivalent (see ``annotation_only``).
+# A stricter test of _text_problem's shortcut sends more strings on to the exact measure after it.
+_STRICTER_SHORTCUT = (
+    "the shortcut passes only strings the exact measure after it passes too: a stricter one sends more strings "
+    "on to that measure, which answers the same"
+)
+
 EQUIVALENT: dict[str, str] = {
     "paxos/core.py:on_accepted: if self.decided is None and any(q <= voters for q in self.config.quorums): "
     "=> if self.decided is None and any(q == voters for q in self.config.quorums):": (
@@ -251,9 +257,6 @@ EQUIVALENT: dict[str, str] = {
     "if s.leader == self.name and m.bal >= s.bal_max_known and m.promised > m.bal and self.config.restand:": (
         "a Reject names a ballot its receiver sent, never above the highest one it knows"
     ),
-    "multipaxos/core.py:Inst: @dataclass(frozen=True) => @dataclass(frozen=False)": (
-        "an instance is replaced, never changed in place, and nothing hashes one"
-    ),
     # -- the key-value machine
     "multipaxos/kvstate.py:_is_number: "
     'return isinstance(x, int | float) and not isinstance(x, bool) and x == x and abs(x) != float("inf") => '
@@ -266,12 +269,6 @@ EQUIVALENT: dict[str, str] = {
     "multipaxos/kvstate.py:duplicate: return True, last[1] if cmd.rid == last[0] else None => "
     "return True, last[1] if cmd.rid >= last[0] else None": (
         "the line runs only when cmd.rid <= last[0] (the method returned above otherwise): >= is == there"
-    ),
-    "multipaxos/kvstate.py:None: "
-    'ARITY = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 2, "release": 1, "keepalive": 0, "noop": 0} => '
-    'ARITY = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 2, "release": 1, "keepalive": 0, "noop": 1}': (
-        "a noop's arity is never read: request_problem refuses noop before it looks at the arity, and "
-        "command_problem checks a noop's arguments itself"
     ),
     'multipaxos/kvstate.py:request_problem: if op == "acquire" and i == 1: => if op <= "acquire" and i == 1:': (
         "op is an operation of ARITY here, and each of the others sorts after acquire"
@@ -289,11 +286,35 @@ EQUIVALENT: dict[str, str] = {
     'return None if client is "" and rid == 0 and args == [] else "a noop has no client, id or arguments"': (
         "CPython has one empty string: a str equals it exactly when it is it, and no other type equals it"
     ),
+    "multipaxos/kvstate.py:_text_problem: if type(x) is str and len(x) <= STRING_LIMIT // 4: => "
+    "if type(x) is str and len(x) < STRING_LIMIT // 4:": _STRICTER_SHORTCUT,
+    "multipaxos/kvstate.py:_text_problem: if type(x) is str and len(x) <= STRING_LIMIT // 4: => "
+    "if type(x) is str and len(x) == STRING_LIMIT // 4:": _STRICTER_SHORTCUT,
+    "multipaxos/kvstate.py:_text_problem: if type(x) is str and len(x) <= STRING_LIMIT // 4: => "
+    "if type(x) is str and len(x) is STRING_LIMIT // 4:": _STRICTER_SHORTCUT,
+    "multipaxos/kvstate.py:_text_problem: if type(x) is str and len(x) <= STRING_LIMIT // 4: => "
+    "if type(x) is str and len(x) <= STRING_LIMIT // 5:": _STRICTER_SHORTCUT,
+    "multipaxos/kvstate.py:_text_problem: if type(x) is str and len(x) <= STRING_LIMIT // 4: => "
+    "if type(x) is str and len(x) <= STRING_LIMIT >> 4:": _STRICTER_SHORTCUT,
+    "multipaxos/kvstate.py:_text_problem: if type(x) is str and len(x) <= STRING_LIMIT // 4: => "
+    "if type(x) is str and len(x) <= STRING_LIMIT & 4:": _STRICTER_SHORTCUT,
+    "multipaxos/kvstate.py:_text_problem: if type(x) is str and len(x) <= STRING_LIMIT // 4: => "
+    "if type(x) is str and len(x) <= STRING_LIMIT % 4:": _STRICTER_SHORTCUT,
+    "multipaxos/kvstate.py:_text_problem: if type(x) is str and len(x) <= STRING_LIMIT // 4: => "
+    "if type(x) is str and len(x) <= STRING_LIMIT / 4:": (
+        "STRING_LIMIT / 4 is 1024.0, and a length is at most 1024.0 exactly when it is at most 1024"
+    ),
+    "multipaxos/kvstate.py:_text_problem: if type(x) is str and len(x) <= STRING_LIMIT // 4: => "
+    "if type(x) == str and len(x) <= STRING_LIMIT // 4:": ("a type equals str exactly when it is str"),
     "multipaxos/kvstate.py:request_problem: "
-    "return f\"unknown operation {str(op)[:40]!r} (one of {', '.join(k for k in ARITY if k != 'noop')})\" => "
-    "return f\"unknown operation {str(op)[:40]!r} (one of {', '.join(k for k in ARITY if k is not 'noop')})\"": (
-        "the keys of ARITY and the 'noop' compared with are literals of one module that read as names, which "
-        "CPython interns: the same objects"
+    "if not isinstance(args, list | tuple) or len(args) != ARITY[op]: => "
+    "if not isinstance(args, list | tuple) or len(args) is not ARITY[op]:": (
+        "both sides are small ints (an arity is 0 to 3), which CPython keeps one object each of"
+    ),
+    "multipaxos/kvstate.py:KVState: clock: float = 0.0  # the stamp of the last command applied => "
+    "clock: float = -1.0  # the stamp of the last command applied": (
+        "the clock is read only once a command is applied, which sets it to at least that command's stamp, "
+        "never below 0; before that, a leader's first stamp is its own clock, which is not below 0 either"
     ),
     "multipaxos/kvstate.py:_is_number: "
     'return isinstance(x, int | float) and not isinstance(x, bool) and x == x and abs(x) != float("inf") => '

@@ -586,6 +586,28 @@ def test_the_machine_refuses_a_request_it_cannot_log_saying_why():
     arities = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 1, "release": 1, "keepalive": 0}
     for op, n in arities.items():  # each operation with as many arguments as it takes (acquire: and a ttl)
         assert request_problem("c", 1, op, ["x"] * n + [5.0] * (op == "acquire")) is None, op
+    # Bytes, not characters, are limited: 1,025 characters of 4 bytes each are too many, 1,024 are not.
+    assert request_problem("c", 1, "get", ["\U0001f600" * 1025]) == "argument 1 of get is longer than 4096 bytes"
+    assert request_problem("c", 1, "get", ["\U0001f600" * 1024]) is None
+    assert request_problem("c", 1, "keepalive", ["x"]) == "keepalive takes 0 arguments"
+    assert request_problem("c", 1, "o" * 50, []).startswith(f"unknown operation '{'o' * 40}' (one of")
+    assert request_problem("c", 1, ["get"], ["k"]).startswith("unknown operation \"['get']\" (one of")
+
+
+def test_the_machine_compares_names_by_value_not_by_identity():
+    # What a replica reads from the wire or its log are new string objects, never the literals of this
+    # module nor one another: an operation, a client or a lock's owner must match by value.
+    def fresh(text: str) -> str:
+        return "".join(list(text))  # equal, and not the same object
+
+    assert fresh("noop") is not "noop"  # noqa: F632 - the point of the test
+    assert request_problem("c", 1, fresh("noop"), []).startswith("unknown operation 'noop'")
+    assert request_problem("c", 1, fresh("acquire"), ["L", 5.0]) is None
+    machine = KVState()
+    assert machine.apply(Command("", 0, fresh("noop"))) is None and machine.sessions == {}
+    assert machine.apply(Command(fresh("a"), 1, "acquire", ("L", 10.0), 1.0)) is True
+    assert machine.apply(Command(fresh("a"), 2, "keepalive", (), 8.0)) == ["L"]  # renewed: held until 18
+    assert machine.apply(Command(fresh("b"), 1, "acquire", ("L", 1.0), 15.0)) is False
 
 
 def test_the_machine_reads_a_logged_command_only_in_its_json_form():
@@ -599,6 +621,7 @@ def test_the_machine_reads_a_logged_command_only_in_its_json_form():
     for noop in (["c", 0, "noop", [], 0], ["", 1, "noop", [], 0], ["", -1, "noop", [], 0], ["", 0, "noop", ["x"], 0]):
         assert command_problem(noop) == "a noop has no client, id or arguments"
     assert command_problem(["c", 1, "get", ["k", "x"], 0]) == "get takes 1 argument"
+    assert command_problem([5, 0, "noop", [], 0]) == "a noop has no client, id or arguments"
 
 
 def test_the_machine_remembers_each_clients_last_request_and_ignores_older_ones():

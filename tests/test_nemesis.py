@@ -386,12 +386,18 @@ def test_a_leader_that_answers_reads_alone_is_caught_once_it_is_cut_off(tmp_path
     from paxoscope.impl.nemesis.faults import ISOLATE
     from paxoscope.impl.nemesis.service import local_cluster
 
-    target = local_cluster(tmp_path / "cluster", "multipaxos", bugs=frozenset({"stale-leader-read"}))
     # Cut off for 6 s: well past the failure detector's half second and the election after it, so the
-    # new leader has committed writes while the old one still answers its clients' reads.
+    # new leader has committed writes while the old one still answers its clients' reads. Whether a
+    # client reads a key there after the new leader wrote it, before its own next write moves it to
+    # the new leader, is up to the run's timing (about four runs in five): as benchmarks/nemesis.py
+    # --until-caught does, another seed is tried when a run shows nothing.
     faults = [Fault(1.0, PARTITION, LEADER, 7.0, ISOLATE)]
-    result = nemesis.run(target, seconds=8.0, clients=10, seed=2, faults=faults)
-    assert result.faults[0].was_leader
+    for seed in (2, 3, 4):
+        target = local_cluster(tmp_path / f"cluster{seed}", "multipaxos", bugs=frozenset({"stale-leader-read"}))
+        result = nemesis.run(target, seconds=8.0, clients=10, seed=seed, faults=faults)
+        assert result.faults[0].was_leader
+        if result.check.verdict == NOT_LINEARIZABLE:
+            break
     assert result.check.verdict == NOT_LINEARIZABLE and not result.ok
     assert any(op.input[0] == "get" for op in result.check.failure.operations)
 

@@ -111,7 +111,7 @@ class NodeConfig:
         return len(self.nodes) // 2 + 1
 
 
-@dataclass(unsafe_hash=True)  # not frozen, as Command (kvstate.py); nothing changes an instance once made
+@dataclass  # not frozen, as Command (kvstate.py): nothing changes an instance once made, nor hashes one
 class Inst:
     """One slot, as the spec has it: status, command, and the last vote (ballot, command)."""
 

@@ -31,16 +31,18 @@ from typing import Any
 
 from ..framing import json_bytes
 
-# op -> the number of its arguments (a ttl is a number, the rest are strings)
-ARITY = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 2, "release": 1, "keepalive": 0, "noop": 0}
+# What a client may ask: op -> the number of its arguments (a ttl is a number, the rest are strings). The
+# log's noop (a new leader fills a hole with it) is no client's to ask.
+ARITY = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 2, "release": 1, "keepalive": 0}
 READS = frozenset({"get"})
 STRING_LIMIT = 4096  # bytes of UTF-8 in a key, value or lock name
 TTL_LIMIT = 86400.0
 
 
 # Not frozen, though nothing changes a command once made: a frozen class's __init__ costs three times
-# as much, and every replica makes one for each command. Equal commands hash alike all the same.
-@dataclass(unsafe_hash=True)
+# as much, and every replica makes one for each command. Nothing hashes one (logs, queues and sessions
+# go by its key).
+@dataclass
 class Command:
     """One client command as the log holds it: who asked (``client``, ``rid``),
     what (``op``, ``args``), and the leader's clock when it was logged (``t``)."""
@@ -90,12 +92,12 @@ NOOP = Command("", 0, "noop")
 
 
 def _text_problem(x: Any, what: str) -> str | None:
+    # A character is at most 4 bytes of UTF-8: a string this short is within the limit without being measured.
     if type(x) is str and len(x) <= STRING_LIMIT // 4:
-        return None  # the common case, decided at once: a short string
+        return None
     if not isinstance(x, str):
         return f"{what} must be a string"
-    # A character is at most 4 bytes of UTF-8: only a long string needs encoding to be measured.
-    if len(x) * 4 > STRING_LIMIT and len(x.encode("utf-8", "surrogatepass")) > STRING_LIMIT:
+    if len(x.encode("utf-8", "surrogatepass")) > STRING_LIMIT:
         return f"{what} is longer than {STRING_LIMIT} bytes"
     return None
 
@@ -113,8 +115,8 @@ def request_problem(client: Any, rid: Any, op: Any, args: Any) -> str | None:
         return "the client id is empty"
     if not isinstance(rid, int) or isinstance(rid, bool) or not 0 < rid < 2**63:
         return "the request id must be a whole number from 1"
-    if op not in ARITY or op == "noop":
-        return f"unknown operation {str(op)[:40]!r} (one of {', '.join(k for k in ARITY if k != 'noop')})"
+    if type(op) is not str or op not in ARITY:
+        return f"unknown operation {str(op)[:40]!r} (one of {', '.join(ARITY)})"
     if not isinstance(args, list | tuple) or len(args) != ARITY[op]:
         return f"{op} takes {ARITY[op]} argument{'s' * (ARITY[op] != 1)}"
     for i, a in enumerate(args):
