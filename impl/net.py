@@ -81,7 +81,7 @@ from ..spec.constants import positive_int as _positive_int
 from ..spec.constants import positive_seconds as _seconds
 from .clusterfile import HOST, ClusterError, NodeInfo, load_cluster
 from .framing import Codec, FrameBuffer, MalformedMessage
-from .protocol import ClientRequest, Effects, Event, Receive, Timeout
+from .protocol import ClientRequest, ClientRequests, Effects, Event, Receive, Timeout
 from .storage import CorruptStorage, DurableStore, Locked
 from .supervise import missing_store_problem
 
@@ -380,7 +380,7 @@ class NodeRuntime:
                 msgs = frames.feed(chunk)
                 if msgs and idle is not None:
                     deadline = loop.time() + idle
-                for msg in msgs:
+                for msg in self._batched(msgs, label):
                     self._dispatch(msg, label, writer)
                 # A stream that brought a client's request is held back while the core is busy; a
                 # peer's never is (its answers are what make the core less busy).
@@ -405,9 +405,31 @@ class NodeRuntime:
             await self._not_busy.wait()
         return asyncio.get_running_loop().time() - started
 
+    def _batched(self, msgs: list[Any], label: str) -> list[Any]:
+        """``msgs`` with each run of client requests made one ``ClientRequests`` event (when the core takes
+        them so); the rest in place, so the core sees everything in the order it came."""
+        protocol = self.protocol
+        if not protocol.batch_requests or protocol.client_request is None or len(msgs) < 2:
+            return msgs
+        out: list[Any] = []
+        run: list[ClientRequest] = []
+        for msg in msgs:
+            if isinstance(msg, protocol.request):
+                run.append(protocol.client_request(msg, label))
+                continue
+            if run:
+                out.append(ClientRequests(tuple(run)))
+                run = []
+            out.append(msg)
+        if run:
+            out.append(ClientRequests(tuple(run)))
+        return out
+
     def _dispatch(self, msg: Any, label: str, writer: asyncio.StreamWriter) -> None:
         protocol = self.protocol
-        if isinstance(msg, protocol.status):
+        if isinstance(msg, ClientRequests):
+            self.apply(msg)
+        elif isinstance(msg, protocol.status):
             reply = protocol.status_reply(self.name, self.node, self.durable, self._store_error())
             self._reply(writer, reply)
         elif isinstance(msg, protocol.request) and protocol.client_request is not None:
@@ -644,6 +666,8 @@ class NodeRuntime:
 def _describe(event: Event) -> str:
     if isinstance(event, Receive):
         return f"a {event.msg.type} from {event.src}"
+    if isinstance(event, ClientRequests):
+        return f"{len(event.requests)} client requests"
     return "a client request" if isinstance(event, ClientRequest) else "the retry timer"
 
 

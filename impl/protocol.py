@@ -9,7 +9,8 @@ configuration and a node configuration each have a ``protocol`` attribute, so
 ``Simulator(config)`` and ``NodeRuntime(config, ...)`` find the rest.
 
 A protocol's core is sans-I/O (as python-hyper/h11 is): a node takes one
-event (``Receive``, ``ClientRequest``, ``Timeout``) and returns ``Effects``,
+event (``Receive``, ``ClientRequest``, ``Timeout``; ``ClientRequests`` for a
+core that takes the requests of one read together) and returns ``Effects``,
 which the runtime performs in order: the durable write first, then the sends.
 """
 
@@ -53,7 +54,15 @@ class Timeout:
     now: float | None = None
 
 
-Event = Receive | ClientRequest | Timeout
+@dataclass(unsafe_hash=True)
+class ClientRequests:
+    """The requests a host read from a client's stream in one go, in order, handled as one event: the
+    same as each in turn, but with one set of effects (``RuntimeProtocol.batch_requests``)."""
+
+    requests: tuple[ClientRequest, ...] = ()
+
+
+Event = Receive | ClientRequest | ClientRequests | Timeout
 
 
 @dataclass
@@ -156,6 +165,9 @@ class RuntimeProtocol:
       (None: the core arms its retry timer itself with ``Effects.timer``);
     - ``group_commit``: the host runs every event that is ready, makes all
       their writes durable at once (the store's ``save_batch``), then sends;
+    - ``batch_requests``: the core takes ``ClientRequests``: the host hands it the requests of one
+      read of a stream as one event (for a log-based service, whose every request costs a core's
+      event less its work when it comes with others);
     - ``busy(node)``: the core has more requests waiting than it can soon propose; the host then
       reads no more from the streams clients connect on until it is not (None: never busy);
     - ``store_factory(directory)``: the durable store of one node (None: an
@@ -193,6 +205,7 @@ class RuntimeProtocol:
     group_commit: bool = False
     store_factory: Callable[[Any], Any] | None = None
     busy: Callable[[Any], bool] | None = None
+    batch_requests: bool = False
 
     def open_store(self, directory: Any) -> Any:
         """Node storage in ``directory``: ``load``, ``save``, ``exists``, ``lock``, ``unlock``, ``path``."""

@@ -62,3 +62,38 @@ def test_a_busy_core_holds_back_a_clients_stream_and_still_answers_a_status(tmp_
     assert held  # busy: the third request stayed in the socket, unread and unanswered
     assert status.role == "leader"  # a status request on a stream of its own is read all the same
     assert [(r.rid, r.status, r.result) for r in replies] == [(1, OK, None), (2, OK, "a"), (3, OK, "b")]
+
+
+def test_requests_read_in_one_go_reach_the_core_as_one_event_and_are_answered_in_order(tmp_path, monkeypatch):
+    from paxoscope.impl.protocol import ClientRequest, ClientRequests
+
+    events: list = []
+    apply = NodeRuntime.apply
+    monkeypatch.setattr(NodeRuntime, "apply", lambda self, event: (events.append(event), apply(self, event))[1])
+    info = NodeInfo("n1", HOST, _free_port(), tmp_path / "n1")
+
+    async def scenario() -> list[Reply]:
+        runtime = NodeRuntime(NodeConfig("n1", ("n1",), election_ticks=1), [info], LogStore(info.data), port=info.port)
+        await runtime.start()
+        try:
+            while runtime.node.role != "leader":
+                await asyncio.sleep(0.02)
+            reader, writer = await asyncio.open_connection(HOST, info.port)
+            writer.write(b"".join(CODEC.encode(Request("c", i, "put", ["k", str(i)])) for i in range(1, 21)))
+            replies = []
+            for _ in range(20):
+                size = int.from_bytes(await reader.readexactly(4), "big")
+                replies.append(CODEC.decode(await reader.readexactly(size)))
+            writer.close()
+            return replies
+        finally:
+            await runtime.stop()
+
+    replies = asyncio.run(scenario())
+    # Each put answers the value it replaced: the requests were applied in the order they were sent.
+    assert [(r.rid, r.status, r.result) for r in replies] == [(1, OK, None)] + [
+        (i, OK, str(i - 1)) for i in range(2, 21)
+    ]
+    batches = [len(e.requests) if isinstance(e, ClientRequests) else 1 for e in events]
+    batches = [n for e, n in zip(events, batches) if isinstance(e, ClientRequest | ClientRequests)]
+    assert sum(batches) == 20 and max(batches) > 1  # one read brought several: one event for them

@@ -19,7 +19,7 @@ from paxoscope.impl.multipaxos.config import SimConfig
 from paxoscope.impl.multipaxos.core import ACCEPTING, Inst, LogState, Node, NodeConfig, record_problem
 from paxoscope.impl.multipaxos.kvstate import NOOP, Command, KVState, command_problem, request_problem
 from paxoscope.impl.multipaxos.messages import CODEC, NOT_LEADER, OK, REFUSED, UNKNOWN
-from paxoscope.impl.protocol import ClientRequest, Effects, Receive, Timeout
+from paxoscope.impl.protocol import ClientRequest, ClientRequests, Effects, Receive, Timeout
 from paxoscope.impl.sim import Fire, Request, Restart, Run, Simulator
 from test_multipaxos_impl import ops
 
@@ -87,6 +87,32 @@ def test_commands_waiting_for_room_in_the_window_go_out_together_in_batches_of_a
     assert [(r.client, r.status) for r in net.replies] == [(f"c{i}", OK) for i in range(7)]
     states = {n: node.kv.to_json() for n, node in net.nodes.items()}
     assert states["s1"]["kv"] == {"k": "6"} and net.nodes["s1"].state.commit == 7
+
+
+def test_requests_read_together_are_handled_as_each_in_turn_with_the_window_filled_once():
+    def request(i: int, op: str = "put") -> ClientRequest:
+        return ClientRequest(client=f"c{i}", request_id=1, command=(op, ("k", str(i))), src=f"c{i}")
+
+    one_by_one, together = Net(batch=4, window=2), Net(batch=4, window=2)
+    for net in (one_by_one, together):
+        net.lead()
+        net.sent.clear()
+    batch = [request(i) for i in range(6)] + [request(6, "fly"), request(0)]  # a refusal, a retry
+    for r in batch:
+        one_by_one.handle("s1", r)
+    fx = together.handle("s1", ClientRequests(tuple(batch)))
+    # One event: the refusal answered at once, the rest proposed in batches that fill the window at once
+    assert [(r.client, r.status) for _, r in fx.reply] == [("c6", REFUSED)]
+    assert [len(m.cmds) for m in accepts(together.sent, "s1", "s2")] == [4, 2]
+    assert [len(m.cmds) for m in accepts(one_by_one.sent, "s1", "s2")] == [1, 1]
+    for net in (one_by_one, together):
+        net.settle()
+    assert sorted((r.client, r.status) for r in together.replies) == sorted(
+        (r.client, r.status) for r in one_by_one.replies
+    )
+    assert together.nodes["s1"].state.commit == one_by_one.nodes["s1"].state.commit == 6
+    assert together.nodes["s1"].kv.to_json() == one_by_one.nodes["s1"].kv.to_json()
+    assert together.nodes["s1"].kv.to_json()["kv"] == {"k": "5"}
 
 
 # -- every feature on, under faults: what the replicas store, answer and agree on ----------------------------

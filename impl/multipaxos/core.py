@@ -45,7 +45,7 @@ from typing import Any
 
 from ...spec.gallery import story
 from ..framing import MAX_FRAME
-from ..protocol import ClientRequest, Effects, Event, Receive, Timeout
+from ..protocol import ClientRequest, ClientRequests, Effects, Event, Receive, Timeout
 from .kvstate import NOOP, READS, Command, KVState, request_problem
 from .lease import NO_STAMP, Lease
 from .messages import (
@@ -348,6 +348,11 @@ class Node:
             self._receive(event.msg)
         elif isinstance(event, ClientRequest):
             self._request(event)
+        elif isinstance(event, ClientRequests):
+            for request in event.requests:
+                self._request(request, propose=False)
+            while self._propose():  # all of them at once: as few batches as the window has room for
+                pass
         elif isinstance(event, Timeout):
             self._tick(event.now)
         self._send = self.lease.stamped(self._send, Accept)
@@ -509,7 +514,7 @@ class Node:
 
     # -- phase 2 ------------------------------------------------------------------
 
-    def _request(self, event: ClientRequest) -> None:
+    def _request(self, event: ClientRequest, propose: bool = True) -> None:
         op, args = event.command if isinstance(event.command, (tuple, list)) and len(event.command) == 2 else ("", [])
         if problem := request_problem(event.client, event.request_id, op, args):
             rid = event.request_id if isinstance(event.request_id, int) and 0 <= event.request_id < 2**63 else 0
@@ -536,7 +541,8 @@ class Node:
             self.waiting[cmd.key] = event.src  # logged already (a retry): answered when it commits
             return
         self.queue.append((event.src, cmd))
-        self._propose()
+        if propose:
+            self._propose()
 
     def _room(self) -> int:
         """Commands the next batch may carry: none while ``window`` batches are in flight (the
@@ -560,14 +566,14 @@ class Node:
                 yield slot
             slot += 1
 
-    def _propose(self) -> None:
-        """TakeNewRequest, for as many queued commands as the window has room for."""
+    def _propose(self) -> bool:
+        """TakeNewRequest, for the queued commands one batch has room for; whether it proposed any."""
         if not self.prepared or not self.queue:
-            return
+            return False
         s = self.state
         room = self._room()
         if room <= 0:
-            return
+            return False
         stamp = self.stamp = max(self.now, self.stamp)
         proposed: list[tuple[int, Command]] = []
         free = iter(self._free_slots())
@@ -595,6 +601,7 @@ class Node:
         if proposed:
             self.in_flight.append(proposed[-1][0])
         self._try_commit()
+        return bool(proposed)
 
     def _on_accept(self, m: Accept) -> None:
         s = self.state

@@ -102,5 +102,6 @@ PROTOCOL = RuntimeProtocol(
     group_commit=True,
     # More than 4 batches waiting: the host reads no more requests until some are proposed.
     busy=lambda node: len(node.queue) >= 4 * node.config.batch,
+    batch_requests=True,
     store_factory=LogStore,
 )
