@@ -306,6 +306,8 @@ EQUIVALENT: dict[str, str] = {
     ),
     "multipaxos/kvstate.py:_text_problem: if type(x) is str and len(x) <= STRING_LIMIT // 4: => "
     "if type(x) == str and len(x) <= STRING_LIMIT // 4:": ("a type equals str exactly when it is str"),
+    "multipaxos/kvstate.py:request_problem: if type(op) is not str or op not in ARITY: => "
+    "if type(op) != str or op not in ARITY:": ("a type differs from str exactly when it is not str"),
     "multipaxos/kvstate.py:request_problem: "
     "if not isinstance(args, list | tuple) or len(args) != ARITY[op]: => "
     "if not isinstance(args, list | tuple) or len(args) is not ARITY[op]:": (

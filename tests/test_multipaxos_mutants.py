@@ -607,6 +607,7 @@ def test_the_machine_refuses_a_request_it_cannot_log_saying_why():
         for request in requests:
             assert request_problem(*request) == problem, request
     fine = [("c" * 4096, 2**63 - 1, "get", ["é" * 2048]), ("c", 1, "acquire", ["L", 86400]), ("c", 1, "keepalive", [])]
+    fine.append(("c" * 2000, 1, "put", ["k" * 1025, "é" * 1500]))  # measured, and within the limit
     assert [request_problem(*r) for r in fine] == [None] * len(fine)
     assert request_problem("c", 1, "acquire", ["L", 0.001]) is None
     arities = {"get": 1, "put": 2, "delete": 1, "cas": 3, "acquire": 1, "release": 1, "keepalive": 0}
@@ -624,16 +625,17 @@ def test_the_machine_compares_names_by_value_not_by_identity():
     # What a replica reads from the wire or its log are new string objects, never the literals of this
     # module nor one another: an operation, a client or a lock's owner must match by value.
     def fresh(text: str) -> str:
-        return "".join(list(text))  # equal, and not the same object
+        return "".join(list(text))  # equal, and not the same object (for two characters or more)
 
     assert fresh("noop") is not "noop"  # noqa: F632 - the point of the test
     assert request_problem("c", 1, fresh("noop"), []).startswith("unknown operation 'noop'")
     assert request_problem("c", 1, fresh("acquire"), ["L", 5.0]) is None
     machine = KVState()
     assert machine.apply(Command("", 0, fresh("noop"))) is None and machine.sessions == {}
-    assert machine.apply(Command(fresh("a"), 1, "acquire", ("L", 10.0), 1.0)) is True
-    assert machine.apply(Command(fresh("a"), 2, "keepalive", (), 8.0)) == ["L"]  # renewed: held until 18
-    assert machine.apply(Command(fresh("b"), 1, "acquire", ("L", 1.0), 15.0)) is False
+    assert fresh("ann") is not fresh("ann")
+    assert machine.apply(Command(fresh("ann"), 1, "acquire", ("L", 10.0), 1.0)) is True
+    assert machine.apply(Command(fresh("ann"), 2, "keepalive", (), 8.0)) == ["L"]  # renewed: held until 18
+    assert machine.apply(Command(fresh("bob"), 1, "acquire", ("L", 1.0), 15.0)) is False
 
 
 def test_the_machine_reads_a_logged_command_only_in_its_json_form():
