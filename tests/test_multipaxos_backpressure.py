@@ -4,7 +4,9 @@ no more from a client's stream while the core has more requests waiting than it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from paxoscope.impl.clusterfile import HOST, NodeInfo
@@ -21,6 +23,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.asynccontextmanager
+async def _stream_to_a_leader(info: NodeInfo) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A replica that leads a cluster of one, served on ``info``'s port, and a client's stream to it."""
+    runtime = NodeRuntime(NodeConfig("n1", ("n1",), election_ticks=1), [info], LogStore(info.data), port=info.port)
+    await runtime.start()
+    try:
+        while runtime.node.role != "leader":
+            await asyncio.sleep(0.02)
+        reader, writer = await asyncio.open_connection(HOST, info.port)
+        yield reader, writer
+        writer.close()
+    finally:
+        await runtime.stop()
+
+
+async def _reply(reader: asyncio.StreamReader) -> Reply:
+    return CODEC.decode(await reader.readexactly(int.from_bytes(await reader.readexactly(4), "big")))
+
+
 def test_a_busy_core_holds_back_a_clients_stream_and_still_answers_a_status(tmp_path, monkeypatch):
     busy = {"now": False}
     protocol = replace(PROTOCOL, busy=lambda node: busy["now"])
@@ -28,35 +49,23 @@ def test_a_busy_core_holds_back_a_clients_stream_and_still_answers_a_status(tmp_
     info = NodeInfo("n1", HOST, _free_port(), tmp_path / "n1")
 
     async def scenario() -> tuple[list[Reply], bool, StatusReply]:
-        runtime = NodeRuntime(NodeConfig("n1", ("n1",), election_ticks=1), [info], LogStore(info.data), port=info.port)
-        await runtime.start()
-        try:
-            while runtime.node.role != "leader":
-                await asyncio.sleep(0.02)
-            reader, writer = await asyncio.open_connection(HOST, info.port)
-
-            async def reply() -> Reply:
-                return CODEC.decode(await reader.readexactly(int.from_bytes(await reader.readexactly(4), "big")))
-
+        async with _stream_to_a_leader(info) as (reader, writer):
             writer.write(CODEC.encode(Request("c", 1, "put", ["k", "a"])))
-            replies = [await reply()]
+            replies = [await _reply(reader)]
             busy["now"] = True
             # The read already waiting takes the next request; the one after it waits in the socket.
             writer.write(CODEC.encode(Request("c", 2, "put", ["k", "b"])))
-            replies.append(await reply())
+            replies.append(await _reply(reader))
             writer.write(CODEC.encode(Request("c", 3, "put", ["k", "c"])))
             try:
-                await asyncio.wait_for(asyncio.shield(read := asyncio.ensure_future(reply())), 0.5)
+                await asyncio.wait_for(asyncio.shield(read := asyncio.ensure_future(_reply(reader))), 0.5)
                 held = False
             except TimeoutError:
                 held = True
             status = await asyncio.to_thread(CODEC.request, HOST, info.port, Status(), StatusReply, 5.0)
             busy["now"] = False  # the next batch (a tick's, at the latest) lets the stream go on
             replies.append(await read)
-            writer.close()
             return replies, held, status
-        finally:
-            await runtime.stop()
 
     replies, held, status = asyncio.run(scenario())
     assert held  # busy: the third request stayed in the socket, unread and unanswered
@@ -73,21 +82,9 @@ def test_requests_read_in_one_go_reach_the_core_as_one_event_and_are_answered_in
     info = NodeInfo("n1", HOST, _free_port(), tmp_path / "n1")
 
     async def scenario() -> list[Reply]:
-        runtime = NodeRuntime(NodeConfig("n1", ("n1",), election_ticks=1), [info], LogStore(info.data), port=info.port)
-        await runtime.start()
-        try:
-            while runtime.node.role != "leader":
-                await asyncio.sleep(0.02)
-            reader, writer = await asyncio.open_connection(HOST, info.port)
+        async with _stream_to_a_leader(info) as (reader, writer):
             writer.write(b"".join(CODEC.encode(Request("c", i, "put", ["k", str(i)])) for i in range(1, 21)))
-            replies = []
-            for _ in range(20):
-                size = int.from_bytes(await reader.readexactly(4), "big")
-                replies.append(CODEC.decode(await reader.readexactly(size)))
-            writer.close()
-            return replies
-        finally:
-            await runtime.stop()
+            return [await _reply(reader) for _ in range(20)]
 
     replies = asyncio.run(scenario())
     # Each put answers the value it replaced: the requests were applied in the order they were sent.
