@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import socket
 import sys
 import time
 from array import array
@@ -424,6 +425,8 @@ class _RayActors(_Workers):
     def __init__(self, address: str, source: SpecSource, count: int | None, options: CheckOptions, spill: str | None):
         ray = _import_ray()
         if not ray.is_initialized():
+            if problem := _unreachable(address):
+                raise ConfigError(f"--ray {address}: no Ray cluster to join there ({problem})")
             try:
                 ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -472,6 +475,22 @@ class _RayActors(_Workers):
             pass
         for a in self.actors:
             self.ray.kill(a)
+
+
+def _unreachable(address: str) -> str | None:
+    """Why nothing can answer at ``address`` when it is host:port (None: something may). Ray itself
+    retries an address that does not answer for minutes, logging as it goes; a user's mistyped port
+    deserves one line at once. "auto" and ray:// addresses are Ray's to resolve."""
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not sep:
+        return None
+    if not port.isdigit() or not host:
+        return "not host:port"
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def _import_ray() -> Any:
