@@ -310,13 +310,7 @@ def test_a_ray_address_where_nothing_listens_is_one_line_and_exit_2(tmp_path):
     with socket.socket() as s:  # a port nobody listens on once this closes
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.run(
-        [sys.executable, "-m", "paxoscope.cli", "check", "--ballots", "1", "--ray", f"127.0.0.1:{port}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = cli(tmp_path, "check", "--ballots", "1", "--ray", f"127.0.0.1:{port}")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"paxoscope check: error: --ray 127.0.0.1:{port}: no Ray cluster to join there (Connection refused)"

@@ -55,7 +55,7 @@ class Command:
 
     def to_json(self) -> list:
         # Built once: a command goes into a message, a log record and a vote, each time in this form
-        # (nobody changes it). Kept in __dict__, beside the fields: equality and hashing see only those.
+        # (nobody changes it). Kept in __dict__, beside the fields: equality compares only those.
         doc = self.__dict__.get("_doc")
         if doc is None:
             doc = self.__dict__["_doc"] = [self.client, self.rid, self.op, list(self.args), self.t]
