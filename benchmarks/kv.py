@@ -173,7 +173,8 @@ def _ms(seconds: float | None) -> float | None:
 
 class PipelinedWriters:
     """3 replicas of the key-value service (durable, in a directory on disk) and 3 writers, each on one
-    connection to the leader, sending their requests without waiting for the answers (pipelined).
+    connection to the leader, sending their requests without waiting for the answers (pipelined), many
+    to a frame (``Requests``; the answers come many to a frame too), as PySyncObj's nodes send theirs.
 
     The batch sizes of the group commit are read from the leader's kernel counters: each batch is one
     write to its log (``/proc/PID/io``'s ``syscw``; messages go out by ``send``, which it does not count),
@@ -215,34 +216,36 @@ class PipelinedWriters:
         stop_cluster(self.data)
 
     def submitter(self, i: int) -> tuple[Callable[[str, Callable[[bool], None]], None], Callable[[], None]]:
-        """Writer ``i``'s submit (a put, its frame queued) and flush (the queued frames sent in one write)."""
-        from paxoscope.impl.multipaxos.messages import CODEC, Request
+        """Writer ``i``'s submit (a put, queued) and flush (the queued requests sent in one write, 512 to
+        a frame)."""
+        from paxoscope.impl.multipaxos.messages import CODEC, Requests
 
         client = f"bench{i}"
         sock = self.socks[i]
-        queued: list[bytes] = []
+        queued: list[list] = []
 
         def submit(value: str, callback: Callable[[bool], None]) -> None:
             self.rids[i] += 1
             with self.lock:
                 self.pending[client, self.rids[i]] = callback
-            queued.append(CODEC.encode(Request(client, self.rids[i], "put", [f"key{i}", value])))
+            queued.append([client, self.rids[i], "put", [f"key{i}", value]])
 
         def flush() -> None:
-            sock.sendall(b"".join(queued))
+            sock.sendall(b"".join(CODEC.encode(Requests(queued[at : at + 512])) for at in range(0, len(queued), 512)))
             queued.clear()
 
         return submit, flush
 
     def _read(self, sock: socket.socket) -> None:
-        from paxoscope.impl.multipaxos.messages import CODEC, OK
+        from paxoscope.impl.multipaxos.messages import CODEC, OK, Replies
 
         try:
-            for reply in CODEC.messages(sock):
-                with self.lock:
-                    callback = self.pending.pop((reply.client, reply.rid), None)
-                if callback is not None:
-                    callback(reply.status == OK)
+            for frame in CODEC.messages(sock):
+                for reply in frame.each() if isinstance(frame, Replies) else (frame,):
+                    with self.lock:
+                        callback = self.pending.pop((reply.client, reply.rid), None)
+                    if callback is not None:
+                        callback(reply.status == OK)
         except (OSError, ValueError):
             return
 

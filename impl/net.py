@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import random
@@ -107,6 +108,7 @@ GC_THRESHOLDS = (50_000, 20, 20)
 # ---------------------------------------------------------------------------
 
 
+ANSWERS_PER_FRAME = 256  # answers merged into one frame, at most (a frame has a size limit)
 READ_SIZE = 16 * 1024  # bytes read from a stream at once: every whole frame in them is handled in one go,
 # and a node under load stays that long (a few hundred requests) away from its timers and peers
 
@@ -299,6 +301,10 @@ class NodeRuntime:
         self._flush: asyncio.Handle | None = None
         self._replies: dict[asyncio.StreamWriter, list[bytes]] | None = None  # while a batch is sent
         self._frames: dict[int, bytes] | None = None  # likewise: each message's frame, by id
+        self._answers: dict[asyncio.StreamWriter, list[Any]] | None = None  # likewise: answers to merge, by stream
+        self._merging: set[asyncio.StreamWriter] = set()  # streams that send many requests a frame
+        requests = self.protocol.requests if self.protocol.batch_requests else None
+        self._client_types = (self.protocol.request,) if requests is None else (self.protocol.request, requests)
         self._not_busy = asyncio.Event()  # set after each batch the core is not busy after
 
     @property
@@ -357,6 +363,7 @@ class NodeRuntime:
             await self.serve_stream(reader, writer, label, idle=self.idle_timeout)
         finally:
             self._waiters.discard(writer)
+            self._merging.discard(writer)
             self._streams.pop(label, None)
             writer.close()
 
@@ -381,11 +388,11 @@ class NodeRuntime:
                 msgs = frames.feed(chunk)
                 if msgs and idle is not None:
                     deadline = loop.time() + idle
-                for msg in self._batched(msgs, label):
+                for msg in self._batched(msgs, label, writer):
                     self._dispatch(msg, label, writer)
                 # A stream that brought a client's request is held back while the core is busy; a
                 # peer's never is (its answers are what make the core less busy).
-                clients = clients or any(isinstance(msg, self.protocol.request) for msg in msgs)
+                clients = clients or any(isinstance(msg, self._client_types) for msg in msgs)
                 async with asyncio.timeout_at(deadline):
                     await writer.drain()  # a client that never reads cannot make us buffer without bound
         except TimeoutError:
@@ -406,17 +413,25 @@ class NodeRuntime:
             await self._not_busy.wait()
         return asyncio.get_running_loop().time() - started
 
-    def _batched(self, msgs: list[Any], label: str) -> list[Any]:
-        """``msgs`` with each run of client requests made one ``ClientRequests`` event (when the core takes
-        them so); the rest in place, so the core sees everything in the order it came."""
+    def _batched(self, msgs: list[Any], label: str, writer: asyncio.StreamWriter) -> list[Any]:
+        """``msgs`` with each run of client requests (those a frame of many carries too) made one
+        ``ClientRequests`` event, when the core takes them so; the rest in place, so the core sees
+        everything in the order it came."""
         protocol = self.protocol
-        if not protocol.batch_requests or protocol.client_request is None or len(msgs) < 2:
+        requests = protocol.requests
+        if not protocol.batch_requests or protocol.client_request is None:
+            return msgs
+        if len(msgs) < 2 and (requests is None or not any(isinstance(msg, requests) for msg in msgs)):
             return msgs
         out: list[Any] = []
         run: list[ClientRequest] = []
         for msg in msgs:
             if isinstance(msg, protocol.request):
                 run.append(protocol.client_request(msg, label))
+                continue
+            if requests is not None and isinstance(msg, requests):
+                run.extend(protocol.client_request(request, label) for request in msg.each())
+                self._merging.add(writer)  # its answers go back many a frame too
                 continue
             if run:
                 out.append(ClientRequests(tuple(run)))
@@ -453,6 +468,9 @@ class NodeRuntime:
     def _reply(self, writer: asyncio.StreamWriter, msg: Any) -> None:
         if writer.is_closing():
             return
+        if self._answers is not None and writer in self._merging and isinstance(msg, self.protocol.answer):
+            self._answers.setdefault(writer, []).append(msg)  # the batch's answers to it go together
+            return
         try:
             frame = self.encode(msg)
         except (MalformedMessage, ValueError) as exc:
@@ -462,6 +480,20 @@ class NodeRuntime:
             self._replies.setdefault(writer, []).append(frame)
             return
         self._write(writer, frame)
+
+    def _merged(self, answers: list[Any]) -> list[bytes]:
+        """The frames of ``answers`` to a stream that sends many requests a frame: as many to a frame as
+        fit (those of a frame over the size limit, one a frame; one answer alone, as it is)."""
+        frames = []
+        for at in range(0, len(answers), ANSWERS_PER_FRAME):
+            chunk = answers[at : at + ANSWERS_PER_FRAME]
+            try:
+                frames.append(self.codec.encode(self.protocol.merge_replies(chunk) if len(chunk) > 1 else chunk[0]))
+            except MalformedMessage:
+                for answer in chunk:
+                    with contextlib.suppress(MalformedMessage, ValueError):
+                        frames.append(self.codec.encode(answer))
+        return frames
 
     def encode(self, msg: Any) -> bytes:
         """``msg``'s frame; while a batch is sent, a message broadcast to every peer is encoded once."""
@@ -530,7 +562,7 @@ class NodeRuntime:
         # A batch's replies to one stream leave in one write (a system call per
         # reply would cost more than the rest of the request).
         # The batch's messages stay alive until it is sent, so their ids name them.
-        self._replies, self._frames = {}, {}
+        self._replies, self._frames, self._answers = {}, {}, {}
         try:
             for fx in batch:
                 for dest, msg in (*fx.send, *fx.reply):
@@ -538,7 +570,10 @@ class NodeRuntime:
                 if fx.timer:
                     self._arm_timer()
         finally:
-            replies, self._replies, self._frames = self._replies, None, None
+            replies, answers = self._replies, self._answers
+            self._replies = self._frames = self._answers = None
+            for writer, merged in answers.items():
+                replies.setdefault(writer, []).extend(self._merged(merged))
             if self.protocol.busy is None or not self.protocol.busy(self.node):
                 self._not_busy.set()
             for writer, frames in replies.items():

@@ -168,6 +168,9 @@ class RuntimeProtocol:
     - ``batch_requests``: the core takes ``ClientRequests``: the host hands it the requests of one
       read of a stream as one event (for a log-based service, whose every request costs a core's
       event less its work when it comes with others);
+    - ``requests``, ``merge_replies(answers)``: with ``batch_requests``, a message carrying many
+      client requests (its ``each()`` the ``request`` messages, in order; None: there is none), and
+      the one message that carries many answers to a stream that sends such messages;
     - ``busy(node)``: the core has more requests waiting than it can soon propose; the host then
       reads no more from the streams clients connect on until it is not (None: never busy);
     - ``store_factory(directory)``: the durable store of one node (None: an
@@ -206,6 +209,8 @@ class RuntimeProtocol:
     store_factory: Callable[[Any], Any] | None = None
     busy: Callable[[Any], bool] | None = None
     batch_requests: bool = False
+    requests: type | None = None
+    merge_replies: Callable[[list], Any] | None = None
 
     def open_store(self, directory: Any) -> Any:
         """Node storage in ``directory``: ``load``, ``save``, ``exists``, ``lock``, ``unlock``, ``path``."""

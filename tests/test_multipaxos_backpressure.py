@@ -9,10 +9,11 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import pytest
 from paxoscope.impl.clusterfile import HOST, NodeInfo
 from paxoscope.impl.multipaxos import PROTOCOL
 from paxoscope.impl.multipaxos.core import NodeConfig
-from paxoscope.impl.multipaxos.messages import CODEC, OK, Reply, Request, Status, StatusReply
+from paxoscope.impl.multipaxos.messages import CODEC, OK, REFUSED, Reply, Request, Status, StatusReply
 from paxoscope.impl.multipaxos.store import LogStore
 from paxoscope.impl.net import NodeRuntime
 
@@ -94,3 +95,48 @@ def test_requests_read_in_one_go_reach_the_core_as_one_event_and_are_answered_in
     batches = [len(e.requests) if isinstance(e, ClientRequests) else 1 for e in events]
     batches = [n for e, n in zip(events, batches) if isinstance(e, ClientRequest | ClientRequests)]
     assert sum(batches) == 20 and max(batches) > 1  # one read brought several: one event for them
+
+
+def test_many_requests_in_one_frame_are_applied_in_order_and_answered_many_to_a_frame(tmp_path):
+    from paxoscope.impl.multipaxos.messages import Replies, Requests
+
+    info = NodeInfo("n1", HOST, _free_port(), tmp_path / "n1")
+    n = 300  # more answers than one frame carries
+
+    async def scenario() -> tuple[list, list[Reply]]:
+        async with _stream_to_a_leader(info) as (reader, writer):
+            reqs = [["c", i, "put", ["k", str(i)]] for i in range(1, n + 1)]
+            reqs[99] = ["c", 100, "frobnicate", []]  # one the service refuses: the others are served all the same
+            writer.write(CODEC.encode(Requests(reqs[:150])) + CODEC.encode(Requests(reqs[150:])))
+            frames, answers = [], []
+            while len(answers) < n:
+                frames.append(await _reply(reader))
+                answers += frames[-1].each() if isinstance(frames[-1], Replies) else [frames[-1]]
+            # A client of one request a frame, on the same replica, is still answered one a frame.
+            writer.write(CODEC.encode(Request("c", n + 1, "get", ["k"])))
+            frames.append(await _reply(reader))
+            return frames, answers + [frames[-1]]
+
+    frames, answers = asyncio.run(asyncio.wait_for(scenario(), 60))  # a frame not understood: no answer
+    expected = [(1, OK, None)] + [(i, OK, str(i - 1 - (i == 101))) for i in range(2, n + 1)] + [(n + 1, OK, str(n))]
+    expected[99] = (100, REFUSED, expected[99][2])
+    # Each put answers the value it replaced: applied in the order sent (a refusal is answered at once).
+    answered = sorted(answers, key=lambda r: r.rid)
+    assert [(r.rid, r.status, r.result if r.status == OK else expected[r.rid - 1][2]) for r in answered] == expected
+    assert "frobnicate" in answered[99].result
+    assert any(isinstance(f, Replies) and len(f.replies) > 1 for f in frames)  # merged, not one a frame
+    assert type(frames[-1]) is Reply
+
+
+def test_a_frame_of_many_requests_with_a_malformed_one_is_refused_whole_naming_what_is_wrong():
+    import json
+
+    from paxoscope.impl.framing import MalformedMessage
+    from paxoscope.impl.multipaxos.messages import Requests
+
+    good = ["c", 1, "put", ["k", "v"]]
+    for bad, named in (([good, ["c", 2, "put"]], "each of reqs is"), ([good, ["c", -1, "put", []]], "reqs: rid")):
+        payload = b'{"v":1,"type":"requests","reqs":%s}' % json.dumps(bad).encode()
+        with pytest.raises(MalformedMessage, match=named):
+            CODEC.decode(payload)
+    assert CODEC.decode(CODEC.encode(Requests([good]))[4:]).each() == [Request("c", 1, "put", ["k", "v"])]

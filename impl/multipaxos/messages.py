@@ -19,7 +19,11 @@ their JSON form (``kvstate.Command.to_json``, None for the spec's "nil").
   a snapshot, when the slots before ``first`` are truncated) for a replica
   whose log is behind.
 - clients: ``Request(client, rid, op, args)`` -> ``Reply(client, rid, status,
-  result, leader)``; ``Status()`` -> ``StatusReply``.
+  result, leader)``; ``Status()`` -> ``StatusReply``. A pipelining client may
+  send many requests in one frame, ``Requests(reqs)``, each ``[client, rid,
+  op, args]``; the answers then come in ``Replies(replies)`` frames, each
+  ``[client, rid, status, result, leader]`` (a frame a request costs a leader
+  more than the rest of its work on a small command).
 
 ``fields_problem`` says what each field may hold (the decoder and the store
 use it), so no frame can put a replica in a state it would refuse to load.
@@ -126,6 +130,29 @@ class Reply:
 
 
 @message
+class Requests:
+    reqs: list  # [client, rid, op, args], each as a Request's fields
+    type = "requests"
+
+    def each(self) -> list[Request]:
+        return [Request(*req) for req in self.reqs]
+
+
+@message
+class Replies:
+    replies: list  # [client, rid, status, result, leader], each as a Reply's fields
+    type = "replies"
+
+    def each(self) -> list[Reply]:
+        return [Reply(*reply) for reply in self.replies]
+
+
+def merge_replies(replies: list[Reply]) -> Replies:
+    """Answers to a client that sends ``Requests``, in one frame."""
+    return Replies([[r.client, r.rid, r.status, r.result, r.leader] for r in replies])
+
+
+@message
 class StatusReply:
     name: str
     role: str
@@ -149,7 +176,7 @@ class StatusReply:
 __all__ = ["Status"]  # the runtime's, which this protocol answers with StatusReply
 
 PEER_TYPES = (Prepare, Promise, Accept, Accepted, Reject, CatchUp)
-TYPES = (*PEER_TYPES, Request, Reply, Status, StatusReply)
+TYPES = (*PEER_TYPES, Request, Reply, Requests, Replies, Status, StatusReply)
 
 
 def _count(x: Any, limit: int = BALLOT_LIMIT) -> bool:
@@ -233,6 +260,26 @@ _CHECKS = {
 }
 
 
+def _fields_of(fields: tuple[str, ...], what: str) -> Any:
+    """The check of a list of messages' fields in order (a batched frame's items)."""
+
+    def problem(items: Any) -> str | None:
+        if not isinstance(items, list):
+            return f"{what} must be a list"
+        for item in items:
+            if not isinstance(item, list) or len(item) != len(fields):
+                return f"each of {what} is [{', '.join(fields)}]"
+            if bad := fields_problem(dict(zip(fields, item, strict=True))):
+                return f"{what}: {bad}"
+        return None
+
+    return problem
+
+
+_CHECKS["reqs"] = _fields_of(("client", "rid", "op", "args"), "reqs")
+_CHECKS["replies"] = _fields_of(("client", "rid", "status", "result", "leader"), "replies")
+
+
 def fields_problem(values: dict[str, Any]) -> str | None:
     """What is wrong with a message's fields, by name (None: nothing)."""
     for name, value in values.items():
@@ -250,5 +297,5 @@ def request_fields_problem(msg: Request) -> str | None:
 # A batch's commands, and a reply's client and result, come from what was checked when the client's
 # request (or the peer's frame) was read: checking them again on the way out would cost the leader a
 # fifth of its time.
-CODEC = Codec(VERSION, TYPES, fields_problem, built_from_checked=(Accept, CatchUp, Promise, Reply))
+CODEC = Codec(VERSION, TYPES, fields_problem, built_from_checked=(Accept, CatchUp, Promise, Reply, Replies))
 assert MAX_FRAME >= 64 * 1024

@@ -9,7 +9,7 @@ from ..protocol import ClientRequest, RuntimeProtocol
 from .config import cluster_config, directed_schedules
 from .core import IMPL_BUGS, LogState, Node
 from .mapping import Checker, spec_for
-from .messages import CODEC, PEER_TYPES, Reply, Request, Status, StatusReply
+from .messages import CODEC, PEER_TYPES, Reply, Request, Requests, Status, StatusReply, merge_replies
 from .store import SCHEMA, LogStore
 from .walk import realise
 
@@ -103,5 +103,7 @@ PROTOCOL = RuntimeProtocol(
     # More than 4 batches waiting: the host reads no more requests until some are proposed.
     busy=lambda node: len(node.queue) >= 4 * node.config.batch,
     batch_requests=True,
+    requests=Requests,
+    merge_replies=merge_replies,
     store_factory=LogStore,
 )
