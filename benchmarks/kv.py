@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -134,16 +135,21 @@ def pysyncobj_trial(rate: float, seconds: float) -> dict:
     for me in addresses:
         others = [a for a in addresses if a != me]
         command = [sys.executable, __file__, "--pysyncobj-node", str(rate / 3), str(seconds), me, *others]
-        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
-    reports = []
+        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    reports, errors = [], []
     for p in procs:
         try:
-            stdout, _ = p.communicate(timeout=seconds + 60)
+            stdout, stderr = p.communicate(timeout=seconds + 60)
         except subprocess.TimeoutExpired:
             p.kill()
-            stdout, _ = p.communicate()
+            stdout, stderr = p.communicate()
         reports.append(json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else None)
-    return merge(rate, seconds, reports)
+        errors += [line for line in stderr.splitlines() if line and not line.startswith((" ", "Traceback"))]
+    result = merge(rate, seconds, reports)
+    if errors:  # PySyncObj logs a traceback for each of its errors under overload: counted, the commonest shown
+        common = Counter(line[:70] for line in errors).most_common(2)
+        result["logged"] = f"{len(errors)} lines of its own errors: " + "; ".join(f"{n} x {t!r}" for t, n in common)
+    return result
 
 
 def merge(rate: float, seconds: float, reports: list[dict | None]) -> dict:
@@ -302,7 +308,9 @@ def highest_sustained(trial: Callable[[float, float], dict], low: float, high: f
         print(
             f"  {rate:8.0f}/s: {result['success']:.1%} acknowledged ({result['acknowledged_per_s']}/s during the "
             f"period), p50 {result['p50_ms']} ms, "
-            f"p99 {result['p99_ms']} ms" + (f", batches {result['batches']}" if "batches" in result else ""),
+            f"p99 {result['p99_ms']} ms"
+            + (f", batches {result['batches']}" if "batches" in result else "")
+            + (f"; {result['logged']}" if "logged" in result else ""),
             flush=True,
         )
         if sustained:
