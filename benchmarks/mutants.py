@@ -5,8 +5,8 @@ defaults is the test that must fail on each mutant.
 Three targets: ``paxos`` (``impl/paxos/core.py``, tested by ``paxoscope
 conform``), ``multipaxos`` (``impl/multipaxos/core.py``, tested by
 ``paxoscope conform --protocol multipaxos`` and then the fast checks of
-``tests/test_multipaxos_mutants.py``, which reach what conform's small runs
-do not: batches, pipelining, snapshots, catch-up) and ``kvstate`` (the
+``tests/test_multipaxos_mutants.py``, ``_impl.py``, ``_frames.py`` and ``_lease.py``, which reach
+what conform's small runs do not: batches, pipelining, snapshots, catch-up, frame sizes, leases) and ``kvstate`` (the
 key-value machine, ``impl/multipaxos/kvstate.py``: conform's spec knows a
 register, not the machine's operations, locks and sessions, so its test is
 the machine's own tests, picked with ``-k``).
@@ -70,7 +70,15 @@ class Target:
 
 
 # The core's and the machine's own fast tests, less the one that runs conform from the command line
-SERVICE_TESTS = (*PYTEST, "tests/test_multipaxos_mutants.py", "tests/test_multipaxos_impl.py", "-k", "not command_line")
+SERVICE_TESTS = (
+    *PYTEST,
+    "tests/test_multipaxos_mutants.py",
+    "tests/test_multipaxos_impl.py",
+    "tests/test_multipaxos_frames.py",
+    "tests/test_multipaxos_lease.py",
+    "-k",
+    "not command_line",
+)
 TARGETS = {
     "paxos": Target(("impl/paxos/core.py",), (CONFORM,)),
     "multipaxos": Target(("impl/multipaxos/core.py",), ((*CONFORM, "--protocol", "multipaxos"), SERVICE_TESTS)),
