@@ -200,6 +200,28 @@ EQUIVALENT: dict[str, str] = {
         "votes at one ballot in one slot carry one command (the ballot's leader proposes once a slot, and writes "
         "it before it sends it): any of them gives the same command"
     ),
+    "multipaxos/core.py:_on_accept: elif m.bal == inst.vbal: => elif m.bal <= inst.vbal:": (
+        "an Accept below the promise was refused above (only the accept-below-promise variant goes on), so here "
+        "m.bal >= bal_max_known, and a vote is never above the promise: m.bal <= inst.vbal only when equal"
+    ),
+    "multipaxos/core.py:__init__: self.promises[self.name] = self._insts_from(self.state.commit + 1) => "
+    "self.promises[self.name] = self._insts_from(self.state.commit + 0)": (
+        "the promise gains only slot s.commit, which _try_prepared skips (slot <= s.commit)"
+    ),
+    "multipaxos/core.py:_count_change: left = logged.get(key, 0) - 1 => left = logged.get(key, -1) - 1": (
+        "a key with no count leaves left at or below 0 either way, and the key is dropped"
+    ),
+    "multipaxos/core.py:_tick: stagger = self.config.election_ticks * self.index // max(1, len(self.config.nodes)) "
+    "=> stagger = self.config.election_ticks * self.index // max( 2, len(self.config.nodes))": (
+        "the divisors differ only in a cluster of one, whose replica's index is 0: its stagger is 0 either way"
+    ),
+    "multipaxos/core.py:_send_catch_up: if any(slot not in s.insts for slot in range(first, last + 1)): => "
+    "if any(slot not in s.insts for slot in range(first, last | 1)):": (
+        "last | 1 is last or last + 1, so the range checks the same slots or one fewer, and the guard fires for "
+        "neither: a replica holds every slot from its snapshot index to its commit index (the commit index "
+        "moves only over slots it holds, slot by slot, or with a snapshot that truncates below it), and last "
+        "is at most the commit index"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

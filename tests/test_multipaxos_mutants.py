@@ -768,11 +768,12 @@ def test_a_replica_restarted_from_its_log_as_read_back_resets_its_votes_when_it_
 
 def test_a_replicas_defaults_are_those_the_readme_states():
     readme = " ".join((Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8").split())
-    batch, window = re.search(r"up to ([\d,]+) a batch, (\d+) batches in flight", readme).groups()
+    found = re.search(r"up to ([\d,]+) a batch and (\d+) KiB of their JSON, (\d+) batches in flight", readme)
     every = re.search(r"Every ([\d,]+) applied commands", readme).group(1)
     config = NodeConfig("n1", ("n1",))
-    documented = [int(x.replace(",", "")) for x in (batch, window, every)]
-    assert [config.batch, config.window, config.snapshot_every] == documented
+    batch, kib, window = (int(x.replace(",", "")) for x in found.groups())
+    assert [config.batch, config.batch_bytes, config.window] == [batch, kib * 1024, window]
+    assert config.snapshot_every == int(every.replace(",", ""))
     assert (config.catch_up, config.fill_holes, config.restand) == (True, True, True) and not config.bugs
     assert (config.max_ballot, config.max_slots) == (None, None)
 
@@ -904,3 +905,172 @@ def test_keepalive_names_only_the_callers_locks_and_a_noop_leaves_the_clock_alon
     assert machine.apply(Command("b", 2, "keepalive", ())) == ["Y"]
     machine.apply(NOOP)
     assert machine.clock == 0.0 and set(machine.locks) == {"X", "Y"}
+
+
+# -- exact edges: majorities of five, byte budgets, resend periods, records read back ------------------------------
+
+
+def _json_size(doc) -> int:
+    """Bytes of a JSON document as the wire writes it (compact, UTF-8)."""
+    return len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def test_a_leader_of_five_is_made_by_three_promises_and_commits_on_three_votes():
+    names = ("s1", "s2", "s3", "s4", "s5")
+    node = Node(NodeConfig("s1", names, election_ticks=1), LogState())
+    node.handle(Timeout(1.0))
+    b = node.state.bal_max_known
+    node.handle(Receive("s2", wire.Promise("s2", b, [], 0, 0)))
+    assert node.role == "candidate"  # itself and one: two of five
+    node.handle(Receive("s3", wire.Promise("s3", b, [], 0, 0)))
+    assert node.role == "leader"
+    fx = node.handle(ClientRequest(client="c", request_id=1, command=("put", ("k", "v")), src="c"))
+    accept = next(m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds)
+    fx = node.handle(Receive("s2", wire.Accepted("s2", b, accept.first, accept.first, 0)))
+    assert node.state.commit == 0 and not fx.reply
+    fx = node.handle(Receive("s4", wire.Accepted("s4", b, accept.first, accept.first, 0)))
+    assert node.state.commit == accept.first and [r.status for _, r in fx.reply] == [OK]
+
+
+def _replica_with(values: list[str], committed: int) -> Node:
+    """s2, following s1, its log ``values`` put in slots 1.. (the first ``committed`` known chosen)."""
+    cmds = [put_cmd(f"c{i}", v) for i, v in enumerate(values, 1)]
+    insts = {i: Inst("Committed" if i <= committed else ACCEPTING, c, 1, c) for i, c in enumerate(cmds, 1)}
+    return Node(
+        NodeConfig("s2", NAMES, snapshot_every=0), LogState(bal_max_known=1, leader="s1", insts=insts, commit=committed)
+    )
+
+
+def _promise(node: Node, first: int) -> tuple[wire.Promise, list]:
+    fx = node.handle(Receive("s3", wire.Prepare("s3", 5, first)))
+    return next(m for _, m in fx.send if isinstance(m, wire.Promise)), [
+        m for _, m in fx.send if isinstance(m, wire.CatchUp)
+    ]
+
+
+def test_a_promise_carries_the_chosen_slots_while_their_bound_is_a_quarter_frame_and_not_a_byte_more():
+    from paxoscope.impl.framing import MAX_FRAME
+
+    def bound(values: list[str]) -> int:  # each instance: 48 bytes and its two commands (here one, twice)
+        return sum(48 + 2 * _json_size(put_cmd(f"c{i}", v).to_json()) for i, v in enumerate(values, 1))
+
+    values = ["v" * 3900] * 33
+    gap = MAX_FRAME // 4 - bound(values)
+    at = 0
+    while gap > 0:  # lengthen values, each within the 4096-byte limit, until the bound is exactly a quarter frame
+        grow = min(gap // 2, 4096 - len(values[at]))
+        values[at] += "v" * grow
+        gap -= 2 * grow
+        at += 1
+    assert bound(values) == MAX_FRAME // 4
+    promise, catch_ups = _promise(_replica_with(values, committed=len(values)), first=1)
+    assert len(promise.insts) == len(values) and promise.truncated == 0 and not catch_ups
+    values[-1] += "v"  # two bytes more: over the bound
+    promise, catch_ups = _promise(_replica_with(values, committed=len(values)), first=1)
+    assert (promise.insts, promise.truncated) == ([], len(values)) and catch_ups
+
+
+def test_a_promise_is_cut_only_when_the_candidate_asks_for_slots_this_replica_knows_chosen():
+    values = ["x" * 4000] * 43  # 3 chosen, 40 accepted: over a quarter frame from either slot asked
+    for first, cut in [(3, True), (4, False)]:
+        promise, catch_ups = _promise(_replica_with(values, committed=3), first=first)
+        if cut:
+            assert (promise.insts, promise.truncated) == ([], 3) and catch_ups
+        else:
+            assert [doc[0] for doc in promise.insts] == list(range(4, 44)) and promise.truncated == 0
+
+
+def test_a_follower_that_comes_to_lead_stamps_no_command_below_those_it_voted_for():
+    node = Node(NodeConfig("s2", NAMES, election_ticks=1), LogState())
+    voted = put_cmd("a", "1", t=100.0)
+    node.handle(Receive("s1", wire.Accept("s1", 1, 1, [voted.to_json()], 0)))
+    while node.role == "follower":  # s1 falls silent; s2's clock reads 5
+        node.handle(Timeout(5.0))
+    node.handle(Receive("s3", wire.Promise("s3", node.state.bal_max_known, [], 0, 0)))
+    assert node.role == "leader"
+    fx = node.handle(ClientRequest(client="b", request_id=1, command=("put", ("k", "2")), src="c"))
+    stamps = [doc[4] for _, m in fx.send if isinstance(m, wire.Accept) for doc in m.cmds if doc[0] == "b"]
+    assert stamps and min(stamps) >= 100.0
+
+
+def test_a_record_of_an_unknown_kind_is_refused_by_the_state_wherever_its_name_sorts():
+    for kind in ("bogus", "zzz"):  # before and after "snapshot"
+        with pytest.raises(ValueError, match="unknown record"):
+            LogState().apply([kind, 1, {}])
+
+
+def test_an_instance_whose_vote_differs_from_its_command_is_written_and_read_back_as_it_was():
+    from paxoscope.impl.multipaxos.core import InstRecord
+
+    c1, c2 = put_cmd("a", "1"), put_cmd("b", "2")
+    for inst in (
+        Inst(ACCEPTING, c1, 3, c2),
+        Inst(ACCEPTING, c1, 3, c1),
+        Inst(ACCEPTING, NOOP, 0, None),
+        Inst("Preparing", None, 2, c2),
+    ):
+        state = LogState()
+        state.apply(json.loads(json.dumps(InstRecord(7, inst))))
+        assert state.insts[7] == inst
+
+
+def test_a_leader_resends_unanswered_accepts_every_resend_ticks_heartbeats():
+    net = Net(resend_ticks=3)
+    net.lead()
+    net.put("s1", "a", "k", "1")
+    net.flight.clear()  # nobody hears of it
+    resent = []
+    for _ in range(7):
+        net.sent.clear()
+        net.handle("s1", Timeout())
+        net.flight.clear()
+        resent.append(bool(accepts(net.sent, "s1", "s2")))
+    assert [beat for beat, again in enumerate(resent, 1) if again] == [3, 6]
+
+
+def test_a_command_a_new_leader_finds_in_two_slots_still_waits_when_one_of_them_goes_to_another():
+    c, d = put_cmd("a", "1"), put_cmd("b", "2")
+    log = LogState(bal_max_known=1, leader="s2", insts={1: Inst(ACCEPTING, c, 1, c), 2: Inst(ACCEPTING, c, 1, c)})
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1), log)
+    node.handle(Timeout(1.0))
+    b = node.state.bal_max_known
+    node.handle(Receive("s2", wire.Promise("s2", b, [[2, ACCEPTING, d.to_json(), 2, d.to_json()]], 0, 0)))
+    assert node.role == "leader" and node.state.insts[2].cmd == d  # slot 2 goes to s2's later vote
+    fx = node.handle(ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="again"))
+    assert not [m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds]  # slot 1 still holds it
+    assert node.state.last_slot == 2 and node.waiting[("a", 1)] == "again"
+
+
+def test_a_batch_takes_commands_up_to_exactly_its_byte_budget():
+    def batches(budget: int) -> list[list]:
+        node = Node(NodeConfig("s1", NAMES, election_ticks=1, batch_bytes=budget), LogState())
+        node.handle(Timeout(1.0))
+        node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, [], 0, 0)))
+        requests = tuple(
+            ClientRequest(client=f"c{i}", request_id=1, command=("put", ("k", "v" * 50)), src="c") for i in range(3)
+        )
+        fx = node.handle(ClientRequests(requests))
+        return [m.cmds for dest, m in fx.send if dest == "s2" and isinstance(m, wire.Accept) and m.cmds]
+
+    [whole] = batches(10**6)
+    exact = sum(_json_size(doc) for doc in whole)
+    assert [len(cmds) for cmds in batches(exact)] == [3]
+    assert [len(cmds) for cmds in batches(exact - 1)] == [2, 1]
+
+
+def test_a_leader_resends_no_slot_its_commit_index_covers():
+    c = put_cmd("a", "1")
+    node = Node(
+        NodeConfig("s1", NAMES, election_ticks=1),
+        LogState(bal_max_known=1, leader="s2", insts={1: Inst(ACCEPTING, c, 1, c)}),
+    )
+    node.handle(Timeout(1.0))
+    b = node.state.bal_max_known
+    fx = node.handle(Receive("s2", wire.Promise("s2", b, [], 0, 0)))  # leads: resumes slot 1, an Accept to all
+    own = next(m for dest, m in fx.send if dest == "s1" and isinstance(m, wire.Accept))
+    for peer in ("s2", "s3"):  # both vote before its own Accept reaches it
+        node.handle(Receive(peer, wire.Accepted(peer, b, 1, 1, 0)))
+    assert node.state.commit == 1
+    node.handle(Receive("s1", own))  # its own vote, late: slot 1 Accepting again below the commit index, as the spec
+    fx = node.handle(Timeout(2.0))  # a heartbeat that resends what is unanswered
+    assert [m.first for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds] == []
