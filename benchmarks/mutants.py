@@ -222,6 +222,11 @@ EQUIVALENT: dict[str, str] = {
         "moves only over slots it holds, slot by slot, or with a snapshot that truncates below it), and last "
         "is at most the commit index"
     ),
+    "multipaxos/core.py:last_slot: if seen is not None and seen[0] is insts and seen[1] == len(insts): => "
+    "if seen is not None and seen[0] is insts and seen[1] > len(insts):": (
+        "the remembered slot is then never used (a log's dict only gains slots; a snapshot makes a new one), and "
+        "max() finds the same slot every time: only slower"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

@@ -1074,3 +1074,66 @@ def test_a_leader_resends_no_slot_its_commit_index_covers():
     node.handle(Receive("s1", own))  # its own vote, late: slot 1 Accepting again below the commit index, as the spec
     fx = node.handle(Timeout(2.0))  # a heartbeat that resends what is unanswered
     assert [m.first for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds] == []
+
+
+def test_a_leader_keeps_no_count_of_votes_for_slots_it_has_committed():
+    net = Net()
+    leader = net.lead()
+    for i in range(3):
+        net.put("s1", f"c{i}", "k", str(i))
+    late = [(s, d, m) for s, d, m in net.flight if d == "s3"]
+    net.flight = deque((s, d, m) for s, d, m in net.flight if d != "s3")
+    net.settle()  # s2's votes commit slots 1..3
+    assert leader.state.commit == 3
+    net.flight.extend(late)  # then s3's Accepts arrive, and its votes come back late
+    net.settle()
+    assert not [slot for slot in leader.acks if slot <= leader.state.commit]
+
+
+def test_a_catch_up_from_an_even_slot_carries_one_batch():
+    net = Net(batch=2)
+    leader = net.lead()
+    net.put("s1", "c0", "k", "0")
+    net.settle()
+    net.handle("s1", Timeout())  # s3 learns that slot 1 is committed
+    net.settle()
+    for i in range(1, 6):
+        net.put("s1", f"c{i}", "k", str(i))
+        net.settle(down={"s3"})
+    assert (net.nodes["s3"].state.commit, leader.state.commit) == (1, 6)
+    net.sent.clear()
+    net.handle("s1", Timeout())
+    net.settle()
+    catch_ups = [m for s, d, m in net.sent if isinstance(m, wire.CatchUp) and d == "s3"]
+    assert [(c.first, len(c.cmds)) for c in catch_ups] == [(2, 2)]
+
+
+def test_a_leader_restarted_from_its_log_read_back_counts_what_its_log_holds():
+    records = json.loads(json.dumps([["follow", 4, "s1", False], ["prepared", 4]]))  # its names: new strings
+    node = Node(NodeConfig("s1", NAMES), LogState().after(records))
+    assert node.role == "leader"
+    request = ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="c")
+    node.handle(request)
+    node.handle(request)  # a retry before it is chosen: it waits for the slot that holds it
+    assert node.state.last_slot == 1
+
+
+def test_a_candidate_restarted_with_an_empty_instance_read_back_resumes_the_vote_a_promise_reports():
+    c = put_cmd("a", "1")
+    records = json.loads(json.dumps([["follow", 1, "s2", False], ["inst", 1, "Empty", None, 0, None]]))
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState().after(records))
+    node.handle(Timeout(1.0))
+    b = node.state.bal_max_known
+    node.handle(Receive("s2", wire.Promise("s2", b, [[1, ACCEPTING, c.to_json(), 1, c.to_json()]], 0, 0)))
+    assert node.role == "leader" and (node.state.insts[1].status, node.state.insts[1].cmd) == (ACCEPTING, c)
+
+
+def test_a_catch_up_logs_a_slot_only_when_the_replica_does_not_already_hold_it_accepting():
+    c4, c5 = put_cmd("a", "4"), put_cmd("b", "5")
+    chosen = {i: Inst("Committed", put_cmd(f"c{i}", str(i)), 1, None) for i in range(1, 4)}
+    held = {**chosen, 4: Inst(ACCEPTING, c4, 1, c4), 5: Inst("Preparing", c5, 1, c5)}
+    node = Node(NodeConfig("s3", NAMES), LogState(bal_max_known=1, leader="s1", insts=held, commit=3))
+    fx = node.handle(Receive("s1", wire.CatchUp("s1", 1, None, 4, [c4.to_json(), c5.to_json()], 4)))
+    logged = [rec[1] for rec in fx.persist if rec[0] == "inst"]
+    assert logged == [5]  # slot 4 it held Accepting already; slot 5 only Preparing
+    assert (node.state.insts[5].status, node.state.commit) == (ACCEPTING, 4)
