@@ -227,6 +227,26 @@ EQUIVALENT: dict[str, str] = {
         "the remembered slot is then never used (a log's dict only gains slots; a snapshot makes a new one), and "
         "max() finds the same slot every time: only slower"
     ),
+    'multipaxos/core.py:__init__: if self.role == "candidate":  # restarted while standing: its own promise is its '
+    'log, which it kept => if self.role >= "candidate":  # restarted while standing: its own promise is its log, '
+    "which it kept": (
+        "promises is read only by a candidate (_on_promise, _try_prepared); a follower or a leader that stands "
+        "sets it anew (_stand) before any Promise counts"
+    ),
+    "multipaxos/core.py:_heartbeat: "
+    "if (inst := s.insts.get(slot)) is not None and inst.status == ACCEPTING and inst.vbal == s.bal_prepared => "
+    "if (inst := s.insts.get(slot)) is not None and inst.status == ACCEPTING and inst.vbal >= s.bal_prepared": (
+        "a prepared leader's ballot is the highest it knows (bal_prepared == bal_max_known), and no vote is above "
+        "the ballot known"
+    ),
+    "multipaxos/core.py:_heartbeat: for slot in range(s.commit + 1, s.last_slot + 1) => "
+    "for slot in range(s.commit + 1, s.last_slot + 2)": (
+        "last_slot is the log's highest slot: the slot after it is not in the log, and the filter drops it"
+    ),
+    "multipaxos/core.py:_room: return 0 if len(self.in_flight) >= self.config.window else self.config.batch => "
+    "return -1 if len(self.in_flight) >= self.config.window else self.config.batch": (
+        "its one caller (_propose) only asks whether the room is at most 0"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

@@ -1137,3 +1137,38 @@ def test_a_catch_up_logs_a_slot_only_when_the_replica_does_not_already_hold_it_a
     logged = [rec[1] for rec in fx.persist if rec[0] == "inst"]
     assert logged == [5]  # slot 4 it held Accepting already; slot 5 only Preparing
     assert (node.state.insts[5].status, node.state.commit) == (ACCEPTING, 4)
+
+
+def test_a_commit_record_marks_committed_only_the_slots_past_the_old_index_however_far_it_goes():
+    c = put_cmd("a", "1")
+    # slots 2 and 3 Accepting again at and below the commit index, as the spec has it
+    held = {1: Inst("Committed", c, 1, c), **{slot: Inst(ACCEPTING, c, 2, c) for slot in (2, 3, 4, 6)}}
+    for upto in (5, 1000):  # slot by slot, and far past what the log holds
+        state = LogState(insts=dict(held), commit=3)
+        state.apply(["commit", upto])
+        expected = {slot: "Committed" if 3 < slot <= upto else inst.status for slot, inst in held.items()}
+        assert {slot: inst.status for slot, inst in state.insts.items()} == expected
+
+
+def test_no_replica_is_sent_a_catch_up_when_none_is_behind():
+    net = Net()
+    net.lead()
+    for i in range(5):
+        net.put("s1", f"c{i}", "k", str(i))
+        net.settle()
+    assert net.nodes["s1"].state.commit == 5
+    assert not [m for _, _, m in net.sent if isinstance(m, wire.CatchUp)]
+
+
+def test_the_next_batch_goes_out_as_soon_as_the_oldest_in_flight_is_chosen():
+    net = Net(batch=1, window=2)
+    net.lead()
+    for i in range(3):  # two in flight, the third waits for room
+        net.put("s1", f"c{i}", "k", str(i))
+    first = [(s, d, m) for s, d, m in net.flight if isinstance(m, wire.Accept) and m.first == 1]
+    net.flight.clear()
+    net.sent.clear()
+    net.flight.extend(first)  # only slot 1's answers come back; slot 2 stays in flight
+    net.settle(down={"s3"})
+    assert net.nodes["s1"].state.commit == 1
+    assert [m.first for m in accepts(net.sent, "s1", "s2")] == [3]
