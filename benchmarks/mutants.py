@@ -247,6 +247,23 @@ EQUIVALENT: dict[str, str] = {
     "return -1 if len(self.in_flight) >= self.config.window else self.config.batch": (
         "its one caller (_propose) only asks whether the room is at most 0"
     ),
+    "multipaxos/core.py:_send_catch_up: if any(slot not in s.insts for slot in range(first, last + 1)): => "
+    "if any(slot not in s.insts for slot in range(first, last // 1)):": (
+        "the range then checks one slot fewer, and the guard fires for none (see the mutant to last | 1)"
+    ),
+    "multipaxos/core.py:prepared: return s.leader == self.name and s.bal_prepared == s.bal_max_known and "
+    "s.bal_prepared > 0 => return s.leader == self.name and s.bal_prepared >= s.bal_max_known and s.bal_prepared > 0": (
+        "bal_prepared is only ever the ballot known when it was set (_try_prepared, or 0 on standing), and the "
+        "ballot known never decreases: bal_prepared is never above it"
+    ),
+    "multipaxos/core.py:_set_inst: if slot <= self.state.snapshot_index: => if slot is self.state.snapshot_index:": (
+        "no caller sets a slot at or below the snapshot index (see the mutant to ==): the test is false either way"
+    ),
+    "multipaxos/core.py:last_slot: if seen is not None and seen[0] is insts and seen[1] == len(insts): => "
+    "if seen is not None and seen[ -1] is insts and seen[1] == len(insts):": (
+        "seen[-1] is the remembered slot, never the log's dict: the memo is never used, and max() finds the same "
+        "slot every time, only slower"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

@@ -83,9 +83,16 @@ def answer(fx: Effects) -> Reply | None:
     return next((msg for _, msg in fx.reply if msg.status == OK), None)
 
 
-def elected(lease: float = LEASE) -> Cluster:
+class Unleased(Cluster):
+    """Replicas configured with the defaults, which name no lease."""
+
+    def config(self, name: str) -> NodeConfig:
+        return NodeConfig(name=name, nodes=NAMES, election_ticks=1)
+
+
+def elected(lease: float = LEASE, cluster: type[Cluster] = Cluster) -> Cluster:
     """n1 leads, with ``k = v`` committed and a heartbeat every replica acknowledged at ELECTED + 0.01."""
-    c = Cluster(lease)
+    c = cluster(lease)
     c.tick("n1", ELECTED)  # stands
     c.flush(ELECTED)
     assert c.nodes["n1"].role == "leader"
@@ -113,6 +120,12 @@ def test_without_a_lease_the_same_read_goes_through_the_log():
     assert answer(fx) is None and any(isinstance(m, Accept) and m.cmds for _, m in fx.send)
     c.flush(ELECTED + 0.05)
     assert c.nodes["n1"].state.commit == 2  # the read took a slot
+
+
+def test_a_replica_configured_with_the_defaults_reads_through_the_log():
+    c = elected(cluster=Unleased)
+    fx = c.ask("n1", "get", ("k",), ELECTED + 0.05)
+    assert answer(fx) is None and any(isinstance(m, Accept) and m.cmds for _, m in fx.send)
 
 
 def test_the_lease_ends_when_no_majority_acknowledged_it_lately_and_reads_go_back_to_the_log():

@@ -424,6 +424,13 @@ def test_a_catch_up_older_than_what_a_replica_committed_changes_nothing():
     assert node.applied == 5 and node.kv.kv == {"k": "5"}
     ahead = wire.CatchUp("s1", 1, None, 7, [put_cmd("c7", "7").to_json()], 7)  # slot 6 missing: not usable
     assert node.handle(Receive("s1", ahead)).persist is None and node.state.commit == 5
+    now = KVState()
+    for c in cmds:
+        now.apply(c)
+    same = wire.CatchUp("s1", 1, {"index": 5, "state": now.to_json()}, 6, [], 5)  # a snapshot at its commit index
+    behind = wire.CatchUp("s1", 1, None, 4, [cmds[3].to_json()], 4)  # a commit index below its own
+    for catch_up in (same, behind):
+        assert node.handle(Receive("s1", catch_up)).persist is None and node.state.commit == 5
 
 
 def test_a_candidate_prepares_from_its_first_uncommitted_slot_and_counts_no_promise_truncated_past_it():
@@ -1172,3 +1179,68 @@ def test_the_next_batch_goes_out_as_soon_as_the_oldest_in_flight_is_chosen():
     net.settle(down={"s3"})
     assert net.nodes["s1"].state.commit == 1
     assert [m.first for m in accepts(net.sent, "s1", "s2")] == [3]
+
+
+def test_a_candidate_restarted_while_standing_resumes_its_own_vote_past_a_commit_index_of_two():
+    c = put_cmd("c", "3")
+    chosen = {i: Inst("Committed", put_cmd(f"c{i}", str(i)), 1, None) for i in (1, 2)}
+    log = LogState(leader="s1", bal_max_known=7, insts={**chosen, 3: Inst("Preparing", c, 4, c)}, commit=2)
+    node = Node(NodeConfig("s1", NAMES), log)  # restarted while standing for ballot 7
+    assert node.role == "candidate"
+    node.handle(Receive("s2", wire.Promise("s2", 7, [], 2, 0)))  # s2 holds no vote past slot 2
+    assert node.role == "leader" and (node.state.insts[3].status, node.state.insts[3].cmd) == (ACCEPTING, c)
+
+
+def test_the_too_few_replies_variant_commits_on_one_vote_fewer_than_a_majority_of_five():
+    names = ("s1", "s2", "s3", "s4", "s5")
+    node = Node(NodeConfig("s1", names, election_ticks=1, bugs=frozenset({"commit-on-too-few-replies"})), LogState())
+    node.handle(Timeout(1.0))
+    b = node.state.bal_max_known
+    for peer in ("s2", "s3"):
+        node.handle(Receive(peer, wire.Promise(peer, b, [], 0, 0)))
+    fx = node.handle(ClientRequest(client="c", request_id=1, command=("put", ("k", "v")), src="c"))
+    accept = next(m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds)
+    assert node.state.commit == 0  # its own vote alone: one of five
+    node.handle(Receive("s2", wire.Accepted("s2", b, accept.first, accept.first, 0)))
+    assert node.state.commit == accept.first  # two of five: a majority less one
+
+
+def test_a_candidate_restarted_from_a_compacted_log_read_back_resumes_a_preparing_slot():
+    c = put_cmd("a", "1")
+    records = json.loads(
+        json.dumps([["follow", 1, "s2", False], ["inst", 1, "Preparing", c.to_json(), 1, c.to_json()]])
+    )
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState().after(records))
+    node.handle(Timeout(1.0))
+    node.handle(Receive("s3", wire.Promise("s3", node.state.bal_max_known, [], 0, 0)))
+    assert node.role == "leader" and (node.state.insts[1].status, node.state.insts[1].cmd) == (ACCEPTING, c)
+
+
+def test_a_new_leader_fills_no_slot_at_once_that_no_promise_reports_a_vote_for():
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState())
+    node.handle(Timeout(1.0))
+    node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, [[1, "Preparing", None, 0, None]], 0, 0)))
+    assert node.role == "leader" and 1 not in node.state.insts
+    fx = node.handle(ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="c"))
+    assert [m.first for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds] == [1, 1]  # to s2 and s3
+
+
+def test_a_retry_queued_beside_its_first_copy_does_not_hold_back_the_commands_after_it():
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState())
+    node.handle(Timeout(1.0))
+    node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, [], 0, 0)))
+    a = ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="c")
+    b = ClientRequest(client="b", request_id=1, command=("put", ("k", "2")), src="c")
+    fx = node.handle(ClientRequests((a, a, b)))
+    [cmds] = [m.cmds for dest, m in fx.send if dest == "s2" and isinstance(m, wire.Accept) and m.cmds]
+    assert [doc[0] for doc in cmds] == ["a", "b"]
+
+
+def test_a_replica_that_promised_a_candidate_waits_its_whole_election_ticks_before_standing():
+    node = Node(NodeConfig("s1", NAMES, election_ticks=3), LogState())
+    node.handle(Receive("s2", wire.Prepare("s2", 2, 1)))
+    ticks = 0
+    while node.state.leader != "s1":
+        node.handle(Timeout())
+        ticks += 1
+    assert ticks == 3
