@@ -264,6 +264,34 @@ EQUIVALENT: dict[str, str] = {
         "seen[-1] is the remembered slot, never the log's dict: the memo is never used, and max() finds the same "
         "slot every time, only slower"
     ),
+    'multipaxos/core.py:_follow: was_leader = self.role == "leader" => was_leader = self.role >= "leader"': (
+        "the roles are follower, candidate and leader: only leader sorts at or after leader"
+    ),
+    "multipaxos/core.py:_try_prepared: resume = inst.status == PREPARING or (inst.status == EMPTY and peak is not None)"
+    " => resume = inst.status >= PREPARING or (inst.status == EMPTY and peak is not None)": (
+        "Preparing sorts after Accepting, Committed and Empty: only Preparing is at or after it"
+    ),
+    "multipaxos/core.py:_on_accepted: if not (self.prepared and m.bal == s.bal_prepared): => "
+    "if not (self.prepared and m.bal >= s.bal_prepared):": (
+        "an Accepted goes to the leader whose Accept it answers, with that Accept's ballot, and a replica's own "
+        "ballots only grow: none above its ballot reaches a prepared leader"
+    ),
+    "multipaxos/core.py:_learn_commit: if s.leader == self.name: => if s.leader is self.name:": (
+        "a leader takes an Accept of its own ballot only from itself, and it carries a commit index its own is at "
+        "least: the loop after the test runs for no slot either way"
+    ),
+    "multipaxos/core.py:_on_accept: follow = False => follow = True": (
+        "_follow again with the ballot and leader it follows already writes nothing and changes nothing"
+    ),
+    "multipaxos/core.py:__init__: self.commit_last_tick = 0  # the commit index at the last of them => "
+    "self.commit_last_tick = -1  # the commit index at the last of them": (
+        "it is only compared with a replica's commit index, which is never below 0 either"
+    ),
+    "multipaxos/core.py:_peak: votes = [(i.vbal, i.vcmd) for i in insts if i is not None and i.vbal > 0] => "
+    "votes = [(i.vbal, i.vcmd) for i in insts if i is not None and i.vbal > -1]": (
+        "a report without a vote (ballot 0) has no voted command: when all are such, the peak is None either way, "
+        "and otherwise the highest ballot is above 0"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

@@ -1244,3 +1244,12 @@ def test_a_replica_that_promised_a_candidate_waits_its_whole_election_ticks_befo
         node.handle(Timeout())
         ticks += 1
     assert ticks == 3
+
+
+def test_a_follower_ignores_promises_for_its_candidates_ballot_that_reach_it():
+    node = Node(NodeConfig("s1", NAMES), LogState())
+    node.handle(Receive("s2", wire.Prepare("s2", 5, 1)))  # s1 promises s2's ballot 5
+    for peer in ("s2", "s3"):  # stray Promises of that ballot
+        fx = node.handle(Receive(peer, wire.Promise(peer, 5, [], 0, 0)))
+        assert fx.persist is None and not fx.send
+    assert (node.role, node.state.bal_prepared) == ("follower", 0)
