@@ -96,6 +96,8 @@ _STRICTER_SHORTCUT = (
     "on to that measure, which answers the same"
 )
 
+_SKIPPED_BELOW_COMMIT = "the slots it adds are at or below s.commit, which _try_prepared skips (slot <= s.commit)"
+
 EQUIVALENT: dict[str, str] = {
     "paxos/core.py:on_accepted: if self.decided is None and any(q <= voters for q in self.config.quorums): "
     "=> if self.decided is None and any(q == voters for q in self.config.quorums):": (
@@ -292,6 +294,10 @@ EQUIVALENT: dict[str, str] = {
         "a report without a vote (ballot 0) has no voted command: when all are such, the peak is None either way, "
         "and otherwise the highest ballot is above 0"
     ),
+    "multipaxos/core.py:_peak: votes = [(i.vbal, i.vcmd) for i in insts if i is not None and i.vbal > 0] => "
+    "votes = [(i.vbal, i.vcmd) for i in insts if i is not None and i.vbal != 0]": (
+        "a ballot is never below 0 (the wire and the store refuse one)"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "
@@ -424,6 +430,16 @@ EQUIVALENT: dict[str, str] = {
         "abs(x) of a number that is not NaN is at most inf: < inf and != inf agree"
     ),
 }
+
+# A first slot at or below commit + 1 adds only slots that _try_prepared skips (slot <= s.commit): every mutant of
+# the + 1 that gives no more than that is equivalent.
+_PREPARED = "slots = set().union(*(r.keys() for r in reports.values()), self._insts_from(s.commit {}).keys())"
+_OWN = "self.promises[self.name] = self._insts_from(self.state.commit {})"
+for _op in ("- 1", "* 1", "/ 1", "// 1", "% 1", "** 1", ">> 1", "| 1", "& 1", "^ 1", "+ 0"):
+    for _where, _line in (("_try_prepared", _PREPARED), ("__init__", _OWN)):
+        EQUIVALENT.setdefault(
+            f"multipaxos/core.py:{_where}: {_line.format('+ 1')} => {_line.format(_op)}", _SKIPPED_BELOW_COMMIT
+        )
 
 # Mutants that are NOT equivalent but that no configuration conform checks can
 # show, with the reason and what they would do. Counted as survivors.

@@ -1253,3 +1253,16 @@ def test_a_follower_ignores_promises_for_its_candidates_ballot_that_reach_it():
         fx = node.handle(Receive(peer, wire.Promise(peer, 5, [], 0, 0)))
         assert fx.persist is None and not fx.send
     assert (node.role, node.state.bal_prepared) == ("follower", 0)
+
+
+def test_a_leader_counts_no_vote_of_an_older_ballot():
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState(bal_max_known=3))
+    node.handle(Timeout(1.0))
+    b = node.state.bal_max_known
+    node.handle(Receive("s2", wire.Promise("s2", b, [], 0, 0)))
+    fx = node.handle(ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="c"))
+    slot = next(m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds).first
+    node.handle(Receive("s2", wire.Accepted("s2", 1, slot, slot, 0)))  # a vote of ballot 1, long gone
+    assert node.state.commit == 0
+    node.handle(Receive("s2", wire.Accepted("s2", b, slot, slot, 0)))
+    assert node.state.commit == slot
