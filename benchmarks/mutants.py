@@ -298,6 +298,15 @@ EQUIVALENT: dict[str, str] = {
     "votes = [(i.vbal, i.vcmd) for i in insts if i is not None and i.vbal != 0]": (
         "a ballot is never below 0 (the wire and the store refuse one)"
     ),
+    "multipaxos/core.py:_request: "
+    "rid = event.request_id if isinstance(event.request_id, int) and 0 <= event.request_id < 2**63 else 0 => "
+    "rid = event.request_id if isinstance(event.request_id, int) and 0 < event.request_id < 2**63 else 0": (
+        "the request id the test then turns away is 0, which it becomes either way"
+    ),
+    "multipaxos/core.py:last_slot: if seen is not None and seen[0] is insts and seen[1] == len(insts): => "
+    "if seen is not None and seen[0] == insts and seen[1] == len(insts):": (
+        "a log equal to the one remembered has the same last slot: the memo answers right either way"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

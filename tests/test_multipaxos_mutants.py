@@ -1266,3 +1266,28 @@ def test_a_leader_counts_no_vote_of_an_older_ballot():
     assert node.state.commit == 0
     node.handle(Receive("s2", wire.Accepted("s2", b, slot, slot, 0)))
     assert node.state.commit == slot
+
+
+def test_a_new_leaders_heartbeat_resends_no_slot_before_its_own_vote_there():
+    c = put_cmd("a", "1")
+    node = Node(
+        NodeConfig("s1", NAMES, election_ticks=1),
+        LogState(bal_max_known=1, leader="s2", insts={1: Inst(ACCEPTING, c, 1, c)}),
+    )
+    node.handle(Timeout(1.0))
+    fx = node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, [], 0, 0)))
+    assert node.role == "leader" and [m.first for d, m in fx.send if d == "s2" and isinstance(m, wire.Accept)] == [1]
+    fx = node.handle(Timeout(2.0))  # before its own Accept of slot 1 reached it: slot 1 is in flight already
+    assert not [m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds]
+
+
+def test_the_last_slot_follows_the_log_through_a_snapshot_that_truncates_it():
+    c = put_cmd("a", "1").to_json()
+    state = LogState()
+    for slot in range(1, 11):
+        state.apply(["inst", slot, ACCEPTING, c, 1, c])
+    assert state.last_slot == 10
+    state.apply(["snapshot", 5, KVState().to_json()])
+    for slot in range(11, 16):
+        state.apply(["inst", slot, ACCEPTING, c, 1, c])
+    assert len(state.insts) == 10 and state.last_slot == 15  # as many slots as before, the last one further on
