@@ -307,6 +307,15 @@ EQUIVALENT: dict[str, str] = {
     "if seen is not None and seen[0] == insts and seen[1] == len(insts):": (
         "a log equal to the one remembered has the same last slot: the memo answers right either way"
     ),
+    "multipaxos/core.py:_on_promise: "
+    "if not (s.leader == self.name and s.bal_prepared == 0 and m.bal == s.bal_max_known): => "
+    "if not (s.leader == self.name and s.bal_prepared == 0 and m.bal >= s.bal_max_known):": (
+        "a Promise answers a candidate's own Prepare, with its ballot, and a candidate's ballots only grow: none "
+        "above the ballot it knows reaches it"
+    ),
+    "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
+        "slot starts at start + 1 and only grows: slot - 1 is never below start"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

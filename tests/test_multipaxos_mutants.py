@@ -1149,8 +1149,8 @@ def test_a_catch_up_logs_a_slot_only_when_the_replica_does_not_already_hold_it_a
 def test_a_commit_record_marks_committed_only_the_slots_past_the_old_index_however_far_it_goes():
     c = put_cmd("a", "1")
     # slots 2 and 3 Accepting again at and below the commit index, as the spec has it
-    held = {1: Inst("Committed", c, 1, c), **{slot: Inst(ACCEPTING, c, 2, c) for slot in (2, 3, 4, 6)}}
-    for upto in (5, 1000):  # slot by slot, and far past what the log holds
+    held = {1: Inst("Committed", c, 1, c), **{slot: Inst(ACCEPTING, c, 2, c) for slot in (2, 3, 4, 20)}}
+    for upto in (5, 20, 1000):  # slot by slot, and far past what the log holds (to a slot it holds, and beyond)
         state = LogState(insts=dict(held), commit=3)
         state.apply(["commit", upto])
         expected = {slot: "Committed" if 3 < slot <= upto else inst.status for slot, inst in held.items()}
@@ -1291,3 +1291,29 @@ def test_the_last_slot_follows_the_log_through_a_snapshot_that_truncates_it():
     for slot in range(11, 16):
         state.apply(["inst", slot, ACCEPTING, c, 1, c])
     assert len(state.insts) == 10 and state.last_slot == 15  # as many slots as before, the last one further on
+
+
+def test_a_replica_that_leads_again_proposes_a_retry_whose_slot_another_leader_took_meanwhile():
+    c, d = ("put", ("k", "c")), put_cmd("b", "d")
+    node = Node(NodeConfig("s2", NAMES, election_ticks=1), LogState())
+    while node.role == "follower":
+        node.handle(Timeout(1.0))
+    node.handle(Receive("s3", wire.Promise("s3", node.state.bal_max_known, [], 0, 0)))
+    assert node.role == "leader"
+    node.handle(ClientRequest(client="a", request_id=1, command=c, src="x"))  # slot 1; its Accepts are lost
+    node.handle(Receive("s1", wire.Prepare("s1", 4, 1)))  # s1 takes over and puts d in slot 1
+    node.handle(Receive("s1", wire.Accept("s1", 4, 1, [d.to_json()], 0)))
+    while node.role == "follower":  # s1 falls silent: s2 stands again and leads, slot 1 holding d
+        node.handle(Timeout(2.0))
+    node.handle(Receive("s3", wire.Promise("s3", node.state.bal_max_known, [], 0, 0)))
+    assert node.role == "leader" and node.state.insts[1].cmd == d
+    fx = node.handle(ClientRequest(client="a", request_id=1, command=c, src="x"))  # the client tries again
+    assert [doc[0] for _, m in fx.send if isinstance(m, wire.Accept) for doc in m.cmds] == ["a", "a"]
+
+
+def test_a_follower_writes_its_vote_once_when_an_accept_above_ballot_256_comes_again():
+    node = Node(NodeConfig("s2", NAMES), LogState(bal_max_known=300))
+    accept = CODEC.encode(wire.Accept("s1", 301, 1, [put_cmd("a", "1").to_json()], 0))
+    assert node.handle(Receive("s1", CODEC.decode(accept[4:]))).persist
+    again = node.handle(Receive("s1", CODEC.decode(accept[4:])))  # the same, read anew: a new int object
+    assert again.persist is None and [type(m) for _, m in again.send] == [wire.Accepted]
