@@ -316,6 +316,21 @@ EQUIVALENT: dict[str, str] = {
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),
+    "multipaxos/core.py:_peak: "
+    "return min((c for b, c in votes if b == top), key=lambda c: c.to_json() if c else []) => "
+    "return min((c for b, c in votes if b >= top), key=lambda c: c.to_json() if c else [])": (
+        "top is the highest ballot among the votes: b >= top only when b == top"
+    ),
+    "multipaxos/core.py:_follow: if (s.bal_max_known, s.leader) != (bal, leader) or reset: => "
+    "if (s.bal_max_known, s.leader) < (bal, leader) or reset:": (
+        "every caller follows a ballot at least the one known, and a ballot has one owner (ballot b belongs to "
+        "the replica of index (b - 1) mod n), so the pair differs exactly when the ballot is higher, and then it "
+        "is also less"
+    ),
+    "multipaxos/core.py:_on_catchup: if inst.cmd != cmd or inst.status != ACCEPTING:  # else it holds it already: "
+    "nothing to log => if inst.cmd != cmd or inst.status > ACCEPTING:  # else it holds it already: nothing to log": (
+        "Committed, Empty and Preparing all sort after Accepting: > Accepting is != Accepting for the four statuses"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

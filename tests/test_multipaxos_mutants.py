@@ -481,6 +481,9 @@ def test_a_record_is_checked_kind_by_kind_and_an_unknown_kind_is_named_in_twenty
             ["commit"],
             ["snapshot", 4],
             ["snapshot", 4, {}, 1],
+            ["commit", 3, "s1", True],  # a follow's fields under other kinds, before and after it in order
+            ["abc", 3, "s1", True],
+            ["prepared", 3, "s1", True],
         ],
     }
     for problem, recs in bad.items():
@@ -1317,3 +1320,27 @@ def test_a_follower_writes_its_vote_once_when_an_accept_above_ballot_256_comes_a
     assert node.handle(Receive("s1", CODEC.decode(accept[4:]))).persist
     again = node.handle(Receive("s1", CODEC.decode(accept[4:])))  # the same, read anew: a new int object
     assert again.persist is None and [type(m) for _, m in again.send] == [wire.Accepted]
+
+
+def test_a_candidate_stands_again_only_above_a_rejection_that_names_a_higher_promise():
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState())
+    node.handle(Timeout(1.0))
+    b = node.state.bal_max_known
+    fx = node.handle(Receive("s2", wire.Reject("s2", b, b - 1)))  # a confused peer: a promise below the ballot
+    assert not fx.send and node.state.bal_max_known == b
+    fx = node.handle(Receive("s2", wire.Reject("s2", b, b + 5)))
+    assert {m.bal for _, m in fx.send if isinstance(m, wire.Prepare)} == {
+        node.state.bal_max_known
+    } and node.state.bal_max_known > b + 5
+
+
+def test_a_command_a_new_leader_finds_in_three_slots_still_waits_when_two_of_them_go_to_others():
+    c, d, e = put_cmd("a", "1"), put_cmd("b", "2"), put_cmd("c", "3")
+    log = LogState(bal_max_known=1, leader="s2", insts={slot: Inst(ACCEPTING, c, 1, c) for slot in (1, 2, 3)})
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1), log)
+    node.handle(Timeout(1.0))
+    votes = [[2, ACCEPTING, d.to_json(), 2, d.to_json()], [3, ACCEPTING, e.to_json(), 2, e.to_json()]]
+    node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, votes, 0, 0)))
+    assert node.role == "leader" and [node.state.insts[slot].cmd for slot in (1, 2, 3)] == [c, d, e]
+    fx = node.handle(ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="again"))
+    assert not [m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds]  # slot 1 still holds it
