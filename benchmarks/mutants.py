@@ -331,6 +331,17 @@ EQUIVALENT: dict[str, str] = {
     "nothing to log => if inst.cmd != cmd or inst.status > ACCEPTING:  # else it holds it already: nothing to log": (
         "Committed, Empty and Preparing all sort after Accepting: > Accepting is != Accepting for the four statuses"
     ),
+    "multipaxos/core.py:_try_prepared: if len(self.promises) < self.config.majority: => "
+    "if len(self.promises) != self.config.majority:": (
+        "promises grow one at a time, each followed by this test, and are cleared once a majority is counted: "
+        "their number reaches the majority exactly and never passes it"
+    ),
+    "multipaxos/core.py:_try_commit: if slot - 1 > start: => if slot - 1 != start:": (
+        "slot starts at start + 1 and only grows: slot - 1 is never below start"
+    ),
+    "multipaxos/core.py:NodeConfig: @dataclass(frozen=True) => @dataclass(frozen=False)": (
+        "nothing assigns to a replica's configuration or hashes one"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "
@@ -473,6 +484,15 @@ for _op in ("- 1", "* 1", "/ 1", "// 1", "% 1", "** 1", ">> 1", "| 1", "& 1", "^
         EQUIVALENT.setdefault(
             f"multipaxos/core.py:{_where}: {_line.format('+ 1')} => {_line.format(_op)}", _SKIPPED_BELOW_COMMIT
         )
+
+# The catch-up's guard fires for no range up to last + 1 (see the mutant to last | 1): every mutant of the + 1 that
+# gives no more than that is equivalent.
+_GUARD = "if any(slot not in s.insts for slot in range(first, last {})):"
+for _op in ("- 1", "* 1", "// 1", "% 1", "** 1", ">> 1", "| 1", "& 1", "^ 1", "+ 0"):
+    EQUIVALENT.setdefault(
+        f"multipaxos/core.py:_send_catch_up: {_GUARD.format('+ 1')} => {_GUARD.format(_op)}",
+        "the range checks the same slots or fewer, and the guard fires for none (see the mutant to last | 1)",
+    )
 
 # Mutants that are NOT equivalent but that no configuration conform checks can
 # show, with the reason and what they would do. Counted as survivors.

@@ -1364,3 +1364,37 @@ def test_a_replica_whose_log_lacks_a_slot_below_its_commit_index_applies_up_to_i
     start.start()
     start.join(30)
     assert made and made[0].applied == 1
+
+
+def test_a_replica_answers_a_prepare_of_the_ballot_it_promised_above_256_again_with_nothing():
+    node = Node(NodeConfig("s2", NAMES), LogState(bal_max_known=300))
+    prepare = CODEC.encode(wire.Prepare("s1", 301, 1))
+    assert [type(m) for _, m in node.handle(Receive("s1", CODEC.decode(prepare[4:]))).send] == [wire.Promise]
+    again = node.handle(Receive("s1", CODEC.decode(prepare[4:])))  # the same, read anew: a new int object
+    assert not again.send and again.persist is None
+
+
+def test_requests_beyond_what_the_window_holds_wait_in_the_queue():
+    import threading
+
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1, batch=1, window=2), LogState())
+    node.handle(Timeout(1.0))
+    node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, [], 0, 0)))
+    requests = tuple(
+        ClientRequest(client=f"c{i}", request_id=1, command=("put", ("k", str(i))), src="c") for i in range(3)
+    )
+    done: list[Effects] = []
+    handling = threading.Thread(target=lambda: done.append(node.handle(ClientRequests(requests))), daemon=True)
+    handling.start()
+    handling.join(30)
+    assert done, "handling the requests did not end"
+    assert [m.first for dest, m in done[0].send if dest == "s2" and m.cmds] == [1, 2] and len(node.queue) == 1
+
+
+def test_a_replica_with_the_default_configuration_stands_after_ten_quiet_ticks():
+    node = Node(NodeConfig("s1", NAMES), LogState())  # the first replica: no stagger
+    for _ in range(9):
+        node.handle(Timeout())
+    assert node.role == "follower"
+    node.handle(Timeout())
+    assert node.role == "candidate"
