@@ -342,6 +342,11 @@ EQUIVALENT: dict[str, str] = {
     "multipaxos/core.py:NodeConfig: @dataclass(frozen=True) => @dataclass(frozen=False)": (
         "nothing assigns to a replica's configuration or hashes one"
     ),
+    "multipaxos/core.py:_try_prepared: resume = inst.status == PREPARING or (inst.status == EMPTY and peak is not None)"
+    " => resume = inst.status == PREPARING or (inst.status >= EMPTY and peak is not None)": (
+        "of the four statuses only Empty and Preparing sort at or after Empty, and a Preparing slot resumes by the "
+        "first test already"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "
