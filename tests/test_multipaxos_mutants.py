@@ -925,6 +925,16 @@ def _json_size(doc) -> int:
     return len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
 
 
+def elected(log: LogState | None = None, votes: list | None = None, **config) -> tuple[Node, Effects]:
+    """s1, from ``log``, stands and is elected with s2's Promise (which reports ``votes``): the leader, and what
+    the Promise made it send."""
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1, **config), log or LogState())
+    node.handle(Timeout(1.0))
+    fx = node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, votes or [], 0, 0)))
+    assert node.role == "leader"
+    return node, fx
+
+
 def test_a_leader_of_five_is_made_by_three_promises_and_commits_on_three_votes():
     names = ("s1", "s2", "s3", "s4", "s5")
     node = Node(NodeConfig("s1", names, election_ticks=1), LogState())
@@ -1042,10 +1052,7 @@ def test_a_leader_resends_unanswered_accepts_every_resend_ticks_heartbeats():
 def test_a_command_a_new_leader_finds_in_two_slots_still_waits_when_one_of_them_goes_to_another():
     c, d = put_cmd("a", "1"), put_cmd("b", "2")
     log = LogState(bal_max_known=1, leader="s2", insts={1: Inst(ACCEPTING, c, 1, c), 2: Inst(ACCEPTING, c, 1, c)})
-    node = Node(NodeConfig("s1", NAMES, election_ticks=1), log)
-    node.handle(Timeout(1.0))
-    b = node.state.bal_max_known
-    node.handle(Receive("s2", wire.Promise("s2", b, [[2, ACCEPTING, d.to_json(), 2, d.to_json()]], 0, 0)))
+    node, _ = elected(log, votes=[[2, ACCEPTING, d.to_json(), 2, d.to_json()]])
     assert node.role == "leader" and node.state.insts[2].cmd == d  # slot 2 goes to s2's later vote
     fx = node.handle(ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="again"))
     assert not [m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds]  # slot 1 still holds it
@@ -1054,9 +1061,7 @@ def test_a_command_a_new_leader_finds_in_two_slots_still_waits_when_one_of_them_
 
 def test_a_batch_takes_commands_up_to_exactly_its_byte_budget():
     def batches(budget: int) -> list[list]:
-        node = Node(NodeConfig("s1", NAMES, election_ticks=1, batch_bytes=budget), LogState())
-        node.handle(Timeout(1.0))
-        node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, [], 0, 0)))
+        node, _ = elected(batch_bytes=budget)
         requests = tuple(
             ClientRequest(client=f"c{i}", request_id=1, command=("put", ("k", "v" * 50)), src="c") for i in range(3)
         )
@@ -1071,13 +1076,8 @@ def test_a_batch_takes_commands_up_to_exactly_its_byte_budget():
 
 def test_a_leader_resends_no_slot_its_commit_index_covers():
     c = put_cmd("a", "1")
-    node = Node(
-        NodeConfig("s1", NAMES, election_ticks=1),
-        LogState(bal_max_known=1, leader="s2", insts={1: Inst(ACCEPTING, c, 1, c)}),
-    )
-    node.handle(Timeout(1.0))
-    b = node.state.bal_max_known
-    fx = node.handle(Receive("s2", wire.Promise("s2", b, [], 0, 0)))  # leads: resumes slot 1, an Accept to all
+    node, fx = elected(LogState(bal_max_known=1, leader="s2", insts={1: Inst(ACCEPTING, c, 1, c)}))
+    b = node.state.bal_max_known  # it leads: slot 1 resumed, an Accept to all
     own = next(m for dest, m in fx.send if dest == "s1" and isinstance(m, wire.Accept))
     for peer in ("s2", "s3"):  # both vote before its own Accept reaches it
         node.handle(Receive(peer, wire.Accepted(peer, b, 1, 1, 0)))
@@ -1132,10 +1132,7 @@ def test_a_leader_restarted_from_its_log_read_back_counts_what_its_log_holds():
 def test_a_candidate_restarted_with_an_empty_instance_read_back_resumes_the_vote_a_promise_reports():
     c = put_cmd("a", "1")
     records = json.loads(json.dumps([["follow", 1, "s2", False], ["inst", 1, "Empty", None, 0, None]]))
-    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState().after(records))
-    node.handle(Timeout(1.0))
-    b = node.state.bal_max_known
-    node.handle(Receive("s2", wire.Promise("s2", b, [[1, ACCEPTING, c.to_json(), 1, c.to_json()]], 0, 0)))
+    node, _ = elected(LogState().after(records), votes=[[1, ACCEPTING, c.to_json(), 1, c.to_json()]])
     assert node.role == "leader" and (node.state.insts[1].status, node.state.insts[1].cmd) == (ACCEPTING, c)
 
 
@@ -1214,25 +1211,19 @@ def test_a_candidate_restarted_from_a_compacted_log_read_back_resumes_a_preparin
     records = json.loads(
         json.dumps([["follow", 1, "s2", False], ["inst", 1, "Preparing", c.to_json(), 1, c.to_json()]])
     )
-    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState().after(records))
-    node.handle(Timeout(1.0))
-    node.handle(Receive("s3", wire.Promise("s3", node.state.bal_max_known, [], 0, 0)))
+    node, _ = elected(LogState().after(records))
     assert node.role == "leader" and (node.state.insts[1].status, node.state.insts[1].cmd) == (ACCEPTING, c)
 
 
 def test_a_new_leader_fills_no_slot_at_once_that_no_promise_reports_a_vote_for():
-    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState())
-    node.handle(Timeout(1.0))
-    node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, [[1, "Preparing", None, 0, None]], 0, 0)))
+    node, _ = elected(votes=[[1, "Preparing", None, 0, None]])
     assert node.role == "leader" and 1 not in node.state.insts
     fx = node.handle(ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="c"))
     assert [m.first for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds] == [1, 1]  # to s2 and s3
 
 
 def test_a_retry_queued_beside_its_first_copy_does_not_hold_back_the_commands_after_it():
-    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState())
-    node.handle(Timeout(1.0))
-    node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, [], 0, 0)))
+    node, _ = elected()
     a = ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="c")
     b = ClientRequest(client="b", request_id=1, command=("put", ("k", "2")), src="c")
     fx = node.handle(ClientRequests((a, a, b)))
@@ -1260,10 +1251,8 @@ def test_a_follower_ignores_promises_for_its_candidates_ballot_that_reach_it():
 
 
 def test_a_leader_counts_no_vote_of_an_older_ballot():
-    node = Node(NodeConfig("s1", NAMES, election_ticks=1), LogState(bal_max_known=3))
-    node.handle(Timeout(1.0))
+    node, _ = elected(LogState(bal_max_known=3))
     b = node.state.bal_max_known
-    node.handle(Receive("s2", wire.Promise("s2", b, [], 0, 0)))
     fx = node.handle(ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="c"))
     slot = next(m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds).first
     node.handle(Receive("s2", wire.Accepted("s2", 1, slot, slot, 0)))  # a vote of ballot 1, long gone
@@ -1274,12 +1263,7 @@ def test_a_leader_counts_no_vote_of_an_older_ballot():
 
 def test_a_new_leaders_heartbeat_resends_no_slot_before_its_own_vote_there():
     c = put_cmd("a", "1")
-    node = Node(
-        NodeConfig("s1", NAMES, election_ticks=1),
-        LogState(bal_max_known=1, leader="s2", insts={1: Inst(ACCEPTING, c, 1, c)}),
-    )
-    node.handle(Timeout(1.0))
-    fx = node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, [], 0, 0)))
+    node, fx = elected(LogState(bal_max_known=1, leader="s2", insts={1: Inst(ACCEPTING, c, 1, c)}))
     assert node.role == "leader" and [m.first for d, m in fx.send if d == "s2" and isinstance(m, wire.Accept)] == [1]
     fx = node.handle(Timeout(2.0))  # before its own Accept of slot 1 reached it: slot 1 is in flight already
     assert not [m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds]
@@ -1338,10 +1322,9 @@ def test_a_candidate_stands_again_only_above_a_rejection_that_names_a_higher_pro
 def test_a_command_a_new_leader_finds_in_three_slots_still_waits_when_two_of_them_go_to_others():
     c, d, e = put_cmd("a", "1"), put_cmd("b", "2"), put_cmd("c", "3")
     log = LogState(bal_max_known=1, leader="s2", insts={slot: Inst(ACCEPTING, c, 1, c) for slot in (1, 2, 3)})
-    node = Node(NodeConfig("s1", NAMES, election_ticks=1), log)
-    node.handle(Timeout(1.0))
-    votes = [[2, ACCEPTING, d.to_json(), 2, d.to_json()], [3, ACCEPTING, e.to_json(), 2, e.to_json()]]
-    node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, votes, 0, 0)))
+    node, _ = elected(
+        log, votes=[[2, ACCEPTING, d.to_json(), 2, d.to_json()], [3, ACCEPTING, e.to_json(), 2, e.to_json()]]
+    )
     assert node.role == "leader" and [node.state.insts[slot].cmd for slot in (1, 2, 3)] == [c, d, e]
     fx = node.handle(ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="again"))
     assert not [m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds]  # slot 1 still holds it
@@ -1377,9 +1360,7 @@ def test_a_replica_answers_a_prepare_of_the_ballot_it_promised_above_256_again_w
 def test_requests_beyond_what_the_window_holds_wait_in_the_queue():
     import threading
 
-    node = Node(NodeConfig("s1", NAMES, election_ticks=1, batch=1, window=2), LogState())
-    node.handle(Timeout(1.0))
-    node.handle(Receive("s2", wire.Promise("s2", node.state.bal_max_known, [], 0, 0)))
+    node, _ = elected(batch=1, window=2)
     requests = tuple(
         ClientRequest(client=f"c{i}", request_id=1, command=("put", ("k", str(i))), src="c") for i in range(3)
     )
