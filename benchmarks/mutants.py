@@ -347,6 +347,10 @@ EQUIVALENT: dict[str, str] = {
         "of the four statuses only Empty and Preparing sort at or after Empty, and a Preparing slot resumes by the "
         "first test already"
     ),
+    "multipaxos/core.py:_apply_committed: while self.applied < s.commit: => while self.applied != s.commit:": (
+        "the applied index never passes the commit index: it moves only in this loop, or to a snapshot's index, "
+        "which the commit index is moved to as well"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

@@ -1137,14 +1137,19 @@ def test_a_candidate_restarted_with_an_empty_instance_read_back_resumes_the_vote
 
 
 def test_a_catch_up_logs_a_slot_only_when_the_replica_does_not_already_hold_it_accepting():
-    c4, c5 = put_cmd("a", "4"), put_cmd("b", "5")
+    c4, c5, c6, other = put_cmd("a", "4"), put_cmd("b", "5"), put_cmd("c", "6"), put_cmd("x", "x")
     chosen = {i: Inst("Committed", put_cmd(f"c{i}", str(i)), 1, None) for i in range(1, 4)}
-    held = {**chosen, 4: Inst(ACCEPTING, c4, 1, c4), 5: Inst("Preparing", c5, 1, c5)}
+    held = {
+        **chosen,
+        4: Inst(ACCEPTING, c4, 1, c4),
+        5: Inst("Preparing", c5, 1, c5),
+        6: Inst(ACCEPTING, other, 1, other),
+    }
     node = Node(NodeConfig("s3", NAMES), LogState(bal_max_known=1, leader="s1", insts=held, commit=3))
-    fx = node.handle(Receive("s1", wire.CatchUp("s1", 1, None, 4, [c4.to_json(), c5.to_json()], 4)))
+    fx = node.handle(Receive("s1", wire.CatchUp("s1", 1, None, 4, [c.to_json() for c in (c4, c5, c6)], 6)))
     logged = [rec[1] for rec in fx.persist if rec[0] == "inst"]
-    assert logged == [5]  # slot 4 it held Accepting already; slot 5 only Preparing
-    assert (node.state.insts[5].status, node.state.commit) == (ACCEPTING, 4)
+    assert logged == [5, 6]  # slot 4 it held Accepting already; slot 5 only Preparing; slot 6 with another command
+    assert [node.state.insts[slot].cmd for slot in (4, 5, 6)] == [c4, c5, c6] and node.state.commit == 6
 
 
 def test_a_commit_record_marks_committed_only_the_slots_past_the_old_index_however_far_it_goes():
