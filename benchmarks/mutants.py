@@ -351,6 +351,17 @@ EQUIVALENT: dict[str, str] = {
         "the applied index never passes the commit index: it moves only in this loop, or to a snapshot's index, "
         "which the commit index is moved to as well"
     ),
+    "multipaxos/core.py:_learn_commit: if inst is None or inst.status != ACCEPTING or inst.vbal != bal: => "
+    "if inst is None or inst.status != ACCEPTING or inst.vbal < bal:": (
+        "it runs only for an Accept at or above the promise (one below was refused before), and no vote is above "
+        "the promise: inst.vbal > bal never holds"
+    ),
+    "multipaxos/core.py:prepared: return s.leader == self.name and s.bal_prepared == s.bal_max_known and "
+    "s.bal_prepared > 0 => return s.leader == self.name and s.bal_prepared == s.bal_max_known and "
+    "s.bal_prepared != 0": ("a ballot is never below 0"),
+    "multipaxos/core.py:_count_change: left = logged.get(key, 0) - 1 => left = logged.get(key, 1) - 1": (
+        "a key with no count leaves left at 0 instead of -1: the key is dropped either way"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

@@ -759,6 +759,9 @@ def test_a_catch_up_commits_no_slot_past_the_commands_it_carries():
     node = Node(NodeConfig("s3", NAMES), LogState(bal_max_known=1, insts={2: Inst(ACCEPTING, stale, 1, stale)}))
     node.handle(Receive("s1", wire.CatchUp("s1", 2, None, 1, [put_cmd("a", "1").to_json()], 5)))
     assert node.state.commit == node.applied == 1 and node.state.insts[2].status == ACCEPTING
+    two = [put_cmd("b", "2").to_json(), put_cmd("c", "3").to_json()]  # slots 2 and 3 of a batch from slot 2
+    node.handle(Receive("s1", wire.CatchUp("s1", 2, None, 2, two, 9)))
+    assert node.state.commit == node.applied == 3
 
 
 def test_a_replica_restarted_from_its_log_as_read_back_resets_its_votes_when_it_follows_a_new_candidate():
@@ -1384,3 +1387,14 @@ def test_a_replica_with_the_default_configuration_stands_after_ten_quiet_ticks()
     assert node.role == "follower"
     node.handle(Timeout())
     assert node.role == "candidate"
+
+
+def test_a_replica_offers_the_runtime_its_state_as_what_is_durable_and_no_single_decision():
+    node, _ = elected()
+    assert node.durable is node.state and node.decided is None
+
+
+def test_a_leaders_clock_starts_at_zero_and_its_first_tick_makes_it_one():
+    node = solo()  # elected on its first tick
+    ask(node, "a", "put", "k", "1")
+    assert node.state.insts[node.state.commit].cmd.t == 1.0
