@@ -362,6 +362,13 @@ EQUIVALENT: dict[str, str] = {
     "multipaxos/core.py:_count_change: left = logged.get(key, 0) - 1 => left = logged.get(key, 1) - 1": (
         "a key with no count leaves left at 0 instead of -1: the key is dropped either way"
     ),
+    'multipaxos/core.py:__init__: if self.role == "candidate":  # restarted while standing: its own promise is its '
+    'log, which it kept => if self.role <= "candidate":  # restarted while standing: its own promise is its log, '
+    "which it kept": ("follower and leader sort after candidate: only candidate is at or before it"),
+    "multipaxos/core.py:_peak: votes = [(i.vbal, i.vcmd) for i in insts if i is not None and i.vbal > 0] => "
+    "votes = [(i.vbal, i.vcmd) for i in insts if i is not None and i.vbal >= 0]": (
+        "as the mutant to > -1: a report without a vote has no voted command"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "
