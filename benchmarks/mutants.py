@@ -369,6 +369,18 @@ EQUIVALENT: dict[str, str] = {
     "votes = [(i.vbal, i.vcmd) for i in insts if i is not None and i.vbal >= 0]": (
         "as the mutant to > -1: a report without a vote has no voted command"
     ),
+    "multipaxos/core.py:_on_accept: if m.bal > inst.vbal: => if m.bal != inst.vbal:": (
+        "m.bal is at least the promise here (a lower one was refused before), and no vote is above the promise: "
+        "m.bal < inst.vbal never holds"
+    ),
+    "multipaxos/core.py:_room: return 0 if len(self.in_flight) >= self.config.window else self.config.batch => "
+    "return 0 if len(self.in_flight) == self.config.window else self.config.batch": (
+        "a batch joins in_flight only when fewer than window are in flight: their number never passes window"
+    ),
+    "multipaxos/core.py:_tick: stagger = self.config.election_ticks * self.index // max(1, len(self.config.nodes)) "
+    "=> stagger = self.config.election_ticks * self.index // max( 0, len(self.config.nodes))": (
+        "a cluster has at least one replica: the max is the number of replicas either way"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

@@ -467,6 +467,7 @@ def test_a_record_is_checked_kind_by_kind_and_an_unknown_kind_is_named_in_twenty
         ["snapshot", 4, KVState().to_json()],
     ]
     assert [record_problem(rec) for rec in good] == [None] * len(good)
+    assert [record_problem(rec) for rec in json.loads(json.dumps(good))] == [None] * len(good)  # as a store reads them
     bad = {
         "a record is a non-empty list": [[], "commit", ("commit", 1)],
         "reset: a bool": [["follow", 3, "s1", 1]],
@@ -1398,3 +1399,27 @@ def test_a_leaders_clock_starts_at_zero_and_its_first_tick_makes_it_one():
     node = solo()  # elected on its first tick
     ask(node, "a", "put", "k", "1")
     assert node.state.insts[node.state.commit].cmd.t == 1.0
+
+
+def test_a_catch_up_read_against_a_log_read_back_logs_only_what_the_replica_lacks():
+    c = [put_cmd(f"c{i}", str(i)) for i in range(1, 6)]
+    records = [
+        ["follow", 1, "s1", False],
+        *(["inst", i, ACCEPTING, c[i - 1].to_json(), 1, c[i - 1].to_json()] for i in range(1, 5)),
+    ]
+    node = Node(NodeConfig("s3", NAMES), LogState().after(json.loads(json.dumps([*records, ["commit", 3]]))))
+    assert node.state.commit == 3
+    # From slot 2, before its commit index: slot 4 it holds Accepting, slot 5 it lacks
+    fx = node.handle(Receive("s1", wire.CatchUp("s1", 1, None, 2, [x.to_json() for x in c[1:]], 5)))
+    assert [rec[1] for rec in fx.persist if rec[0] == "inst"] == [5] and node.state.commit == node.applied == 5
+
+
+def test_nothing_is_written_when_nothing_is_learned_past_slot_256():
+    snapshot = ["snapshot", 300, KVState().to_json()]
+    follower = Node(NodeConfig("s2", NAMES), LogState(bal_max_known=4, leader="s1").after([snapshot]))
+    beat = CODEC.encode(wire.Accept("s1", 4, 301, [], 300))
+    assert follower.handle(Receive("s1", CODEC.decode(beat[4:]))).persist is None  # a heartbeat teaching nothing
+    leader, _ = elected(LogState().after([snapshot]))
+    b = leader.state.bal_max_known
+    stale = CODEC.encode(wire.Accepted("s2", b, 301, 301, 300))
+    assert leader.handle(Receive("s2", CODEC.decode(stale[4:]))).persist is None  # a vote for no slot it holds
