@@ -381,6 +381,18 @@ EQUIVALENT: dict[str, str] = {
     "=> stagger = self.config.election_ticks * self.index // max( 0, len(self.config.nodes))": (
         "a cluster has at least one replica: the max is the number of replicas either way"
     ),
+    "multipaxos/core.py:_try_prepared: "
+    "slots = set().union(*(r.keys() for r in reports.values()), self._insts_from(s.commit + 1).keys()) => "
+    "slots = set().union(*(r.keys() for r in reports.values()), self._insts_from(s.commit << 1).keys())": (
+        "the candidate's own promise, among the reports, holds every slot its log had when it stood; a slot its "
+        "log gained since came by a catch-up, Accepting, which is not resumed: the slots the term leaves out "
+        "change nothing"
+    ),
+    "multipaxos/core.py:_request: "
+    "rid = event.request_id if isinstance(event.request_id, int) and 0 <= event.request_id < 2**63 else 0 => "
+    "rid = event.request_id if isinstance(event.request_id, int) and 1 <= event.request_id < 2**63 else 0": (
+        "the request id the test then turns away is 0, which it becomes either way"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

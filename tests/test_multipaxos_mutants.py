@@ -485,6 +485,7 @@ def test_a_record_is_checked_kind_by_kind_and_an_unknown_kind_is_named_in_twenty
             ["commit", 3, "s1", True],  # a follow's fields under other kinds, before and after it in order
             ["abc", 3, "s1", True],
             ["prepared", 3, "s1", True],
+            ["zzz", 4, KVState().to_json()],  # a snapshot's fields under a kind that sorts after it
         ],
     }
     for problem, recs in bad.items():
@@ -1423,3 +1424,10 @@ def test_nothing_is_written_when_nothing_is_learned_past_slot_256():
     b = leader.state.bal_max_known
     stale = CODEC.encode(wire.Accepted("s2", b, 301, 301, 300))
     assert leader.handle(Receive("s2", CODEC.decode(stale[4:]))).persist is None  # a vote for no slot it holds
+
+
+def test_a_follower_answers_a_batch_from_slot_two_with_the_range_it_voted():
+    node = Node(NodeConfig("s2", NAMES), LogState())
+    cmds = [put_cmd(f"c{i}", str(i)).to_json() for i in range(3)]
+    fx = node.handle(Receive("s1", wire.Accept("s1", 1, 2, cmds, 0)))
+    assert [(m.first, m.last) for _, m in fx.send if isinstance(m, wire.Accepted)] == [(2, 4)]
