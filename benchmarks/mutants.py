@@ -393,6 +393,20 @@ EQUIVALENT: dict[str, str] = {
     "rid = event.request_id if isinstance(event.request_id, int) and 1 <= event.request_id < 2**63 else 0": (
         "the request id the test then turns away is 0, which it becomes either way"
     ),
+    "multipaxos/core.py:_follow: if leader == self.name: => if leader is self.name:": (
+        "a replica comes to follow itself only when it stands, with its own name; an Accept of its own ballot "
+        "from itself names the pair it follows already, and _follow then does nothing"
+    ),
+    "multipaxos/core.py:_on_prepare: if m.bal < s.bal_max_known: => if m.bal != s.bal_max_known:": (
+        "the test runs only when m.bal <= s.bal_max_known, where != is <"
+    ),
+    "multipaxos/core.py:_set_inst: if slot <= self.state.snapshot_index: => if slot < self.state.snapshot_index:": (
+        "no caller sets a slot at or below the snapshot index (see the mutant to ==): the test is false either way"
+    ),
+    "multipaxos/core.py:__init__: vcmd_doc = cmd_doc if vcmd is cmd else None if vcmd is None else vcmd.to_json() "
+    "=> vcmd_doc = cmd_doc if vcmd == cmd else None if vcmd is None else vcmd.to_json()": (
+        "an equal command has the same JSON form: the record is the same"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "

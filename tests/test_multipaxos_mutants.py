@@ -1431,3 +1431,24 @@ def test_a_follower_answers_a_batch_from_slot_two_with_the_range_it_voted():
     cmds = [put_cmd(f"c{i}", str(i)).to_json() for i in range(3)]
     fx = node.handle(Receive("s1", wire.Accept("s1", 1, 2, cmds, 0)))
     assert [(m.first, m.last) for _, m in fx.send if isinstance(m, wire.Accepted)] == [(2, 4)]
+
+
+def test_a_candidate_told_not_to_stand_again_does_not_when_restarted_from_its_log_read_back():
+    records = json.loads(json.dumps([["follow", 4, "s1", False]]))  # it stood for ballot 4; its name: a new string
+    node = Node(NodeConfig("s1", NAMES, election_ticks=1, restand=False), LogState().after(records))
+    assert node.role == "candidate"
+    sent = [m for _ in range(5) for _, m in node.handle(Timeout()).send]
+    assert not [m for m in sent if isinstance(m, wire.Prepare)] and node.state.bal_max_known == 4
+
+
+def test_a_leader_counts_each_command_once_for_each_slot_that_holds_it():
+    from collections import Counter
+
+    node, _ = elected()
+    for i in range(3):
+        fx = node.handle(ClientRequest(client=f"c{i}", request_id=1, command=("put", ("k", str(i))), src="c"))
+        for dest, msg in fx.send:
+            if dest == "s1":  # its own vote, as the host delivers it
+                node.handle(Receive("s1", msg))
+    held = Counter(inst.cmd.key for inst in node.state.insts.values() if inst.cmd is not None)
+    assert dict(node.logged) == dict(held) and sum(held.values()) == 2  # the window holds two; the third waits
