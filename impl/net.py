@@ -431,7 +431,8 @@ class NodeRuntime:
                 continue
             if requests is not None and isinstance(msg, requests):
                 run.extend(protocol.client_request(request, label) for request in msg.each())
-                self._merging.add(writer)  # its answers go back many a frame too
+                if protocol.merge_replies is not None:
+                    self._merging.add(writer)  # its answers go back many a frame too
                 continue
             if run:
                 out.append(ClientRequests(tuple(run)))
