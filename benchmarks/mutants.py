@@ -407,6 +407,10 @@ EQUIVALENT: dict[str, str] = {
     "=> vcmd_doc = cmd_doc if vcmd == cmd else None if vcmd is None else vcmd.to_json()": (
         "an equal command has the same JSON form: the record is the same"
     ),
+    "multipaxos/core.py:_follow: if leader == self.name: => if leader >= self.name:": (
+        "it also counts the log anew when it follows a replica whose name sorts after its own: the count is then "
+        "the true one, and a follower does not read it (it counts anew when it stands)"
+    ),
     "multipaxos/core.py:_on_prepare: self._send_catch_up(m.src, m.first - 1) => "
     "self._send_catch_up(m.src, m.first - 2)": (
         "it runs only when m.first <= s.snapshot_index: the first slot the candidate lacks, m.first or m.first - 1, "
