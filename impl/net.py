@@ -67,7 +67,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import logging
 import random
@@ -472,10 +471,8 @@ class NodeRuntime:
         if self._answers is not None and writer in self._merging and isinstance(msg, self.protocol.answer):
             self._answers.setdefault(writer, []).append(msg)  # the batch's answers to it go together
             return
-        try:
-            frame = self.encode(msg)
-        except (MalformedMessage, ValueError) as exc:
-            log.warning("cannot answer with a %s: %s", msg.type, exc)
+        frame = self._answer_frame(msg)
+        if frame is None:
             return
         if self._replies is not None:
             self._replies.setdefault(writer, []).append(frame)
@@ -491,10 +488,16 @@ class NodeRuntime:
             try:
                 frames.append(self.codec.encode(self.protocol.merge_replies(chunk) if len(chunk) > 1 else chunk[0]))
             except MalformedMessage:
-                for answer in chunk:
-                    with contextlib.suppress(MalformedMessage, ValueError):
-                        frames.append(self.codec.encode(answer))
+                frames += [frame for answer in chunk if (frame := self._answer_frame(answer)) is not None]
         return frames
+
+    def _answer_frame(self, msg: Any) -> bytes | None:
+        """``msg``'s frame, or None (after one log line) for an answer its receiver would refuse."""
+        try:
+            return self.encode(msg)
+        except (MalformedMessage, ValueError) as exc:
+            log.warning("cannot answer with a %s: %s", msg.type, exc)
+            return None
 
     def encode(self, msg: Any) -> bytes:
         """``msg``'s frame; while a batch is sent, a message broadcast to every peer is encoded once."""
