@@ -313,6 +313,17 @@ EQUIVALENT: dict[str, str] = {
         "a Promise answers a candidate's own Prepare, with its ballot, and a candidate's ballots only grow: none "
         "above the ballot it knows reaches it"
     ),
+    "multipaxos/core.py:_on_promise: "
+    "if not (s.leader == self.name and s.bal_prepared == 0 and m.bal == s.bal_max_known): => "
+    "if not (s.leader == self.name and s.bal_prepared <= 0 and m.bal == s.bal_max_known):": (
+        "bal_prepared is 0 or a ballot it prepared, and a ballot is never below 0 (record_problem refuses one "
+        "read back): <= 0 only when 0"
+    ),
+    "multipaxos/core.py:_count_change: if left > 0: => if left != 0:": (
+        "only a leader counts, from its whole log when it takes the lead or restarts, and every change to a slot "
+        "it holds goes through _set_inst (a snapshot only drops slots, leaving counts above the truth): a "
+        "command it holds is counted at least once, so left is never below 0"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),

@@ -1452,3 +1452,13 @@ def test_a_leader_counts_each_command_once_for_each_slot_that_holds_it():
                 node.handle(Receive("s1", msg))
     held = Counter(inst.cmd.key for inst in node.state.insts.values() if inst.cmd is not None)
     assert dict(node.logged) == dict(held) and sum(held.values()) == 2  # the window holds two; the third waits
+
+
+def test_a_leader_takes_no_promise_after_it_has_prepared_late_or_again():
+    node, _ = elected()
+    b = node.state.bal_max_known
+    late_vote = [[5, "Accepting", put_cmd("a", "1").to_json(), 1, put_cmd("a", "1").to_json()]]
+    for peer, votes in (("s3", late_vote), ("s2", [])):  # s3's late Promise, then s2's again: a majority anew
+        fx = node.handle(Receive(peer, wire.Promise(peer, b, votes, 0, 0)))
+        assert fx.persist is None and not fx.send
+    assert 5 not in node.state.insts and node.state.bal_prepared == b
