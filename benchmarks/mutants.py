@@ -324,6 +324,19 @@ EQUIVALENT: dict[str, str] = {
         "it holds goes through _set_inst (a snapshot only drops slots, leaving counts above the truth): a "
         "command it holds is counted at least once, so left is never below 0"
     ),
+    "multipaxos/core.py:apply: if inst.status == ACCEPTING: => if inst.status <= ACCEPTING:": (
+        "Accepting sorts first of the four statuses (then Committed, Empty, Preparing): only it is at or below it"
+    ),
+    "multipaxos/core.py:_try_commit: "
+    "if inst is None or inst.status != ACCEPTING or len(self.acks.get(slot, ())) < self._needed(): => "
+    "if inst is None or inst.status > ACCEPTING or len(self.acks.get(slot, ())) < self._needed():": (
+        "Accepting sorts first of the four statuses: every other one is above it"
+    ),
+    "multipaxos/core.py:last_slot: if seen is not None and seen[0] is insts and seen[1] == len(insts): => "
+    "if seen is not None and seen[0] is insts and seen[1] >= len(insts):": (
+        "slots are only added to a log's dict (a snapshot makes a new one): the same dict is never shorter than "
+        "it was, so >= holds only when equal"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),
