@@ -337,6 +337,21 @@ EQUIVALENT: dict[str, str] = {
         "slots are only added to a log's dict (a snapshot makes a new one): the same dict is never shorter than "
         "it was, so >= holds only when equal"
     ),
+    "multipaxos/core.py:_learn_commit: if inst is None or inst.status != ACCEPTING or inst.vbal != bal: => "
+    "if inst is None or inst.status < ACCEPTING or inst.vbal != bal:": (
+        "past the commit index a follower's slot is Accepting or Preparing, and a Preparing one holds a vote "
+        "below the ballot it follows (a reset comes only with a higher ballot, and a vote there makes the slot "
+        "Accepting): asked for a ballot at or above that one, vbal != bal already stops at it"
+    ),
+    "multipaxos/core.py:_fitting: break => continue": (
+        "size only grows (every command's JSON has a size above 0): once past the budget, every later command "
+        "is too, and the count stays where it stopped"
+    ),
+    "multipaxos/core.py:_runs: if prev is not None and slot == prev + 1: => "
+    "if prev is not None and slot <= prev + 1:": (
+        "every caller passes slots in strictly rising order (sorted, or counted up from a range or an Accept's "
+        "first slot): a slot is never at or below the one before it"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),

@@ -1462,3 +1462,40 @@ def test_a_leader_takes_no_promise_after_it_has_prepared_late_or_again():
         fx = node.handle(Receive(peer, wire.Promise(peer, b, votes, 0, 0)))
         assert fx.persist is None and not fx.send
     assert 5 not in node.state.insts and node.state.bal_prepared == b
+
+
+def test_the_too_few_replies_variant_alone_in_its_cluster_still_waits_for_its_own_vote():
+    c = put_cmd("a", "1")
+    log = LogState(bal_max_known=1, insts={1: Inst(ACCEPTING, c, 1, c)})
+    node = Node(NodeConfig("s1", ("s1",), election_ticks=1, bugs=frozenset({"commit-on-too-few-replies"})), log)
+    sent = node.handle(Timeout(1.0)).send  # slot 1 resumed: its vote of the new ballot is on its way to itself
+    sent += node.handle(ClientRequest(client="b", request_id=1, command=("put", ("k", "2")), src="b")).send
+    assert node.role == "leader" and node.state.commit == 0
+    while sent:
+        sent = [out for _, msg in sent for out in node.handle(Receive("s1", msg)).send]
+    assert node.state.commit == 2
+
+
+def test_the_bound_on_an_accepts_slot_is_counted_from_the_commit_index():
+    node = Node(NodeConfig("s2", NAMES, window=1, batch=1), LogState(commit=64, snapshot_index=64))
+    for first, taken in [(128, True), (129, False)]:  # the bound: 64 slots past the commit index
+        fx = node.handle(Receive("s1", wire.Accept("s1", 1, first, [put_cmd("a", "1").to_json()], 64)))
+        assert (first in node.state.insts) == taken and bool(fx.send) == taken
+
+
+def test_a_leader_that_stands_again_above_a_rejection_keeps_its_clients_waiting_and_answers_them_once_elected():
+    node, _ = elected()
+    fx = node.handle(ClientRequest(client="c", request_id=1, command=("put", ("k", "v")), src="c"))
+    slot = next(m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds).first
+    b = node.state.bal_max_known
+    fx = node.handle(Receive("s3", wire.Reject("s3", b, b + 5)))
+    assert node.role == "candidate" and not fx.reply
+    b2 = node.state.bal_max_known
+    fx = node.handle(Receive("s2", wire.Promise("s2", b2, [], 0, 0)))  # the slot resumed: its own vote comes back
+    replies, own = [], [msg for dst, msg in fx.send if dst == "s1"]
+    while own:
+        fx = node.handle(Receive("s1", own.pop()))
+        replies += [r for _, r in fx.reply]
+        own += [msg for dst, msg in fx.send if dst == "s1"]
+    replies += [r for _, r in node.handle(Receive("s2", wire.Accepted("s2", b2, slot, slot, 0))).reply]
+    assert [(r.status, r.rid) for r in replies] == [(OK, 1)]
