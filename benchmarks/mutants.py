@@ -24,11 +24,15 @@ keeps the results: run again with the same ``--session`` to resume an
 interrupted run (the mutants left run in a random order, so a run cut short
 is a uniform sample), with ``--report-only`` to print the figures again, or
 with ``--retest-survivors`` to run the surviving mutants again under the
-current tests (after a check was strengthened).
+current tests (after a check was strengthened). ``--changed-since REV``
+runs, in a new session, only the mutants of lines changed since the git
+revision REV (cosmic-ray's git filter): a module whose every mutant was run
+at REV is then covered again after a small change, and a CI job can run the
+mutants of a change alone.
 
     pip install -e '.[mutation]'
     python benchmarks/mutants.py [--target paxos|multipaxos|kvstate] [--module PATH ...] [--session FILE]
-        [--timeout S] [--report-only] [--retest-survivors]
+        [--timeout S] [--report-only] [--retest-survivors] [--changed-since REV]
 """
 
 from __future__ import annotations
@@ -667,7 +671,17 @@ def main() -> int:
     parser.add_argument("--report-only", action="store_true", help="print the figures of an existing --session")
     parser.add_argument("--retest-survivors", action="store_true", help="run the surviving mutants again first")
     parser.add_argument("--show", type=int, default=50, help="surviving mutants to show with their diff")
+    parser.add_argument(
+        "--changed-since", metavar="REV", help="a new session: run only the mutants of lines changed since git REV"
+    )
     args = parser.parse_args()
+    if args.changed_since is not None:
+        if args.session and Path(args.session).exists():
+            parser.error(f"--changed-since starts a new session, and {args.session} exists")
+        try:
+            git("rev-parse", "--verify", "--quiet", f"{args.changed_since}^{{commit}}")
+        except subprocess.CalledProcessError:
+            parser.error(f"--changed-since {args.changed_since}: not a git revision")
     target = TARGETS[args.target]
     if args.module:
         target = Target(tuple(args.module), target.tests)
@@ -678,7 +692,7 @@ def main() -> int:
                 with restored(target.modules):
                     if args.retest_survivors:
                         retest_survivors(session, target, args.timeout)
-                    run(target, session, args.timeout, Path(tmp))
+                    run(target, session, args.timeout, Path(tmp), args.changed_since)
             except KeyboardInterrupt:
                 interrupted(args.session)
             except subprocess.CalledProcessError as exc:
@@ -708,7 +722,7 @@ def restored(modules: tuple[str, ...]) -> Iterator[None]:
             print(f"mutants.py: restored {', '.join(modules)} from git after an interrupted run", file=sys.stderr)
 
 
-def run(target: Target, session: Path, timeout: float, tmp: Path) -> None:
+def run(target: Target, session: Path, timeout: float, tmp: Path, changed_since: str | None = None) -> None:
     config = tmp / "cosmic-ray.toml"
     # TOML's basic strings and arrays of them read as JSON does
     config.write_text(
@@ -722,7 +736,18 @@ def run(target: Target, session: Path, timeout: float, tmp: Path) -> None:
     cosmic = [sys.executable, "-m", "cosmic_ray.cli"]
     if not session.exists():
         subprocess.run([*cosmic, "init", str(config), str(session)], cwd=ROOT, check=True)
+        if changed_since is not None:
+            skip_unchanged(session, changed_since)
     subprocess.run([*cosmic, "exec", str(config), str(session)], cwd=ROOT, check=True)
+
+
+def skip_unchanged(session: Path, rev: str) -> None:
+    """Marks skipped every mutant of a line unchanged since ``rev``, as ``cr-filter-git`` does."""
+    from cosmic_ray.tools.filters.git import GitFilter
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    with contextlib.chdir(ROOT), use_db(str(session), WorkDB.Mode.open) as db:
+        GitFilter()._skip_filtered(db, rev)  # noqa: SLF001 - the filter's own step, without its argument parsing
 
 
 def retest_survivors(session: Path, target: Target, timeout: float) -> None:
@@ -730,16 +755,20 @@ def retest_survivors(session: Path, target: Target, timeout: float) -> None:
     current tests, and keep its new result: after a check was strengthened."""
     from cosmic_ray.mutating import mutate_and_test
     from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome
 
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
             diff = result.diff or ""
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
             if not result.is_killed and not equivalent(describe(item, diff), item, diff):
                 db.set_result(item.job_id, mutate_and_test(item.mutations, target.command(), timeout))
 
 
 def report(session: Path, target: Target, show: int) -> int:
     from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome
 
     counts: Counter[str] = Counter()
     survivors: list[tuple[str, str, str]] = []
@@ -747,7 +776,9 @@ def report(session: Path, target: Target, show: int) -> int:
         total = db.num_work_items
         for item, result in db.completed_work_items:
             key, diff = describe(item, result.diff or ""), result.diff or ""
-            if result.is_killed:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                counts["skipped"] += 1
+            elif result.is_killed:
                 counts["killed"] += 1
             elif equivalent(key, item, diff):
                 counts["equivalent"] += 1
@@ -757,7 +788,9 @@ def report(session: Path, target: Target, show: int) -> int:
                 survivors.append((key, diff, EXPLAINED.get(key, "")))
     run_ = counts["killed"] + counts["survived"] + counts["equivalent"]
     print(
-        f"mutants: {total} generated, {run_} run; killed {counts['killed']}, survived {counts['survived']} "
+        f"mutants: {total} generated"
+        + (f" ({counts['skipped']} on lines unchanged since --changed-since, skipped)" if counts["skipped"] else "")
+        + f", {run_} run; killed {counts['killed']}, survived {counts['survived']} "
         f"({counts['explained']} explained, not equivalent), equivalent {counts['equivalent']} "
         f"(test: {target.shown()})"
     )
