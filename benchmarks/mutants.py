@@ -597,6 +597,13 @@ for _op in ("- 1", "* 1", "/ 1", "// 1", "% 1", "** 1", ">> 1", "| 1", "& 1", "^
             f"multipaxos/core.py:{_where}: {_line.format('+ 1')} => {_line.format(_op)}", _SKIPPED_BELOW_COMMIT
         )
 
+EQUIVALENT[f"multipaxos/core.py:_try_prepared: {_PREPARED.format('+ 1')} => {_PREPARED.format('+ 2')}"] = (
+    "slot commit + 1 is among the reports' keys already whenever it could be resumed: a slot is Preparing only "
+    "since the candidate stood (its follow resets Accepting votes) or restarted standing, and its own promise, "
+    "one of the reports, is its log from commit + 1 then (a commit index only grows); a slot it does not hold is "
+    "not in its log's keys either way"
+)
+
 # The catch-up's guard fires for no range up to last + 1 (see the mutant to last | 1): every mutant of the + 1 that
 # gives no more than that is equivalent.
 _GUARD = "if any(slot not in s.insts for slot in range(first, last {})):"

@@ -21,7 +21,7 @@ from paxoscope.spec.raft import LEADER, Entry, Raft
 from paxoscope.spec.raft_bugs import BUGS, SHOWN, RaftBug
 
 from paxoscope.cli import main
-from paxoscope.tour import RAFT, changed_code, reference_of, visit
+from paxoscope.tour import RAFT, changed_code, reference_of, stop_blocks, visit
 
 # name -> states in the shortest counterexample, at the sizes SHOWN gives
 SHORTEST = {"term-not-persisted": 21, "own-vote-counted-twice": 11}
@@ -52,7 +52,7 @@ def test_each_two_server_variant_is_caught_with_its_shortest_counterexample(name
 def test_the_gallery_records_the_shortest_counterexamples_found_and_only_those():
     assert {name: SHOWN[name].shortest for name in SHORTEST} == SHORTEST
     searched = {name for name, shown in SCENARIOS.items() if shown.shortest is not None}
-    assert searched == {"commit-on-minority"}
+    assert searched == {"commit-on-minority", "vote-for-stale-log"}
     for name in searched:  # the scenario is as short as what the search found (benchmarks/raft_bugs.py)
         assert len(play(BUGS[name](**SHOWN[name].sizes), SHOWN[name].scenario)) == SHOWN[name].shortest
 
@@ -194,6 +194,9 @@ def test_a_raft_stop_shows_the_counterexample_where_the_gallery_says(name):
     assert (stop.report is None) == (proof is None) and (proof is not None or "no logs" in stop.no_proof)
     assert validate(BUGS[name](**shown.sizes), stop.trace) is None
     assert stop.found.scenario == bool(shown.scenario)
+    assert stop.found.shortest == (shown.scenario != () and shown.shortest is not None)
+    heading = "The shortest counterexample" if shown.shortest is not None or not shown.scenario else "A counterexample"
+    assert ("h3", heading) in stop_blocks(stop)
     assert len(stop.trace) == (len(shown.scenario) + 1 if shown.scenario else SHORTEST[name])
     assert stop.mark[len(stop.trace)].startswith(shown.invariant + " fails")
     assert stop.check_command.startswith(f"paxoscope check raft --bug {name} ")
