@@ -7,11 +7,11 @@ the distinct states explored and the time taken; for a variant with a
 scenario, the scenario's length beside it (the shortest can be no longer).
 Where ``SHOWN`` records the shortest's length, the search must find exactly
 that many states. The two-server variants take a second or two;
-``commit-on-minority`` a few minutes; the other three-server ones need
-millions of states more than a Python search explores in an hour, hence
-``--max-states`` (default 2,000,000): a search cut there says so, with how
-deep it got (the shortest counterexample is longer than the depth searched
-to the end).
+``commit-on-minority`` and ``vote-for-stale-log`` a few minutes each;
+``no-consistency-check`` and ``commit-earlier-term`` lie some 10^8 states
+deep, hence ``--max-states`` (default 2,000,000): a search cut there says
+so, with how deep it got (the shortest counterexample is longer than the
+depth searched to the end).
 
     python benchmarks/raft_bugs.py                          # every variant
     python benchmarks/raft_bugs.py commit-on-minority       # only these
