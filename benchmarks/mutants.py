@@ -356,6 +356,11 @@ EQUIVALENT: dict[str, str] = {
         "every caller passes slots in strictly rising order (sorted, or counted up from a range or an Accept's "
         "first slot): a slot is never at or below the one before it"
     ),
+    "multipaxos/core.py:_heartbeat: "
+    "if (inst := s.insts.get(slot)) is not None and inst.status == ACCEPTING and inst.vbal == s.bal_prepared => "
+    "if (inst := s.insts.get(slot)) is not None and inst.status <= ACCEPTING and inst.vbal == s.bal_prepared": (
+        "Accepting sorts first of the four statuses: only it is at or below it"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),

@@ -1499,3 +1499,18 @@ def test_a_leader_that_stands_again_above_a_rejection_keeps_its_clients_waiting_
         own += [msg for dst, msg in fx.send if dst == "s1"]
     replies += [r for _, r in node.handle(Receive("s2", wire.Accepted("s2", b2, slot, slot, 0))).reply]
     assert [(r.status, r.rid) for r in replies] == [(OK, 1)]
+
+
+def test_a_replica_restands_only_on_a_rejection_of_a_ballot_it_leads():
+    node = Node(NodeConfig("s2", NAMES), LogState())
+    node.handle(Receive("s1", wire.Prepare("s1", 4, 1)))  # s2 follows s1's ballot 4
+    fx = node.handle(Receive("s3", wire.Reject("s3", 4, 9)))  # a rejection of s1's ballot, astray
+    assert (node.state.leader, node.state.bal_max_known, fx.send) == ("s1", 4, [])
+
+
+def test_the_last_slot_is_found_again_when_a_log_with_holes_gains_slots():
+    c = put_cmd("a", "1")
+    state = LogState(insts={slot: Inst(ACCEPTING, c, 1, c) for slot in (1, 2, 5)})
+    assert state.last_slot == 5
+    state.insts[6] = state.insts[7] = Inst(ACCEPTING, c, 1, c)  # as a replica adds a slot (Node._set_inst)
+    assert state.last_slot == 7
