@@ -361,6 +361,18 @@ EQUIVALENT: dict[str, str] = {
     "if (inst := s.insts.get(slot)) is not None and inst.status <= ACCEPTING and inst.vbal == s.bal_prepared": (
         "Accepting sorts first of the four statuses: only it is at or below it"
     ),
+    "multipaxos/core.py:_try_commit: "
+    "if inst is None or inst.status != ACCEPTING or len(self.acks.get(slot, ())) < self._needed(): => "
+    "if inst is None or inst.status < ACCEPTING or len(self.acks.get(slot, ())) < self._needed():": (
+        "a prepared leader (only it counts acks) holds past its commit index only Accepting slots: each Preparing "
+        "one was resumed Accepting when it prepared, Committed ones are at or below the index, and a slot it "
+        "does not hold is None"
+    ),
+    "multipaxos/core.py:apply: if index > self.snapshot_index: => if index is not self.snapshot_index:": (
+        "a snapshot record is made only above the state's snapshot index (the machine's, every snapshot_every "
+        "slots past it; one a leader sent, only above the commit index, which is at or above it; a compacted log's first "
+        "record, above 0) and read back in the order written: its index is never at or below it"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),

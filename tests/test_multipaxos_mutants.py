@@ -1514,3 +1514,25 @@ def test_the_last_slot_is_found_again_when_a_log_with_holes_gains_slots():
     assert state.last_slot == 5
     state.insts[6] = state.insts[7] = Inst(ACCEPTING, c, 1, c)  # as a replica adds a slot (Node._set_inst)
     assert state.last_slot == 7
+
+
+def test_a_replica_behind_gets_one_catch_up_a_tick_however_late_the_clock():
+    node, _ = elected()
+    b = node.state.bal_max_known
+    fx = node.handle(ClientRequest(client="c", request_id=1, command=("put", ("k", "v")), src="c"))
+    slot = next(m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds).first
+    node.handle(Receive("s2", wire.Accepted("s2", b, slot, slot, 0)))
+    node.handle(Timeout(1000.0))  # a tick past 256 (an int object of its own each time it is made)
+    assert node.state.commit == slot == node.commit_last_tick
+    sent = []
+    for _ in range(2):  # s3 says twice in that tick that it is behind
+        sent += node.handle(Receive("s3", wire.Accepted("s3", b, slot + 1, slot, 0))).send
+    assert [d for d, m in sent if isinstance(m, wire.CatchUp)] == ["s3"]
+
+
+def test_a_leader_sends_the_noops_for_the_holes_it_fills_on_the_same_tick():
+    c = put_cmd("a", "1")
+    node, _ = elected(LogState(bal_max_known=3), votes=[[3, "Accepting", c.to_json(), 1, c.to_json()]], resend_ticks=5)
+    fx = node.handle(Timeout())  # slots 1 and 2 are holes below slot 3
+    noops = {(d, m.first, len(m.cmds)) for d, m in fx.send if isinstance(m, wire.Accept) and m.cmds and m.first < 3}
+    assert noops == {("s2", 1, 2), ("s3", 1, 2)}
