@@ -370,8 +370,8 @@ EQUIVALENT: dict[str, str] = {
     ),
     "multipaxos/core.py:apply: if index > self.snapshot_index: => if index is not self.snapshot_index:": (
         "a snapshot record is made only above the state's snapshot index (the machine's, every snapshot_every "
-        "slots past it; one a leader sent, only above the commit index, which is at or above it; a compacted log's first "
-        "record, above 0) and read back in the order written: its index is never at or below it"
+        "slots past it; one a leader sent, only above the commit index, which is at or above it; a compacted "
+        "log's first record, above 0) and read back in the order written: its index is never at or below it"
     ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"

@@ -551,7 +551,7 @@ def stop_blocks(stop: Stop) -> list[tuple]:
         ("pre", stop.diff),
         ("h3", "Why it looks harmless, and why it is not"),
         ("p", stop.bug.explanation),
-        ("h3", "A counterexample" if stop.found.scenario and not stop.found.shortest else "The shortest counterexample"),
+        ("h3", "The shortest counterexample" if stop.found.shortest or not stop.found.scenario else "A counterexample"),
     ]
     if stop.trace is None:
         blocks.append(("p", f"None found with {stop.found.tried}: the variant is NOT caught."))
