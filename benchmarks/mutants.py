@@ -373,6 +373,13 @@ EQUIVALENT: dict[str, str] = {
         "slots past it; one a leader sent, only above the commit index, which is at or above it; a compacted "
         "log's first record, above 0) and read back in the order written: its index is never at or below it"
     ),
+    "multipaxos/core.py:_peak: "
+    "return min((c for b, c in votes if b == top), key=lambda c: c.to_json() if c else []) => "
+    "return min((c for b, c in votes if b == top), key=lambda c: c.to_json() if not c else [])": (
+        "a vote (vbal above 0) always holds a command, a truthy one, and one ballot has one leader, which puts "
+        "one command in a slot: the votes at the top ballot are equal, and min returns that command whatever "
+        "the key"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),

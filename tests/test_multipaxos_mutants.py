@@ -1536,3 +1536,67 @@ def test_a_leader_sends_the_noops_for_the_holes_it_fills_on_the_same_tick():
     fx = node.handle(Timeout())  # slots 1 and 2 are holes below slot 3
     noops = {(d, m.first, len(m.cmds)) for d, m in fx.send if isinstance(m, wire.Accept) and m.cmds and m.first < 3}
     assert noops == {("s2", 1, 2), ("s3", 1, 2)}
+
+
+def test_a_command_a_new_leader_finds_in_two_slots_is_proposed_again_when_both_go_to_others():
+    c, d, e = put_cmd("a", "1"), put_cmd("b", "2"), put_cmd("c", "3")
+    log = LogState(bal_max_known=1, leader="s2", insts={1: Inst(ACCEPTING, c, 1, c), 2: Inst(ACCEPTING, c, 1, c)})
+    node, _ = elected(
+        log, votes=[[1, ACCEPTING, d.to_json(), 2, d.to_json()], [2, ACCEPTING, e.to_json(), 2, e.to_json()]]
+    )
+    assert [node.state.insts[slot].cmd for slot in (1, 2)] == [d, e]
+    fx = node.handle(ClientRequest(client="a", request_id=1, command=("put", ("k", "1")), src="again"))
+    assert [(m.first, m.cmds[0][0]) for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds] == [(3, "a")] * 2
+
+
+def requests(*pairs: tuple[str, int]) -> ClientRequests:
+    return ClientRequests(
+        tuple(ClientRequest(client=c, request_id=rid, command=("put", ("k", c)), src=c) for c, rid in pairs)
+    )
+
+
+def test_a_follower_acknowledges_again_a_retransmitted_accept_of_a_small_ballot():
+    node = Node(NodeConfig("s2", NAMES), LogState())
+    accept = wire.Accept("s1", 4, 1, [put_cmd("a", "1").to_json()], 0)
+    for _ in range(2):
+        fx = node.handle(Receive("s1", accept))
+        assert [(m.bal, m.first, m.last) for _, m in fx.send if isinstance(m, wire.Accepted)] == [(4, 1, 1)]
+
+
+def test_a_window_of_more_than_256_batches_is_kept():
+    node, _ = elected(window=300, batch=1)
+    fx = node.handle(requests(*((f"c{i}", 1) for i in range(301))))
+    assert len([m for d, m in fx.send if d == "s2" and isinstance(m, wire.Accept) and m.cmds]) == 300
+    assert len(node.queue) == 1
+
+
+def test_a_leader_standing_again_proposes_nothing_from_its_queue_until_it_has_prepared():
+    node, _ = elected(window=1, batch=1)
+    node.handle(requests(("c1", 1), ("c2", 1)))  # c2 waits for room in the window
+    b = node.state.bal_max_known
+    node.handle(Receive("s3", wire.Reject("s3", b, b + 5)))
+    fx = node.handle(requests(("c3", 1)))
+    assert not [m for _, m in fx.send if isinstance(m, wire.Accept)]
+    assert [(r.client, r.status) for _, r in fx.reply] == [("c3", NOT_LEADER)]
+
+
+def test_a_batch_stays_in_flight_until_its_last_slot_is_chosen():
+    node, _ = elected(window=1, batch=2)
+    b = node.state.bal_max_known
+    node.handle(requests(("c1", 1), ("c2", 1)))  # one batch: slots 1 and 2
+    node.handle(requests(("c3", 1)))  # waits: the window is full
+    fx = node.handle(Receive("s2", wire.Accepted("s2", b, 1, 1, 0)))
+    assert node.state.commit == 1 and not [m for _, m in fx.send if isinstance(m, wire.Accept) and m.cmds]
+    fx = node.handle(Receive("s2", wire.Accepted("s2", b, 2, 2, 0)))
+    assert [(m.first, len(m.cmds)) for d, m in fx.send if d == "s2" and isinstance(m, wire.Accept) and m.cmds] == [
+        (3, 1)
+    ]
+
+
+def test_a_leaders_resend_carries_commands_up_to_its_byte_budget_and_no_more():
+    size = Command("c1", 1, "put", ("k", "c1"), 1.0).json_size
+    node, _ = elected(window=5, batch=10, batch_bytes=2 * size, resend_ticks=1)
+    node.handle(requests(*((f"c{i}", 1) for i in range(1, 5))))  # two batches of two, unanswered
+    fx = node.handle(Timeout())
+    resent = [(m.first, len(m.cmds)) for d, m in fx.send if d == "s2" and isinstance(m, wire.Accept) and m.cmds]
+    assert resent == [(1, 2)]
