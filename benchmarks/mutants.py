@@ -380,6 +380,10 @@ EQUIVALENT: dict[str, str] = {
         "one command in a slot: the votes at the top ballot are equal, and min returns that command whatever "
         "the key"
     ),
+    "multipaxos/core.py:last_slot: if seen is not None and seen[0] is insts and seen[1] == len(insts): => "
+    "if seen is not None and seen[0] is insts and seen[ 0] == len(insts):": (
+        "a dict never equals an int: the memo is never used, and the last slot is found again each time, the same"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),

@@ -1600,3 +1600,20 @@ def test_a_leaders_resend_carries_commands_up_to_its_byte_budget_and_no_more():
     fx = node.handle(Timeout())
     resent = [(m.first, len(m.cmds)) for d, m in fx.send if d == "s2" and isinstance(m, wire.Accept) and m.cmds]
     assert resent == [(1, 2)]
+
+
+def test_a_follow_record_with_a_field_too_many_is_refused_with_a_reason():
+    assert record_problem(["follow", 1, "s1", False, "more"]) == "unknown record 'follow'"
+
+
+def test_a_leader_fills_holes_only_when_told_to_and_with_no_command_waiting():
+    c = put_cmd("a", "1")
+    vote = [[3, "Accepting", c.to_json(), 1, c.to_json()]]
+    for fill_holes, waiting, filled in [(False, False, False), (True, True, False), (True, False, True)]:
+        node, _ = elected(LogState(bal_max_known=3), votes=vote, fill_holes=fill_holes, window=1, batch=1)
+        if waiting:  # one command in flight, the next waiting for room in the window
+            node.handle(requests(("c1", 1), ("c2", 1)))
+            assert node.queue
+        node.handle(Timeout())
+        noops = [slot for slot, inst in node.state.insts.items() if inst.cmd.op == "noop"]
+        assert bool(noops) == filled, (fill_holes, waiting)
