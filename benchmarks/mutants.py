@@ -384,6 +384,13 @@ EQUIVALENT: dict[str, str] = {
     "if seen is not None and seen[0] is insts and seen[ 0] == len(insts):": (
         "a dict never equals an int: the memo is never used, and the last slot is found again each time, the same"
     ),
+    "multipaxos/core.py:apply: if index > self.snapshot_index: => if index >= self.snapshot_index:": (
+        "a snapshot record's index is always above the state's snapshot index (see the mutant to `is not`)"
+    ),
+    "multipaxos/core.py:last_slot: if seen is not None and seen[0] is insts and seen[1] == len(insts): => "
+    "if seen is not None and seen[ 1] is insts and seen[1] == len(insts):": (
+        "a length is never the dict: the memo is never used, and the last slot is found again each time, the same"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),

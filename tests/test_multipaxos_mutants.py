@@ -1626,3 +1626,34 @@ def test_a_candidate_restarted_from_its_log_as_read_back_is_elected_by_the_promi
     assert node.role == "candidate"
     node.handle(Receive("s2", wire.Promise("s2", 4, [], 0, 0)))
     assert node.role == "leader"
+
+
+def test_a_leaders_resend_starts_at_the_first_slot_past_its_commit_index():
+    node, _ = elected(window=5, batch=1, resend_ticks=1)
+    b = node.state.bal_max_known
+    node.handle(requests(*((f"c{i}", 1) for i in range(1, 5))))  # slots 1 to 4
+    node.handle(Receive("s2", wire.Accepted("s2", b, 1, 2, 0)))
+    assert node.state.commit == 2
+    fx = node.handle(Timeout())
+    assert [m.first for d, m in fx.send if d == "s3" and isinstance(m, wire.Accept) and m.cmds] == [3]
+
+
+def test_a_follower_ignores_promises_for_its_leaders_ballot_whatever_the_leaders_name():
+    node = Node(NodeConfig("s2", NAMES), LogState())
+    node.handle(Receive("s1", wire.Prepare("s1", 4, 1)))  # s2 promises s1's ballot 4 (s1 sorts before s2)
+    for peer in ("s1", "s3"):
+        fx = node.handle(Receive(peer, wire.Promise(peer, 4, [], 0, 0)))
+        assert fx.persist is None and not fx.send
+    assert (node.role, node.state.leader, node.state.bal_prepared) == ("follower", "s1", 0)
+
+
+def test_a_candidate_of_a_cluster_of_600_is_elected_by_301_promises():
+    names = tuple(f"n{i}" for i in range(600))
+    node = Node(NodeConfig("n0", names, election_ticks=1), LogState())
+    node.handle(Timeout(1.0))
+    b = node.state.bal_max_known
+    for peer in names[1:300]:
+        node.handle(Receive(peer, wire.Promise(peer, b, [], 0, 0)))
+    assert node.role == "candidate"  # 300 of 600
+    node.handle(Receive("n300", wire.Promise("n300", b, [], 0, 0)))
+    assert node.role == "leader"
