@@ -391,6 +391,15 @@ EQUIVALENT: dict[str, str] = {
     "if seen is not None and seen[ 1] is insts and seen[1] == len(insts):": (
         "a length is never the dict: the memo is never used, and the last slot is found again each time, the same"
     ),
+    "multipaxos/core.py:None: PROMISE_BYTES = MAX_FRAME // 4 => PROMISE_BYTES = MAX_FRAME / 4": (
+        "MAX_FRAME is 2**20, a multiple of 4: the float equals the int, and it is only compared with"
+    ),
+    "multipaxos/core.py:_heartbeat: "
+    "if (inst := s.insts.get(slot)) is not None and inst.status == ACCEPTING and inst.vbal == s.bal_prepared => "
+    "if (inst := s.insts.get(slot)) is not None and inst.status >= ACCEPTING and inst.vbal == s.bal_prepared": (
+        "a prepared leader (only it beats) holds only Accepting slots past its commit index (see the mutant of "
+        "_try_commit to `< ACCEPTING`)"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),

@@ -1657,3 +1657,17 @@ def test_a_candidate_of_a_cluster_of_600_is_elected_by_301_promises():
     assert node.role == "candidate"  # 300 of 600
     node.handle(Receive("n300", wire.Promise("n300", b, [], 0, 0)))
     assert node.role == "leader"
+
+
+def test_a_restarted_candidate_names_no_leader_to_a_client_even_with_its_name_read_back():
+    node = Node(NodeConfig("s1", NAMES), LogState(leader=json.loads('"s1"'), bal_max_known=4))
+    fx = node.handle(ClientRequest(client="c", request_id=1, command=("put", ("k", "v")), src="c"))
+    assert [(r.status, r.leader) for _, r in fx.reply] == [(NOT_LEADER, None)]
+
+
+def test_a_replica_restarted_past_slot_256_applies_its_log_up_to_the_commit_index_and_no_further():
+    c = put_cmd("a", "1")
+    log = LogState(bal_max_known=1, leader="s2", insts={slot: Inst(ACCEPTING, c, 1, c) for slot in range(1, 302)})
+    log.apply(["commit", 300])
+    node = Node(NodeConfig("s1", NAMES), log)
+    assert node.applied == 300 and node.state.insts[301].status == ACCEPTING
