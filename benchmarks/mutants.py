@@ -400,6 +400,27 @@ EQUIVALENT: dict[str, str] = {
         "a prepared leader (only it beats) holds only Accepting slots past its commit index (see the mutant of "
         "_try_commit to `< ACCEPTING`)"
     ),
+    "multipaxos/core.py:_heartbeat: for slot in range(s.commit + 1, s.last_slot + 1) => "
+    "for slot in range(s.commit + 1, s.last_slot << 1)": (
+        "2 * last_slot is at least last_slot + 1 once the log holds a slot (an empty range either way before): "
+        "the slots it adds are past the last slot, not in the log, and skipped (inst is None)"
+    ),
+    'multipaxos/core.py:__init__: if self.role == "candidate":  # restarted while standing: its own promise is '
+    'its log, which it kept => if self.role is "candidate":  # restarted while standing: its own promise is its '
+    "log, which it kept": (
+        "role returns one of three string literals of this module, and CPython interns such literals: the one "
+        "compared is the same object"
+    ),
+    "multipaxos/core.py:apply: if index > self.snapshot_index: => if index != self.snapshot_index:": (
+        "a snapshot record's index is always above the state's snapshot index (see the mutant to `is not`)"
+    ),
+    "multipaxos/core.py:apply: if slot > self.snapshot_index: => if slot >= self.snapshot_index:": (
+        "no instance is written for the snapshot's own slot once it is taken: an Accept's slots at or below the "
+        "snapshot index are skipped, and every other instance written is past the commit index, which is at or "
+        "above it; records are read back in the order written"
+    ),
+    'multipaxos/core.py:record_problem: return fields_problem({"bal": args[0]}) => '
+    'return fields_problem({"bal": args[ -1]})': ("checked only when args has one item: args[-1] is args[0]"),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),

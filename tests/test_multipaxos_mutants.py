@@ -1671,3 +1671,28 @@ def test_a_replica_restarted_past_slot_256_applies_its_log_up_to_the_commit_inde
     log.apply(["commit", 300])
     node = Node(NodeConfig("s1", NAMES), log)
     assert node.applied == 300 and node.state.insts[301].status == ACCEPTING
+
+
+def test_a_replica_named_by_a_string_read_back_sends_nothing_to_itself():
+    name = json.loads('"s1"')  # equal to NAMES[0], another object
+    node = Node(NodeConfig(name, NAMES, election_ticks=1), LogState())
+    fx = node.handle(Timeout(1.0))
+    assert sorted(d for d, m in fx.send if isinstance(m, wire.Prepare)) == ["s2", "s3"]
+
+
+def test_by_default_a_follower_promises_no_lease_and_carries_no_stamp_back():
+    node = Node(NodeConfig("s2", NAMES), LogState())
+    accept = wire.Accept("s1", 4, 1, [put_cmd("a", "1").to_json()], 0, sent=3.0)
+    fx = node.handle(Receive("s1", accept), 5.0)  # the host's clock reads 5.0
+    assert [m.sent for _, m in fx.send if isinstance(m, wire.Accepted)] == [0.0] and not node.lease.binds()
+
+
+def test_a_candidate_without_promises_stands_again_after_its_whole_election_ticks():
+    node = Node(NodeConfig("s1", NAMES, election_ticks=3), LogState())
+    while node.state.leader != "s1":
+        node.handle(Timeout())
+    first, ticks = node.state.bal_max_known, 0
+    while node.state.bal_max_known == first:
+        node.handle(Timeout())
+        ticks += 1
+    assert ticks == 3
