@@ -421,6 +421,14 @@ EQUIVALENT: dict[str, str] = {
     ),
     'multipaxos/core.py:record_problem: return fields_problem({"bal": args[0]}) => '
     'return fields_problem({"bal": args[ -1]})': ("checked only when args has one item: args[-1] is args[0]"),
+    "multipaxos/core.py:_follow: if leader == self.name: => if leader <= self.name:": (
+        "a follower that also counts what its log holds keeps a count nothing reads: only a prepared leader "
+        "asks it, and it counted its log afresh when it followed itself to stand"
+    ),
+    "multipaxos/core.py:last_slot: if seen is not None and seen[0] is insts and seen[1] == len(insts): => "
+    "if seen is not None and seen[0] is insts and seen[1] is len(insts):": (
+        "past 256 slots the lengths are distinct objects: the memo misses, and the last slot is found again, the same"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),

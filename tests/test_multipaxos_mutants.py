@@ -248,6 +248,7 @@ def test_a_malformed_request_is_refused_with_its_id_when_it_has_a_valid_one():
     assert "unknown operation" in refused(("get", ("k",), "extra")).result
     assert "unknown operation" in refused("get k").result
     assert refused(("get", ("k",)), rid=-1).rid == 0 and refused(("get", ("k",)), rid=2**63).rid == 0
+    assert refused(("get", ("k",)), rid=2**64).rid == 0
     assert refused(("get", ("k",)), rid=2**63 - 1, client="").rid == 2**63 - 1
     assert refused(("put", ("k", "v")), client="x" * 5000).client == "x" * 256
     assert node.state.commit == 0 and not node.queue
@@ -1696,3 +1697,13 @@ def test_a_candidate_without_promises_stands_again_after_its_whole_election_tick
         node.handle(Timeout())
         ticks += 1
     assert ticks == 3
+
+
+def test_a_follower_restarted_from_its_log_as_read_back_commits_from_the_leaders_notice():
+    c = put_cmd("a", "1")
+    log = LogState()
+    for rec in (["follow", 4, "s1", False], ["inst", *Inst(ACCEPTING, c, 4, c).to_json(1)]):
+        log.apply(json.loads(json.dumps(rec)))  # names and statuses as the store reads them back
+    node = Node(NodeConfig("s2", NAMES), log)
+    node.handle(Receive("s1", wire.Accept("s1", 4, 2, [], 1)))
+    assert node.state.commit == 1 and node.applied == 1
