@@ -1707,3 +1707,14 @@ def test_a_follower_restarted_from_its_log_as_read_back_commits_from_the_leaders
     node = Node(NodeConfig("s2", NAMES), log)
     node.handle(Receive("s1", wire.Accept("s1", 4, 2, [], 1)))
     assert node.state.commit == 1 and node.applied == 1
+
+
+def test_a_leader_that_stood_again_and_then_follows_another_answers_every_client_it_held():
+    node, _ = elected(window=1, batch=1)
+    for rid in (1, 2):  # the first is logged; the second waits for room in the window
+        node.handle(ClientRequest(client=f"c{rid}", request_id=rid, command=("put", ("k", "v")), src=f"c{rid}"))
+    b = node.state.bal_max_known
+    assert not node.handle(Receive("s3", wire.Reject("s3", b, b + 5))).reply  # it stands again, its clients held
+    fx = node.handle(Receive("s3", wire.Prepare("s3", b + 10, 1)))  # and loses to s3
+    assert node.role == "follower"
+    assert sorted((r.rid, r.status) for _, r in fx.reply) == [(1, UNKNOWN), (2, NOT_LEADER)]

@@ -394,9 +394,10 @@ class Node:
     def _follow(self, bal: int, leader: str, reset: bool) -> None:
         s = self.state
         if (s.bal_max_known, s.leader) != (bal, leader) or reset:
-            was_leader = self.role == "leader"
+            # Leading, or standing again after it led: either way clients may be waiting on it.
+            held_lead = s.leader == self.name
             self._emit(["follow", bal, leader, reset])
-            if was_leader and leader != self.name:
+            if held_lead and leader != self.name:
                 self._step_down()
             if leader == self.name:
                 self._count_logged()  # a follower does not keep the count (see _set_inst)
