@@ -429,6 +429,11 @@ EQUIVALENT: dict[str, str] = {
     "if seen is not None and seen[0] is insts and seen[1] is len(insts):": (
         "past 256 slots the lengths are distinct objects: the memo misses, and the last slot is found again, the same"
     ),
+    "multipaxos/core.py:_follow: if held_lead and leader != self.name: => if held_lead and leader is not self.name:": (
+        "a replica follows its own name only as itself standing (self.name, the same object) or on its own "
+        "Accept, of the ballot it already follows (a later one is not its own, an earlier one is refused "
+        "below its promise): ballot and leader are then equal to those it follows, and nothing changes"
+    ),
     "multipaxos/core.py:_learn_commit: if slot - 1 > start: => if slot - 1 != start:": (
         "slot starts at start + 1 and only grows: slot - 1 is never below start"
     ),
