@@ -1718,3 +1718,14 @@ def test_a_leader_that_stood_again_and_then_follows_another_answers_every_client
     fx = node.handle(Receive("s3", wire.Prepare("s3", b + 10, 1)))  # and loses to s3
     assert node.role == "follower"
     assert sorted((r.rid, r.status) for _, r in fx.reply) == [(1, UNKNOWN), (2, NOT_LEADER)]
+
+
+def test_a_leader_restarted_from_its_log_as_read_back_answers_its_clients_when_it_follows_another():
+    log = LogState()
+    for rec in (["follow", 4, "s1", False], ["prepared", 4]):
+        log.apply(json.loads(json.dumps(rec)))  # its own name as the store reads it back
+    node = Node(NodeConfig("s1", NAMES), log)
+    assert node.role == "leader"
+    node.handle(ClientRequest(client="c", request_id=1, command=("put", ("k", "v")), src="c"))
+    fx = node.handle(Receive("s3", wire.Prepare("s3", 9, 1)))
+    assert [(r.rid, r.status) for _, r in fx.reply] == [(1, UNKNOWN)]
