@@ -90,7 +90,7 @@ class LocalCluster:
 
     # -- what the service says ------------------------------------------------------------
 
-    def connect(self, number: int) -> KVService:
+    def connect(self, number: int | None) -> KVService:
         if self._client is None:
             raise ClusterError(f"no client for the {self.protocol} protocol's service")
         return self._client(self.data, number)

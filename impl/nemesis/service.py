@@ -105,8 +105,9 @@ def kv_client(protocol: str) -> Any:
     except (ModuleNotFoundError, AttributeError):
         raise ClusterError(f"the {protocol} protocol serves no key-value store the nemesis can attack") from None
 
-    def connect(data: Path, number: int) -> KVService:
-        if number % 2 == 0:
+    def connect(data: Path, number: int | None) -> KVService:
+        # Half the clients talk to one replica only: a cut-off leader's stale read needs a client that stays with it.
+        if number is None or number % 2 == 0:
             client = client_class(data, timeout=CLIENT_TIMEOUT, attempt_timeout=ATTEMPT_TIMEOUT)
         else:
             nodes = load(data).nodes
