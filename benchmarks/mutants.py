@@ -817,22 +817,15 @@ def run(target: Target, session: Path, timeout: float, tmp: Path, changed_since:
         "excluded-modules = []\n"
         f"test-command = {json.dumps(target.command())}\n"
         '[cosmic-ray.distributor]\nname = "local"\n'
+        + (f"[cosmic-ray.filters.git-filter]\nbranch = {json.dumps(changed_since)}\n" if changed_since else "")
     )
     cosmic = [sys.executable, "-m", "cosmic_ray.cli"]
+    cosmic_filter = [sys.executable, "-m", "cosmic_ray.tools.filters.git"]
     if not session.exists():
         subprocess.run([*cosmic, "init", str(config), str(session)], cwd=ROOT, check=True)
-        if changed_since is not None:
-            skip_unchanged(session, changed_since)
+        if changed_since is not None:  # cosmic-ray's git filter: mutants of lines unchanged since it are skipped
+            subprocess.run([*cosmic_filter, str(session), "--config", str(config)], cwd=ROOT, check=True)
     subprocess.run([*cosmic, "exec", str(config), str(session)], cwd=ROOT, check=True)
-
-
-def skip_unchanged(session: Path, rev: str) -> None:
-    """Marks skipped every mutant of a line unchanged since ``rev``, as ``cr-filter-git`` does."""
-    from cosmic_ray.tools.filters.git import GitFilter
-    from cosmic_ray.work_db import WorkDB, use_db
-
-    with contextlib.chdir(ROOT), use_db(str(session), WorkDB.Mode.open) as db:
-        GitFilter()._skip_filtered(db, rev)  # noqa: SLF001 - the filter's own step, without its argument parsing
 
 
 def retest_survivors(session: Path, target: Target, timeout: float) -> None:

@@ -84,7 +84,7 @@ class Found:
     failure: str
     tried: str  # the configurations searched, for "None found with ..."
     scenario: bool = False  # the trace is a scenario played step by step, not the result of a search
-    shortest: bool = False  # a search of those sizes found no shorter counterexample (benchmarks/raft_bugs.py)
+    shortest: bool = True  # no shorter one exists: a search's, or a scenario as short (benchmarks/raft_bugs.py)
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ def find_raft(bug: type, status: Callable[[str], None]) -> Found:
         status(f"playing the scenario of {bug.name} ...")
         trace = play(spec, shown.scenario)
         broken = len(trace) == len(shown.scenario) + 1 and not spec.invariants[shown.invariant](trace.states[-1])
-        shortest = shown.shortest == len(trace)
+        shortest = broken and shown.shortest == len(trace)
         found = Found(trace if broken else None, 0, command, shown.invariant, tried, scenario=True, shortest=shortest)
     return replace(found, failure=RAFT_FAILURES.get(found.failure, f"{found.failure} fails"))
 
@@ -551,7 +551,7 @@ def stop_blocks(stop: Stop) -> list[tuple]:
         ("pre", stop.diff),
         ("h3", "Why it looks harmless, and why it is not"),
         ("p", stop.bug.explanation),
-        ("h3", "The shortest counterexample" if stop.found.shortest or not stop.found.scenario else "A counterexample"),
+        ("h3", "The shortest counterexample" if stop.found.shortest else "A counterexample"),
     ]
     if stop.trace is None:
         blocks.append(("p", f"None found with {stop.found.tried}: the variant is NOT caught."))
@@ -565,7 +565,7 @@ def stop_blocks(stop: Stop) -> list[tuple]:
 
 
 def _found_sentence(stop: Stop) -> str:
-    if stop.found.shortest:
+    if stop.found.scenario and stop.found.shortest:
         return (
             f"{len(stop.trace)} states, a scenario played step by step with {stop.found.tried}; the command above "
             "searches those sizes in a few minutes and finds none shorter:"
