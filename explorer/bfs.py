@@ -90,6 +90,13 @@ class _Checks:
     invariants: list[tuple[str, Callable[[State], bool]]]
     steps: list[tuple[str, Callable[[State, Action, State], bool]]]
     refinements: list[_RefinementCheck]
+    _images: dict = field(default_factory=dict, repr=False)  # images_of's, by the first image
+
+    def __post_init__(self) -> None:
+        # One mapping from this spec, the others along chains from it: the
+        # images of a state all follow from the first, which many states share.
+        refs = self.refinements
+        self._chain = len(refs) > 1 and all(r.via >= 0 for r in refs[1:])
 
     @property
     def names(self) -> list[str]:
@@ -129,32 +136,68 @@ class _Checks:
     def images_of(self, s: State) -> list[tuple]:
         """What the refinement checks of every step from ``s`` share: the image
         of ``s`` under each mapping of the chains, and the abstract steps allowed there."""
+        if self._chain:
+            u = self.refinements[0].mapping(s)
+            found = self._images.get(u)
+            if found is None:
+                found = self._images[u] = self._images_from(s, u)
+            return found
+        return self._images_from(s, None)
+
+    def _images_from(self, s: State, u: Any) -> list[tuple]:
         abstract: list[tuple] = []
         for r in self.refinements:
             below = None if r.via < 0 else abstract[r.via][1]
-            u = r.mapping(s if below is None else below)
-            abstract.append((r.mapping, u, r.allowed(u) if r.checked else None, r, r.via, below))
+            image = u if u is not None and r.via < 0 else r.mapping(s if below is None else below)
+            abstract.append((r.mapping, image, r.allowed(image) if r.checked else None, r, r.via, below))
         return abstract
 
     def step_failure(self, s: State, act: Action, t: State, images: list[tuple]) -> tuple[str, str] | None:
         """The first step property or refinement the step ``s -act-> t`` breaks
         (``images`` is ``images_of(s)``); a stutter refines anything."""
-        for name, prop in self.steps:
-            if not prop(s, act, t):
-                return name, "action property"
-        if t is s or not images:
-            return None
-        mapped: list = []
-        for mapping, u, allowed, r, via, below in images:
-            if via < 0:
-                image = mapping(t)
-            elif mapped[via] is below:  # the lower link stutters: so does this one
-                image = u
-            else:
-                image = mapping(mapped[via])
-            mapped.append(image)
-            if allowed is not None and image is not u and image not in allowed:
-                return r.name, "refinement"
+        failed = self.bad_step(s, [(act, t)], images)
+        return None if failed is None else failed[1:]
+
+    def bad_step(self, s: State, steps: list[tuple[Action, State]], images: list[tuple]) -> tuple[int, str, str] | None:
+        """The first of the ``steps`` from ``s`` that breaks a step property or
+        a refinement: (its position, the property, its kind); None if none does.
+        A step's properties are looked at before its refinements."""
+        # One loop over all the steps of a state: it runs once per step of the
+        # spec (millions), where a call per step would cost more than its work.
+        failed = self._bad_by_property(s, steps) if self.steps else None
+        if failed is not None:
+            steps = steps[: failed[0]]
+        if not images:
+            return failed
+        (mapping, u, allowed, r, _, _), above = images[0], images[1:]
+        chain = self._chain
+        for i, (act, t) in enumerate(steps):  # noqa: B007 - act names the step in a SpecError (_checked_step)
+            if t is s:
+                continue
+            image = mapping(t)
+            if image is u:
+                if chain:
+                    continue  # the first link stutters, and so does every link along it
+            elif allowed is not None and image not in allowed:
+                return i, r.name, "refinement"
+            mapped = [image]
+            for link, w, link_allowed, link_ref, via, below in above:
+                if via < 0:
+                    up = link(t)
+                elif mapped[via] is below:  # the lower link stutters: so does this one
+                    up = w
+                else:
+                    up = link(mapped[via])
+                mapped.append(up)
+                if link_allowed is not None and up is not w and up not in link_allowed:
+                    return i, link_ref.name, "refinement"
+        return failed
+
+    def _bad_by_property(self, s: State, steps: list[tuple[Action, State]]) -> tuple[int, str, str] | None:
+        for i, (act, t) in enumerate(steps):
+            for name, prop in self.steps:
+                if not prop(s, act, t):
+                    return i, name, "action property"
         return None
 
     def step_detail(self, name: str, kind: str, s: State, t: State) -> str:
@@ -409,6 +452,7 @@ class _Search:
         self.witnesses: dict[str, int | None] = {name: None for name in spec.sometimes}
         self._unwitnessed = list(spec.sometimes.items())
         self._on_state = [o.on_state for o in self.observers]
+        self._constraint = spec.constraint
         self._next_report = 4096
         self.started = time.perf_counter()
 
@@ -498,16 +542,16 @@ class _Search:
     def _check_state(self, s: State, k: Any, failure: Callable[[State], tuple | None]) -> Violation | None:
         """Show a new state to the observers, check it with ``failure``, note
         what it witnesses, and queue it for the next level unless the constraint stops there."""
-        for seen in self._on_state:
-            seen(s)
+        if self._on_state:
+            for seen in self._on_state:
+                seen(s)
         failed = failure(s)
         if failed is not None:
             name, kind, detail = failed
             return Violation(name, kind, self._trace_to(k), detail)
         if self._unwitnessed:
             self._unwitnessed = self._witness(self._unwitnessed, s, self.depth + 1)
-        constraint = self.spec.constraint
-        if constraint is None or constraint(s):
+        if self._constraint is None or self._constraint(s):
             self.level.append((s, k))
         return None
 
@@ -522,17 +566,20 @@ class _Search:
         spec, checks, key = self.spec, self.checks, self.key
         abstract: list = []
         refs = checks.refinements
-        images_of, step_failure = checks.images_of, checks.step_failure
+        images_of, bad_step = checks.images_of, checks.bad_step
         checks_steps = bool(checks.steps or refs)
         in_model = spec.state_constraint
         never_yet, enabled = self._never_yet, self.enabled
         on_step = [o.on_step for o in self.observers]
+        next_of, deadlock, progress = spec.next, self.deadlock, self.progress
         s = act = None
         try:
             for s, ks in frontier:
                 if refs:
                     abstract = images_of(s)
-                successors = list(spec.next(s))
+                successors = next_of(s)
+                if type(successors) is not list:
+                    successors = list(successors)
                 self.generated += len(successors)
                 stuck = not successors  # a deadlock: no step at all, in the model or out of it
                 if never_yet:  # an action is enabled even where its steps leave the model
@@ -545,11 +592,9 @@ class _Search:
                 for observe in on_step:
                     for act, t in successors:
                         observe(s, act, t)
-                for act, t in successors:
-                    if checks_steps:
-                        failed = step_failure(s, act, t, abstract)
-                        if failed is not None:
-                            return self._step_violation(*failed, ks, act, t)
+                failed = bad_step(s, successors, abstract) if checks_steps else None
+                # Up to a bad step, the steps are taken as if each were checked in turn.
+                for act, t in successors if failed is None else successors[: failed[0]]:  # noqa: B007 - see _blame
                     if t is s:  # a stutter: refines anything, and is no new state
                         continue
                     k = key(t)
@@ -558,16 +603,19 @@ class _Search:
                     found = admit(t, k, ks)
                     if found is not None:
                         return found
+                if failed is not None:
+                    i, name, kind = failed
+                    return self._step_violation(name, kind, ks, *successors[i])
                 act = None
-                if self.deadlock and stuck:
+                if deadlock and stuck:
                     return Violation("Deadlock", "deadlock", self._trace_to(ks), "no action is enabled")
-                if self.progress is not None and len(self.parent) >= self._next_report:
+                if progress is not None and len(self.parent) >= self._next_report:
                     self._next_report = len(self.parent) + 4096
                     self._report(len(self.level) + len(frontier))
         except (KeyboardInterrupt, SpecError, ConfigError):
             raise
         except Exception as exc:
-            raise SpecError(self._blame(exc, s, act)) from exc
+            raise SpecError(self._blame(exc, s, _checked_step(exc) or act)) from exc
         return None
 
     # -- helpers that turn a misbehaving spec into a clear SpecError -------
@@ -761,6 +809,16 @@ def _explain_refinement(r: _RefinementCheck, s: State, t: State) -> str:
         f"mapped to {abstract.name}, this step does: {moved}. No {abstract.name} action does that here; "
         f"the ones enabled are: {shown or 'none'}."
     )
+
+
+def _checked_step(exc: BaseException) -> Action | None:
+    """The action of the step ``_Checks.bad_step`` was checking when ``exc`` was raised, if it was."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is _Checks.bad_step.__code__:
+            return tb.tb_frame.f_locals.get("act")
+        tb = tb.tb_next
+    return None
 
 
 def _raised_here(exc: BaseException) -> bool:

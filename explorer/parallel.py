@@ -28,11 +28,13 @@ import signal
 import socket
 import sys
 import time
-from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass, replace
 from functools import partial
+from itertools import compress
 from typing import Any
+
+import numpy as np
 
 from ..spec.base import Spec
 from ..spec.constants import ConfigError
@@ -95,18 +97,17 @@ class Shard(_Search):
         self.index, self.count = index, count
         self.owner_hash = stable_hash if stable else hash
         self.key = state_key(self.spec, self.symmetry, self.exact, self.owner_hash)
-        if not self.exact and self.key == self.spec.fingerprint:
+        if not self.exact and self.key == self.spec.fingerprint and self.key is not hash:
             fingerprint = self.key
             self.key = lambda s: hash(fingerprint(s))  # any int a spec returns, folded to 64 bits
         self.visited = ExactSet() if self.exact else FingerprintSet()
         self.links = ParentLinks(f"worker{index}-of-{count}", self.exact, spill)
-        # This level's successors, by owner: states, keys and parents' keys
-        # side by side (flat arrays of fingerprints: no object per key).
-        self._found: list[tuple[list, Any, Any]] = []
-        self._sent: set = set()
-        self._mine: list[tuple] = []  # the new successors this worker found and owns
+        # This round's successors, by key: (state, parent's key), first found first.
+        self._round: dict[Any, tuple] = {}
+        self._owners: list[Any] = []  # for each worker, the positions in ``_round`` of the keys it owns
         self._frontier: list[tuple] = []  # the level being expanded, of which the first ``_done`` states are
         self._done = 0
+        self._expanding = False
 
     # -- the moves of a level ----------------------------------------------
     #
@@ -114,14 +115,14 @@ class Shard(_Search):
     # ``expand`` takes the steps of this worker's part of the level and sends
     # each successor's key to its owner; ``dedup``, at the owner, tells each
     # sender which of its keys are new (the first sender of a key wins, the
-    # owner itself first, so that a worker mostly goes on with the states it
-    # owns); ``admit`` keeps and checks the successors that won: they are
-    # this worker's part of the next level.
+    # owner itself first); ``admit`` keeps and checks the successors that
+    # won: they are this worker's part of the next level. Between levels,
+    # ``give`` and ``take`` even out the parts, should the finders drift apart.
 
     def start(self) -> dict:
         """Keep and check the initial states this worker owns: its part of the first level."""
         initial = self._initial_states(counts_out_of_model=self.index == 0)
-        mine = [(s, k) for s, k in initial if self.owner_hash(k) % self.count == self.index]
+        mine = [(s, k) for s, k in initial if self._owner(k) == self.index]
         kept = [(s, k, None) for (s, k), new in zip(mine, self.visited.add([k for _, k in mine])) if new]
         found = self._keep(kept, self._check_initial)
         return self._report(found, self.generated)
@@ -136,56 +137,69 @@ class Shard(_Search):
         the level: the report, then for each worker the keys of the successors it owns.
 
         A level is expanded in rounds of ``limit`` states (each followed by
-        ``dedup``, ``ship`` and ``admit``), so that the successors waiting
-        for their owners' answer are a round's, not a level's."""
+        ``dedup`` and ``admit``), so that the successors waiting for their
+        owners' answer are a round's, not a level's."""
         chunk = self._frontier[self._done : self._done + limit]
         self._done += len(chunk)
         before = self.generated
-        self._found = [(self._keys(), self._keys(), []) for _ in range(self.count)]
-        self._sent = set()  # what this round sent already, so that a successor goes once
-        found = self._expand(chunk, self._sent, self._route)
-        self._sent = set()
-        report = self._report(found, self.generated - before)
-        return [report, *(self._pack(keys) for keys, _, _ in self._found)]
+        self._round = {}
+        self._expanding = True
+        found = self._expand(chunk, self._round, self._found_one)
+        self._expanding = False
+        keys = self._round.keys()
+        if self.exact:
+            owners = [self._owner(k) for k in keys]
+            self._owners = [[i for i, o in enumerate(owners) if o == j] for j in range(self.count)]
+            keys = list(keys)
+            routed = [pickle.dumps([keys[i] for i in mine], pickle.HIGHEST_PROTOCOL) for mine in self._owners]
+        else:
+            keys = np.fromiter(keys, dtype=np.int64, count=len(keys))
+            owners = keys % self.count
+            self._owners = [np.flatnonzero(owners == j) for j in range(self.count)]
+            routed = [keys[mine].tobytes() for mine in self._owners]
+        return [self._report(found, self.generated - before), *routed]
+
+    def _found_one(self, t, k, ks) -> None:
+        """``_expand``'s hand-over of a successor: kept for this round, once a key."""
+        self._round[k] = (t, ks)
 
     def dedup(self, *keys: bytes) -> list[bytes]:
         """For each sender, which of the keys it sent (``keys[sender]``) are new."""
         flags = [b""] * self.count
         for sender in (self.index, *((self.index + j) % self.count for j in range(1, self.count))):
-            flags[sender] = bytes(self.visited.add(self._unpack(keys[sender])))
+            sent = pickle.loads(keys[sender]) if self.exact else np.frombuffer(keys[sender], dtype=np.int64)
+            flags[sender] = bytes(self.visited.add(sent))
         return flags
 
-    def ship(self, *flags: bytes) -> list[bytes | None]:
-        """For each owner, the successors it said were new (``flags[owner]``)
-        and did not find itself, pickled; this worker's own are kept here."""
-        won = [
-            [(t, k, ks) for t, k, ks, fresh in zip(states, keys, parents, new) if fresh]
-            for (keys, parents, states), new in zip(self._found, flags)
-        ]
-        self._found = []
-        self._mine, won[self.index] = won[self.index], []
-        return [None if o == self.index else pickle.dumps(w, pickle.HIGHEST_PROTOCOL) for o, w in enumerate(won)]
-
-    def admit(self, *shipped: bytes | None) -> dict:
-        """Keep and check the new successors this worker owns: its part of the next level."""
-        kept, self._mine = self._mine, []
-        for data in shipped:
-            if data:
-                kept += pickle.loads(data)
+    def admit(self, *flags: bytes) -> dict:
+        """Keep and check the successors of this round that their owners said
+        were new (``flags[owner]``): they join this worker's part of the next level."""
+        new = np.zeros(len(self._round), dtype=bool)
+        for mine, said in zip(self._owners, flags):
+            new[mine] = np.frombuffer(said, dtype=bool)
+        kept = [(t, k, ks) for k, (t, ks) in compress(self._round.items(), new.tolist())]
+        self._round, self._owners = {}, []
         found = self._keep(kept, partial(self._check_state, failure=self.checks.state_failure))
         return self._report(found, 0)
 
-    def _route(self, t, k, ks) -> None:
-        """``_expand``'s hand-over: a successor, filed by the worker that owns its key
-        (unless this worker owns it and has seen it: then no one need hear of it)."""
-        self._sent.add(k)
-        owner = self.owner_hash(k) % self.count
-        if owner == self.index and k in self.visited:
-            return
-        keys, parents, states = self._found[owner]
-        keys.append(k)
-        parents.append(ks)
-        states.append(t)
+    def give(self, counts: list[int]) -> list[bytes | None]:
+        """Send ``counts[j]`` states of the next level to each worker j, pickled."""
+        out: list[bytes | None] = []
+        for n in counts:
+            moved = self.level[len(self.level) - n :] if n else []
+            del self.level[len(self.level) - n :]
+            out.append(pickle.dumps(moved, pickle.HIGHEST_PROTOCOL) if n else None)
+        return out
+
+    def take(self, *given: bytes | None) -> None:
+        """Add the states other workers gave to the next level."""
+        for data in given:
+            if data:
+                self.level += pickle.loads(data)
+
+    def _owner(self, k: Any) -> int:
+        """The worker that owns key ``k`` (fingerprints: the key modulo the workers, as numpy computes it)."""
+        return (self.owner_hash(k) if self.exact else k) % self.count
 
     def _keep(self, kept: list[tuple], check: Callable) -> Violation | None:
         """Record the parents of the states kept, then check each."""
@@ -201,19 +215,6 @@ class Shard(_Search):
         except Exception as exc:
             raise SpecError(self._blame(exc, t, None)) from exc
         return None
-
-    def _keys(self) -> Any:
-        return [] if self.exact else array("q")
-
-    def _pack(self, keys: Any) -> bytes:
-        return pickle.dumps(keys, pickle.HIGHEST_PROTOCOL) if self.exact else keys.tobytes()
-
-    def _unpack(self, data: bytes) -> Any:
-        if self.exact:
-            return pickle.loads(data)
-        keys = array("q")
-        keys.frombytes(data)
-        return keys
 
     def _report(self, found: Violation | None, generated: int) -> dict:
         return {
@@ -242,7 +243,7 @@ class Shard(_Search):
     def _trace_to(self, k) -> Any:
         # A deadlocked state of the level being expanded, or a new state of
         # the level being admitted.
-        return _Pending(k, self.depth if self._found else self.depth + 1)
+        return _Pending(k, self.depth if self._expanding else self.depth + 1)
 
     def _step_violation(self, name, kind, ks, act, t) -> Violation:
         return Violation(name, kind, _Pending(ks, self.depth, (name, self.key(t))))
@@ -307,15 +308,45 @@ class _Workers:
         return [o[0] for o in out]
 
     def admit(self) -> list[dict]:
-        """Every owner says which keys it was sent are new; every shard ships
-        the new successors to their owners, who keep them; their reports."""
+        """Every owner says which keys it was sent are new; every shard keeps
+        the new successors it found; their reports."""
         flags = self.call("dedup", self._routed)
         self._routed = []
-        shipped = self.call("ship", _transposed(flags))
-        return self.call("admit", _transposed(shipped))
+        return self.call("admit", _transposed(flags))
+
+    def balance(self, queues: list[int]) -> None:
+        """Even out the next level's parts (``queues``), when they are far apart."""
+        moves = _moves(queues)
+        if moves:
+            self.call("take", _transposed(self.call("give", [(row,) for row in moves])))
 
     def close(self) -> None:
         pass
+
+
+# A level is evened out when its largest part is this much above the mean (and by more than this many states).
+UNEVEN = 1.1
+UNEVEN_STATES = 64
+
+
+def _moves(queues: list[int]) -> list[list[int]] | None:
+    """How many states each worker should give each other one (``moves[i][j]``)
+    to even out parts of sizes ``queues``; None when they are even enough."""
+    n, total = len(queues), sum(queues)
+    mean = total / n
+    if max(queues) <= max(UNEVEN * mean, mean + UNEVEN_STATES):
+        return None
+    fair = [total // n + (i < total % n) for i in range(n)]
+    spare = [q - f for q, f in zip(queues, fair)]
+    moves = [[0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(n):
+            if spare[i] > 0 and spare[j] < 0:
+                m = min(spare[i], -spare[j])
+                moves[i][j] += m
+                spare[i] -= m
+                spare[j] += m
+    return moves
 
 
 def _transposed(rows: list) -> list[tuple]:
@@ -459,8 +490,13 @@ class _RayActors(_Workers):
     def admit(self) -> list[dict]:
         flags = self._each("dedup", self._routed)
         self._routed = []
-        shipped = self._each("ship", _transposed(flags))
-        return self._get([a.admit.remote(*s) for a, s in zip(self.actors, _transposed(shipped))])
+        return self._get([a.admit.remote(*f) for a, f in zip(self.actors, _transposed(flags))])
+
+    def balance(self, queues: list[int]) -> None:
+        moves = _moves(queues)
+        if moves:
+            given = self._each("give", [(row,) for row in moves])
+            self._get([a.take.remote(*g) for a, g in zip(self.actors, _transposed(given))])
 
     def _each(self, method: str, args: list) -> list[list]:
         """Ask every actor ``method``, one result per actor, kept in the object store."""
@@ -596,6 +632,7 @@ class _Coordinator:
         search.depth = 1
         while found is None and self.queue:
             search.max_queue = max(search.max_queue, self.queue)
+            backend.balance(self.queues)
             backend.everyone("next_level")
             left = True
             while found is None and left:
@@ -622,7 +659,8 @@ class _Coordinator:
         search = self.search
         search.generated += sum(r["generated"] for r in reports)
         self.distinct = sum(r["distinct"] for r in reports)
-        self.queue = sum(r["queue"] for r in reports)
+        self.queues = [r["queue"] for r in reports]
+        self.queue = sum(self.queues)
         found = [r["violation"] for r in reports if r["violation"] is not None]
         return min(found, key=lambda v: len(v.trace)) if found else None
 

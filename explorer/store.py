@@ -17,6 +17,8 @@ from array import array
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+import numpy as np
+
 # Slots are found from bits 20 and up of a fingerprint: the low bits decide
 # which worker owns a state, so within one worker they are all alike.
 _SLOT_SHIFT = 20
@@ -24,44 +26,35 @@ _MAX_LOAD = 0.7
 
 
 class FingerprintSet:
-    """A set of 64-bit ints in one ``array('q')``; 0 marks an empty slot (the
-    fingerprint 0 itself is remembered apart)."""
+    """A set of 64-bit ints in one flat table (open addressing, linear
+    probing); 0 marks an empty slot (the fingerprint 0 itself is remembered
+    apart). Keys come and go in batches, and a batch is probed with numpy's
+    whole-array operations, not a Python loop per key."""
 
     def __init__(self, capacity: int = 1 << 16) -> None:
-        self._table = array("q", bytes(8 * capacity))
-        self._mask = capacity - 1
+        self._table = np.zeros(max(8, 1 << (capacity - 1).bit_length()), dtype=np.int64)
         self._count = 0
         self._zero = False
 
     @property
     def nbytes(self) -> int:
-        return len(self._table) * 8
+        return self._table.nbytes
 
-    def add(self, keys: Sequence[int]) -> bytearray:
-        """Add ``keys``; for each, 1 if it was new."""
-        flags = bytearray(len(keys))
-        table, mask, shift = self._table, self._mask, _SLOT_SHIFT
-        room = int(len(table) * _MAX_LOAD) - self._count
-        for j, k in enumerate(keys):
-            if not k:
-                if not self._zero:
-                    self._zero = flags[j] = 1
-                continue
-            i = (k >> shift) & mask
-            while True:
-                x = table[i]
-                if x == k:
-                    break
-                if not x:
-                    table[i] = k
-                    flags[j] = 1
-                    self._count += 1
-                    room -= 1
-                    if not room:
-                        table, mask = self._grow()
-                        room = int(len(table) * _MAX_LOAD) - self._count
-                    break
-                i = (i + 1) & mask
+    def add(self, keys: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Add ``keys``; for each, True if it was new (and the first of its value in ``keys``)."""
+        keys = _int64(keys)
+        flags = np.zeros(len(keys), dtype=bool)
+        nonzero = np.flatnonzero(keys)
+        if len(nonzero) < len(keys):  # 0 marks an empty slot: the fingerprint 0 is kept apart
+            flags[np.argmin(keys != 0)] = not self._zero
+            self._zero = True
+        # Room for every key even if all are new: probing always ends at an empty slot.
+        while self._count + len(nonzero) >= len(self._table):
+            self._grow()
+        new = flags[nonzero] = self._insert(self._table, keys[nonzero])
+        self._count += int(np.count_nonzero(new))
+        if self._count > _MAX_LOAD * len(self._table):
+            self._grow()
         return flags
 
     def __len__(self) -> int:
@@ -70,27 +63,59 @@ class FingerprintSet:
     def __contains__(self, k: int) -> bool:
         if not k:
             return self._zero
-        table, mask = self._table, self._mask
+        table = self._table
+        mask = len(table) - 1
         i = (k >> _SLOT_SHIFT) & mask
         while True:
-            x = table[i]
+            x = int(table[i])
             if x == k:
                 return True
             if not x:
                 return False
             i = (i + 1) & mask
 
-    def _grow(self) -> tuple[array, int]:
+    @staticmethod
+    def _insert(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Put the nonzero ``keys`` in ``table`` (which has room for them all);
+        True for each that was not there, and not earlier in ``keys``."""
+        mask = len(table) - 1
+        new = np.zeros(len(keys), dtype=bool)
+        pending = np.arange(len(keys))  # positions in ``keys`` still probing
+        at = (keys >> _SLOT_SHIFT) & mask
+        while len(pending):
+            seen = table[at]
+            done = seen == keys
+            moves = ~done  # on to the next slot, unless a key lost an empty slot (below)
+            empty = np.flatnonzero(seen == 0)
+            if len(empty):
+                # Several keys may meet at one empty slot. Each writes its
+                # mark there, the last write standing; in reverse order, so
+                # the first key wins, and then writes itself. A loser stays
+                # put: next round it meets the winner, which may be itself.
+                slots = at[empty]
+                marks = np.arange(1, len(empty) + 1, dtype=np.int64)
+                table[slots[::-1]] = marks[::-1]
+                won = empty[table[slots] == marks]
+                table[at[won]] = keys[won]
+                new[pending[won]] = True
+                done[won] = True
+                moves[empty] = False
+            left = ~done
+            pending, keys, at = pending[left], keys[left], (at[left] + moves[left]) & mask
+        return new
+
+    def _grow(self) -> None:
         old = self._table
-        table = self._table = array("q", bytes(16 * len(old)))
-        mask = self._mask = len(table) - 1
-        for k in old:
-            if k:
-                i = (k >> _SLOT_SHIFT) & mask
-                while table[i]:
-                    i = (i + 1) & mask
-                table[i] = k
-        return table, mask
+        self._table = np.zeros(2 * len(old), dtype=np.int64)
+        self._insert(self._table, old[old != 0])
+
+
+def _int64(keys: Sequence[int] | np.ndarray) -> np.ndarray:
+    if isinstance(keys, np.ndarray):
+        return keys.astype(np.int64, copy=False)
+    if isinstance(keys, array):
+        return np.frombuffer(keys, dtype=np.int64)
+    return np.array(keys, dtype=np.int64)
 
 
 class ExactSet:

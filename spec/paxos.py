@@ -147,20 +147,14 @@ class Paxos(Spec):
         """Phase1a(b): the proposer of ballot b asks for promises: send 1a(b).
 
         No guard: sending it again changes nothing."""
-        return [(self.act_1a[b], self.send(s, self.bit_1a[b])) for b in self.k.ballots]
+        acc, msgs = s.acc, s.msgs
+        return [(act, s if msgs & bit else State(acc, msgs | bit)) for act, bit in self.ask_1a]
 
     def phase1b(self, s: PaxosState) -> list[Step]:
         """Phase1b(a): on a 1a(b) with b above its maxBal, acceptor a promises
         b (maxBal[a] := b) and sends 1b(a, b, maxVBal[a], maxVal[a])."""
-        steps = []
-        max_bal, max_vbal, max_val = self.acceptor_vars(s)
-        for a in self.acceptor_ids:
-            for b in self.k.ballots:
-                if s.msgs & self.bit_1a[b] and b > max_bal[a]:
-                    act, keep, promised = self.promise[a][b]
-                    report = self.bit_1b[a][b, max_vbal[a], max_val[a]]
-                    steps.append((act, State(s.acc & keep | promised, s.msgs | report)))
-        return steps
+        msgs = s.msgs
+        return [(act, State(acc, msgs | report)) for act, acc, report in self.promises(s)]
 
     def phase2a(self, s: PaxosState) -> list[Step]:
         """Phase2a(b, v): if no 2a for ballot b was sent yet and a quorum has
@@ -176,15 +170,39 @@ class Paxos(Spec):
     def phase2b(self, s: PaxosState) -> list[Step]:
         """Phase2b(a): on a 2a(b, v) with b at least its maxBal, acceptor a
         votes: maxBal[a] := maxVBal[a] := b, maxVal[a] := v, send 2b(a, b, v)."""
-        steps = []
-        max_bal = self.acceptor_vars(s)[0]
-        proposals = self.proposals(s.msgs)
-        for a in self.acceptor_ids:
-            for b, v in proposals:
-                if b >= max_bal[a]:
-                    act, keep, voted, sent = self.vote[a][b, v]
-                    steps.append((act, State(s.acc & keep | voted, s.msgs | sent)))
-        return steps
+        acc, msgs = s.acc, s.msgs
+        return [(act, State(acc & keep | voted, msgs | sent)) for act, keep, voted, sent in self.votes_allowed(s)]
+
+    # The guards of Phase1b and Phase2b read a few fields of a state, which
+    # millions of states share: what they allow is worked out once for each.
+
+    def promises(self, s: PaxosState) -> tuple[tuple[Action, int, int], ...]:
+        """Each Phase1b(a) enabled in ``s``, for each 1a(b) it may answer:
+        (the action, acc after the promise, the bit of the 1b sent)."""
+        key = s.acc << self.table.size | s.msgs & self.mask_1a  # all that the guard and effect read
+        found = self._promises_memo.get(key)
+        if found is None:
+            max_bal, max_vbal, max_val = self.acceptor_vars(s)
+            found = self._promises_memo[key] = tuple(
+                (act, s.acc & keep | promised, self.bit_1b[a][b, max_vbal[a], max_val[a]])
+                for a in self.acceptor_ids
+                for b in self.k.ballots
+                if s.msgs & self.bit_1a[b] and b > max_bal[a]
+                for act, keep, promised in [self.promise[a][b]]
+            )
+        return found
+
+    def votes_allowed(self, s: PaxosState) -> tuple[tuple[Action, int, int, int], ...]:
+        """Each Phase2b(a) enabled in ``s``, for each 2a(b, v) it may accept:
+        (the action, then keep and set as in ``vote``, the bit of the 2b sent)."""
+        key = (s.acc & self._max_bal_mask) << self.table.size | s.msgs & self.mask_2a
+        found = self._votes_allowed_memo.get(key)
+        if found is None:
+            max_bal = self.acceptor_vars(s)[0]
+            found = self._votes_allowed_memo[key] = tuple(
+                self.vote[a][b, v] for a in self.acceptor_ids for b, v in self.proposals(s.msgs) if b >= max_bal[a]
+            )
+        return found
 
     def send(self, s: PaxosState, bit: int) -> PaxosState:
         """``s`` with one more message in msgs (``s`` itself if it was sent)."""
@@ -411,6 +429,8 @@ class Paxos(Spec):
         self._chosen_memo: dict[int, frozenset[str]] = {}
         self._votes_memo: dict[int, frozenset] = {}
         self._sent_2a_memo: dict[int, tuple] = {}
+        self._promises_memo: dict[int, tuple] = {}
+        self._votes_allowed_memo: dict[int, tuple] = {}
         # Every action instance, built once: the explorer takes millions of steps.
         acc, bals, vals = self.k.acceptors, self.k.ballots, self.k.values
         self.act_1a = [action("Phase1a", b=b) for b in bals]
@@ -434,6 +454,8 @@ class Paxos(Spec):
             for i, a in enumerate(acc)
         ]
         self.bit_1a = [t.bit[Msg1a(b)] for b in bals]
+        self.ask_1a = [(self.act_1a[b], self.bit_1a[b]) for b in bals]
+        self.mask_1a = t.mask(lambda m: isinstance(m, Msg1a))
         self.bit_2a = {(b, v): t.bit[Msg2a(b, v)] for b in bals for v in vals}
         self.bit_1b = [t.bit_1b_of(a) for a in acc]
         self.mask_2a_at = [t.mask(lambda m, b=b: isinstance(m, Msg2a) and m.bal == b) for b in bals]

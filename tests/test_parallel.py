@@ -73,6 +73,7 @@ def test_every_worker_gets_its_share_of_the_states():
     workers.count = 3
     reports = workers.everyone("start")
     while sum(r["queue"] for r in reports):
+        workers.balance([r["queue"] for r in reports])
         workers.everyone("next_level")
         workers.expand(10**9)
         reports = workers.admit()
@@ -80,6 +81,17 @@ def test_every_worker_gets_its_share_of_the_states():
     expanded = [shard.generated for shard in workers.shards]
     assert sum(kept) == check(spec).distinct_states
     assert min(kept) > sum(kept) / 6 and min(expanded) > sum(expanded) / 6  # none idle, none with it all
+
+
+def test_uneven_parts_of_a_level_are_evened_out():
+    from paxoscope.explorer.parallel import _moves
+
+    assert _moves([5000, 5000, 5001]) is None  # even enough: nothing moves
+    assert _moves([30, 0, 0]) is None  # too few states to be worth moving
+    moves = _moves([9000, 0, 3000])
+    assert moves == [[0, 4000, 1000], [0, 0, 0], [0, 0, 0]]
+    after = [q - sum(row) + sum(col) for q, row, col in zip([9000, 0, 3000], moves, zip(*moves))]
+    assert after == [4000, 4000, 4000]
 
 
 def test_levels_taken_in_many_rounds_give_the_same_results(monkeypatch, tmp_path):
