@@ -21,6 +21,7 @@ from typing import Any
 
 from ..spec.base import Action, Refinement, Spec, State, action
 from ..spec.constants import ConfigError
+from .store import Level
 from .trace import Step, Trace
 
 
@@ -443,7 +444,7 @@ class _Search:
         self._cut = False
         self.key = state_key(spec, self.symmetry, self.exact)
         self.parent: dict[Any, Any] = {}
-        self.level: list[tuple[State, Any]] = []  # the next level's states, as they are found
+        self.level = self._new_level()  # the next level's states, as they are found
         self.generated = 0
         self.depth = 0
         self.max_queue = 0
@@ -494,12 +495,16 @@ class _Search:
             raise SpecError(f"spec {self.spec.name!r} has no initial state: init() yielded nothing")
         self.depth = 1
         while found is None and self.level:
-            frontier, self.level = self.level, []
+            frontier, self.level = self.level, self._new_level()
             self.max_queue = max(self.max_queue, len(frontier))
             found = self._expand(frontier, self.parent, self._admit)
             if found is None and self.level:
                 self.depth += 1
         return None if found is _CUT else found
+
+    def _new_level(self) -> Level:
+        # Keys here are the parent dict's own objects: a list of them costs nothing more.
+        return Level(compact=False)
 
     def _initial_states(self, counts_out_of_model: bool) -> list[tuple[State, Any]]:
         """The initial states in the model, with their keys; those outside
@@ -552,11 +557,11 @@ class _Search:
         if self._unwitnessed:
             self._unwitnessed = self._witness(self._unwitnessed, s, self.depth + 1)
         if self._constraint is None or self._constraint(s):
-            self.level.append((s, k))
+            self.level.append(s, k)
         return None
 
     def _expand(
-        self, frontier: list[tuple[State, Any]], seen: Any, admit: Callable[[State, Any, Any], Violation | None]
+        self, frontier: Iterable[tuple[State, Any]], seen: Any, admit: Callable[[State, Any, Any], Violation | None]
     ) -> Violation | None:
         """Take every step of the ``frontier``'s states and check it; hand each
         successor whose key is not in ``seen`` to ``admit``, which may stop the

@@ -53,7 +53,7 @@ from .bfs import (
     replay,
     state_key,
 )
-from .store import ExactSet, FingerprintSet, ParentLinks
+from .store import ExactSet, FingerprintSet, Level, ParentLinks
 
 SpecSource = Spec | Callable[[], Any]
 
@@ -105,7 +105,7 @@ class Shard(_Search):
         # This round's successors, by key: (state, parent's key), first found first.
         self._round: dict[Any, tuple] = {}
         self._owners: list[Any] = []  # for each worker, the positions in ``_round`` of the keys it owns
-        self._frontier: list[tuple] = []  # the level being expanded, of which the first ``_done`` states are
+        self._frontier = self._new_level()  # the level being expanded, of which the first ``_done`` states are
         self._done = 0
         self._expanding = False
 
@@ -129,7 +129,7 @@ class Shard(_Search):
 
     def next_level(self) -> None:
         """The states kept so far become the level to expand."""
-        self._frontier, self.level, self._done = self.level, [], 0
+        self._frontier, self.level, self._done = self.level, self._new_level(), 0
         self.depth += 1
 
     def expand(self, limit: int) -> list:
@@ -139,8 +139,8 @@ class Shard(_Search):
         A level is expanded in rounds of ``limit`` states (each followed by
         ``dedup`` and ``admit``), so that the successors waiting for their
         owners' answer are a round's, not a level's."""
-        chunk = self._frontier[self._done : self._done + limit]
-        self._done += len(chunk)
+        chunk = self._frontier.expand_part(self._done, self._done + limit)
+        self._done = min(self._done + limit, len(self._frontier))
         before = self.generated
         self._round = {}
         self._expanding = True
@@ -183,19 +183,17 @@ class Shard(_Search):
         return self._report(found, 0)
 
     def give(self, counts: list[int]) -> list[bytes | None]:
-        """Send ``counts[j]`` states of the next level to each worker j, pickled."""
-        out: list[bytes | None] = []
-        for n in counts:
-            moved = self.level[len(self.level) - n :] if n else []
-            del self.level[len(self.level) - n :]
-            out.append(pickle.dumps(moved, pickle.HIGHEST_PROTOCOL) if n else None)
-        return out
+        """Send ``counts[j]`` states of the next level (and their keys) to each worker j, pickled."""
+        return [pickle.dumps(self.level.take_last(n), pickle.HIGHEST_PROTOCOL) if n else None for n in counts]
 
     def take(self, *given: bytes | None) -> None:
         """Add the states other workers gave to the next level."""
         for data in given:
             if data:
-                self.level += pickle.loads(data)
+                self.level.extend(*pickle.loads(data))
+
+    def _new_level(self) -> Level:
+        return Level(compact=not self.exact)
 
     def _owner(self, k: Any) -> int:
         """The worker that owns key ``k`` (fingerprints: the key modulo the workers, as numpy computes it)."""

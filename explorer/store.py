@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ import numpy as np
 # which worker owns a state, so within one worker they are all alike.
 _SLOT_SHIFT = 20
 _MAX_LOAD = 0.7
+_GROW_SLICE = 1 << 18
 
 
 class FingerprintSet:
@@ -107,7 +108,11 @@ class FingerprintSet:
     def _grow(self) -> None:
         old = self._table
         self._table = np.zeros(2 * len(old), dtype=np.int64)
-        self._insert(self._table, old[old != 0])
+        # A slice at a time: probing makes a few arrays the size of what it
+        # inserts, and at millions of keys those would outweigh the table.
+        for start in range(0, len(old), _GROW_SLICE):
+            part = old[start : start + _GROW_SLICE]
+            self._insert(self._table, part[part != 0])
 
 
 def _int64(keys: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -116,6 +121,44 @@ def _int64(keys: Sequence[int] | np.ndarray) -> np.ndarray:
     if isinstance(keys, array):
         return np.frombuffer(keys, dtype=np.int64)
     return np.array(keys, dtype=np.int64)
+
+
+class Level:
+    """The states of one breadth-first level with their keys, side by side;
+    fingerprints in a flat array (8 bytes, where a tuple and an int object
+    per state take about 100), other keys in a list."""
+
+    def __init__(self, compact: bool) -> None:
+        self.states: list = []
+        self.keys: Any = array("q") if compact else []
+
+    def append(self, state: Any, key: Any) -> None:
+        self.states.append(state)
+        self.keys.append(key)
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        return zip(self.states, self.keys)
+
+    def expand_part(self, start: int, stop: int) -> Iterator[tuple[Any, Any]]:
+        """(state, key) for the states from ``start`` up to ``stop``, which the
+        level lets go of: a level is expanded once, and the next one grows meanwhile."""
+        states = self.states[start:stop]
+        self.states[start:stop] = [None] * len(states)
+        return zip(states, self.keys[start:stop])
+
+    def take_last(self, n: int) -> tuple[list, Any]:
+        """Remove the last ``n`` states; their states and keys."""
+        at = len(self.states) - n
+        taken = self.states[at:], self.keys[at:]
+        del self.states[at:], self.keys[at:]
+        return taken
+
+    def extend(self, states: list, keys: Any) -> None:
+        self.states += states
+        self.keys += keys
 
 
 class ExactSet:
