@@ -114,6 +114,7 @@ def State(acc: int, msgs: int) -> PaxosState:
 
 
 _tuple_new = tuple.__new__
+_LOW_60 = (1 << 60) - 1
 
 
 class Paxos(Spec):
@@ -387,8 +388,11 @@ class Paxos(Spec):
         # configuration whose messages (and the ill-formed marker bit, see
         # MessageTable) fit in 60 bits uses plain hash (see _build_tables),
         # which the explorer calls without a Python frame.
-        if s.msgs >> 60 or s.acc >> 60:
-            return hash((*self.table.chunks(s.acc), 0, *self.table.chunks(s.msgs)))
+        acc, msgs = s.acc, s.msgs
+        if acc >> 60 or msgs >> 120:
+            return hash((*self.table.chunks(acc), 0, *self.table.chunks(msgs)))
+        if msgs >> 60:  # the common wide case, two chunks, without a loop
+            return hash((acc, msgs & _LOW_60, msgs >> 60))
         return hash(s)
 
     @property
@@ -587,7 +591,7 @@ class MessageTable:
     def chunks(msgs: int) -> tuple[int, ...]:
         out = []
         while msgs:
-            out.append(msgs & 0xFFFFFFFFFFFFFFF)
+            out.append(msgs & _LOW_60)
             msgs >>= 60
         return tuple(out)
 
