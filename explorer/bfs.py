@@ -97,7 +97,7 @@ class _Checks:
         # One mapping from this spec, the others along chains from it: the
         # images of a state all follow from the first, which many states share.
         refs = self.refinements
-        self._chain = len(refs) > 1 and all(r.via >= 0 for r in refs[1:])
+        self._chain = bool(refs) and all(r.via >= 0 for r in refs[1:])
 
     @property
     def names(self) -> list[str]:
@@ -537,21 +537,27 @@ class _Search:
     def _admit(self, t: State, k: Any, ks: Any) -> Violation | None:
         """A state seen for the first time, from the state with key ``ks``."""
         self.parent[k] = ks
-        found = self._check_state(t, k, self.checks.state_failure)
+        found = self._check_state(t, k)
         if found is None and self.max_states is not None and len(self.parent) >= self.max_states:
             self._cut = True
             self.depth += 1
             return _CUT
         return found
 
-    def _check_state(self, s: State, k: Any, failure: Callable[[State], tuple | None]) -> Violation | None:
-        """Show a new state to the observers, check it with ``failure``, note
-        what it witnesses, and queue it for the next level unless the constraint stops there."""
+    def _check_state(
+        self, s: State, k: Any, failure: Callable[[State], tuple | None] | None = None
+    ) -> Violation | None:
+        """Show a new state to the observers, check it with ``failure`` (None:
+        the invariants), note what it witnesses, and queue it for the next
+        level unless the constraint stops there."""
         if self._on_state:
             for seen in self._on_state:
                 seen(s)
-        failed = failure(s)
-        if failed is not None:
+        if failure is None:  # what nearly every state takes: the invariants, without a call between
+            for name, holds in self.checks.invariants:
+                if not holds(s):
+                    return Violation(name, "invariant", self._trace_to(k), "")
+        elif (failed := failure(s)) is not None:
             name, kind, detail = failed
             return Violation(name, kind, self._trace_to(k), detail)
         if self._unwitnessed:

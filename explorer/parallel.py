@@ -123,7 +123,7 @@ class Shard(_Search):
         initial = self._initial_states(counts_out_of_model=self.index == 0)
         mine = [(s, k) for s, k in initial if self._owner(k) == self.index]
         kept = [(s, k, None) for (s, k), new in zip(mine, self.visited.add([k for _, k in mine])) if new]
-        found = self._keep(kept, None)
+        found = self._keep(kept, initial=True)
         return self._report(found, self.generated)
 
     def next_level(self) -> None:
@@ -178,7 +178,7 @@ class Shard(_Search):
             new[mine] = np.frombuffer(said, dtype=bool)
         kept = [(t, k, ks) for k, (t, ks) in compress(self._round.items(), new.tolist())]
         self._round, self._owners = {}, []
-        found = self._keep(kept, self.checks.state_failure)
+        found = self._keep(kept, initial=False)
         return self._report(found, 0)
 
     def give(self, counts: list[int]) -> list[bytes | None]:
@@ -198,13 +198,13 @@ class Shard(_Search):
         """The worker that owns key ``k`` (fingerprints: the key modulo the workers, as numpy computes it)."""
         return (self.owner_hash(k) if self.exact else k) % self.count
 
-    def _keep(self, kept: list[tuple], failure: Callable | None) -> Violation | None:
-        """Record the parents of the states kept, then check each with ``failure`` (None: as initial states)."""
+    def _keep(self, kept: list[tuple], initial: bool) -> Violation | None:
+        """Record the parents of the states kept, then check each (as initial states, or as new ones)."""
         self.links.add(self.depth + 1, [k for _, k, _ in kept], [ks for _, _, ks in kept])
-        check, t = self._check_state, None
+        check, t = self._check_initial if initial else self._check_state, None
         try:
             for t, k, _ in kept:
-                found = check(t, k, failure) if failure is not None else self._check_initial(t, k)
+                found = check(t, k)
                 if found is not None:
                     return found
         except (KeyboardInterrupt, SpecError, ConfigError):

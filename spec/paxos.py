@@ -137,7 +137,7 @@ class Paxos(Spec):
         yield self.state(max_bal=(-1,) * n, max_vbal=(-1,) * n, max_val=(None,) * n, msgs=())
 
     def next(self, s: PaxosState) -> list[Step]:
-        return self.phase1a(s) + self.phase1b(s) + self.phase2a(s) + self.phase2b(s)
+        return [*self.phase1a(s), *self.phase1b(s), *self.phase2a(s), *self.phase2b(s)]
 
     # Each action returns its steps, one per choice of its parameters, as
     # (Action, successor) pairs; a step that changes nothing has the state

@@ -38,6 +38,7 @@ class Voting(Spec):
         self.pos = {a: i for i, a in enumerate(self.k.acceptors)}
         self._interned: dict[frozenset[Vote], frozenset[Vote]] = {}
         self._chosen_memo: dict[frozenset[Vote], frozenset[str]] = {}
+        self._interned_chosen: dict[frozenset[str], frozenset[str]] = {}
         acc, bals, vals = self.k.acceptors, self.k.ballots, self.k.values
         self._increase = {(a, b): action("IncreaseMaxBal", a=a, b=b) for a in acc for b in bals}
         self._vote = {(a, b, v): action("VoteFor", a=a, b=b, v=v) for a in acc for b in bals for v in vals}
@@ -89,10 +90,12 @@ class Voting(Spec):
 
     def _quorum_settles(self, s: VotingState, voted: set[tuple[str, int]], c: int, v: str) -> bool:
         """Some quorum each voted v in ballot c or cannot vote in c any more."""
-        return any(
-            all((a, c, v) in s.votes or (s.max_bal[self.pos[a]] > c and (a, c) not in voted) for a in q)
-            for q in self.k.quorums
-        )
+        settled = {
+            a
+            for i, a in enumerate(self.k.acceptors)
+            if (a, c, v) in s.votes or (s.max_bal[i] > c and (a, c) not in voted)
+        }
+        return any(q <= settled for q in self.k.quorums)
 
     def intern(self, votes: frozenset[Vote]) -> frozenset[Vote]:
         """One object per set of votes: equal states then compare by identity,
@@ -134,12 +137,13 @@ class Voting(Spec):
 
     def to_consensus(self, s: VotingState) -> frozenset[str]:
         """Consensus's chosen is the set of values chosen by the votes."""
-        # Memoized per set of votes (interned, see intern()), so an unchanged
-        # image is the same object.
+        # Memoized per set of votes (interned, see intern()), and each set of
+        # values interned, so an unchanged image is the same object.
         try:
             return self._chosen_memo[s.votes]
         except KeyError:
-            found = self._chosen_memo[s.votes] = self.chosen_in(s.votes)
+            chosen = self.chosen_in(s.votes)
+            found = self._chosen_memo[s.votes] = self._interned_chosen.setdefault(chosen, chosen)
             return found
 
     @property
