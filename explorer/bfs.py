@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -353,7 +354,23 @@ def check(
     spec, checks = prepare(spec, options)
     if options.max_states is not None and options.max_states < 1:
         raise ConfigError(f"--max-states must be at least 1, not {options.max_states}")
-    return _Search(spec, checks, options).run()
+    with without_cycle_collector():
+        return _Search(spec, checks, options).run()
+
+
+@contextmanager
+def without_cycle_collector() -> Iterator[None]:
+    """States are trees of immutable values: the cycle collector finds
+    nothing in them, and its passes over a heap of millions of tuples are
+    pure cost. Switched back on once a search has let go of them (or its
+    first pass would go over every one)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def prepare(spec: Any, options: CheckOptions) -> tuple[Spec, _Checks]:
@@ -400,8 +417,9 @@ def reachable(spec: Spec, max_states: int | None = None) -> list[State]:
     ``max_states`` of them), checking nothing: for engines that need the
     states themselves, such as the proofs' cross-check and invariant mining."""
     search = _Search(as_spec(spec), _Checks([], [], []), CheckOptions(exact=True, max_states=max_states))
-    search.run()
-    return list(search.parent)  # exact mode: the keys are the states, in the order found
+    with without_cycle_collector():
+        search.run()
+        return list(search.parent)  # exact mode: the keys are the states, in the order found
 
 
 def state_key(spec: Spec, symmetry: bool, exact: bool, hasher: Callable[[Any], int] = hash) -> Callable[[State], Any]:
@@ -462,11 +480,6 @@ class _Search:
     def run(self) -> Result:
         verdict = "ok"
         violation = None
-        # States are trees of immutable values: the cycle collector finds
-        # nothing in them, and its passes over a heap of millions of tuples
-        # are pure cost. It is switched back on afterwards.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
             violation = self._search()
             if violation is not None:
@@ -476,9 +489,6 @@ class _Search:
                 verdict = "incomplete"
         except KeyboardInterrupt:
             verdict = "interrupted"
-        finally:
-            if collecting:
-                gc.enable()
         return self._result(verdict, violation)
 
     def _search(self) -> Violation | None:
