@@ -613,6 +613,7 @@ class _Search:
                 for observe in on_step:
                     for act, t in successors:
                         observe(s, act, t)
+                act = None  # (for a SpecError: not the last step the loops above saw)
                 failed = bad_step(s, successors, abstract) if checks_steps else None
                 # Up to a bad step, the steps are taken as if each were checked in turn.
                 for act, t in successors if failed is None else successors[: failed[0]]:  # noqa: B007 - see _blame
@@ -833,13 +834,14 @@ def _explain_refinement(r: _RefinementCheck, s: State, t: State) -> str:
 
 
 def _checked_step(exc: BaseException) -> Action | None:
-    """The action of the step ``_Checks.bad_step`` was checking when ``exc`` was raised, if it was."""
-    tb = exc.__traceback__
+    """The action of the step the step checks were on when ``exc`` was raised, if they were."""
+    checking = (_Checks.bad_step.__code__, _Checks._bad_by_property.__code__)
+    tb, act = exc.__traceback__, None
     while tb is not None:
-        if tb.tb_frame.f_code is _Checks.bad_step.__code__:
-            return tb.tb_frame.f_locals.get("act")
+        if tb.tb_frame.f_code in checking:
+            act = tb.tb_frame.f_locals.get("act", act)  # the innermost frame knows best
         tb = tb.tb_next
-    return None
+    return act
 
 
 def _raised_here(exc: BaseException) -> bool:

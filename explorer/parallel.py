@@ -6,11 +6,12 @@ modulo the number of workers) and remembers them compactly (``store``). The
 search goes level by level, as ``bfs.check`` does: every worker takes the
 steps of its part of a level, in rounds of ``ROUND`` states, and sends the
 key of each successor to its owner (8 bytes); each owner says which keys are
-new, its own first; only the new states it did not find itself are then
-sent to it, once each, and it checks them: they are its part of the next
-level. No worker starts a level before every worker has finished the one
-before, so the first counterexample is still a shortest one, and the counts
-(distinct states, states generated, depth) are those of one process.
+new, its own first; the worker that found a new state keeps it, checks it,
+and takes its steps at the next level. States travel only when the parts of
+the next level have drifted apart, to even them out. No worker starts a
+level before every worker has finished the one before, so the first
+counterexample is still a shortest one, and the counts (distinct states,
+states generated, depth) are those of one process.
 
 A counterexample is found as a key; the coordinator walks the parent links
 back through the workers that kept each state, and replays the spec along

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from paxoscope.explorer.bfs import SpecError, check
 from paxoscope.explorer.trace import Step, Trace, validate
-from paxoscope.spec.base import Spec, action
+from paxoscope.spec.base import Refinement, Spec, action
 from paxoscope.spec.constants import ConfigError
 
 
@@ -262,3 +262,46 @@ def test_extra_properties_are_checked_beside_the_chosen_ones():
     r = check(Grid(4), [], action_properties={"OnlyRight": lambda s, a, t: a.name == "Right"})
     assert r.properties == ["OnlyRight"] and r.violation.kind == "action property"
     assert [str(a) for a in r.violation.trace.actions] == ["Up()"]
+
+
+class StepCheckRaises(Spec):
+    """A step property and a refinement mapping that raise on one step each."""
+
+    name = "step-check-raises"
+
+    def __init__(self, raises_in: str):
+        self.raises_in = raises_in
+
+    def init(self):
+        yield 0
+
+    def next(self, s):
+        if s < 4:
+            yield action("Inc"), s + 1
+            yield action("Jump"), s + 2
+
+    @property
+    def action_properties(self):
+        return {"NoBigJump": self.no_big_jump} if self.raises_in == "property" else {}
+
+    def no_big_jump(self, s, act, t):
+        return act.name != "Jump" or t != 3 or 1 // 0
+
+    @property
+    def refinements(self):
+        return (Refinement(Raises(), self.image),) if self.raises_in == "mapping" else ()
+
+    def image(self, s):
+        if s == 1:
+            raise ValueError("no image for 1")
+        return 0
+
+
+@pytest.mark.parametrize("raises_in", ["property", "mapping"])
+def test_a_step_check_that_raises_names_the_step_it_was_checking(raises_in):
+    with pytest.raises(SpecError) as err:
+        check(StepCheckRaises(raises_in))
+    text = str(err.value)
+    # The property raises on Jump from 1, the mapping on the first step to 1 (Inc from 0): named, with the state.
+    expected = "after Jump() in state 1" if raises_in == "property" else "after Inc() in state 0"
+    assert expected in text, text
