@@ -97,9 +97,6 @@ class Shard(_Search):
         self.index, self.count = index, count
         self.owner_hash = stable_hash if stable else hash
         self.key = state_key(self.spec, self.symmetry, self.exact, self.owner_hash)
-        if not self.exact and self.key == self.spec.fingerprint and self.key is not hash:
-            fingerprint = self.key
-            self.key = lambda s: hash(fingerprint(s))  # any int a spec returns, folded to 64 bits
         self.visited = ExactSet() if self.exact else FingerprintSet()
         self.links = ParentLinks(f"worker{index}-of-{count}", self.exact, spill)
         # This round's successors, by key: (state, parent's key), first found first.
@@ -122,6 +119,7 @@ class Shard(_Search):
     def start(self) -> dict:
         """Keep and check the initial states this worker owns: its part of the first level."""
         initial = self._initial_states(counts_out_of_model=self.index == 0)
+        self._fingerprints([k for _, k in initial])  # a spec's own fingerprint is checked before it is kept
         mine = [(s, k) for s, k in initial if self._owner(k) == self.index]
         kept = [(s, k, None) for (s, k), new in zip(mine, self.visited.add([k for _, k in mine])) if new]
         found = self._keep(kept, initial=True)
@@ -153,7 +151,7 @@ class Shard(_Search):
             keys = list(keys)
             routed = [pickle.dumps([keys[i] for i in mine], pickle.HIGHEST_PROTOCOL) for mine in self._owners]
         else:
-            keys = np.fromiter(keys, dtype=np.int64, count=len(keys))
+            keys = self._fingerprints(keys)
             owners = keys % self.count
             self._owners = [np.flatnonzero(owners == j) for j in range(self.count)]
             routed = [keys[mine].tobytes() for mine in self._owners]
@@ -194,6 +192,19 @@ class Shard(_Search):
 
     def _new_level(self) -> Level:
         return Level(compact=not self.exact)
+
+    def _fingerprints(self, keys: Any) -> np.ndarray | list:
+        """``keys`` as a flat array (as they are if they are whole states);
+        a spec's own fingerprint must be a 64-bit int, as ``hash`` gives."""
+        if self.exact:
+            return list(keys)
+        try:
+            return np.fromiter(keys, dtype=np.int64, count=len(keys))
+        except (OverflowError, TypeError, ValueError):
+            bad = next(k for k in keys if not (isinstance(k, int) and -(2**63) <= k < 2**63))
+            raise SpecError(
+                f"spec {self.spec.name!r}: fingerprint() must return an int of 64 bits, as hash() does, not {bad!r}"
+            ) from None
 
     def _owner(self, k: Any) -> int:
         """The worker that owns key ``k`` (fingerprints: the key modulo the workers, as numpy computes it)."""
@@ -323,7 +334,7 @@ class _Workers:
 
 
 # A level is evened out when its largest part is this much above the mean (and by more than this many states).
-UNEVEN = 1.1
+UNEVEN = 1.01
 UNEVEN_STATES = 64
 
 

@@ -14,9 +14,11 @@ from array import array
 from pathlib import Path
 
 import pytest
-from paxoscope.explorer.bfs import check
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from paxoscope.explorer.bfs import SpecError, check
 from paxoscope.explorer.parallel import parallel_check, stable_hash
-from paxoscope.explorer.store import FingerprintSet, ParentLinks
+from paxoscope.explorer.store import FingerprintSet, Level, ParentLinks
 
 from paxoscope.specs import load, wants_deadlock
 
@@ -181,6 +183,63 @@ def test_the_fingerprint_table_grows_and_answers_like_a_set():
     assert len(table) == len(keys) + 1
     assert all(k in table for k in again) and 6 not in table and 0 in table
     assert table.nbytes <= 16 * len(table) + 64  # 8 bytes a slot, at most about half empty
+
+
+# Keys alike in the bits that pick a slot (multiples of 2**20 apart, and
+# small ones) crowd into runs of slots; the others spread over the table.
+KEYS = st.one_of(
+    st.integers(-3, 40),
+    st.integers(1, 6).map(lambda i: (i << 20) | 1),
+    st.integers(-(2**63), 2**63 - 1),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(KEYS, max_size=300), max_size=6), st.sampled_from([1, 8, 64]))
+def test_the_fingerprint_table_says_new_exactly_as_a_set_does(batches, capacity):
+    table, seen = FingerprintSet(capacity=capacity), set()
+    for batch in batches:
+        expected = []
+        for k in batch:  # new: not seen before, nor earlier in the batch
+            expected.append(k not in seen)
+            seen.add(k)
+        assert list(table.add(batch)) == expected
+    assert len(table) == len(seen)
+    assert all(k in table for k in seen)
+
+
+def test_a_level_lets_go_of_the_states_it_has_expanded():
+    level = Level(compact=True)
+    for i in range(10):
+        level.append(("state", i), 100 + i)
+    assert list(level.expand_part(0, 4)) == [(("state", i), 100 + i) for i in range(4)]
+    assert level.states[:4] == [None] * 4 and len(level) == 10  # let go of, and still counted
+    states, keys = level.take_last(3)
+    assert states == [("state", i) for i in (7, 8, 9)] and list(keys) == [107, 108, 109] and len(level) == 7
+    level.extend(states, keys)
+    assert list(level.expand_part(4, 10)) == [(("state", i), 100 + i) for i in range(4, 10)]
+
+
+class WideFingerprint:
+    """A spec whose own fingerprint is wider than 64 bits."""
+
+    def init(self):
+        yield 0
+
+    def next(self, s):
+        if s < 5:
+            yield "Inc", s + 1
+
+    def fingerprint(self, s):
+        return 2**80 + s
+
+
+def test_a_fingerprint_wider_than_64_bits_is_named_on_workers():
+    assert check(WideFingerprint()).distinct_states == 6  # one process keeps any int
+    for workers in (1, 2):
+        with pytest.raises(SpecError, match=r"fingerprint\(\) must return an int of 64 bits") as err:
+            parallel_check(WideFingerprint(), workers=workers)
+        assert str(err.value).endswith(f"not {2**80}")  # the initial state's
 
 
 def test_parent_links_spilled_to_disk_are_read_back(tmp_path):
