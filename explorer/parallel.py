@@ -102,6 +102,7 @@ class Shard(_Search):
         # This round's successors, by key: (state, parent's key), first found first.
         self._round: dict[Any, tuple] = {}
         self._owners: list[Any] = []  # for each worker, the positions in ``_round`` of the keys it owns
+        self._own = b""  # this round's keys that this worker owns, then its flags for them
         self._frontier = self._new_level()  # the level being expanded, of which the first ``_done`` states are
         self._done = 0
         self._expanding = False
@@ -155,6 +156,8 @@ class Shard(_Search):
             owners = keys % self.count
             self._owners = [np.flatnonzero(owners == j) for j in range(self.count)]
             routed = [keys[mine].tobytes() for mine in self._owners]
+        # This worker's own keys (and later its flags for them) stay here: no round trip to itself.
+        self._own, routed[self.index] = routed[self.index], b""
         return [self._report(found, self.generated - before), *routed]
 
     def _found_one(self, t, k, ks) -> None:
@@ -164,15 +167,18 @@ class Shard(_Search):
     def dedup(self, *keys: bytes) -> list[bytes]:
         """For each sender, which of the keys it sent (``keys[sender]``) are new."""
         flags = [b""] * self.count
+        keys = (*keys[: self.index], self._own, *keys[self.index + 1 :])
         for sender in (self.index, *((self.index + j) % self.count for j in range(1, self.count))):
             sent = pickle.loads(keys[sender]) if self.exact else np.frombuffer(keys[sender], dtype=np.int64)
             flags[sender] = bytes(self.visited.add(sent))
+        self._own, flags[self.index] = flags[self.index], b""
         return flags
 
     def admit(self, *flags: bytes) -> dict:
         """Keep and check the successors of this round that their owners said
         were new (``flags[owner]``): they join this worker's part of the next level."""
         new = np.zeros(len(self._round), dtype=bool)
+        flags = (*flags[: self.index], self._own, *flags[self.index + 1 :])
         for mine, said in zip(self._owners, flags):
             new[mine] = np.frombuffer(said, dtype=bool)
         kept = [(t, k, ks) for k, (t, ks) in compress(self._round.items(), new.tolist())]
