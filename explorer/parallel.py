@@ -58,7 +58,7 @@ from .store import ExactSet, FingerprintSet, Level, ParentLinks
 SpecSource = Spec | Callable[[], Any]
 
 # States each worker expands in a round, before their successors are shared out.
-ROUND = 20_000
+ROUND = 40_000
 
 
 class RayMissing(ConfigError):
