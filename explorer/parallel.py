@@ -52,6 +52,7 @@ from .bfs import (
     prepare,
     replay,
     state_key,
+    without_cycle_collector,
 )
 from .store import ExactSet, FingerprintSet, Level, ParentLinks
 
@@ -618,22 +619,18 @@ class _Coordinator:
     def run(self) -> Result:
         search = self.search
         verdict, violation = "ok", None
-        collecting = gc.isenabled()
-        gc.disable()  # as in bfs: the states hold no cycles
         try:
-            found = self._levels()
-            if found is not None:
-                violation = self._rebuild(found)
-                verdict = "violation"
-                search.depth = max(search.depth, len(violation.trace))
-            elif search._cut:
-                verdict = "incomplete"
-            self._merge_summaries()
+            with without_cycle_collector():  # as in bfs: the states hold no cycles
+                found = self._levels()
+                if found is not None:
+                    violation = self._rebuild(found)
+                    verdict = "violation"
+                    search.depth = max(search.depth, len(violation.trace))
+                elif search._cut:
+                    verdict = "incomplete"
+                self._merge_summaries()
         except KeyboardInterrupt:
             verdict = "interrupted"
-        finally:
-            if collecting:
-                gc.enable()
         result = search._result(verdict, violation)
         result.distinct_states = self.distinct
         result.seconds = time.perf_counter() - self.started
