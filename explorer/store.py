@@ -43,7 +43,7 @@ class FingerprintSet:
 
     def add(self, keys: Sequence[int] | np.ndarray) -> np.ndarray:
         """Add ``keys``; for each, True if it was new (and the first of its value in ``keys``)."""
-        keys = _int64(keys)
+        keys = np.asarray(keys, dtype=np.int64)
         flags = np.zeros(len(keys), dtype=bool)
         nonzero = np.flatnonzero(keys)
         if len(nonzero) < len(keys):  # 0 marks an empty slot: the fingerprint 0 is kept apart
@@ -60,20 +60,6 @@ class FingerprintSet:
 
     def __len__(self) -> int:
         return self._count + self._zero
-
-    def __contains__(self, k: int) -> bool:
-        if not k:
-            return self._zero
-        table = self._table
-        mask = len(table) - 1
-        i = (k >> _SLOT_SHIFT) & mask
-        while True:
-            x = int(table[i])
-            if x == k:
-                return True
-            if not x:
-                return False
-            i = (i + 1) & mask
 
     @staticmethod
     def _insert(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -113,14 +99,6 @@ class FingerprintSet:
         for start in range(0, len(old), _GROW_SLICE):
             part = old[start : start + _GROW_SLICE]
             self._insert(self._table, part[part != 0])
-
-
-def _int64(keys: Sequence[int] | np.ndarray) -> np.ndarray:
-    if isinstance(keys, np.ndarray):
-        return keys.astype(np.int64, copy=False)
-    if isinstance(keys, array):
-        return np.frombuffer(keys, dtype=np.int64)
-    return np.array(keys, dtype=np.int64)
 
 
 class Level:
@@ -169,9 +147,6 @@ class ExactSet:
 
     def __len__(self) -> int:
         return len(self._seen)
-
-    def __contains__(self, k: Hashable) -> bool:
-        return k in self._seen
 
     def add(self, keys: Sequence[Hashable]) -> bytearray:
         seen, flags = self._seen, bytearray(len(keys))
